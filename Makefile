@@ -1,0 +1,103 @@
+# lua-sip: build, test, benchmark and run.
+#   make            build build/sip/core.so (the C part of require "sip")
+#   make test       every suite (C unit tests plain and under ASan/UBSan, fuzz smoke runs, busted
+#                   specs, interop with SIPp/Kamailio); ends with "N passed, N failed"
+#   make bench      parser and runtime benchmarks beside the anchors (oSIP2, sofia-sip, Kamailio)
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make run        the registrar/proxy on 127.0.0.1:5060 (UDP and TCP)
+# As root, test/bench/run install missing Debian packages themselves (tools/deps.sh).
+
+LUA        ?= lua5.4
+CC         ?= cc
+CLANG      ?= clang
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+CORE_LIBS  := -lev -lssl -lcrypto
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 60
+SMOKE_SECONDS ?= 10
+
+CORE_SRC   := $(sort $(wildcard csrc/sip_*.c))
+BIND_SRC   := $(sort $(wildcard csrc/lsip_*.c))
+CORE_HDR   := $(wildcard csrc/*.h)
+CTEST_SRC  := $(sort $(wildcard spec/c/test_*.c))
+FUZZ_SRC   := $(sort $(wildcard spec/fuzz/fuzz_*.c))
+CTESTS     := $(patsubst spec/c/%.c,build/ctest/%,$(CTEST_SRC))
+CTESTS_SAN := $(patsubst spec/c/%.c,build/ctest-san/%,$(CTEST_SRC))
+FUZZERS    := $(patsubst spec/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+TORTURE    := ../shared/conformance/torture
+BENCHDIR   := ../shared/bench
+
+BUSTED     := $(LUA) /usr/bin/busted
+LUA_ENV    := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;" \
+              LUA_CPATH="$(CURDIR)/build/?.so;;"
+
+.PHONY: all deps test ctest spec fuzz-smoke fuzz bench run clean
+
+all: build/sip/core.so
+
+build/sip/core.so: $(CORE_SRC) $(BIND_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUA_CFLAGS) -o $@ $(CORE_SRC) $(BIND_SRC) $(CORE_LIBS)
+
+build/libsipcore.a: $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p build/obj
+	@rm -f $@
+	for f in $(CORE_SRC); do $(CC) $(CFLAGS) $(WARN) -fPIC -c $$f -o build/obj/$$(basename $$f .c).o || exit 1; done
+	ar rcs $@ $(patsubst csrc/%.c,build/obj/%.o,$(CORE_SRC))
+
+build/ctest/%: spec/c/%.c build/libsipcore.a spec/c/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
+
+build/ctest-san/%: spec/c/%.c $(CORE_SRC) $(CORE_HDR) spec/c/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) $(WARN) -Icsrc -o $@ $< $(CORE_SRC) $(CORE_LIBS)
+
+build/fuzz/%: spec/fuzz/%.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc -o $@ $< $(CORE_SRC) $(CORE_LIBS)
+
+build/bench-parse: csrc/bench/bench_parse.c build/libsipcore.a
+	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
+
+deps:
+	@sh tools/deps.sh build test
+
+# ---- tests ------------------------------------------------------------------------------------
+test: deps
+	@rm -rf build/tap
+	@$(MAKE) --no-print-directory all $(CTESTS) $(CTESTS_SAN) $(FUZZERS)
+	@$(MAKE) --no-print-directory -k ctest fuzz-smoke spec; sh tools/summary.sh
+
+ctest: $(CTESTS) $(CTESTS_SAN)
+	@for t in $(CTESTS); do sh tools/tap.sh c-$$(basename $$t) $$t; done
+	@for t in $(CTESTS_SAN); do \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh tools/tap.sh san-$$(basename $$t) $$t; done
+
+# Each fuzz target: its whole seed corpus, then SMOKE_SECONDS of fuzzing. One test each.
+fuzz-smoke: $(FUZZERS)
+	@for f in $(FUZZERS); do n=$$(basename $$f); \
+	  sh tools/tap.sh $$n sh spec/fuzz/run.sh $$f $(SMOKE_SECONDS); done
+
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do sh spec/fuzz/run.sh $$f $(FUZZ_SECONDS); done
+
+spec: all
+	@$(LUA_ENV) sh tools/tap.sh busted $(BUSTED) -o TAP spec
+
+# ---- benchmarks -------------------------------------------------------------------------------
+bench: build/bench-parse all
+	@sh tools/deps.sh build bench
+	@sh csrc/bench/run.sh
+
+# ---- the main job -----------------------------------------------------------------------------
+run: all
+	@sh tools/deps.sh build run
+	$(LUA_ENV) $(LUA) examples/proxy.lua --listen udp:127.0.0.1:5060 --listen tcp:127.0.0.1:5060 \
+	  --realm example.com --users examples/users.txt
+
+clean:
+	rm -rf build

@@ -1,0 +1,13 @@
+/* lsip_core.c: luaopen_sip_core, the C half of require "sip" (lua/sip/init.lua is the front). */
+#include "lsip.h"
+
+int luaopen_sip_core(lua_State *L) {
+  lua_newtable(L);
+  lsip_open_message(L);
+  lsip_open_uri(L);
+  lsip_open_digest(L);
+  lua_setfield(L, -2, "digest");
+  lua_pushliteral(L, "0.1.0");
+  lua_setfield(L, -2, "version");
+  return 1;
+}

@@ -1,0 +1,845 @@
+/* lsip_msg.c: sip.message userdata: parse, read, edit and serialize SIP messages from Lua.
+ * A parsed message keeps the Lua string it came from as its uservalue, so its slices stay valid;
+ * the header index lives inside the userdata until the first edit moves it to owned storage. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsip.h"
+#include "sip_build.h"
+#include "sip_rand.h"
+
+#define MAX_INDEX 4096
+
+typedef struct lsip_msg {
+  sip_emsg e;
+  sip_hdr inl[]; /* the parsed index, until the first edit copies it */
+} lsip_msg;
+
+static lsip_msg *checkmsg(lua_State *L, int i) { return luaL_checkudata(L, i, LSIP_MESSAGE); }
+
+/* Parse buf (held by the Lua string at index sidx) into a new message on the stack. On failure
+ * pushes nothing and returns -1 with *err filled. */
+static int newmsg(lua_State *L, int sidx, const char *buf, size_t len, const sip_limits *lim,
+                  unsigned flags, sip_error *err) {
+  sip_hdr stack[256], *tmp = stack;
+  unsigned cap = lim->max_headers < MAX_INDEX ? lim->max_headers : MAX_INDEX;
+  int top = lua_gettop(L);
+  if (cap > 256) /* a larger index than the stack holds: scratch space the GC owns */
+    tmp = lua_newuserdatauv(L, cap * sizeof *tmp, 0);
+  sip_msg m;
+  if (sip_parse(buf, len, &m, tmp, cap, lim, flags) != 0) {
+    *err = m.err;
+    lua_settop(L, top);
+    return -1;
+  }
+  lsip_msg *u = lua_newuserdatauv(L, sizeof *u + m.nhdr * sizeof(sip_hdr), 1);
+  memcpy(u->inl, m.hdr, m.nhdr * sizeof(sip_hdr));
+  m.hdr = u->inl;
+  sip_emsg_wrap(&u->e, &m);
+  luaL_setmetatable(L, LSIP_MESSAGE);
+  lua_pushvalue(L, sidx);
+  lua_setiuservalue(L, -2, 1);
+  if (tmp != stack) lua_remove(L, -2);
+  return 0;
+}
+
+static void getlimits(lua_State *L, int idx, sip_limits *lim, unsigned *flags) {
+  *lim = sip_default_limits;
+  *flags = SIP_PARSE_DGRAM;
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  if (lua_getfield(L, idx, "stream") != LUA_TNIL && lua_toboolean(L, -1)) *flags = SIP_PARSE_STREAM;
+  if (lua_getfield(L, idx, "max_size") != LUA_TNIL) lim->max_msg = (size_t)luaL_checkinteger(L, -1);
+  if (lua_getfield(L, idx, "max_headers") != LUA_TNIL)
+    lim->max_headers = (unsigned)luaL_checkinteger(L, -1);
+  if (lua_getfield(L, idx, "max_line") != LUA_TNIL) lim->max_line = (size_t)luaL_checkinteger(L, -1);
+  lua_pop(L, 4);
+}
+
+static int pusherr(lua_State *L, const sip_error *e) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s at byte %d", e->what ? e->what : "bad message", (int)e->off + 1);
+  lua_pushinteger(L, e->status ? e->status : 400);
+  return 3;
+}
+
+/* sip.parse(bytes[, opts]) -> message | nil, err, status */
+static int l_parse(lua_State *L) {
+  size_t len;
+  const char *buf = luaL_checklstring(L, 1, &len);
+  sip_limits lim;
+  unsigned flags;
+  getlimits(L, 2, &lim, &flags);
+  sip_error err;
+  if (newmsg(L, 1, buf, len, &lim, flags, &err)) return pusherr(L, &err);
+  return 1;
+}
+
+/* sip.frame(bytes[, max_size]) -> length, skip | 0 (need more) | nil, err */
+static int l_frame(lua_State *L) {
+  size_t len, skip = 0;
+  const char *buf = luaL_checklstring(L, 1, &len);
+  sip_limits lim = sip_default_limits;
+  if (!lua_isnoneornil(L, 2)) lim.max_msg = (size_t)luaL_checkinteger(L, 2);
+  sip_error e = {0, 0, NULL};
+  long n = sip_frame_stream(buf, len, &lim, &skip, &e);
+  if (n < 0) return pusherr(L, &e);
+  lua_pushinteger(L, n);
+  lua_pushinteger(L, (lua_Integer)skip);
+  return 2;
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
+
+void lsip_pushvalue(lua_State *L, sip_str v, int folded) {
+  if (!folded) {
+    lua_pushlstring(L, v.p, v.n);
+    return;
+  }
+  /* §7.3.1: folding (CRLF followed by WS) is equivalent to a single SP */
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (size_t i = 0; i < v.n; i++) {
+    char c = v.p[i];
+    if (c == '\r' || c == '\n') {
+      while (i + 1 < v.n && SIP_IS(v.p[i + 1], SIP_C_WS)) i++;
+      luaL_addchar(&b, ' ');
+    } else luaL_addchar(&b, c);
+  }
+  luaL_pushresult(&b);
+}
+
+static void pushhdr(lua_State *L, const sip_hdr *h) {
+  lsip_pushvalue(L, h->value, h->flags & SIP_HF_FOLDED);
+}
+
+/* First entry with this name (any form), or NULL. */
+static const sip_hdr *findname(const sip_msg *m, const char *name, size_t n) {
+  sip_hdr_id id = sip_hdr_lookup(name, n);
+  if (id != SIP_H_OTHER) return m->first[id] == SIP_NO_HDR ? NULL : &m->hdr[m->first[id]];
+  for (unsigned i = 0; i < m->nhdr; i++)
+    if (m->hdr[i].id == SIP_H_OTHER && sip_str_ieq2(m->hdr[i].name, sip_str_make(name, n)))
+      return &m->hdr[i];
+  return NULL;
+}
+
+static int samename(const sip_hdr *h, sip_hdr_id id, const char *name, size_t n) {
+  if (id != SIP_H_OTHER) return h->id == id;
+  return h->id == SIP_H_OTHER && sip_str_ieq2(h->name, sip_str_make(name, n));
+}
+
+static const sip_hdr *first(const sip_msg *m, sip_hdr_id id) {
+  return m->first[id] == SIP_NO_HDR ? NULL : &m->hdr[m->first[id]];
+}
+
+/* msg:header(name) -> first value | nil */
+static int m_header(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t n;
+  const char *name = luaL_checklstring(L, 2, &n);
+  const sip_hdr *h = findname(&u->e.m, name, n);
+  if (!h) return 0;
+  pushhdr(L, h);
+  return 1;
+}
+
+/* msg:headers(name) -> { value, ... }; msg:headers() -> { {name=, value=}, ... } in order */
+static int m_headers(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  const sip_msg *m = &u->e.m;
+  int k = 0;
+  if (lua_isnoneornil(L, 2)) {
+    lua_newtable(L);
+    for (unsigned i = 0; i < m->nhdr; i++) {
+      lua_createtable(L, 0, 2);
+      lsip_pushstr(L, m->hdr[i].name);
+      lua_setfield(L, -2, "name");
+      pushhdr(L, &m->hdr[i]);
+      lua_setfield(L, -2, "value");
+      lua_rawseti(L, -2, ++k);
+    }
+    return 1;
+  }
+  size_t n;
+  const char *name = luaL_checklstring(L, 2, &n);
+  sip_hdr_id id = sip_hdr_lookup(name, n);
+  lua_newtable(L);
+  for (unsigned i = 0; i < m->nhdr; i++)
+    if (samename(&m->hdr[i], id, name, n)) {
+      pushhdr(L, &m->hdr[i]);
+      lua_rawseti(L, -2, ++k);
+    }
+  return 1;
+}
+
+/* Push ";a=b;c" header/via params as a table: names lower-cased, quotes kept, flags true. */
+static void pushparams(lua_State *L, sip_str params) {
+  lua_newtable(L);
+  sip_str rest = params, name, val;
+  while (rest.p && rest.n && sip_param_next(&rest, &name, &val) == 1) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < name.n; i++) luaL_addchar(&b, (char)sip_lower((unsigned char)name.p[i]));
+    luaL_pushresult(&b);
+    if (val.p) lua_pushlstring(L, val.p, val.n);
+    else lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
+}
+
+static int pushvia(lua_State *L, const sip_hdr *h) {
+  sip_via v;
+  const char *err, *at;
+  if (sip_parse_via(h->value.p, h->value.n, &v, &err, &at)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_createtable(L, 0, 10);
+  lua_pushlstring(L, v.proto.p, v.proto.n);
+  lua_pushliteral(L, "/");
+  lua_pushlstring(L, v.version.p, v.version.n);
+  lua_concat(L, 3);
+  lua_setfield(L, -2, "protocol");
+  lsip_pushstr(L, v.transport);
+  lua_setfield(L, -2, "transport");
+  lsip_pushstr(L, v.host);
+  lua_setfield(L, -2, "host");
+  if (v.port) {
+    lua_pushinteger(L, v.port);
+    lua_setfield(L, -2, "port");
+  }
+  lsip_pushstr(L, v.branch);
+  lua_setfield(L, -2, "branch");
+  lsip_pushstr(L, v.received);
+  lua_setfield(L, -2, "received");
+  lsip_pushstr(L, v.maddr);
+  lua_setfield(L, -2, "maddr");
+  if (v.rport == 0) lua_pushboolean(L, 1);
+  else if (v.rport > 0) lua_pushinteger(L, v.rport);
+  else lua_pushnil(L);
+  lua_setfield(L, -2, "rport");
+  if (v.ttl >= 0) {
+    lua_pushinteger(L, v.ttl);
+    lua_setfield(L, -2, "ttl");
+  }
+  pushparams(L, v.params);
+  lua_setfield(L, -2, "params");
+  pushhdr(L, h);
+  lua_setfield(L, -2, "value");
+  return 1;
+}
+
+/* msg:via([i]) -> the i-th Via (1 = top) as a table | nil */
+static int m_via(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  lua_Integer i = luaL_optinteger(L, 2, 1);
+  const sip_msg *m = &u->e.m;
+  for (const sip_hdr *h = first(m, SIP_H_VIA); h; h = sip_msg_next(m, h))
+    if (--i == 0) return pushvia(L, h);
+  return 0;
+}
+
+static int m_vias(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  const sip_msg *m = &u->e.m;
+  lua_newtable(L);
+  int k = 0;
+  for (const sip_hdr *h = first(m, SIP_H_VIA); h; h = sip_msg_next(m, h)) {
+    if (pushvia(L, h) == 2) lua_pop(L, 2), lua_pushboolean(L, 0);
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+static int pushaddr(lua_State *L, const sip_hdr *h) {
+  sip_addr a;
+  const char *err, *at;
+  if (sip_parse_addr(h->value.p, h->value.n, &a, &err, &at)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_createtable(L, 0, 6);
+  if (a.star) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "star");
+    return 1;
+  }
+  if (a.display.p) {
+    lsip_pushvalue(L, a.display, h->flags & SIP_HF_FOLDED);
+    lua_setfield(L, -2, "display");
+  }
+  lsip_pushvalue(L, a.uri, h->flags & SIP_HF_FOLDED);
+  lua_setfield(L, -2, "uri");
+  lsip_pushstr(L, a.tag);
+  lua_setfield(L, -2, "tag");
+  pushparams(L, a.params); /* stack: addr, params */
+  int isnum;
+  lua_getfield(L, -1, "q");
+  lua_Number q = lua_tonumberx(L, -1, &isnum);
+  if (isnum && lua_type(L, -1) == LUA_TSTRING) {
+    lua_pushnumber(L, q);
+    lua_setfield(L, -4, "q");
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "expires");
+  lua_Integer ex = lua_tointegerx(L, -1, &isnum);
+  if (isnum && ex >= 0 && lua_type(L, -1) == LUA_TSTRING) {
+    lua_pushinteger(L, ex);
+    lua_setfield(L, -4, "expires");
+  }
+  lua_pop(L, 1);
+  lua_setfield(L, -2, "params");
+  lua_pushboolean(L, a.bracketed);
+  lua_setfield(L, -2, "bracketed");
+  pushhdr(L, h);
+  lua_setfield(L, -2, "value");
+  return 1;
+}
+
+/* msg:addrs(name) -> every value of a name-addr header parsed: Contact, Route, Path, ... */
+static int m_addrs(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t n;
+  const char *name = luaL_checklstring(L, 2, &n);
+  sip_hdr_id id = sip_hdr_lookup(name, n);
+  const sip_msg *m = &u->e.m;
+  lua_newtable(L);
+  int k = 0;
+  for (unsigned i = 0; i < m->nhdr; i++) {
+    if (!samename(&m->hdr[i], id, name, n)) continue;
+    if (pushaddr(L, &m->hdr[i]) == 2) {
+      lua_pop(L, 3);
+      lua_pushnil(L);
+      lua_pushfstring(L, "bad %s header", name);
+      return 2;
+    }
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+static int addr_field(lua_State *L, const sip_msg *m, sip_hdr_id id) {
+  const sip_hdr *h = first(m, id);
+  if (!h) return 0;
+  if (pushaddr(L, h) == 2) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  return 1;
+}
+
+static int cseq_of(const sip_msg *m, int dirty, uint32_t *num, sip_str *meth) {
+  if (!dirty && m->cseq_method.p) {
+    *num = m->cseq;
+    *meth = m->cseq_method;
+    return 0;
+  }
+  const sip_hdr *h = first(m, SIP_H_CSEQ);
+  const char *err, *at;
+  if (!h || sip_parse_cseq(h->value.p, h->value.n, num, meth, &err, &at)) return -1;
+  return 0;
+}
+
+static int m_index(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t kl;
+  const char *k = luaL_checklstring(L, 2, &kl);
+  const sip_msg *m = &u->e.m;
+  int dirty = u->e.dirty;
+  switch (k[0]) {
+  case 'b':
+    if (!strcmp(k, "body")) {
+      lsip_pushstr(L, m->body.p ? m->body : SIP_STR_LIT(""));
+      return 1;
+    }
+    if (!strcmp(k, "branch")) { /* the top Via's branch, the transaction key (§17.2.3) */
+      if (!dirty && m->via.branch.p) lsip_pushstr(L, m->via.branch);
+      else {
+        const sip_hdr *h = first(m, SIP_H_VIA);
+        sip_via v;
+        const char *err, *at;
+        if (!h || sip_parse_via(h->value.p, h->value.n, &v, &err, &at)) return 0;
+        lsip_pushstr(L, v.branch);
+      }
+      return 1;
+    }
+    break;
+  case 'c':
+    if (!strcmp(k, "call_id")) {
+      const sip_hdr *h = first(m, SIP_H_CALL_ID);
+      if (!h) return 0;
+      lsip_pushstr(L, sip_str_trim(h->value));
+      return 1;
+    }
+    if (!strcmp(k, "cseq") || !strcmp(k, "cseq_method")) {
+      uint32_t num;
+      sip_str meth;
+      if (cseq_of(m, dirty, &num, &meth)) return 0;
+      if (k[4]) lsip_pushstr(L, meth);
+      else lua_pushinteger(L, num);
+      return 1;
+    }
+    if (!strcmp(k, "content_type")) {
+      const sip_hdr *h = first(m, SIP_H_CONTENT_TYPE);
+      if (!h) return 0;
+      pushhdr(L, h);
+      return 1;
+    }
+    break;
+  case 'f':
+    if (!strcmp(k, "from")) return addr_field(L, m, SIP_H_FROM);
+    break;
+  case 'i':
+    if (!strcmp(k, "is_request")) {
+      lua_pushboolean(L, m->is_request);
+      return 1;
+    }
+    if (!strcmp(k, "is_response")) {
+      lua_pushboolean(L, !m->is_request);
+      return 1;
+    }
+    break;
+  case 'm':
+    if (!strcmp(k, "method")) {
+      if (m->is_request) lsip_pushstr(L, m->method);
+      else return 0;
+      return 1;
+    }
+    if (!strcmp(k, "max_forwards")) {
+      const sip_hdr *h = first(m, SIP_H_MAX_FORWARDS);
+      uint64_t v;
+      if (!h || sip_parse_uint(h->value.p, h->value.n, 255, &v)) return 0;
+      lua_pushinteger(L, (lua_Integer)v);
+      return 1;
+    }
+    break;
+  case 'r':
+    if (!strcmp(k, "reason")) {
+      if (m->is_request) return 0;
+      lsip_pushstr(L, m->reason);
+      return 1;
+    }
+    break;
+  case 's':
+    if (!strcmp(k, "status")) {
+      if (m->is_request) return 0;
+      lua_pushinteger(L, m->status);
+      return 1;
+    }
+    break;
+  case 't':
+    if (!strcmp(k, "to")) return addr_field(L, m, SIP_H_TO);
+    break;
+  case 'u':
+    if (!strcmp(k, "uri")) {
+      if (!m->is_request) return 0;
+      lsip_pushstr(L, m->ruri);
+      return 1;
+    }
+    break;
+  case 'v':
+    if (!strcmp(k, "version")) {
+      lua_pushliteral(L, "SIP/2.0");
+      return 1;
+    }
+    break;
+  case 'e':
+    if (!strcmp(k, "expires")) {
+      const sip_hdr *h = first(m, SIP_H_EXPIRES);
+      uint64_t v;
+      if (!h || sip_parse_uint(h->value.p, h->value.n, UINT64_MAX, &v)) return 0;
+      lua_pushinteger(L, (lua_Integer)(v > 0xffffffffu ? 0xffffffffu : v));
+      return 1;
+    }
+    break;
+  }
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "methods");
+  lua_getfield(L, -1, k);
+  return 1;
+}
+
+/* msg:request_uri() -> sip.uri of the Request-URI | nil, err */
+static int m_request_uri(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  const sip_msg *m = &u->e.m;
+  if (!m->is_request) return 0;
+  lsip_pushuri(L, m->ruri.p, m->ruri.n, NULL);
+  return 1;
+}
+
+/* msg:check() -> true | nil, reason, status: the mandatory headers of a request (§8.1.1, §8.2) */
+static int m_check(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  sip_error e = {0, 0, NULL};
+  if (!u->e.m.is_request) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (sip_msg_check_request(&u->e.m, &e) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, e.what ? e.what : "bad request");
+  lua_pushinteger(L, e.status ? e.status : 400);
+  return 3;
+}
+
+/* ---- editing -------------------------------------------------------------------------------- */
+
+static void editfail(lua_State *L) { luaL_error(L, "out of memory editing a message"); }
+
+static void checkname(lua_State *L, int i, const char *name, size_t n) {
+  if (!sip_is_token(name, n)) luaL_argerror(L, i, "header name must be a token");
+}
+
+static void checkvalue(lua_State *L, int i, const char *v, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (v[k] == '\r' || v[k] == '\n' || v[k] == 0) luaL_argerror(L, i, "header value must not contain CR, LF or NUL");
+}
+
+static unsigned first_index_of(const sip_msg *m, sip_hdr_id id, const char *name, size_t n) {
+  for (unsigned i = 0; i < m->nhdr; i++)
+    if (samename(&m->hdr[i], id, name, n)) return i;
+  return m->nhdr;
+}
+
+/* msg:add_header(name, value[, "top"]) -- "top" puts it before the others of its name */
+static int m_add_header(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t nl, vl;
+  const char *name = luaL_checklstring(L, 2, &nl);
+  const char *val = luaL_checklstring(L, 3, &vl);
+  static const char *const where[] = {"bottom", "top", NULL};
+  int top = luaL_checkoption(L, 4, "bottom", where);
+  checkname(L, 2, name, nl);
+  checkvalue(L, 3, val, vl);
+  sip_msg *m = &u->e.m;
+  unsigned pos = m->nhdr;
+  if (top) {
+    pos = first_index_of(m, sip_hdr_lookup(name, nl), name, nl);
+    if (pos == m->nhdr) pos = 0;
+  }
+  if (sip_emsg_insert(&u->e, pos, name, nl, val, vl)) editfail(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* msg:remove_header(name) -> number removed */
+static int m_remove_header(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t nl;
+  const char *name = luaL_checklstring(L, 2, &nl);
+  sip_hdr_id id = sip_hdr_lookup(name, nl);
+  int removed = 0;
+  for (unsigned i = u->e.m.nhdr; i-- > 0;)
+    if (samename(&u->e.m.hdr[i], id, name, nl)) {
+      if (sip_emsg_remove(&u->e, i)) editfail(L);
+      removed++;
+    }
+  lua_pushinteger(L, removed);
+  return 1;
+}
+
+/* msg:set_header(name, value) -- replaces every value of name by one (nil removes) */
+static int m_set_header(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t nl, vl;
+  const char *name = luaL_checklstring(L, 2, &nl);
+  if (lua_isnoneornil(L, 3)) {
+    lua_settop(L, 2);
+    m_remove_header(L);
+    lua_settop(L, 1);
+    return 1;
+  }
+  const char *val = luaL_checklstring(L, 3, &vl);
+  checkname(L, 2, name, nl);
+  checkvalue(L, 3, val, vl);
+  sip_hdr_id id = sip_hdr_lookup(name, nl);
+  unsigned pos = first_index_of(&u->e.m, id, name, nl);
+  if (pos == u->e.m.nhdr) {
+    if (sip_emsg_insert(&u->e, pos, name, nl, val, vl)) editfail(L);
+  } else {
+    if (sip_emsg_set_value(&u->e, pos, val, vl)) editfail(L);
+    for (unsigned i = u->e.m.nhdr; i-- > pos + 1;)
+      if (samename(&u->e.m.hdr[i], id, name, nl) && sip_emsg_remove(&u->e, i)) editfail(L);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* msg:push_via(value) -- a new top Via (§16.6 step 8) */
+static int m_push_via(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t vl;
+  const char *val = luaL_checklstring(L, 2, &vl);
+  checkvalue(L, 2, val, vl);
+  sip_via v;
+  const char *err, *at;
+  if (sip_parse_via(val, vl, &v, &err, &at)) luaL_argerror(L, 2, err);
+  unsigned pos = first_index_of(&u->e.m, SIP_H_VIA, "Via", 3);
+  if (pos == u->e.m.nhdr) pos = 0;
+  if (sip_emsg_insert(&u->e, pos, "Via", 3, val, vl)) editfail(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* msg:pop_via() -> the removed top Via value | nil (§16.7 step 3) */
+static int m_pop_via(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  const sip_msg *m = &u->e.m;
+  if (m->first[SIP_H_VIA] == SIP_NO_HDR) return 0;
+  unsigned i = m->first[SIP_H_VIA];
+  pushhdr(L, &m->hdr[i]);
+  if (sip_emsg_remove(&u->e, i)) editfail(L);
+  return 1;
+}
+
+/* msg:decrement_max_forwards() -> new value | nil, "Too Many Hops", 483 (§16.3 step 3, §16.6
+ * step 3: a missing Max-Forwards is added as 70) */
+static int m_decrement_mf(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  const sip_msg *m = &u->e.m;
+  const sip_hdr *h = first(m, SIP_H_MAX_FORWARDS);
+  uint64_t v = 70;
+  if (h) {
+    if (sip_parse_uint(h->value.p, h->value.n, 255, &v)) v = 70;
+    else if (v == 0) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "Too Many Hops");
+      lua_pushinteger(L, 483);
+      return 3;
+    } else v--;
+  }
+  char num[8];
+  int n = snprintf(num, sizeof num, "%u", (unsigned)v);
+  lua_pushcfunction(L, m_set_header);
+  lua_pushvalue(L, 1);
+  lua_pushliteral(L, "Max-Forwards");
+  lua_pushlstring(L, num, (size_t)n);
+  lua_call(L, 3, 0);
+  lua_pushinteger(L, (lua_Integer)v);
+  return 1;
+}
+
+/* msg:set_body(body[, content_type]) -- also sets Content-Length */
+static int m_set_body(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t n;
+  const char *body = luaL_optlstring(L, 2, "", &n);
+  const char *ct = luaL_optstring(L, 3, NULL);
+  if (ct) checkvalue(L, 3, ct, strlen(ct));
+  if (sip_emsg_set_body(&u->e, body, n, ct)) editfail(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* msg:set_uri(uri) -- the Request-URI */
+static int m_set_uri(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  size_t n;
+  const char *s;
+  if (luaL_testudata(L, 2, LSIP_URI)) s = lua_tolstring(L, (luaL_tolstring(L, 2, &n), -1), &n);
+  else s = luaL_checklstring(L, 2, &n);
+  if (!u->e.m.is_request) luaL_error(L, "set_uri: not a request");
+  sip_uri x;
+  const char *err, *at;
+  if (sip_uri_parse(s, n, &x, &err, &at)) luaL_argerror(L, 2, err);
+  if (sip_emsg_set_ruri(&u->e, s, n)) editfail(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* msg:set_status(code[, reason]) */
+static int m_set_status(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  lua_Integer code = luaL_checkinteger(L, 2);
+  size_t rl = 0;
+  const char *reason = luaL_optlstring(L, 3, NULL, &rl);
+  if (u->e.m.is_request) luaL_error(L, "set_status: not a response");
+  luaL_argcheck(L, code >= 100 && code <= 699, 2, "status must be 100..699");
+  if (reason) checkvalue(L, 3, reason, rl);
+  if (sip_emsg_set_status(&u->e, (int)code, reason, rl)) editfail(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_tostring(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  if (!u->e.dirty) { /* untouched: the bytes as received (extra datagram octets excluded) */
+    lua_pushlstring(L, u->e.m.buf, u->e.m.len);
+    return 1;
+  }
+  sip_buf b = SIP_BUF_INIT;
+  if (sip_msg_serialize(&u->e.m, &b)) {
+    sip_buf_free(&b);
+    editfail(L);
+  }
+  lua_pushlstring(L, b.p, b.n);
+  sip_buf_free(&b);
+  return 1;
+}
+
+/* msg:clone() -> an independent copy (serialized and parsed again) */
+static int m_clone(lua_State *L) {
+  checkmsg(L, 1);
+  m_tostring(L);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  sip_error err;
+  if (newmsg(L, lua_gettop(L), s, len, &sip_default_limits, SIP_PARSE_DGRAM, &err))
+    return pusherr(L, &err);
+  return 1;
+}
+
+static int m_gc(lua_State *L) {
+  lsip_msg *u = luaL_testudata(L, 1, LSIP_MESSAGE);
+  if (u && (u->e.blks || u->e.hdr_owned)) sip_emsg_free(&u->e);
+  return 0;
+}
+
+/* ---- building ------------------------------------------------------------------------------- */
+
+static int pushbuilt(lua_State *L, sip_buf *b) {
+  if (b->oom) {
+    sip_buf_free(b);
+    return luaL_error(L, "out of memory building a message");
+  }
+  lua_pushlstring(L, b->p, b->n);
+  sip_buf_free(b);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  sip_error err;
+  if (newmsg(L, lua_gettop(L), s, len, &sip_default_limits, SIP_PARSE_DGRAM, &err))
+    return pusherr(L, &err);
+  return 1;
+}
+
+/* sip.response(req, status[, reason[, opts]]) -> message (§8.2.6)
+ * opts: to_tag, headers (raw lines), body, content_type, received, rport */
+static int l_response(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  lua_Integer status = luaL_checkinteger(L, 2);
+  const char *reason = luaL_optstring(L, 3, NULL);
+  luaL_argcheck(L, status >= 100 && status <= 699, 2, "status must be 100..699");
+  luaL_argcheck(L, u->e.m.is_request, 1, "not a request");
+  if (reason) checkvalue(L, 3, reason, strlen(reason));
+  int o = 4;
+  const char *to_tag = NULL, *ctype = NULL, *body = NULL;
+  size_t blen = 0;
+  sip_via_fix fix = {NULL, 0};
+  const char *extra = NULL;
+  char tag[SIP_TAG_LEN + 1];
+  if (!lua_isnoneornil(L, o)) {
+    luaL_checktype(L, o, LUA_TTABLE);
+    lua_getfield(L, o, "to_tag");
+    to_tag = luaL_optstring(L, -1, NULL);
+    lua_getfield(L, o, "content_type");
+    ctype = luaL_optstring(L, -1, NULL);
+    lua_getfield(L, o, "body");
+    body = luaL_optlstring(L, -1, NULL, &blen);
+    lua_getfield(L, o, "received");
+    fix.received = luaL_optstring(L, -1, NULL);
+    lua_getfield(L, o, "rport");
+    fix.rport = (int)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, o, "headers"); /* raw "Name: value\r\n" lines (sip.lua formats tables) */
+    extra = luaL_optstring(L, -1, NULL);
+  }
+  if (!to_tag && status > 100) {
+    if (sip_rand_tag(tag)) return luaL_error(L, "random source failed");
+    to_tag = tag;
+  }
+  if (ctype) checkvalue(L, o, ctype, strlen(ctype));
+  sip_buf b = SIP_BUF_INIT;
+  sip_build_response(&b, &u->e.m, (int)status, reason, to_tag, &fix,
+                     extra, ctype, body, blen);
+  return pushbuilt(L, &b);
+}
+
+/* sip.ack(invite, response) -> ACK for a non-2xx final (§17.1.1.3) */
+static int l_ack(lua_State *L) {
+  lsip_msg *inv = checkmsg(L, 1), *rsp = checkmsg(L, 2);
+  sip_buf b = SIP_BUF_INIT;
+  if (sip_build_ack(&b, &inv->e.m, &rsp->e.m)) {
+    sip_buf_free(&b);
+    return luaL_error(L, "ack: the INVITE lacks Via, From, Call-ID or CSeq, or the response To");
+  }
+  return pushbuilt(L, &b);
+}
+
+/* sip.cancel(request) -> CANCEL for it (§9.1) */
+static int l_cancel(lua_State *L) {
+  lsip_msg *rq = checkmsg(L, 1);
+  sip_buf b = SIP_BUF_INIT;
+  if (sip_build_cancel(&b, &rq->e.m)) {
+    sip_buf_free(&b);
+    return luaL_error(L, "cancel: the request lacks Via, From, To, Call-ID or CSeq");
+  }
+  return pushbuilt(L, &b);
+}
+
+static int l_branch(lua_State *L) {
+  char s[SIP_BRANCH_LEN + 1];
+  if (sip_rand_branch(s)) return luaL_error(L, "random source failed");
+  lua_pushstring(L, s);
+  return 1;
+}
+
+static int l_tag(lua_State *L) {
+  char s[SIP_TAG_LEN + 1];
+  if (sip_rand_tag(s)) return luaL_error(L, "random source failed");
+  lua_pushstring(L, s);
+  return 1;
+}
+
+static int l_callid(lua_State *L) {
+  char s[SIP_CALLID_LEN + 1];
+  if (sip_rand_callid(s)) return luaL_error(L, "random source failed");
+  lua_pushstring(L, s);
+  return 1;
+}
+
+static int l_reason(lua_State *L) {
+  lua_pushstring(L, sip_reason_phrase((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+int lsip_open_message(lua_State *L) {
+  if (luaL_newmetatable(L, LSIP_MESSAGE)) {
+    luaL_Reg meta[] = {{"__index", m_index}, {"__tostring", m_tostring}, {"__gc", m_gc},
+                       {"__close", m_gc}, {NULL, NULL}};
+    luaL_setfuncs(L, meta, 0);
+    luaL_Reg methods[] = {{"header", m_header},
+                          {"headers", m_headers},
+                          {"via", m_via},
+                          {"vias", m_vias},
+                          {"addrs", m_addrs},
+                          {"request_uri", m_request_uri},
+                          {"check", m_check},
+                          {"add_header", m_add_header},
+                          {"remove_header", m_remove_header},
+                          {"set_header", m_set_header},
+                          {"push_via", m_push_via},
+                          {"pop_via", m_pop_via},
+                          {"decrement_max_forwards", m_decrement_mf},
+                          {"set_body", m_set_body},
+                          {"set_uri", m_set_uri},
+                          {"set_status", m_set_status},
+                          {"serialize", m_tostring},
+                          {"clone", m_clone},
+                          {NULL, NULL}};
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "methods");
+  }
+  lua_pop(L, 1);
+  luaL_Reg fns[] = {{"parse", l_parse},   {"frame", l_frame},   {"response", l_response},
+                    {"ack", l_ack},       {"cancel", l_cancel}, {"branch", l_branch},
+                    {"tag", l_tag},       {"callid", l_callid}, {"reason_phrase", l_reason},
+                    {NULL, NULL}};
+  luaL_setfuncs(L, fns, 0);
+  return 0;
+}

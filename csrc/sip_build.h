@@ -1,0 +1,76 @@
+/* sip_build.h: building messages (RFC 3261 §8.1.1, §8.2.6, §9.1, §17.1.1.3), editing a parsed
+ * message's header list, and serializing it. */
+#ifndef SIP_BUILD_H
+#define SIP_BUILD_H
+
+#include "sip_buf.h"
+#include "sip_msg.h"
+
+/* Extra Via parameters a server adds to the top Via of a request it received (RFC 3261 §18.2.1
+ * received, RFC 3581 §4 rport): they are copied into every response built for it. */
+typedef struct sip_via_fix {
+  const char *received; /* NULL: none */
+  int rport;            /* 0: none (or keep as sent) */
+} sip_via_fix;
+
+/* A response to req (§8.2.6.2): copies every Via (the top one with fix applied), From, To (adding
+ * ";tag=to_tag" when To has no tag and status > 100), Call-ID, CSeq, and for 100 a Timestamp;
+ * then extra (raw header lines, each ending in CRLF, may be NULL), then Content-Type and
+ * Content-Length and the body. reason NULL picks the RFC's phrase for the code. Returns 0, or -1
+ * when out ran out of memory. Works on a request whose index is complete even when sip_parse
+ * failed on a header value (to answer 400), copying the raw header values it has. */
+int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char *reason,
+                       const char *to_tag, const sip_via_fix *fix, const char *extra,
+                       const char *content_type, const char *body, size_t body_len);
+
+/* The ACK for a non-2xx final response to invite (§17.1.1.3): Request-URI, Call-ID, From, CSeq
+ * number and the top Via of the INVITE; To from the response; Route headers of the INVITE;
+ * Max-Forwards 70; Content-Length 0. */
+int sip_build_ack(sip_buf *out, const sip_msg *invite, const sip_msg *response);
+
+/* The CANCEL for a pending request (§9.1): same Request-URI, Call-ID, From, To, CSeq number and
+ * top Via (branch included), Route headers, method CANCEL. */
+int sip_build_cancel(sip_buf *out, const sip_msg *request);
+
+/* The standard reason phrase of a status code ("Not Found"), or "Unknown" . */
+const char *sip_reason_phrase(int status);
+
+#endif
+
+/* Editable messages --------------------------------------------------------------------------
+ * A parsed message becomes editable with sip_emsg_init, which copies its index into storage the
+ * edit owns; names, values and bodies added later are copied into blocks it owns, so the edit
+ * only needs the original buffer to outlive it. Lookups (sip_msg_find, m.first/next) stay valid
+ * after every edit. */
+typedef struct sip_blk sip_blk;
+
+typedef struct sip_emsg {
+  sip_msg m;       /* m.hdr is owned, m.maxhdr its capacity */
+  sip_blk *blks;   /* owned strings */
+  int hdr_owned;   /* m.hdr was allocated here (else it is the caller's until the first edit) */
+  int dirty;       /* 1 once anything changed: the original bytes no longer serialize it */
+} sip_emsg;
+
+int sip_emsg_init(sip_emsg *e, const sip_msg *parsed);
+/* Like sip_emsg_init, but keeps using parsed->hdr (the caller's storage, which must then live as
+ * long as e) until the first edit copies it. */
+void sip_emsg_wrap(sip_emsg *e, const sip_msg *parsed);
+int sip_emsg_request(sip_emsg *e, const char *method, size_t ml, const char *ruri, size_t rl);
+int sip_emsg_response(sip_emsg *e, int status, const char *reason, size_t rl);
+void sip_emsg_free(sip_emsg *e);
+
+/* Insert a header entry at index pos (0 = first line, m.nhdr = last). */
+int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, const char *val, size_t vl);
+int sip_emsg_remove(sip_emsg *e, unsigned idx);
+int sip_emsg_set_value(sip_emsg *e, unsigned idx, const char *val, size_t vl);
+/* Replace the body (copied) and set Content-Length to match (§20.14); content_type NULL keeps
+ * the current Content-Type, "" removes it. */
+int sip_emsg_set_body(sip_emsg *e, const char *body, size_t n, const char *content_type);
+int sip_emsg_set_ruri(sip_emsg *e, const char *ruri, size_t n);
+int sip_emsg_set_status(sip_emsg *e, int status, const char *reason, size_t rl);
+
+/* Rebuild first[], count[] and the next chains after the index changed. */
+void sip_msg_reindex(sip_msg *m);
+
+/* Serialize: start line, one line per index entry ("Name: value"), blank line, body. */
+int sip_msg_serialize(const sip_msg *m, sip_buf *out);

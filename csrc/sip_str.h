@@ -1,0 +1,67 @@
+/* sip_str.h: byte slices into a caller's buffer, and the character classes of RFC 3261 §25.
+ * Pure C, no allocation. A slice never owns its bytes and is never NUL-terminated. */
+#ifndef SIP_STR_H
+#define SIP_STR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct sip_str {
+  const char *p;
+  size_t n;
+} sip_str;
+
+#define SIP_STR_NULL ((sip_str){NULL, 0})
+#define SIP_STR_LIT(s) ((sip_str){(s), sizeof(s) - 1})
+
+static inline sip_str sip_str_make(const char *p, size_t n) { sip_str s = {p, n}; return s; }
+
+/* ASCII lower-casing without locale. */
+static inline int sip_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+/* Case-insensitive equality of a slice and a C string (for names, tokens, schemes). */
+static inline int sip_str_ieq(sip_str a, const char *b) {
+  size_t n = strlen(b);
+  if (a.n != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (sip_lower((unsigned char)a.p[i]) != sip_lower((unsigned char)b[i])) return 0;
+  return 1;
+}
+
+static inline int sip_str_ieq2(sip_str a, sip_str b) {
+  if (a.n != b.n) return 0;
+  for (size_t i = 0; i < a.n; i++)
+    if (sip_lower((unsigned char)a.p[i]) != sip_lower((unsigned char)b.p[i])) return 0;
+  return 1;
+}
+
+static inline int sip_str_eq(sip_str a, sip_str b) {
+  return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+/* Character classes (RFC 3261 §25.1). Bit flags in a 256-entry table, see sip_str.c. */
+enum {
+  SIP_C_ALPHA = 1 << 0,
+  SIP_C_DIGIT = 1 << 1,
+  SIP_C_TOKEN = 1 << 2,      /* token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" */
+  SIP_C_WS = 1 << 3,         /* SP / HTAB / CR / LF: whitespace inside a header value, where a CRLF
+                                can only be part of line folding (the header ended otherwise) */
+  SIP_C_UNRESERVED = 1 << 4, /* alphanum / mark */
+  SIP_C_HEX = 1 << 5,
+  SIP_C_WORD = 1 << 6,       /* word (Call-ID): token chars plus ( ) < > : \ " / [ ] ? { } */
+  SIP_C_CTL = 1 << 7         /* %x00-1F / %x7F */
+};
+
+extern const uint8_t sip_ctype[256];
+
+#define SIP_IS(c, cls) (sip_ctype[(unsigned char)(c)] & (cls))
+
+/* Trim SP, HTAB, CR and LF from both ends. */
+static inline sip_str sip_str_trim(sip_str s) {
+  while (s.n && SIP_IS(s.p[0], SIP_C_WS)) { s.p++; s.n--; }
+  while (s.n && SIP_IS(s.p[s.n - 1], SIP_C_WS)) s.n--;
+  return s;
+}
+
+#endif

@@ -1,0 +1,156 @@
+--- lua-sip: a SIP (RFC 3261) stack for Lua 5.4.
+-- require "sip" returns this table. The C core (sip.core) parses, builds and matches; this file is
+-- the front: message builders and lazily loaded layers (sdp, ...).
+local core = require "sip.core"
+
+local sip = {
+  _VERSION = "lua-sip " .. core.version,
+  core = core,
+  -- messages (sip.core, lsip_msg.c)
+  parse = core.parse,         -- sip.parse(bytes[, {stream=, max_size=, max_headers=, max_line=}])
+  frame = core.frame,         -- sip.frame(bytes[, max_size]) -> length, skip | 0 | nil, err
+  ack = core.ack,             -- sip.ack(invite, non2xx_response)
+  cancel = core.cancel,       -- sip.cancel(request)
+  reason_phrase = core.reason_phrase,
+  -- URIs (lsip_uri.c)
+  uri = core.uri,             -- sip.uri(text) -> uri | nil, err
+  unescape = core.unescape,
+  -- identifiers from OpenSSL's CSPRNG (§8.1.1.4, §8.1.1.7, §19.3)
+  branch = core.branch,
+  tag = core.tag,
+  callid = core.callid,
+}
+
+local format, concat, type = string.format, table.concat, type
+
+local function argerror(i, fname, msg)
+  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3)
+end
+
+local function check_value(v, what)
+  if type(v) ~= "string" and type(v) ~= "number" then
+    error(format("%s must be a string", what), 4)
+  end
+  v = tostring(v)
+  if v:find("[\r\n%z]") then error(format("%s must not contain CR, LF or NUL", what), 4) end
+  return v
+end
+
+-- Header lines from { {name, value}, ... } or { Name = value } (values may be lists of values).
+local function header_lines(h, out)
+  out = out or {}
+  if h == nil then return out end
+  if type(h) == "string" then out[#out + 1] = h; return out end
+  if type(h) ~= "table" then error("headers must be a table or a string", 3) end
+  local function add(name, value)
+    name = check_value(name, "header name")
+    if not name:find("^[%w%-%.!%%%*_%+`'~]+$") then error("header name must be a token: " .. name, 4) end
+    if type(value) == "table" then
+      for _, v in ipairs(value) do out[#out + 1] = name .. ": " .. check_value(v, "header value") .. "\r\n" end
+    else
+      out[#out + 1] = name .. ": " .. check_value(value, "header value") .. "\r\n"
+    end
+  end
+  for _, pair in ipairs(h) do add(pair[1], pair[2]) end
+  for k, v in pairs(h) do
+    if type(k) == "string" then add(k, v) end
+  end
+  return out
+end
+
+-- A name-addr from a string (used as is) or {uri=, display=, tag=, params={...}}.
+local function name_addr(v, what)
+  if type(v) == "string" then return check_value(v, what) end
+  if type(v) ~= "table" or not v.uri then error(what .. " must be a string or a table with uri", 3) end
+  local s = "<" .. check_value(tostring(v.uri), what .. ".uri") .. ">"
+  if v.display then
+    s = '"' .. check_value(v.display, what .. ".display"):gsub('[\\"]', "\\%0") .. '" ' .. s
+  end
+  if v.tag then s = s .. ";tag=" .. check_value(v.tag, what .. ".tag") end
+  for k, p in pairs(v.params or {}) do
+    s = s .. ";" .. k .. (p == true and "" or "=" .. check_value(p, what .. ".params"))
+  end
+  return s
+end
+
+--- Build a request (RFC 3261 §8.1.1). Required: method, uri, from, to. Defaults: a random
+-- Call-ID and From tag, CSeq 1, Max-Forwards 70, a Via with a fresh branch when via is a table
+-- ({transport=, host=, port=, rport=true}) or absent (then the message has no Via: the transport
+-- layer adds it). Returns the message; raises on misuse.
+function sip.request(t)
+  if type(t) ~= "table" then argerror(1, "request", "table expected") end
+  local method = t.method
+  if type(method) ~= "string" or not method:find("^[%w%-%.!%%%*_%+`'~]+$") then
+    argerror(1, "request", "method must be a token")
+  end
+  local uri = t.uri and tostring(t.uri)
+  if not uri then argerror(1, "request", "uri missing") end
+  local ok, err = sip.uri(uri)
+  if not ok then argerror(1, "request", "bad uri: " .. err) end
+  if not t.from or not t.to then argerror(1, "request", "from and to are required") end
+  local from = t.from
+  if type(from) == "table" and not from.tag then
+    from = setmetatable({ tag = sip.tag() }, { __index = from })
+  end
+  local lines = { method .. " " .. uri .. " SIP/2.0\r\n" }
+  local via = t.via
+  if type(via) == "table" then
+    local v = format("SIP/2.0/%s %s%s;branch=%s", (via.transport or "UDP"):upper(), via.host or "0.0.0.0",
+      via.port and (":" .. via.port) or "", via.branch or sip.branch())
+    if via.rport then v = v .. ";rport" end
+    lines[#lines + 1] = "Via: " .. v .. "\r\n"
+  elseif type(via) == "string" then
+    lines[#lines + 1] = "Via: " .. check_value(via, "via") .. "\r\n"
+  end
+  lines[#lines + 1] = "Max-Forwards: " .. math.tointeger(t.max_forwards or 70) .. "\r\n"
+  for _, r in ipairs(t.route or {}) do lines[#lines + 1] = "Route: " .. name_addr(r, "route") .. "\r\n" end
+  local fromv = name_addr(from, "from")
+  if type(from) == "string" and not fromv:find(";%s*tag=") then fromv = fromv .. ";tag=" .. sip.tag() end
+  lines[#lines + 1] = "From: " .. fromv .. "\r\n"
+  lines[#lines + 1] = "To: " .. name_addr(t.to, "to") .. "\r\n"
+  lines[#lines + 1] = "Call-ID: " .. check_value(t.call_id or sip.callid(), "call_id") .. "\r\n"
+  local cseq = math.tointeger(t.cseq or 1)
+  if not cseq or cseq < 0 or cseq >= 2 ^ 31 then argerror(1, "request", "cseq must be an integer below 2^31") end
+  lines[#lines + 1] = "CSeq: " .. cseq .. " " .. method .. "\r\n"
+  if t.contact then lines[#lines + 1] = "Contact: " .. name_addr(t.contact, "contact") .. "\r\n" end
+  if t.expires then lines[#lines + 1] = "Expires: " .. math.tointeger(t.expires) .. "\r\n" end
+  header_lines(t.headers, lines)
+  local body = t.body or ""
+  if #body > 0 then
+    lines[#lines + 1] = "Content-Type: " .. check_value(t.content_type or "application/sdp", "content_type") .. "\r\n"
+  end
+  lines[#lines + 1] = "Content-Length: " .. #body .. "\r\n\r\n"
+  lines[#lines + 1] = body
+  local msg, perr = sip.parse(concat(lines))
+  if not msg then error("request: the result does not parse: " .. perr, 2) end
+  return msg
+end
+
+--- Build a response to req (RFC 3261 §8.2.6): copies Via, From, To, Call-ID and CSeq, adds a To
+-- tag (opts.to_tag, or a random one) to every response but 100. opts: to_tag, headers (table or
+-- raw lines), body, content_type, received, rport.
+function sip.response(req, status, reason, opts)
+  if opts and opts.headers and type(opts.headers) ~= "string" then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.headers = concat(header_lines(opts.headers))
+    opts = o
+  end
+  if opts and opts.body and #opts.body > 0 and not opts.content_type then
+    error("response: a body needs content_type", 2)
+  end
+  return core.response(req, status, reason, opts)
+end
+
+-- Layers load on first use: sip.sdp, ...
+local lazy = { sdp = "sip.sdp" }
+return setmetatable(sip, {
+  __index = function(t, k)
+    local name = lazy[k]
+    if name then
+      local m = require(name)
+      rawset(t, k, m)
+      return m
+    end
+  end,
+})

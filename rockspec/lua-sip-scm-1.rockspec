@@ -1,0 +1,35 @@
+-- luarocks --lua-version 5.4 make --tree DIR rockspec/lua-sip-scm-1.rockspec
+rockspec_format = "3.0"
+package = "lua-sip"
+version = "scm-1"
+source = { url = "git+file:///lua-sip" }
+description = {
+  summary = "A SIP (RFC 3261) stack for Lua 5.4 with a C core",
+  detailed = [[
+    Parse and build SIP messages and URIs, digest authentication, transactions over UDP/TCP/TLS
+    on libev, and coroutine-friendly user agents, registrars and proxies.
+  ]],
+  license = "MIT",
+}
+dependencies = { "lua >= 5.4, < 5.5" }
+external_dependencies = {
+  LIBEV = { header = "ev.h", library = "ev" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["sip"] = "lua/sip/init.lua",
+    ["sip.sdp"] = "lua/sip/sdp.lua",
+    ["sip.core"] = {
+      sources = {
+        "csrc/sip_str.c", "csrc/sip_buf.c", "csrc/sip_uri.c", "csrc/sip_hdr.c", "csrc/sip_parse.c",
+        "csrc/sip_build.c", "csrc/sip_rand.c", "csrc/sip_digest.c",
+        "csrc/lsip_core.c", "csrc/lsip_msg.c", "csrc/lsip_uri.c", "csrc/lsip_digest.c",
+      },
+      incdirs = { "csrc", "$(LIBEV_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(LIBEV_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+      libraries = { "ev", "ssl", "crypto" },
+    },
+  },
+}

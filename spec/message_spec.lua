@@ -1,0 +1,393 @@
+-- sip.parse, the message object, builders and URIs from Lua (RFC 3261 §7, §8, §19, §20).
+local sip = require "sip"
+
+local CRLF = "\r\n"
+local function msg(lines, body)
+  return table.concat(lines, CRLF) .. CRLF .. CRLF .. (body or "")
+end
+
+local INVITE = msg({
+  "INVITE sip:bob@biloxi.example.com SIP/2.0",
+  "Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport",
+  "v: SIP/2.0/TCP proxy.example.com;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK2;received=192.0.2.7",
+  "Max-Forwards: 70",
+  "To: Bob <sip:bob@biloxi.example.com>",
+  'f: "Alice A." <sip:alice@atlanta.example.com>;tag=1928301774',
+  "i: a84b4c76e66710@pc33.atlanta.example.com",
+  "CSeq: 314159 INVITE",
+  "m: <sip:alice@pc33.atlanta.example.com>;expires=60;q=0.5, sip:alice@192.0.2.4",
+  "Subject: folded",
+  "  across lines",
+  "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>",
+  "c: application/sdp",
+  "l: 4",
+}, "v=0\n")
+
+describe("sip messages", function()
+  describe("sip.parse", function()
+    it("§7.1 exposes the request line", function()
+      local m = assert(sip.parse(INVITE))
+      assert.equal("INVITE", m.method)
+      assert.equal("sip:bob@biloxi.example.com", m.uri)
+      assert.is_true(m.is_request)
+      assert.is_nil(m.status)
+    end)
+
+    it("§7.2 exposes the status line", function()
+      local m = assert(sip.parse("SIP/2.0 180 Ringing" .. CRLF .. "Content-Length: 0" .. CRLF .. CRLF))
+      assert.equal(180, m.status)
+      assert.equal("Ringing", m.reason)
+      assert.is_nil(m.method)
+      assert.is_true(m.is_response)
+    end)
+
+    it("§7.3.1 finds headers case-insensitively and by compact form", function()
+      local m = assert(sip.parse(INVITE))
+      assert.equal("a84b4c76e66710@pc33.atlanta.example.com", m:header("Call-ID"))
+      assert.equal("a84b4c76e66710@pc33.atlanta.example.com", m:header("call-id"))
+      assert.equal("a84b4c76e66710@pc33.atlanta.example.com", m:header("i"))
+      assert.equal("application/sdp", m:header("Content-Type"))
+      assert.equal("application/sdp", m.content_type)
+      assert.is_nil(m:header("Nope"))
+    end)
+
+    it("§7.3.1 unfolds folded values to one space", function()
+      local m = assert(sip.parse(INVITE))
+      assert.equal("folded across lines", m:header("Subject"))
+    end)
+
+    it("§7.3.1 splits comma-separated lists into values, in order", function()
+      local m = assert(sip.parse(INVITE))
+      local v = m:headers("Via")
+      assert.equal(3, #v)
+      assert.matches("^SIP/2.0/TCP proxy", v[2])
+      assert.equal(2, #m:headers("Route"))
+      assert.equal(2, #m:headers("Contact"))
+    end)
+
+    it("lists every header in order with headers()", function()
+      local all = assert(sip.parse(INVITE)):headers()
+      assert.equal("Via", all[1].name)
+      assert.equal("v", all[2].name)
+      assert.equal("v", all[3].name)
+      assert.equal("Max-Forwards", all[4].name)
+    end)
+
+    it("§20.42 parses Via: transport, sent-by, branch, received, rport", function()
+      local m = assert(sip.parse(INVITE))
+      local top = m:via()
+      assert.equal("SIP/2.0", top.protocol)
+      assert.equal("UDP", top.transport)
+      assert.equal("pc33.atlanta.example.com", top.host)
+      assert.equal(5060, top.port)
+      assert.equal("z9hG4bK776asdhds", top.branch)
+      assert.is_true(top.rport)
+      assert.equal("z9hG4bK776asdhds", m.branch)
+      local third = m:via(3)
+      assert.equal("192.0.2.7", third.received)
+      assert.equal(5062, third.port)
+      assert.equal(3, #m:vias())
+    end)
+
+    it("§20.20 and §20.39 parse From and To with display name and tag", function()
+      local m = assert(sip.parse(INVITE))
+      assert.equal("Alice A.", m.from.display)
+      assert.equal("sip:alice@atlanta.example.com", m.from.uri)
+      assert.equal("1928301774", m.from.tag)
+      assert.equal("Bob", m.to.display)
+      assert.is_nil(m.to.tag)
+    end)
+
+    it("§20.16 parses CSeq and Call-ID", function()
+      local m = assert(sip.parse(INVITE))
+      assert.equal(314159, m.cseq)
+      assert.equal("INVITE", m.cseq_method)
+    end)
+
+    it("§20.10 parses Contacts with expires and q", function()
+      local c = assert(sip.parse(INVITE)):addrs("Contact")
+      assert.equal("sip:alice@pc33.atlanta.example.com", c[1].uri)
+      assert.equal(60, c[1].expires)
+      assert.equal(0.5, c[1].q)
+      assert.equal("sip:alice@192.0.2.4", c[2].uri)
+      assert.is_false(c[2].bracketed)
+    end)
+
+    it("§10.2.2 parses Contact: *", function()
+      local m = assert(sip.parse(msg({
+        "REGISTER sip:example.com SIP/2.0", "Via: SIP/2.0/UDP h;branch=z9hG4bKx", "To: <sip:a@example.com>",
+        "From: <sip:a@example.com>;tag=1", "Call-ID: 1", "CSeq: 2 REGISTER", "Contact: *", "Expires: 0",
+        "Content-Length: 0" })))
+      assert.is_true(m:addrs("Contact")[1].star)
+      assert.equal(0, m.expires)
+    end)
+
+    it("§20.34 parses the Route set", function()
+      local r = assert(sip.parse(INVITE)):addrs("Route")
+      assert.equal("sip:p1.example.com;lr", r[1].uri)
+      assert.equal("sip:p2.example.com;lr", r[2].uri)
+    end)
+
+    it("exposes the body by Content-Length", function()
+      assert.equal("v=0\n", assert(sip.parse(INVITE)).body)
+    end)
+
+    it("§18.3 drops octets past Content-Length in a datagram", function()
+      local m = assert(sip.parse(INVITE .. "garbage"))
+      assert.equal("v=0\n", m.body)
+      assert.equal(INVITE, tostring(m))
+    end)
+
+    it("§18.3 rejects a body shorter than Content-Length", function()
+      local m, err, code = sip.parse(INVITE:sub(1, -2))
+      assert.is_nil(m)
+      assert.matches("at byte %d+", err)
+      assert.equal(400, code)
+    end)
+
+    it("names the problem and the byte offset", function()
+      local m, err, code = sip.parse("INVITE sip:a@b SIP/2.0\r\nCSeq: x INVITE\r\n\r\n")
+      assert.is_nil(m)
+      assert.matches("CSeq", err)
+      assert.matches("at byte %d+", err)
+      assert.equal(400, code)
+    end)
+
+    it("§20.22 rejects a Max-Forwards above 255", function()
+      local bad = INVITE:gsub("Max%-Forwards: 70", "Max-Forwards: 256")
+      assert.is_nil((sip.parse(bad)))
+    end)
+
+    it("§8.1.1.5 rejects a CSeq number of 2^31 or more", function()
+      local bad = INVITE:gsub("314159", "2147483648")
+      assert.is_nil((sip.parse(bad)))
+    end)
+
+    it("§21.5.6 answers an unknown version with 505", function()
+      local _, _, code = sip.parse("OPTIONS sip:a@b SIP/3.0\r\nContent-Length: 0\r\n\r\n")
+      assert.equal(505, code)
+    end)
+
+    it("rejects status codes outside 100..699", function()
+      assert.is_nil((sip.parse("SIP/2.0 700 Odd\r\nContent-Length: 0\r\n\r\n")))
+      assert.is_nil((sip.parse("SIP/2.0 99 Odd\r\nContent-Length: 0\r\n\r\n")))
+    end)
+
+    it("enforces the configured limits with clear errors", function()
+      local _, err = sip.parse(INVITE, { max_size = 100 })
+      assert.matches("large", err)
+      local _, err2 = sip.parse(INVITE, { max_headers = 4 })
+      assert.matches("header", err2)
+      local _, err3 = sip.parse(INVITE, { max_line = 40 })
+      assert.matches("long", err3)
+    end)
+
+    it("§18.3 requires Content-Length on streams", function()
+      local noclen = INVITE:gsub("l: 4\r\n", "")
+      assert.is_not_nil(sip.parse(noclen))
+      assert.is_nil((sip.parse(noclen, { stream = true })))
+    end)
+
+    it("never raises on garbage", function()
+      for _, s in ipairs({ "", "\r\n", "INVITE", "SIP/2.0", string.rep("a", 70000), "\0\1\2", "A B C\r\n\r\n" }) do
+        local ok, m = pcall(sip.parse, s)
+        assert.is_true(ok)
+        assert.is_nil(m)
+      end
+    end)
+
+    it("raises on misuse", function()
+      assert.has_error(function() sip.parse() end)
+      assert.has_error(function() sip.parse({}) end)
+      assert.has_error(function() sip.parse("x", 5) end)
+    end)
+  end)
+
+  describe("sip.frame (streams)", function()
+    it("§18.3 frames by Content-Length: need more, one message, pipelined", function()
+      assert.equal(0, sip.frame(INVITE:sub(1, 50)))
+      assert.equal(#INVITE, sip.frame(INVITE))
+      local n, skip = sip.frame("\r\n\r\n" .. INVITE .. INVITE)
+      assert.equal(4, skip)
+      assert.equal(#INVITE, n)
+    end)
+    it("§18.3 a stream message without Content-Length is an error", function()
+      local n, err = sip.frame((INVITE:gsub("l: 4\r\n", "")))
+      assert.is_nil(n)
+      assert.matches("Content%-Length", err)
+    end)
+  end)
+
+  describe("editing", function()
+    it("§16.6 pushes and pops Via, keeping order", function()
+      local m = assert(sip.parse(INVITE))
+      m:push_via("SIP/2.0/UDP proxy.example.org;branch=z9hG4bKnew")
+      assert.equal("z9hG4bKnew", m.branch)
+      assert.equal(4, #m:vias())
+      assert.equal("SIP/2.0/UDP proxy.example.org;branch=z9hG4bKnew", m:pop_via())
+      assert.equal("z9hG4bK776asdhds", m.branch)
+      local again = assert(sip.parse(tostring(m)))
+      assert.equal(3, #again:vias())
+    end)
+
+    it("§16.6 step 3 decrements Max-Forwards", function()
+      local m = assert(sip.parse(INVITE))
+      assert.equal(69, m:decrement_max_forwards())
+      assert.equal(69, assert(sip.parse(tostring(m))).max_forwards)
+    end)
+
+    it("adds, replaces and removes headers", function()
+      local m = assert(sip.parse(INVITE))
+      m:add_header("X-Test", "one")
+      m:add_header("X-Test", "zero", "top")
+      assert.same({ "zero", "one" }, m:headers("x-test"))
+      m:set_header("X-Test", "only")
+      assert.same({ "only" }, m:headers("X-Test"))
+      assert.equal(1, m:remove_header("x-test"))
+      assert.is_nil(m:header("X-Test"))
+      m:set_header("Subject", "plain")
+      assert.equal("plain", assert(sip.parse(tostring(m))):header("Subject"))
+    end)
+
+    it("§20.14 set_body keeps Content-Length right", function()
+      local m = assert(sip.parse(INVITE))
+      m:set_body("hello world", "text/plain")
+      local again = assert(sip.parse(tostring(m), { stream = true }))
+      assert.equal("hello world", again.body)
+      assert.equal("text/plain", again.content_type)
+      assert.equal("11", again:header("Content-Length"))
+    end)
+
+    it("rejects header injection", function()
+      local m = assert(sip.parse(INVITE))
+      assert.has_error(function() m:add_header("X", "a\r\nVia: evil") end)
+      assert.has_error(function() m:add_header("Bad Name", "a") end)
+      assert.has_error(function() m:push_via("not a via") end)
+    end)
+
+    it("serializes an untouched message as its original bytes", function()
+      assert.equal(INVITE, tostring(assert(sip.parse(INVITE))))
+    end)
+  end)
+
+  describe("building", function()
+    local function req()
+      return sip.request {
+        method = "REGISTER", uri = "sip:registrar.biloxi.com",
+        from = { uri = "sip:bob@biloxi.com", display = "Bob" }, to = "<sip:bob@biloxi.com>",
+        via = { host = "192.0.2.4", port = 5060, rport = true },
+        contact = "<sip:bob@192.0.2.4>", expires = 7200,
+        headers = { { "User-Agent", "lua-sip" } },
+      }
+    end
+
+    it("§8.1.1 a request has the mandatory headers and fresh identifiers", function()
+      local r = req()
+      assert.equal("REGISTER", r.method)
+      assert.equal(1, r.cseq)
+      assert.equal("REGISTER", r.cseq_method)
+      assert.equal(70, r.max_forwards)
+      assert.matches("^z9hG4bK", r.branch)
+      assert.is_string(r.from.tag)
+      assert.is_string(r.call_id)
+      assert.equal("Bob", r.from.display)
+      assert.equal(7200, r.expires)
+      assert.equal("lua-sip", r:header("User-Agent"))
+      assert.is_true(r:check())
+      assert.are_not.equal(req().call_id, r.call_id)
+      assert.are_not.equal(req().branch, r.branch)
+    end)
+
+    it("§8.2.6.2 a response copies Via, From, To, Call-ID, CSeq and adds a To tag", function()
+      local r = req()
+      local resp = sip.response(r, 200, nil, { headers = { Contact = "<sip:bob@192.0.2.4>;expires=7200" } })
+      assert.equal(200, resp.status)
+      assert.equal("OK", resp.reason)
+      assert.equal(r.branch, resp.branch)
+      assert.equal(r.from.tag, resp.from.tag)
+      assert.equal(r.call_id, resp.call_id)
+      assert.equal(r.cseq, resp.cseq)
+      assert.is_string(resp.to.tag)
+      assert.equal("<sip:bob@192.0.2.4>;expires=7200", resp:header("Contact"))
+    end)
+
+    it("§8.2.6.2 a 100 gets no To tag; an explicit to_tag is used", function()
+      assert.is_nil(sip.response(req(), 100).to.tag)
+      assert.equal("abc", sip.response(req(), 486, "Busy Here", { to_tag = "abc" }).to.tag)
+    end)
+
+    it("RFC 3581 §4 received and rport go into the top Via of the response", function()
+      local resp = sip.response(req(), 200, nil, { received = "198.51.100.1", rport = 40000 })
+      local v = resp:via()
+      assert.equal("198.51.100.1", v.received)
+      assert.equal(40000, v.rport)
+    end)
+
+    it("a response carries a body with its type", function()
+      local resp = sip.response(req(), 200, "OK", { body = "v=0\r\n", content_type = "application/sdp" })
+      assert.equal("v=0\r\n", resp.body)
+      assert.equal("application/sdp", resp.content_type)
+    end)
+
+    it("§17.1.1.3 ACK for a non-2xx and §9.1 CANCEL", function()
+      local inv = sip.request { method = "INVITE", uri = "sip:bob@b.example", from = "<sip:a@a.example>",
+        to = "<sip:bob@b.example>", via = { host = "a.example" }, route = { "<sip:p.example;lr>" } }
+      local busy = sip.response(inv, 486)
+      local ack = sip.ack(inv, busy)
+      assert.equal("ACK", ack.method)
+      assert.equal(inv.branch, ack.branch)
+      assert.equal(busy.to.tag, ack.to.tag)
+      assert.equal("ACK", ack.cseq_method)
+      assert.equal(inv.cseq, ack.cseq)
+      assert.equal("<sip:p.example;lr>", ack:header("Route"))
+      local cancel = sip.cancel(inv)
+      assert.equal("CANCEL", cancel.method)
+      assert.equal(inv.branch, cancel.branch)
+      assert.equal(inv.uri, cancel.uri)
+    end)
+
+    it("raises on misuse", function()
+      assert.has_error(function() sip.request {} end)
+      assert.has_error(function() sip.request { method = "A B", uri = "sip:x", from = "<sip:a@b>", to = "<sip:a@b>" } end)
+      assert.has_error(function() sip.request { method = "OPTIONS", uri = "not a uri", from = "<sip:a@b>", to = "<sip:a@b>" } end)
+      assert.has_error(function() sip.response(req(), 99) end)
+    end)
+
+    it("gives random identifiers from OpenSSL", function()
+      assert.matches("^z9hG4bK%w+$", sip.branch())
+      assert.equal(16, #sip.tag())
+      assert.are_not.equal(sip.callid(), sip.callid())
+    end)
+  end)
+
+  describe("URIs", function()
+    it("§19.1.1 parses the parts", function()
+      local u = assert(sip.uri("sips:alice:secret@[2001:db8::1]:5061;transport=tcp;lr?subject=hi%20there"))
+      assert.equal("sips", u.scheme)
+      assert.equal("alice", u.user)
+      assert.equal("secret", u.password)
+      assert.equal("[2001:db8::1]", u.host)
+      assert.equal(5061, u.port)
+      assert.equal("tcp", u.transport)
+      assert.is_true(u:param("lr"))
+      assert.equal("hi there", u.headers.subject)
+    end)
+    it("§19.1.4 compares by the RFC rules", function()
+      assert.is_true(sip.uri("sip:%61lice@atlanta.com;transport=TCP") == sip.uri("sip:alice@AtLanTa.CoM;Transport=tcp"))
+      assert.is_false(sip.uri("sip:alice@atlanta.com") == sip.uri("sip:alice@atlanta.com:5060"))
+      assert.is_false(sip.uri("SIP:ALICE@AtLanTa.CoM;Transport=udp") == sip.uri("sip:alice@AtLanTa.CoM;Transport=UDP"))
+      assert.is_true(sip.uri("sip:bob@biloxi.com"):equals("sip:bob@biloxi.com"))
+    end)
+    it("parses tel and other schemes, rejects garbage with a position", function()
+      assert.equal("tel", sip.uri("tel:+1-201-555-0123").scheme)
+      assert.equal("urn", sip.uri("urn:service:sos").scheme)
+      local u, err = sip.uri("sip:")
+      assert.is_nil(u)
+      assert.matches("at byte", err)
+      assert.is_nil((sip.uri("sip:a b@c")))
+    end)
+    it("unescapes once", function()
+      assert.equal("value%41", sip.unescape("v%61lue%25%34%31"))
+    end)
+  end)
+end)
