@@ -10,10 +10,26 @@
 #define LSIP_MESSAGE "sip.message"
 #define LSIP_URI "sip.uri"
 
+/* The libev loop of a Lua state (lsip_loop.c). L is the state running the loop, NULL when idle. */
+struct ev_loop;
+typedef struct lsip_loop {
+  struct ev_loop *loop;
+  lua_State *L;
+  int err;     /* registry ref of the first callback error, LUA_NOREF when none */
+  int active;  /* watchers and objects holding the loop busy */
+  int signals;
+} lsip_loop;
+
+lsip_loop *lsip_getloop(lua_State *L);
+/* Call the function below nargs arguments under a traceback handler; an error is kept for run()
+ * and stops the loop. Pops function and arguments; returns the lua_pcall code. */
+int lsip_pcall(lsip_loop *lp, lua_State *L, int nargs);
+
 /* Each pushes a table of functions (or registers metatables) for sip.core. */
 int lsip_open_message(lua_State *L); /* sets fields on the table at the top */
 int lsip_open_uri(lua_State *L);     /* sets fields on the table at the top */
 int lsip_open_digest(lua_State *L);  /* pushes the digest table */
+int lsip_open_loop(lua_State *L);    /* sets fields on the table at the top */
 
 /* Push a slice as a string (nil when .p is NULL). */
 void lsip_pushstr(lua_State *L, sip_str s);

@@ -21,11 +21,12 @@ build = {
   modules = {
     ["sip"] = "lua/sip/init.lua",
     ["sip.sdp"] = "lua/sip/sdp.lua",
+    ["sip.loop"] = "lua/sip/loop.lua",
     ["sip.core"] = {
       sources = {
         "csrc/sip_str.c", "csrc/sip_buf.c", "csrc/sip_uri.c", "csrc/sip_hdr.c", "csrc/sip_parse.c",
         "csrc/sip_build.c", "csrc/sip_rand.c", "csrc/sip_digest.c",
-        "csrc/lsip_core.c", "csrc/lsip_msg.c", "csrc/lsip_uri.c", "csrc/lsip_digest.c",
+        "csrc/lsip_core.c", "csrc/lsip_msg.c", "csrc/lsip_uri.c", "csrc/lsip_digest.c", "csrc/lsip_loop.c",
       },
       incdirs = { "csrc", "$(LIBEV_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(LIBEV_LIBDIR)", "$(OPENSSL_LIBDIR)" },

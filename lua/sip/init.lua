@@ -142,6 +142,11 @@ function sip.response(req, status, reason, opts)
   return core.response(req, status, reason, opts)
 end
 
+-- coroutines over the event loop (lua/sip/loop.lua)
+local loop = require "sip.loop"
+sip.spawn, sip.sleep, sip.run, sip.stop, sip.now = loop.spawn, loop.sleep, loop.run, loop.stop, loop.now
+sip.waiter, sip.on_error, sip.on_signals = loop.waiter, loop.on_error, loop.on_signals
+
 -- Layers load on first use: sip.sdp, ...
 local lazy = { sdp = "sip.sdp" }
 return setmetatable(sip, {
