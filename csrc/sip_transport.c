@@ -1,0 +1,1195 @@
+/* sip_transport.c: UDP, TCP and TLS transports over libev (RFC 3261 §18).
+ *
+ * Memory: one shared 64 KiB receive buffer serves every datagram and every stream read; a stream
+ * keeps bytes of its own only while a message is incomplete, and a write queue only while the
+ * socket is full, so an idle connection is its struct (plus its SSL object for TLS, whose record
+ * buffers SSL_MODE_RELEASE_BUFFERS frees).
+ *
+ * Reentrancy: callbacks may call anything, sip_tp_free included. A closed connection is unlinked
+ * at once but freed (and reported) only when the outermost handler returns, so no pointer held
+ * by a handler dangles. */
+#define _GNU_SOURCE
+#include "sip_transport.h"
+#include "sip_msg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#define RXBUF_SIZE 65536   /* a datagram can be up to 65527 bytes (IPv6), so one buffer fits all */
+#define UDP_BUDGET 64      /* datagrams per wakeup, so one busy socket cannot starve the rest */
+#define ACCEPT_BUDGET 64
+#define READ_BUDGET 16     /* reads per stream per wakeup */
+#define RBUF_MIN 2048
+
+typedef union sip_sa {
+  struct sockaddr sa;
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+} sip_sa;
+
+enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN };
+
+typedef struct conn conn;
+struct conn {
+  ev_io io;             /* io.fd is the socket */
+  sip_tp *tp;
+  conn *id_next;        /* chain in by_id; in the graveyard, the graveyard's link */
+  conn *addr_next;      /* chain in by_addr */
+  uint32_t id, listener, hash;
+  uint8_t proto, state;
+  uint8_t dead : 1, report : 1, outbound : 1, eof : 1, ssl_fatal : 1;
+  uint8_t hs_want_write : 1, wr_want_read : 1, rd_want_write : 1;
+  uint8_t ka;           /* CR/LF bytes seen between messages: 4 make a ping (RFC 5626 §3.5.1) */
+  int err;
+  const char *what;
+  ev_tstamp last;
+  sip_sa addr;
+  socklen_t addrlen;
+  char *rbuf;           /* an incomplete message, or NULL */
+  uint32_t rlen, rcap;
+  char *wbuf;           /* queued output, or NULL */
+  size_t woff, wlen, wcap;
+  SSL *ssl;
+  char *sni;            /* outbound TLS: the name it was verified for */
+};
+
+typedef struct listener {
+  ev_io io;
+  sip_tp *tp;
+  uint32_t id;
+  sip_proto proto;
+  int paused;           /* accept hit EMFILE: retried by the sweep */
+  sip_sa addr;
+  socklen_t addrlen;
+} listener;
+
+struct sip_tp {
+  struct ev_loop *loop;
+  sip_tp_recv_cb recv;
+  sip_tp_event_cb event;
+  void *ud;
+  size_t max_msg, max_queue;
+  unsigned max_conns;
+  double idle;
+  int verify;
+  char *tls_cert, *tls_key, *tls_ca;
+  sip_limits lim;
+
+  char *rxbuf;
+  listener **lst;
+  unsigned nlst;
+
+  conn **by_id, **by_addr;
+  unsigned nbuckets, nconns;
+  uint32_t next_id;
+  conn *graveyard;
+  conn *reporting;      /* the connection being reported to the event callback */
+
+  ev_timer sweep;
+  ev_idle reaper;       /* reaps the graveyard when a close happened outside any handler */
+  int depth, freed;
+
+  SSL_CTX *srv_ctx, *cli_ctx;
+  BIO_METHOD *biometh;
+  sip_tp_stats st;
+};
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static int conn_flush(conn *c);
+static void conn_update_io(conn *c);
+
+/* ---- handler bracketing and the graveyard --------------------------------------------------- */
+
+static void tp_destroy(sip_tp *tp);
+
+static void reap(sip_tp *tp) {
+  conn *c;
+  while ((c = tp->graveyard)) {
+    tp->graveyard = c->id_next;
+    if (c->report && tp->event && !tp->freed) {
+      tp->reporting = c;
+      tp->event(tp->ud, c->id, c->err, c->what);
+      tp->reporting = NULL;
+    }
+    if (c->ssl) SSL_free(c->ssl);
+    free(c->rbuf);
+    free(c->wbuf);
+    free(c->sni);
+    free(c);
+  }
+  ev_idle_stop(tp->loop, &tp->reaper);
+}
+
+static void enter(sip_tp *tp) { tp->depth++; }
+
+/* Must be the last thing a handler does: it may free tp. */
+static void leave(sip_tp *tp) {
+  if (tp->depth == 1) reap(tp); /* runs the event callbacks at depth 1, so a free there waits */
+  if (--tp->depth == 0 && tp->freed) tp_destroy(tp);
+}
+
+static void reaper_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+  sip_tp *tp = w->data;
+  enter(tp);
+  leave(tp);
+}
+
+/* ---- connection tables ---------------------------------------------------------------------- */
+
+static uint32_t addr_hash(int proto, const sip_sa *a) {
+  uint32_t h = 2166136261u;
+  const unsigned char *p;
+  size_t n;
+  if (a->sa.sa_family == AF_INET6) { p = (const void *)&a->in6.sin6_addr; n = 16; }
+  else { p = (const void *)&a->in4.sin_addr; n = 4; }
+  h = (h ^ (uint32_t)proto) * 16777619u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  uint16_t port = a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in4.sin_port;
+  h = (h ^ (port & 0xff)) * 16777619u;
+  h = (h ^ (port >> 8)) * 16777619u;
+  return h;
+}
+
+static int addr_eq(const sip_sa *a, const sip_sa *b) {
+  if (a->sa.sa_family != b->sa.sa_family) return 0;
+  if (a->sa.sa_family == AF_INET)
+    return a->in4.sin_port == b->in4.sin_port && a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
+  if (a->sa.sa_family == AF_INET6)
+    return a->in6.sin6_port == b->in6.sin6_port && a->in6.sin6_scope_id == b->in6.sin6_scope_id &&
+           !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16);
+  return 0;
+}
+
+static int tables_grow(sip_tp *tp) {
+  unsigned n = tp->nbuckets ? tp->nbuckets * 2 : 64;
+  conn **id = calloc(n, sizeof *id), **ad = calloc(n, sizeof *ad);
+  if (!id || !ad) { free(id); free(ad); return -1; }
+  for (unsigned i = 0; i < tp->nbuckets; i++) {
+    for (conn *c = tp->by_id[i], *nx; c; c = nx) {
+      nx = c->id_next;
+      c->id_next = id[c->id & (n - 1)];
+      id[c->id & (n - 1)] = c;
+    }
+    for (conn *c = tp->by_addr[i], *nx; c; c = nx) {
+      nx = c->addr_next;
+      c->addr_next = ad[c->hash & (n - 1)];
+      ad[c->hash & (n - 1)] = c;
+    }
+  }
+  free(tp->by_id);
+  free(tp->by_addr);
+  tp->by_id = id;
+  tp->by_addr = ad;
+  tp->nbuckets = n;
+  return 0;
+}
+
+static conn *conn_by_id(sip_tp *tp, uint32_t id) {
+  if (!tp->nbuckets || !id) return NULL;
+  for (conn *c = tp->by_id[id & (tp->nbuckets - 1)]; c; c = c->id_next)
+    if (c->id == id) return c;
+  return NULL;
+}
+
+static conn *conn_by_addr(sip_tp *tp, int proto, const sip_sa *a, const char *sni) {
+  if (!tp->nbuckets) return NULL;
+  uint32_t h = addr_hash(proto, a);
+  for (conn *c = tp->by_addr[h & (tp->nbuckets - 1)]; c; c = c->addr_next)
+    if (c->hash == h && c->proto == proto && addr_eq(&c->addr, a) &&
+        /* a TLS connection verified for one name is not reused for another */
+        (!sni || !c->sni || !strcasecmp(sni, c->sni)))
+      return c;
+  return NULL;
+}
+
+static void unlink_chain(conn **head, conn *c, int by_addr) {
+  for (conn **pp = head; *pp; pp = by_addr ? &(*pp)->addr_next : &(*pp)->id_next)
+    if (*pp == c) { *pp = by_addr ? c->addr_next : c->id_next; return; }
+}
+
+static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void sweep_start(sip_tp *tp) {
+  if (!ev_is_active(&tp->sweep)) ev_timer_again(tp->loop, &tp->sweep);
+}
+
+static conn *conn_new(sip_tp *tp, int fd, int proto, const sip_sa *a, socklen_t alen,
+                      uint32_t listener_id) {
+  if (tp->nconns >= tp->nbuckets && tables_grow(tp) < 0) return NULL;
+  conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  do { /* skip 0 and ids still in use after a wrap */
+    c->id = ++tp->next_id;
+  } while (!c->id || conn_by_id(tp, c->id));
+  c->tp = tp;
+  c->proto = (uint8_t)proto;
+  c->listener = listener_id;
+  memcpy(&c->addr, a, alen);
+  c->addrlen = alen;
+  c->hash = addr_hash(proto, a);
+  c->last = ev_now(tp->loop);
+  ev_io_init(&c->io, conn_io_cb, fd, 0);
+  c->io.data = c;
+  unsigned b = tp->nbuckets - 1;
+  c->id_next = tp->by_id[c->id & b];
+  tp->by_id[c->id & b] = c;
+  c->addr_next = tp->by_addr[c->hash & b];
+  tp->by_addr[c->hash & b] = c;
+  tp->nconns++;
+  if (tp->idle > 0) sweep_start(tp);
+  return c;
+}
+
+/* Close now: unlink, stop, close the socket; the memory goes to the graveyard. */
+static void conn_kill(conn *c, int err, const char *what, int report) {
+  sip_tp *tp = c->tp;
+  if (c->dead) return;
+  c->dead = 1;
+  c->report = report ? 1 : 0;
+  c->err = err;
+  c->what = what;
+  ev_io_stop(tp->loop, &c->io);
+  if (c->ssl && c->state == ST_OPEN && !c->ssl_fatal) {
+    SSL_shutdown(c->ssl); /* best effort close_notify; never waits */
+    ERR_clear_error();
+  }
+  close(c->io.fd);
+  unsigned b = tp->nbuckets - 1;
+  unlink_chain(&tp->by_id[c->id & b], c, 0);
+  unlink_chain(&tp->by_addr[c->hash & b], c, 1);
+  tp->nconns--;
+  c->id_next = tp->graveyard;
+  tp->graveyard = c;
+  if (!tp->depth && !tp->freed) ev_idle_start(tp->loop, &tp->reaper);
+}
+
+/* ---- TLS ------------------------------------------------------------------------------------ */
+
+/* A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own uses write(), which raises SIGPIPE
+ * when the peer is gone, and a library must not depend on the process ignoring it. */
+static int bio_write(BIO *b, const char *buf, int len) {
+  conn *c = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  ssize_t n = send(c->io.fd, buf, (size_t)len, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(b);
+    return -1;
+  }
+  return (int)n;
+}
+
+static int bio_read(BIO *b, char *buf, int len) {
+  conn *c = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  ssize_t n = recv(c->io.fd, buf, (size_t)len, 0);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_read(b);
+    return -1;
+  }
+  if (n == 0) c->eof = 1;
+  return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  conn *c = BIO_get_data(b);
+  (void)num; (void)ptr;
+  switch (cmd) {
+  case BIO_CTRL_FLUSH: return 1;
+  case BIO_CTRL_EOF: return c && c->eof;
+  default: return 0;
+  }
+}
+
+static int bio_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static int tls_bio_method(sip_tp *tp) {
+  if (tp->biometh) return 0;
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sip socket");
+  if (!m) return -1;
+  BIO_meth_set_write(m, bio_write);
+  BIO_meth_set_read(m, bio_read);
+  BIO_meth_set_ctrl(m, bio_ctrl);
+  BIO_meth_set_create(m, bio_create);
+  tp->biometh = m;
+  return 0;
+}
+
+static void tls_ctx_common(SSL_CTX *ctx) {
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  /* EOF without close_notify is how many SIP peers hang up; messages are length-framed, so a
+   * truncation cannot pass as a whole message. Renegotiation only serves DoS. */
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+  /* Release the 16 KiB record buffers of idle connections; let a queued write resume from
+   * wherever the queue has moved to. */
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+static const char *tls_err(const char *dflt) {
+  unsigned long e = ERR_peek_last_error();
+  const char *r = e ? ERR_reason_error_string(e) : NULL;
+  ERR_clear_error();
+  return r ? r : dflt;
+}
+
+static int tls_server_ctx(sip_tp *tp, const char **err) {
+  if (tp->srv_ctx) return 0;
+  if (!tp->tls_cert || !tp->tls_key) {
+    *err = "TLS listener needs tls_cert and tls_key";
+    return -1;
+  }
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) { *err = tls_err("SSL_CTX_new failed"); return -1; }
+  tls_ctx_common(ctx);
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_use_certificate_chain_file(ctx, tp->tls_cert) != 1) {
+    *err = tls_err("cannot load tls_cert");
+    SSL_CTX_free(ctx);
+    return -1;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, tp->tls_key, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    *err = tls_err("cannot load tls_key");
+    SSL_CTX_free(ctx);
+    return -1;
+  }
+  tp->srv_ctx = ctx;
+  return 0;
+}
+
+static int tls_client_ctx(sip_tp *tp, const char **err) {
+  if (tp->cli_ctx) return 0;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) { *err = tls_err("SSL_CTX_new failed"); return -1; }
+  tls_ctx_common(ctx);
+  if (tp->verify >= 0) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int ok = tp->tls_ca ? SSL_CTX_load_verify_locations(ctx, tp->tls_ca, NULL)
+                        : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+      *err = tls_err("cannot load tls_ca");
+      SSL_CTX_free(ctx);
+      return -1;
+    }
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  }
+  tp->cli_ctx = ctx;
+  return 0;
+}
+
+static int is_ip_literal(const char *s) {
+  unsigned char b[16];
+  return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+/* Attach an SSL object. sni: client side (may be NULL); server side when server. */
+static int tls_attach(conn *c, int server, const char *sni, const char **err) {
+  sip_tp *tp = c->tp;
+  if (tls_bio_method(tp) < 0) { *err = "out of memory"; return -1; }
+  SSL *s = SSL_new(server ? tp->srv_ctx : tp->cli_ctx);
+  BIO *b = s ? BIO_new(tp->biometh) : NULL;
+  if (!b) { SSL_free(s); *err = tls_err("SSL_new failed"); return -1; }
+  BIO_set_data(b, c);
+  SSL_set_bio(s, b, b);
+  c->ssl = s;
+  if (server) {
+    SSL_set_accept_state(s);
+    return 0;
+  }
+  SSL_set_connect_state(s);
+  if (sni && !is_ip_literal(sni)) SSL_set_tlsext_host_name(s, sni); /* no IPs in SNI: RFC 6066 §3 */
+  if (tp->verify >= 0) {
+    int ok;
+    if (sni && !is_ip_literal(sni)) {
+      SSL_set_hostflags(s, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      ok = SSL_set1_host(s, sni);
+    } else {
+      char ip[INET6_ADDRSTRLEN];
+      const char *lit = sni;
+      if (!lit) {
+        int port;
+        sip_tp_addr_str((const struct sockaddr_storage *)(void *)&c->addr, ip, sizeof ip, &port);
+        lit = ip;
+      }
+      ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), lit);
+    }
+    if (ok != 1) { *err = "cannot set the TLS peer name"; return -1; }
+  }
+  if (sni && !(c->sni = strdup(sni))) { *err = "out of memory"; return -1; }
+  return 0;
+}
+
+static void tls_fail(conn *c, int ssl_err, const char *dflt) {
+  const char *what = dflt;
+  long v = SSL_get_verify_result(c->ssl);
+  c->ssl_fatal = 1;
+  if (ssl_err == SSL_ERROR_SYSCALL) {
+    ERR_clear_error();
+    conn_kill(c, errno ? errno : ECONNRESET, c->eof ? "closed by peer" : "connection failed", 1);
+    return;
+  }
+  if (v != X509_V_OK) {
+    what = X509_verify_cert_error_string(v);
+    ERR_clear_error();
+  } else {
+    what = tls_err(dflt);
+  }
+  if (c->state != ST_OPEN) c->tp->st.tls_failed++;
+  conn_kill(c, EPROTO, what, 1);
+}
+
+/* ---- stream I/O ----------------------------------------------------------------------------- */
+
+static void conn_read(conn *c);
+
+static void conn_handshake(conn *c) {
+  ERR_clear_error();
+  int r = SSL_do_handshake(c->ssl);
+  if (r == 1) {
+    c->state = ST_OPEN;
+    c->hs_want_write = 0;
+    if (conn_flush(c) < 0) return;
+    conn_read(c); /* application data may have come with the last handshake flight */
+    return;
+  }
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ) c->hs_want_write = 0;
+  else if (e == SSL_ERROR_WANT_WRITE) c->hs_want_write = 1;
+  else {
+    if (e == SSL_ERROR_SYSCALL) c->tp->st.tls_failed++;
+    tls_fail(c, e, "TLS handshake failed");
+  }
+}
+
+/* > 0 bytes, -1 nothing now, -2 the connection was closed. */
+static long io_read(conn *c, char *dst, size_t room) {
+  if (!c->ssl) {
+    for (;;) {
+      ssize_t n = recv(c->io.fd, dst, room, 0);
+      if (n > 0) return n;
+      if (n == 0) { conn_kill(c, 0, "closed by peer", 1); return -2; }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+      conn_kill(c, errno, "read failed", 1);
+      return -2;
+    }
+  }
+  ERR_clear_error();
+  int n = SSL_read(c->ssl, dst, room > INT_MAX ? INT_MAX : (int)room);
+  if (n > 0) return n;
+  int e = SSL_get_error(c->ssl, n);
+  if (e == SSL_ERROR_WANT_READ) return -1;
+  if (e == SSL_ERROR_WANT_WRITE) { c->rd_want_write = 1; return -1; }
+  if (e == SSL_ERROR_ZERO_RETURN) { conn_kill(c, 0, "closed by peer", 1); return -2; }
+  tls_fail(c, e, "TLS read failed");
+  return -2;
+}
+
+/* Bytes written (>= 0), or -1 after closing the connection. Sets wr_want_read for TLS. */
+static long io_write(conn *c, const char *p, size_t n) {
+  if (!c->ssl) {
+    for (;;) {
+      ssize_t r = send(c->io.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (r >= 0) return r;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      conn_kill(c, errno, "write failed", 1);
+      return -1;
+    }
+  }
+  ERR_clear_error();
+  int r = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+  if (r > 0) { c->wr_want_read = 0; return r; }
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_WRITE) return 0;
+  if (e == SSL_ERROR_WANT_READ) { c->wr_want_read = 1; return 0; }
+  tls_fail(c, e, "TLS write failed");
+  return -1;
+}
+
+static int queue_put(conn *c, const char *p, size_t n) {
+  if (c->woff && c->wcap - c->wlen < n) { /* slide the unsent part down first */
+    memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+    c->wlen -= c->woff;
+    c->woff = 0;
+  }
+  if (c->wcap - c->wlen < n) {
+    size_t cap = c->wcap ? c->wcap : 4096;
+    while (cap - c->wlen < n) cap *= 2;
+    char *nb = realloc(c->wbuf, cap);
+    if (!nb) return -1;
+    c->wbuf = nb;
+    c->wcap = cap;
+  }
+  memcpy(c->wbuf + c->wlen, p, n);
+  c->wlen += n;
+  return 0;
+}
+
+/* Write what is queued. 0, or -1 after closing the connection. */
+static int conn_flush(conn *c) {
+  if (c->state != ST_OPEN) return 0;
+  while (c->woff < c->wlen) {
+    long r = io_write(c, c->wbuf + c->woff, c->wlen - c->woff);
+    if (r < 0) return -1;
+    if (r == 0) break;
+    c->woff += (size_t)r;
+  }
+  if (c->woff == c->wlen) { /* idle connections keep no queue */
+    free(c->wbuf);
+    c->wbuf = NULL;
+    c->woff = c->wlen = c->wcap = 0;
+  }
+  conn_update_io(c);
+  return 0;
+}
+
+/* Write now what the socket takes, queue the rest. 0, or -1 with *err. */
+static int conn_write(conn *c, const char *p, size_t n, const char **err) {
+  sip_tp *tp = c->tp;
+  if (c->wlen - c->woff + n > tp->max_queue) { *err = "send queue full"; return -1; }
+  c->last = ev_now(tp->loop); /* sending is use too: a server that only pushes keeps its flow */
+  if (c->state == ST_OPEN && c->woff == c->wlen && !c->wr_want_read) {
+    long r = io_write(c, p, n);
+    if (r < 0) { *err = "connection failed"; return -1; }
+    p += r;
+    n -= (size_t)r;
+  }
+  if (n && queue_put(c, p, n) < 0) { *err = "out of memory"; return -1; }
+  conn_update_io(c);
+  return 0;
+}
+
+static void conn_update_io(conn *c) {
+  if (c->dead) return;
+  int ev = EV_READ;
+  if (c->state == ST_CONNECTING) ev = EV_WRITE;
+  else if (c->state == ST_HANDSHAKE) { if (c->hs_want_write) ev |= EV_WRITE; }
+  else if ((c->wlen > c->woff && !c->wr_want_read) || c->rd_want_write) ev |= EV_WRITE;
+  if ((c->io.events & (EV_READ | EV_WRITE)) != ev || !ev_is_active(&c->io)) {
+    ev_io_stop(c->tp->loop, &c->io);
+    ev_io_set(&c->io, c->io.fd, ev);
+    ev_io_start(c->tp->loop, &c->io);
+  }
+}
+
+/* Deliver every whole message in p[0..n). Returns the bytes consumed, or -1 if c was closed. */
+static long stream_deliver(conn *c, const char *p, size_t n) {
+  sip_tp *tp = c->tp;
+  size_t off = 0;
+  while (off < n) {
+    size_t skip = 0;
+    while (off + skip < n && (p[off + skip] == '\r' || p[off + skip] == '\n')) skip++;
+    if (skip) {
+      /* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong. */
+      off += skip;
+      unsigned ka = c->ka + (unsigned)(skip > 255 ? 255 : skip);
+      for (; ka >= 4; ka -= 4) {
+        const char *e;
+        tp->st.keepalives++;
+        if (conn_write(c, "\r\n", 2, &e) < 0) {
+          if (!c->dead) conn_kill(c, ENOBUFS, e, 1);
+          return -1;
+        }
+        if (c->dead) return -1;
+      }
+      c->ka = (uint8_t)ka;
+      continue;
+    }
+    sip_error e = {0, 0, NULL};
+    size_t pskip = 0;
+    long m = sip_frame_stream(p + off, n - off, &tp->lim, &pskip, &e);
+    if (m < 0) {
+      /* A bad Content-Length leaves no way to find the next message (RFC 3261 §18.3). */
+      tp->st.framing_errors++;
+      conn_kill(c, EPROTO, e.what ? e.what : "framing error", 1);
+      return -1;
+    }
+    if (m == 0 || pskip + (size_t)m > n - off) break;
+    off += pskip;
+    c->ka = 0;
+    sip_peer from;
+    from.proto = (sip_proto)c->proto;
+    memset(&from.addr, 0, sizeof from.addr);
+    memcpy(&from.addr, &c->addr, c->addrlen);
+    from.addrlen = c->addrlen;
+    from.conn = c->id;
+    from.listener = c->listener;
+    tp->st.rx_msgs++;
+    if (tp->recv) tp->recv(tp->ud, p + off, (size_t)m, &from);
+    off += (size_t)m;
+    if (c->dead || tp->freed) return -1;
+  }
+  return (long)off;
+}
+
+static void conn_read(conn *c) {
+  sip_tp *tp = c->tp;
+  int i;
+  c->rd_want_write = 0;
+  for (i = 0; i < READ_BUDGET; i++) {
+    int shared = c->rlen == 0;
+    char *dst;
+    size_t room;
+    if (shared) { /* nothing pending: read into the shared buffer, keep only a leftover */
+      dst = tp->rxbuf;
+      room = RXBUF_SIZE;
+    } else {
+      if (c->rcap - c->rlen < RBUF_MIN && c->rcap < tp->max_msg) {
+        size_t cap = c->rcap * 2;
+        if (cap > tp->max_msg) cap = tp->max_msg;
+        char *nb = realloc(c->rbuf, cap);
+        if (!nb) { conn_kill(c, ENOMEM, "out of memory", 1); return; }
+        c->rbuf = nb;
+        c->rcap = (uint32_t)cap;
+      }
+      dst = c->rbuf + c->rlen;
+      room = c->rcap - c->rlen;
+    }
+    long n = io_read(c, dst, room);
+    if (n == -2) return;
+    if (n == -1) break;
+    c->last = ev_now(tp->loop);
+    const char *base = shared ? dst : c->rbuf;
+    size_t have = shared ? (size_t)n : c->rlen + (size_t)n;
+    long used = stream_deliver(c, base, have);
+    if (used < 0) return;
+    size_t left = have - (size_t)used;
+    if (left >= tp->max_msg) {
+      tp->st.framing_errors++;
+      conn_kill(c, EMSGSIZE, "message too large", 1);
+      return;
+    }
+    if (shared) {
+      if (left) {
+        size_t cap = left * 2 < RBUF_MIN ? RBUF_MIN : left * 2;
+        if (cap > tp->max_msg) cap = tp->max_msg;
+        if (!(c->rbuf = malloc(cap))) { conn_kill(c, ENOMEM, "out of memory", 1); return; }
+        memcpy(c->rbuf, base + used, left);
+        c->rcap = (uint32_t)cap;
+      }
+    } else if (left == 0) {
+      free(c->rbuf);
+      c->rbuf = NULL;
+      c->rcap = 0;
+    } else if (used) {
+      memmove(c->rbuf, c->rbuf + used, left);
+    }
+    c->rlen = (uint32_t)left;
+    if (!c->ssl && (size_t)n < room) break; /* a short read drained the socket */
+  }
+  if (c->ssl && SSL_pending(c->ssl) > 0) /* decrypted bytes wait but the socket may stay quiet */
+    ev_feed_event(tp->loop, &c->io, EV_READ);
+  conn_update_io(c);
+}
+
+static void conn_connected(conn *c) {
+  int e = 0;
+  socklen_t len = sizeof e;
+  if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0) e = errno;
+  if (e) {
+    c->tp->st.connect_failed++;
+    conn_kill(c, e, "connect failed", 1);
+    return;
+  }
+  if (c->ssl) {
+    c->state = ST_HANDSHAKE;
+    conn_handshake(c);
+  } else {
+    c->state = ST_OPEN;
+    conn_flush(c);
+  }
+}
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  conn *c = w->data;
+  sip_tp *tp = c->tp;
+  enter(tp);
+  if (c->state == ST_CONNECTING) {
+    if (revents & (EV_WRITE | EV_READ)) conn_connected(c);
+  } else if (c->state == ST_HANDSHAKE) {
+    c->last = ev_now(loop);
+    conn_handshake(c);
+  } else {
+    if ((revents & EV_READ) || (c->rd_want_write && (revents & EV_WRITE))) conn_read(c);
+    if (!c->dead && !tp->freed && c->wlen > c->woff &&
+        ((revents & EV_WRITE) || (c->wr_want_read && (revents & EV_READ))))
+      conn_flush(c);
+  }
+  conn_update_io(c);
+  leave(tp);
+}
+
+/* ---- listeners ------------------------------------------------------------------------------ */
+
+static listener *lst_get(sip_tp *tp, uint32_t id) {
+  return id >= 1 && id <= tp->nlst ? tp->lst[id - 1] : NULL;
+}
+
+static void udp_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  listener *l = w->data;
+  sip_tp *tp = l->tp;
+  enter(tp);
+  for (int i = 0; i < UDP_BUDGET && !tp->freed; i++) {
+    sip_peer from;
+    from.addrlen = sizeof from.addr;
+    ssize_t n = recvfrom(w->fd, tp->rxbuf, RXBUF_SIZE, MSG_TRUNC, (struct sockaddr *)&from.addr,
+                         &from.addrlen);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break; /* EAGAIN, or an ICMP error queued on the socket: nothing to deliver */
+    }
+    if (n > RXBUF_SIZE) continue; /* truncated: cannot be a whole message */
+    size_t k = 0;
+    while (k < (size_t)n && (tp->rxbuf[k] == '\r' || tp->rxbuf[k] == '\n')) k++;
+    if (k == (size_t)n) { tp->st.keepalives++; continue; } /* CRLF keepalive, or empty */
+    from.proto = SIP_PROTO_UDP;
+    from.conn = 0;
+    from.listener = l->id;
+    tp->st.rx_msgs++;
+    if (tp->recv) tp->recv(tp->ud, tp->rxbuf, (size_t)n, &from);
+  }
+  leave(tp);
+}
+
+static void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  listener *l = w->data;
+  sip_tp *tp = l->tp;
+  enter(tp);
+  for (int i = 0; i < ACCEPT_BUDGET && !tp->freed; i++) {
+    sip_sa a;
+    socklen_t alen = sizeof a;
+    int fd = accept4(w->fd, &a.sa, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* the pending connection keeps the socket readable: pause, or we would spin */
+        ev_io_stop(loop, &l->io);
+        l->paused = 1;
+        sweep_start(tp);
+      }
+      break;
+    }
+    if (tp->nconns >= tp->max_conns) {
+      close(fd);
+      tp->st.refused++;
+      continue;
+    }
+    set_nodelay(fd);
+    conn *c = conn_new(tp, fd, l->proto, &a, alen, l->id);
+    if (!c) { close(fd); continue; }
+    tp->st.accepted++;
+    const char *err;
+    if (l->proto == SIP_PROTO_TLS) {
+      c->state = ST_HANDSHAKE;
+      if (tls_attach(c, 1, NULL, &err) < 0) { conn_kill(c, ENOMEM, err, 0); continue; }
+    } else {
+      c->state = ST_OPEN;
+    }
+    conn_update_io(c);
+  }
+  leave(tp);
+}
+
+static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  sip_tp *tp = w->data;
+  ev_tstamp now = ev_now(loop);
+  enter(tp);
+  for (unsigned i = 0; i < tp->nlst; i++)
+    if (tp->lst[i]->paused) {
+      tp->lst[i]->paused = 0;
+      ev_io_start(loop, &tp->lst[i]->io);
+    }
+  if (tp->idle > 0) {
+    for (unsigned b = 0; b < tp->nbuckets && !tp->freed; b++) {
+      for (conn *c = tp->by_id[b], *nx; c; c = nx) {
+        nx = c->id_next;
+        if (now - c->last >= tp->idle) {
+          tp->st.idle_closed++;
+          conn_kill(c, ETIMEDOUT, "idle timeout", 1);
+        }
+      }
+    }
+  }
+  if (tp->nconns == 0 || tp->idle <= 0) ev_timer_stop(loop, w);
+  leave(tp);
+}
+
+/* ---- API ------------------------------------------------------------------------------------ */
+
+sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_cb recv,
+                   sip_tp_event_cb event, void *ud) {
+  sip_tp_config d;
+  memset(&d, 0, sizeof d);
+  if (!cfg) cfg = &d;
+  sip_tp *tp = calloc(1, sizeof *tp);
+  if (!tp) return NULL;
+  tp->loop = loop;
+  tp->recv = recv;
+  tp->event = event;
+  tp->ud = ud;
+  tp->max_msg = cfg->max_msg ? cfg->max_msg : 65536;
+  if (tp->max_msg > UINT32_MAX / 2) tp->max_msg = UINT32_MAX / 2;
+  tp->max_queue = cfg->max_queue ? cfg->max_queue : 1u << 20;
+  tp->max_conns = cfg->max_conns ? cfg->max_conns : 1024;
+  tp->idle = cfg->idle_timeout == 0 ? 120 : cfg->idle_timeout;
+  tp->verify = cfg->tls_verify < 0 ? -1 : 1;
+  tp->lim = sip_default_limits;
+  tp->lim.max_msg = tp->max_msg;
+  tp->rxbuf = malloc(RXBUF_SIZE);
+  if (!tp->rxbuf || (cfg->tls_cert && !(tp->tls_cert = strdup(cfg->tls_cert))) ||
+      (cfg->tls_key && !(tp->tls_key = strdup(cfg->tls_key))) ||
+      (cfg->tls_ca && !(tp->tls_ca = strdup(cfg->tls_ca))) || tables_grow(tp) < 0) {
+    free(tp->rxbuf); free(tp->tls_cert); free(tp->tls_key); free(tp->tls_ca);
+    free(tp->by_id); free(tp->by_addr);
+    free(tp);
+    return NULL;
+  }
+  double every = tp->idle > 0 ? tp->idle / 4 : 1;
+  if (every > 10) every = 10;
+  if (every < 0.01) every = 0.01;
+  ev_init(&tp->sweep, sweep_cb);
+  tp->sweep.repeat = every;
+  tp->sweep.data = tp;
+  ev_idle_init(&tp->reaper, reaper_cb);
+  tp->reaper.data = tp;
+  return tp;
+}
+
+static void close_all(sip_tp *tp) {
+  for (unsigned b = 0; b < tp->nbuckets; b++)
+    while (tp->by_id[b]) conn_kill(tp->by_id[b], 0, NULL, 0);
+  for (unsigned i = 0; i < tp->nlst; i++) {
+    listener *l = tp->lst[i];
+    if (l->io.fd >= 0) {
+      ev_io_stop(tp->loop, &l->io);
+      close(l->io.fd);
+      l->io.fd = -1;
+    }
+  }
+  ev_timer_stop(tp->loop, &tp->sweep);
+  ev_idle_stop(tp->loop, &tp->reaper);
+}
+
+static void tp_destroy(sip_tp *tp) {
+  close_all(tp);
+  tp->freed = 1; /* graveyard: free without reporting */
+  reap(tp);
+  for (unsigned i = 0; i < tp->nlst; i++) free(tp->lst[i]);
+  free(tp->lst);
+  free(tp->by_id);
+  free(tp->by_addr);
+  free(tp->rxbuf);
+  free(tp->tls_cert);
+  free(tp->tls_key);
+  free(tp->tls_ca);
+  SSL_CTX_free(tp->srv_ctx);
+  SSL_CTX_free(tp->cli_ctx);
+  BIO_meth_free(tp->biometh);
+  free(tp);
+}
+
+void sip_tp_free(sip_tp *tp) {
+  if (!tp || tp->freed) return;
+  tp->freed = 1;
+  close_all(tp);
+  if (!tp->depth) tp_destroy(tp); /* else the outermost handler's leave() does it */
+}
+
+static const char *bind_err(int e) {
+  switch (e) {
+  case EADDRINUSE: return "address already in use";
+  case EADDRNOTAVAIL: return "address not available";
+  case EACCES: return "permission denied";
+  case EAFNOSUPPORT: return "address family not supported";
+  default: return "cannot bind";
+  }
+}
+
+int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const char **err) {
+  const char *dummy;
+  if (!err) err = &dummy;
+  if (proto != SIP_PROTO_UDP && proto != SIP_PROTO_TCP && proto != SIP_PROTO_TLS) {
+    *err = "unknown transport";
+    return -1;
+  }
+  sip_peer p;
+  if (sip_tp_resolve(host ? host : "0.0.0.0", port, proto, &p, err) < 0) return -1;
+  if (proto == SIP_PROTO_TLS && tls_server_ctx(tp, err) < 0) return -1;
+  listener **nl = realloc(tp->lst, (tp->nlst + 1) * sizeof *nl);
+  if (!nl) { *err = "out of memory"; return -1; }
+  tp->lst = nl;
+  listener *l = calloc(1, sizeof *l);
+  if (!l) { *err = "out of memory"; return -1; }
+  int type = proto == SIP_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+  int fd = socket(p.addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) { *err = bind_err(errno); free(l); return -1; }
+  int one = 1;
+  if (p.addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  /* Not on UDP: there, Linux lets a second socket bind the same port and split the traffic. */
+  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&p.addr, p.addrlen) < 0 ||
+      (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)) {
+    *err = bind_err(errno);
+    close(fd);
+    free(l);
+    return -1;
+  }
+  l->addrlen = sizeof l->addr;
+  getsockname(fd, &l->addr.sa, &l->addrlen);
+  l->tp = tp;
+  l->proto = proto;
+  l->id = tp->nlst + 1;
+  ev_io_init(&l->io, proto == SIP_PROTO_UDP ? udp_cb : accept_cb, fd, EV_READ);
+  l->io.data = l;
+  ev_io_start(tp->loop, &l->io);
+  tp->lst[tp->nlst++] = l;
+  return (int)l->id;
+}
+
+int sip_tp_local(sip_tp *tp, uint32_t id, struct sockaddr_storage *addr, socklen_t *len) {
+  listener *l = lst_get(tp, id);
+  if (!l || l->io.fd < 0) return -1;
+  memset(addr, 0, sizeof *addr);
+  memcpy(addr, &l->addr, l->addrlen);
+  *len = l->addrlen;
+  return 0;
+}
+
+static int udp_send(sip_tp *tp, const sip_peer *to, const char *buf, size_t len, const char **err) {
+  int fam = to->addr.ss_family;
+  listener *l = lst_get(tp, to->listener);
+  if (!l || l->proto != SIP_PROTO_UDP || l->addr.sa.sa_family != fam || l->io.fd < 0) {
+    l = NULL;
+    for (unsigned i = 0; i < tp->nlst && !l; i++)
+      if (tp->lst[i]->proto == SIP_PROTO_UDP && tp->lst[i]->addr.sa.sa_family == fam &&
+          tp->lst[i]->io.fd >= 0)
+        l = tp->lst[i];
+  }
+  if (!l) { *err = "no UDP listener for this address family"; return -1; }
+  for (;;) {
+    ssize_t r = sendto(l->io.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                       (const struct sockaddr *)&to->addr, to->addrlen);
+    if (r >= 0) return 0;
+    if (errno == EINTR) continue;
+    switch (errno) {
+    case EAGAIN: *err = "socket buffer full"; break;
+    case EMSGSIZE: *err = "message too large for UDP"; break;
+    case ENETUNREACH: *err = "network unreachable"; break;
+    case EHOSTUNREACH: *err = "host unreachable"; break;
+    default: *err = "send failed"; break;
+    }
+    return -1;
+  }
+}
+
+static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, const char **err) {
+  if (tp->nconns >= tp->max_conns) { *err = "connection limit reached"; return NULL; }
+  int fam = to->addr.ss_family;
+  if ((fam != AF_INET && fam != AF_INET6) || to->addrlen == 0 || to->addrlen > sizeof(sip_sa)) {
+    *err = "no address to connect to";
+    return NULL;
+  }
+  if (to->proto == SIP_PROTO_TLS && tls_client_ctx(tp, err) < 0) return NULL;
+  int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) { *err = "cannot create socket"; return NULL; }
+  set_nodelay(fd);
+  int r = connect(fd, (const struct sockaddr *)&to->addr, to->addrlen);
+  if (r < 0 && errno != EINPROGRESS) {
+    switch (errno) {
+    case ECONNREFUSED: *err = "connection refused"; break;
+    case ENETUNREACH: *err = "network unreachable"; break;
+    case EHOSTUNREACH: *err = "host unreachable"; break;
+    default: *err = "connect failed"; break;
+    }
+    tp->st.connect_failed++;
+    close(fd);
+    return NULL;
+  }
+  sip_sa a;
+  memset(&a, 0, sizeof a);
+  memcpy(&a, &to->addr, to->addrlen);
+  conn *c = conn_new(tp, fd, to->proto, &a, to->addrlen, 0);
+  if (!c) { close(fd); *err = "out of memory"; return NULL; }
+  c->outbound = 1;
+  c->state = ST_CONNECTING;
+  if (to->proto == SIP_PROTO_TLS && tls_attach(c, 0, sni, err) < 0) {
+    conn_kill(c, ENOMEM, *err, 0);
+    return NULL;
+  }
+  if (r == 0) { /* loopback may connect at once */
+    c->state = to->proto == SIP_PROTO_TLS ? ST_HANDSHAKE : ST_OPEN;
+    if (c->ssl) {
+      conn_handshake(c);
+      if (c->dead) { c->report = 0; *err = c->what; return NULL; } /* said here, not twice */
+    }
+  }
+  conn_update_io(c);
+  return c;
+}
+
+int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char *buf, size_t len,
+                     uint32_t *conn_out, const char **err) {
+  const char *dummy;
+  if (!err) err = &dummy;
+  if (conn_out) *conn_out = 0;
+  if (tp->freed) { *err = "transport closed"; return -1; }
+  if (to->proto == SIP_PROTO_UDP) {
+    if (udp_send(tp, to, buf, len, err) < 0) return -1;
+    tp->st.tx_msgs++;
+    return 0;
+  }
+  if (to->proto != SIP_PROTO_TCP && to->proto != SIP_PROTO_TLS) {
+    *err = "unknown transport";
+    return -1;
+  }
+  if (len > tp->max_queue) { *err = "message too large"; return -1; }
+  conn *c = conn_by_id(tp, to->conn);
+  if (c && c->proto != to->proto) c = NULL;
+  if (!c && to->addrlen && to->addrlen <= sizeof(sip_sa)) {
+    sip_sa a;
+    memset(&a, 0, sizeof a);
+    memcpy(&a, &to->addr, to->addrlen);
+    if (a.sa.sa_family == AF_INET || a.sa.sa_family == AF_INET6)
+      c = conn_by_addr(tp, to->proto, &a, to->proto == SIP_PROTO_TLS ? sni : NULL);
+  }
+  if (!c) {
+    if (!to->addrlen) { *err = "connection closed"; return -1; }
+    if (!(c = stream_connect(tp, to, sni, err))) return -1;
+  }
+  if (conn_write(c, buf, len, err) < 0) return -1;
+  if (conn_out) *conn_out = c->id;
+  tp->st.tx_msgs++;
+  return 0;
+}
+
+int sip_tp_send(sip_tp *tp, const sip_peer *to, const char *sni, const char *buf, size_t len,
+                const char **err) {
+  return sip_tp_send_conn(tp, to, sni, buf, len, NULL, err);
+}
+
+int sip_tp_conn_peer(sip_tp *tp, uint32_t id, sip_peer *out) {
+  conn *c = conn_by_id(tp, id);
+  if (!c && tp->reporting && tp->reporting->id == id) c = tp->reporting;
+  if (!c) return -1;
+  memset(out, 0, sizeof *out);
+  out->proto = (sip_proto)c->proto;
+  memcpy(&out->addr, &c->addr, c->addrlen);
+  out->addrlen = c->addrlen;
+  out->conn = c->id;
+  out->listener = c->listener;
+  return 0;
+}
+
+int sip_tp_close(sip_tp *tp, uint32_t id) {
+  conn *c = conn_by_id(tp, id);
+  if (!c) return -1;
+  conn_kill(c, 0, NULL, 0);
+  return 0;
+}
+
+int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, const char **err) {
+  const char *dummy;
+  if (!err) err = &dummy;
+  memset(out, 0, sizeof *out);
+  out->proto = proto;
+  if (!host || !*host) { *err = "no host"; return -1; }
+  if (port < 0 || port > 65535) { *err = "bad port"; return -1; }
+  char tmp[256];
+  size_t n = strlen(host);
+  if (host[0] == '[') { /* IPv6 reference as written in URIs (RFC 3261 §25.1) */
+    if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof tmp) {
+      *err = "bad IPv6 reference";
+      return -1;
+    }
+    memcpy(tmp, host + 1, n - 2);
+    tmp[n - 2] = 0;
+    host = tmp;
+  }
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&out->addr;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->addr;
+  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    out->addrlen = sizeof *s4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    out->addrlen = sizeof *s6;
+    return 0;
+  }
+  /* Names, and scoped IPv6 literals ("fe80::1%eth0"). Blocks. */
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = proto == SIP_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  int r = getaddrinfo(host, NULL, &hints, &res);
+  if (r != 0 || !res) {
+    *err = r == EAI_NONAME ? "unknown host" : r == EAI_AGAIN ? "temporary DNS failure"
+                                                               : "cannot resolve host";
+    if (res) freeaddrinfo(res);
+    return -1;
+  }
+  if (res->ai_addrlen > sizeof out->addr ||
+      (res->ai_family != AF_INET && res->ai_family != AF_INET6)) {
+    freeaddrinfo(res);
+    *err = "unsupported address family";
+    return -1;
+  }
+  memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
+  out->addrlen = (socklen_t)res->ai_addrlen;
+  if (res->ai_family == AF_INET) s4->sin_port = htons((uint16_t)port);
+  else s6->sin6_port = htons((uint16_t)port);
+  freeaddrinfo(res);
+  return 0;
+}
+
+int sip_tp_addr_str(const struct sockaddr_storage *a, char *host, size_t hostlen, int *port) {
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *s = (const struct sockaddr_in *)a;
+    if (!inet_ntop(AF_INET, &s->sin_addr, host, (socklen_t)hostlen)) return -1;
+    if (port) *port = ntohs(s->sin_port);
+    return 0;
+  }
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)a;
+    if (!inet_ntop(AF_INET6, &s->sin6_addr, host, (socklen_t)hostlen)) return -1;
+    if (port) *port = ntohs(s->sin6_port);
+    return 0;
+  }
+  return -1;
+}
+
+void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st) {
+  *st = tp->st;
+  st->listeners = 0;
+  for (unsigned i = 0; i < tp->nlst; i++)
+    if (tp->lst[i]->io.fd >= 0) st->listeners++;
+  st->conns = tp->nconns;
+}
