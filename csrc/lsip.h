@@ -35,6 +35,12 @@ int lsip_open_loop(lua_State *L);    /* sets fields on the table at the top */
 void lsip_pushstr(lua_State *L, sip_str s);
 /* Push a header value with line folding replaced by single spaces (RFC 3261 §7.3.1). */
 void lsip_pushvalue(lua_State *L, sip_str v, int folded);
+/* Push a message parsed from a C buffer (copied); nil (and 0) when it does not parse. */
+int lsip_pushmsg(lua_State *L, const char *buf, size_t len);
+/* The bytes of the argument at idx: a string, or a sip.message serialized in its place. */
+const char *lsip_tobytes(lua_State *L, int idx, size_t *len);
+int lsip_open_stack(lua_State *L);   /* sets fields on the table at the top */
+
 /* Push a parsed URI as a sip.uri userdata that copies text (the URI keeps its own copy). */
 void lsip_pushuri(lua_State *L, const char *text, size_t n, const sip_uri *parsed);
 

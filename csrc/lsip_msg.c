@@ -843,3 +843,29 @@ int lsip_open_message(lua_State *L) {
   luaL_setfuncs(L, fns, 0);
   return 0;
 }
+
+/* Push a message parsed from a C buffer (copied into a Lua string), or nil when it does not
+ * parse. Used for messages the transaction layer already validated. */
+int lsip_pushmsg(lua_State *L, const char *buf, size_t len) {
+  lua_pushlstring(L, buf, len);
+  const char *s = lua_tostring(L, -1);
+  sip_error err;
+  if (newmsg(L, lua_gettop(L), s, len, &sip_default_limits, SIP_PARSE_DGRAM, &err)) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    return 0;
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
+/* The bytes of a message argument: a sip.message (serialized) or a string. */
+const char *lsip_tobytes(lua_State *L, int idx, size_t *len) {
+  if (lua_type(L, idx) == LUA_TSTRING) return lua_tolstring(L, idx, len);
+  checkmsg(L, idx);
+  lua_pushcfunction(L, m_tostring);
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  lua_replace(L, idx);
+  return lua_tolstring(L, idx, len);
+}

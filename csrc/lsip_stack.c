@@ -1,0 +1,622 @@
+/* lsip_stack.c: sip.stack and sip.txn userdata: transports and transactions from Lua.
+ * A stack is anchored while open; a transaction handle is anchored while its transaction lives
+ * and goes stale (every method refuses) after its "terminated" event. Callbacks run under
+ * lsip_pcall: an error stops the loop and comes back out of run(). */
+#include <errno.h>
+#include <ev.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsip.h"
+#include "sip_build.h"
+#include "sip_rand.h"
+#include "sip_stack.h"
+
+#define LSIP_STACK "sip.stack"
+#define LSIP_TXN "sip.txn"
+
+typedef struct lsip_stack {
+  sip_stack *s;
+  lsip_loop *lp;
+  lua_State *Lcall; /* the state of a binding call in progress (callbacks may run inside it) */
+  int self;         /* registry ref while open */
+  int cbs;          /* registry ref of the callback table {request=, stray=, conn=} */
+} lsip_stack;
+
+typedef struct lsip_txn {
+  sip_txn *t;       /* NULL once terminated */
+  lsip_stack *st;
+  int self;         /* registry ref while the transaction lives */
+} lsip_txn;
+
+static lua_State *cbstate(lsip_stack *st) { return st->lp->L ? st->lp->L : st->Lcall; }
+
+static const char *proto_name(sip_proto p) {
+  return p == SIP_PROTO_TCP ? "tcp" : p == SIP_PROTO_TLS ? "tls" : "udp";
+}
+
+static sip_proto check_proto(lua_State *L, int idx) {
+  static const char *const names[] = {"udp", "tcp", "tls", NULL};
+  return (sip_proto)(luaL_checkoption(L, idx, NULL, names) + 1);
+}
+
+static void pushpeer(lua_State *L, const sip_peer *p) {
+  char host[64];
+  int port = 0;
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, proto_name(p->proto));
+  lua_setfield(L, -2, "proto");
+  if (sip_tp_addr_str(&p->addr, host, sizeof host, &port) == 0) {
+    lua_pushstring(L, host);
+    lua_setfield(L, -2, "host");
+    lua_pushinteger(L, port);
+    lua_setfield(L, -2, "port");
+  }
+  if (p->conn) {
+    lua_pushinteger(L, p->conn);
+    lua_setfield(L, -2, "conn");
+  }
+  lua_pushinteger(L, p->listener);
+  lua_setfield(L, -2, "listener");
+}
+
+/* A peer table {proto=, host=, port=[, conn=][, listener=]} to a sip_peer. Misuse raises;
+ * an unresolvable host returns -1 with *err. */
+static int topeer(lua_State *L, int idx, sip_peer *p, const char **err) {
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_getfield(L, idx, "proto");
+  sip_proto proto = lua_isnil(L, -1) ? SIP_PROTO_UDP : check_proto(L, -1);
+  lua_getfield(L, idx, "host");
+  const char *host = luaL_checkstring(L, -1);
+  lua_getfield(L, idx, "port");
+  lua_Integer port = luaL_optinteger(L, -1, proto == SIP_PROTO_TLS ? 5061 : 5060);
+  lua_getfield(L, idx, "conn");
+  lua_Integer conn = luaL_optinteger(L, -1, 0);
+  lua_getfield(L, idx, "listener");
+  lua_Integer listener = luaL_optinteger(L, -1, 0);
+  lua_pop(L, 5);
+  if (port < 1 || port > 65535) luaL_error(L, "peer port must be 1..65535");
+  if (sip_tp_resolve(host, (int)port, proto, p, err)) return -1;
+  p->conn = (uint32_t)conn;
+  p->listener = (uint32_t)listener;
+  return 0;
+}
+
+static lsip_stack *checkstack(lua_State *L, int i) {
+  lsip_stack *st = luaL_checkudata(L, i, LSIP_STACK);
+  if (!st->s) luaL_error(L, "stack is closed");
+  return st;
+}
+
+static lsip_txn *checktxn(lua_State *L, int i) {
+  lsip_txn *x = luaL_checkudata(L, i, LSIP_TXN);
+  if (!x->t) luaL_error(L, "transaction is terminated");
+  return x;
+}
+
+/* ---- transaction handles ------------------------------------------------------------------ */
+
+static lsip_txn *newtxn(lua_State *L, lsip_stack *st, sip_txn *t) {
+  lsip_txn *x = lua_newuserdatauv(L, sizeof *x, 2); /* 1: event callback, 2: stack */
+  x->t = t;
+  x->st = st;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->self);
+  lua_setiuservalue(L, -2, 2);
+  luaL_setmetatable(L, LSIP_TXN);
+  lua_pushvalue(L, -1);
+  x->self = luaL_ref(L, LUA_REGISTRYINDEX);
+  sip_txn_set_data(t, x);
+  return x;
+}
+
+/* Push the handle of t and its callback; 0 when there is no callback. */
+static int pushtxnfn(lua_State *L, sip_txn *t) {
+  lsip_txn *x = sip_txn_data(t);
+  if (!x || x->self == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, x->self);
+  if (lua_getiuservalue(L, -1, 1) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_insert(L, -2); /* fn, handle */
+  return 1;
+}
+
+static int getcb(lua_State *L, lsip_stack *st, const char *name) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->cbs);
+  int t = lua_getfield(L, -1, name);
+  lua_remove(L, -2);
+  if (t != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+static void cb_request(void *ud, sip_txn *t, const sip_msg *req, const sip_peer *from) {
+  lsip_stack *st = ud;
+  lua_State *L = cbstate(st);
+  if (!L) return;
+  if (!getcb(L, st, "request")) {
+    if (t) { /* no request handler: the stack serves nobody (§21.5.4) */
+      sip_buf b = SIP_BUF_INIT;
+      char tag[SIP_TAG_LEN + 1];
+      if (sip_rand_tag(tag) == 0 &&
+          sip_build_response(&b, req, 503, NULL, tag, sip_txn_via_fix(t), NULL, NULL, NULL, 0) == 0)
+        sip_stack_respond(st->s, t, b.p, b.n);
+      sip_buf_free(&b);
+    }
+    return;
+  }
+  if (t) newtxn(L, st, t);
+  else lua_pushnil(L);
+  if (!lsip_pushmsg(L, req->buf, req->len)) {
+    lua_pop(L, 3);
+    return;
+  }
+  pushpeer(L, from);
+  lsip_pcall(st->lp, L, 3);
+}
+
+static void cb_response(void *ud, sip_txn *t, const sip_msg *rsp, const sip_peer *from) {
+  lsip_stack *st = ud;
+  lua_State *L = cbstate(st);
+  if (!L || !pushtxnfn(L, t)) return;
+  lua_pushliteral(L, "response");
+  if (!lsip_pushmsg(L, rsp->buf, rsp->len)) {
+    lua_pop(L, 4);
+    return;
+  }
+  pushpeer(L, from);
+  lsip_pcall(st->lp, L, 4);
+}
+
+static void cb_stray(void *ud, const sip_msg *rsp, const sip_peer *from) {
+  lsip_stack *st = ud;
+  lua_State *L = cbstate(st);
+  if (!L || !getcb(L, st, "stray")) return;
+  if (!lsip_pushmsg(L, rsp->buf, rsp->len)) {
+    lua_pop(L, 2);
+    return;
+  }
+  pushpeer(L, from);
+  lsip_pcall(st->lp, L, 2);
+}
+
+static void cb_error(void *ud, sip_txn *t, int code, const char *what) {
+  lsip_stack *st = ud;
+  lua_State *L = cbstate(st);
+  if (!L || !pushtxnfn(L, t)) return;
+  lua_pushliteral(L, "error");
+  lua_pushinteger(L, code);
+  lua_pushstring(L, what ? what : "");
+  lsip_pcall(st->lp, L, 4);
+}
+
+static void cb_terminated(void *ud, sip_txn *t) {
+  lsip_stack *st = ud;
+  lua_State *L = cbstate(st);
+  lsip_txn *x = sip_txn_data(t);
+  if (!x) return;
+  if (L && pushtxnfn(L, t)) {
+    lua_pushliteral(L, "terminated");
+    lsip_pcall(st->lp, L, 2);
+  }
+  x->t = NULL;
+  sip_txn_set_data(t, NULL);
+  if (L && x->self != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, x->self);
+    x->self = LUA_NOREF;
+  }
+}
+
+static void cb_conn(void *ud, uint32_t conn, int err, const char *what) {
+  lsip_stack *st = ud;
+  lua_State *L = cbstate(st);
+  if (!L || !getcb(L, st, "conn")) return;
+  lua_pushinteger(L, conn);
+  lua_pushinteger(L, err);
+  lua_pushstring(L, what ? what : "");
+  lsip_pcall(st->lp, L, 3);
+}
+
+/* ---- the stack ---------------------------------------------------------------------------- */
+
+static double optnum(lua_State *L, int t, const char *k, double def) {
+  lua_getfield(L, t, k);
+  double v = luaL_optnumber(L, -1, def);
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *optstr(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  const char *v = luaL_optstring(L, -1, NULL);
+  lua_pop(L, 1); /* still referenced by the table */
+  return v;
+}
+
+/* sip.core.stack{t1=, t2=, t4=, timer_d=, trying_delay= (ms), max_msg=, max_conns=,
+ *   idle_timeout= (s), tls_cert=, tls_key=, tls_ca=, tls_verify=false|true} -> stack */
+static int l_stack(lua_State *L) {
+  lsip_loop *lp = lsip_getloop(L);
+  if (lua_isnoneornil(L, 1)) lua_newtable(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  sip_stack_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.txl.t1 = (unsigned)optnum(L, 1, "t1", 0);
+  cfg.txl.t2 = (unsigned)optnum(L, 1, "t2", 0);
+  cfg.txl.t4 = (unsigned)optnum(L, 1, "t4", 0);
+  cfg.txl.timer_d = (unsigned)optnum(L, 1, "timer_d", 0);
+  cfg.txl.trying_delay = (unsigned)optnum(L, 1, "trying_delay", 0);
+  cfg.tp.max_msg = (size_t)optnum(L, 1, "max_msg", 65536);
+  cfg.tp.max_conns = (unsigned)optnum(L, 1, "max_conns", 1024);
+  cfg.tp.idle_timeout = optnum(L, 1, "idle_timeout", 120);
+  cfg.tp.tls_cert = optstr(L, 1, "tls_cert");
+  cfg.tp.tls_key = optstr(L, 1, "tls_key");
+  cfg.tp.tls_ca = optstr(L, 1, "tls_ca");
+  lua_getfield(L, 1, "tls_verify"); /* false turns verification off (tests with self-signed certs) */
+  cfg.tp.tls_verify = (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) ? -1 : 1;
+  lua_pop(L, 1);
+  lsip_stack *st = lua_newuserdatauv(L, sizeof *st, 1);
+  memset(st, 0, sizeof *st);
+  st->lp = lp;
+  st->self = st->cbs = LUA_NOREF;
+  luaL_setmetatable(L, LSIP_STACK);
+  sip_stack_handler h = {st, cb_request, cb_response, cb_stray, cb_error, cb_terminated, cb_conn};
+  st->s = sip_stack_new(lp->loop, &cfg, &h);
+  if (!st->s) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "cannot create the stack (TLS certificate or key unusable, or out of memory)");
+    return 2;
+  }
+  lua_newtable(L);
+  st->cbs = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  st->self = luaL_ref(L, LUA_REGISTRYINDEX);
+  lp->active++;
+  return 1;
+}
+
+/* stack:on(event, fn) -- event "request" fn(txn|nil, req, peer), "stray" fn(rsp, peer),
+ * "conn" fn(conn, errno, what); fn nil removes it */
+static int s_on(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  static const char *const events[] = {"request", "stray", "conn", NULL};
+  int e = luaL_checkoption(L, 2, NULL, events);
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->cbs);
+  lua_pushvalue(L, 3);
+  lua_setfield(L, -2, events[e]);
+  return 0;
+}
+
+/* stack:listen(proto, host, port) -> listener, host, port | nil, err */
+static int s_listen(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  sip_proto proto = check_proto(L, 2);
+  const char *host = luaL_checkstring(L, 3);
+  lua_Integer port = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, port >= 0 && port <= 65535, 4, "port must be 0..65535");
+  const char *err = "listen failed";
+  int id = sip_tp_listen(sip_stack_tp(st->s), proto, host, (int)port, &err);
+  if (id < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s:%s:%d: %s", proto_name(proto), host, (int)port, err);
+    return 2;
+  }
+  struct sockaddr_storage a;
+  socklen_t al = sizeof a;
+  char h[64];
+  int p = 0;
+  lua_pushinteger(L, id);
+  if (sip_tp_local(sip_stack_tp(st->s), (uint32_t)id, &a, &al) == 0 && sip_tp_addr_str(&a, h, sizeof h, &p) == 0) {
+    lua_pushstring(L, h);
+    lua_pushinteger(L, p);
+    return 3;
+  }
+  return 1;
+}
+
+/* stack:request(msg|bytes, peer, fn) -> txn | nil, err
+ * fn(txn, "response", rsp, peer) | fn(txn, "error", code, what) | fn(txn, "terminated") */
+static int s_request(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  size_t len;
+  const char *buf = lsip_tobytes(L, 2, &len);
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  sip_peer to;
+  const char *err = "bad destination";
+  if (topeer(L, 3, &to, &err)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    lua_pushinteger(L, 503);
+    return 3;
+  }
+  lua_State *prev = st->Lcall;
+  st->Lcall = L;
+  sip_txn *t = sip_stack_request(st->s, buf, len, &to, NULL, &err);
+  st->Lcall = prev;
+  if (!t) {
+    lua_pushnil(L);
+    lua_pushstring(L, err ? err : "request failed");
+    lua_pushinteger(L, 503);
+    return 3;
+  }
+  newtxn(L, st, t);
+  lua_pushvalue(L, 4);
+  lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+/* stack:send(msg|bytes, peer) -> true | nil, err: without a transaction (ACK of a 2xx, stateless) */
+static int s_send(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  size_t len;
+  const char *buf = lsip_tobytes(L, 2, &len);
+  sip_peer to;
+  const char *err = "send failed";
+  if (topeer(L, 3, &to, &err) || sip_stack_send(st->s, &to, buf, len, &err)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    lua_pushinteger(L, 503);
+    return 3;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* stack:resolve(host, port, proto) -> peer | nil, err */
+static int s_resolve(lua_State *L) {
+  checkstack(L, 1);
+  const char *host = luaL_checkstring(L, 2);
+  lua_Integer port = luaL_checkinteger(L, 3);
+  sip_proto proto = lua_isnoneornil(L, 4) ? SIP_PROTO_UDP : check_proto(L, 4);
+  sip_peer p;
+  const char *err = "cannot resolve";
+  memset(&p, 0, sizeof p);
+  if (sip_tp_resolve(host, (int)port, proto, &p, &err)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", host, err);
+    return 2;
+  }
+  pushpeer(L, &p);
+  return 1;
+}
+
+/* stack:stats() -> table of transport and transaction counters */
+static int s_stats(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  sip_tp_stats ts;
+  sip_txl_stats xs;
+  sip_tp_get_stats(sip_stack_tp(st->s), &ts);
+  sip_txl_get_stats(sip_stack_txl(st->s), &xs);
+  lua_createtable(L, 0, 16);
+#define F(name, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
+  F("listeners", ts.listeners);
+  F("conns", ts.conns);
+  F("rx_msgs", ts.rx_msgs);
+  F("tx_msgs", ts.tx_msgs);
+  F("framing_errors", ts.framing_errors);
+  F("transactions", xs.live_total);
+  F("created", xs.created);
+  F("absorbed", xs.absorbed);
+  F("retransmitted", xs.retransmitted);
+  F("stray", xs.stray);
+  F("bad_requests", xs.bad_requests);
+  F("bad_responses", xs.bad_responses);
+  F("timeouts", xs.timeouts);
+#undef F
+  return 1;
+}
+
+static int s_close(lua_State *L) {
+  lsip_stack *st = luaL_checkudata(L, 1, LSIP_STACK);
+  if (!st->s) return 0;
+  sip_stack *s = st->s;
+  st->s = NULL;
+  sip_stack_free(s); /* frees every transaction without callbacks */
+  luaL_unref(L, LUA_REGISTRYINDEX, st->cbs);
+  st->cbs = LUA_NOREF;
+  if (st->self != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, st->self);
+    st->self = LUA_NOREF;
+    st->lp->active--;
+  }
+  return 0;
+}
+
+/* ---- transaction methods -------------------------------------------------------------------- */
+
+/* txn:respond(code[, reason[, opts]]) -> true | nil, err: a response built from the request
+ * (§8.2.6) with received/rport (RFC 3581). opts: to_tag, headers (raw lines), body, content_type */
+static int x_respond(lua_State *L) {
+  lsip_txn *x = checktxn(L, 1);
+  lua_Integer code = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, code >= 100 && code <= 699, 2, "status must be 100..699");
+  const char *reason = luaL_optstring(L, 3, NULL);
+  const char *to_tag = NULL, *extra = NULL, *ctype = NULL, *body = NULL;
+  size_t blen = 0;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    to_tag = optstr(L, 4, "to_tag");
+    extra = optstr(L, 4, "headers");
+    ctype = optstr(L, 4, "content_type");
+    lua_getfield(L, 4, "body");
+    body = luaL_optlstring(L, -1, NULL, &blen);
+    lua_pop(L, 1);
+  }
+  if (reason && strpbrk(reason, "\r\n")) luaL_argerror(L, 3, "reason must not contain CR or LF");
+  if (sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE)
+    luaL_error(L, "respond: not a server transaction");
+  sip_hdr hdr[256];
+  sip_msg req;
+  if (sip_txn_parse_request(x->t, &req, hdr, 256)) luaL_error(L, "respond: the stored request does not parse");
+  char tag[SIP_TAG_LEN + 1];
+  if (!to_tag && code > 100) {
+    if (sip_rand_tag(tag)) return luaL_error(L, "random source failed");
+    to_tag = tag;
+  }
+  sip_buf b = SIP_BUF_INIT;
+  sip_build_response(&b, &req, (int)code, reason, to_tag, sip_txn_via_fix(x->t), extra, ctype, body, blen);
+  if (b.oom) {
+    sip_buf_free(&b);
+    return luaL_error(L, "out of memory");
+  }
+  lua_State *prev = x->st->Lcall;
+  x->st->Lcall = L;
+  int rc = sip_stack_respond(x->st->s, x->t, b.p, b.n);
+  x->st->Lcall = prev;
+  sip_buf_free(&b);
+  if (rc != SIP_TXN_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, sip_txn_strerror(rc));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* txn:send(response) -> true | nil, err: a response the caller built (a proxy's relayed one) */
+static int x_send(lua_State *L) {
+  lsip_txn *x = checktxn(L, 1);
+  size_t len;
+  const char *buf = lsip_tobytes(L, 2, &len);
+  lua_State *prev = x->st->Lcall;
+  x->st->Lcall = L;
+  int rc = sip_stack_respond(x->st->s, x->t, buf, len);
+  x->st->Lcall = prev;
+  if (rc != SIP_TXN_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, sip_txn_strerror(rc));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* txn:cancel(fn) -> the CANCEL's client transaction | nil, err (§9.1) */
+static int x_cancel(lua_State *L) {
+  lsip_txn *x = checktxn(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  sip_buf b = SIP_BUF_INIT;
+  if (sip_txn_build_cancel(x->t, &b)) {
+    sip_buf_free(&b);
+    lua_pushnil(L);
+    lua_pushliteral(L, "cannot cancel this transaction");
+    return 2;
+  }
+  const char *err = "cancel failed";
+  lsip_stack *st = x->st;
+  lua_State *prev = st->Lcall;
+  st->Lcall = L;
+  sip_txn *t = sip_stack_request(st->s, b.p, b.n, sip_txn_peer(x->t), NULL, &err);
+  st->Lcall = prev;
+  sip_buf_free(&b);
+  if (!t) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  newtxn(L, st, t);
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+/* txn:on(fn) -- the event callback of a server transaction ("error", "terminated") */
+static int x_on(lua_State *L) {
+  checktxn(L, 1);
+  if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, 1, 1);
+  return 0;
+}
+
+static int x_request(lua_State *L) {
+  lsip_txn *x = checktxn(L, 1);
+  size_t len;
+  const char *buf = sip_txn_request(x->t, &len);
+  if (!buf) return 0;
+  lsip_pushmsg(L, buf, len);
+  return 1;
+}
+
+static int x_cancelled_invite(lua_State *L) {
+  lsip_txn *x = checktxn(L, 1);
+  sip_txn *inv = sip_txn_cancelled_invite(x->t);
+  lsip_txn *h = inv ? sip_txn_data(inv) : NULL;
+  if (!h || h->self == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->self);
+  return 1;
+}
+
+static int x_terminate(lua_State *L) {
+  lsip_txn *x = luaL_checkudata(L, 1, LSIP_TXN);
+  if (x->t) sip_stack_terminate(x->st->s, x->t);
+  return 0;
+}
+
+static int x_index(lua_State *L) {
+  lsip_txn *x = luaL_checkudata(L, 1, LSIP_TXN);
+  const char *k = luaL_checkstring(L, 2);
+  if (!strcmp(k, "state")) {
+    lua_pushstring(L, x->t ? sip_txn_state_name(sip_txn_state_of(x->t)) : "terminated");
+    return 1;
+  }
+  if (!strcmp(k, "kind")) {
+    if (!x->t) return 0;
+    lua_pushstring(L, sip_txn_kind_name(sip_txn_kind_of(x->t)));
+    return 1;
+  }
+  if (!strcmp(k, "peer")) {
+    if (!x->t) return 0;
+    pushpeer(L, sip_txn_peer(x->t));
+    return 1;
+  }
+  if (!strcmp(k, "received") || !strcmp(k, "rport")) {
+    const sip_via_fix *f = x->t ? sip_txn_via_fix(x->t) : NULL;
+    if (!f) return 0;
+    if (k[1] == 'e') {
+      if (!f->received) return 0;
+      lua_pushstring(L, f->received);
+    } else {
+      if (!f->rport) return 0;
+      lua_pushinteger(L, f->rport);
+    }
+    return 1;
+  }
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "methods");
+  lua_getfield(L, -1, k);
+  return 1;
+}
+
+int lsip_open_stack(lua_State *L) {
+  if (luaL_newmetatable(L, LSIP_STACK)) {
+    luaL_Reg m[] = {{"on", s_on},         {"listen", s_listen}, {"request", s_request},
+                    {"send", s_send},     {"resolve", s_resolve}, {"stats", s_stats},
+                    {"close", s_close},   {NULL, NULL}};
+    luaL_newlib(L, m);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, s_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, s_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, LSIP_TXN)) {
+    luaL_Reg m[] = {{"respond", x_respond},   {"send", x_send},       {"cancel", x_cancel},
+                    {"on", x_on},             {"request", x_request},
+                    {"cancelled_invite", x_cancelled_invite}, {"terminate", x_terminate},
+                    {NULL, NULL}};
+    luaL_newlib(L, m);
+    lua_setfield(L, -2, "methods");
+    lua_pushcfunction(L, x_index);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_stack);
+  lua_setfield(L, -2, "stack");
+  return 0;
+}
