@@ -37,6 +37,8 @@ void lsip_pushstr(lua_State *L, sip_str s);
 void lsip_pushvalue(lua_State *L, sip_str v, int folded);
 /* Push a message parsed from a C buffer (copied); nil (and 0) when it does not parse. */
 int lsip_pushmsg(lua_State *L, const char *buf, size_t len);
+/* Attach a server transaction (or nil) and the source peer table to a received message. */
+void lsip_msg_attach(lua_State *L, int msg, int txn, int peer);
 /* The bytes of the argument at idx: a string, or a sip.message serialized in its place. */
 const char *lsip_tobytes(lua_State *L, int idx, size_t *len);
 int lsip_open_stack(lua_State *L);   /* sets fields on the table at the top */

@@ -33,7 +33,8 @@ static int newmsg(lua_State *L, int sidx, const char *buf, size_t len, const sip
     lua_settop(L, top);
     return -1;
   }
-  lsip_msg *u = lua_newuserdatauv(L, sizeof *u + m.nhdr * sizeof(sip_hdr), 1);
+  /* uservalues: 1 the bytes, 2 the server transaction, 3 the source peer */
+  lsip_msg *u = lua_newuserdatauv(L, sizeof *u + m.nhdr * sizeof(sip_hdr), 3);
   memcpy(u->inl, m.hdr, m.nhdr * sizeof(sip_hdr));
   m.hdr = u->inl;
   sip_emsg_wrap(&u->e, &m);
@@ -424,6 +425,10 @@ static int m_index(lua_State *L) {
     }
     break;
   case 's':
+    if (!strcmp(k, "source")) { /* where a received message came from */
+      lua_getiuservalue(L, 1, 3);
+      return 1;
+    }
     if (!strcmp(k, "status")) {
       if (m->is_request) return 0;
       lua_pushinteger(L, m->status);
@@ -432,6 +437,10 @@ static int m_index(lua_State *L) {
     break;
   case 't':
     if (!strcmp(k, "to")) return addr_field(L, m, SIP_H_TO);
+    if (!strcmp(k, "txn")) { /* the server transaction of a received request */
+      lua_getiuservalue(L, 1, 2);
+      return 1;
+    }
     break;
   case 'u':
     if (!strcmp(k, "uri")) {
@@ -833,7 +842,12 @@ int lsip_open_message(lua_State *L) {
                           {"clone", m_clone},
                           {NULL, NULL}};
     luaL_newlib(L, methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "message_methods"); /* sip.lua adds methods written in Lua */
     lua_setfield(L, -2, "methods");
+  } else {
+    lua_getfield(L, -1, "methods");
+    lua_setfield(L, -3, "message_methods");
   }
   lua_pop(L, 1);
   luaL_Reg fns[] = {{"parse", l_parse},   {"frame", l_frame},   {"response", l_response},
@@ -868,4 +882,16 @@ const char *lsip_tobytes(lua_State *L, int idx, size_t *len) {
   lua_call(L, 1, 1);
   lua_replace(L, idx);
   return lua_tolstring(L, idx, len);
+}
+
+/* Attach the server transaction (at txn, may be nil) and the source peer (at peer) to the message
+ * at msg. */
+void lsip_msg_attach(lua_State *L, int msg, int txn, int peer) {
+  msg = lua_absindex(L, msg);
+  txn = lua_absindex(L, txn);
+  peer = lua_absindex(L, peer);
+  lua_pushvalue(L, txn);
+  lua_setiuservalue(L, msg, 2);
+  lua_pushvalue(L, peer);
+  lua_setiuservalue(L, msg, 3);
 }

@@ -15,19 +15,35 @@
 #define LSIP_STACK "sip.stack"
 #define LSIP_TXN "sip.txn"
 
+typedef struct lsip_txn lsip_txn;
+
 typedef struct lsip_stack {
   sip_stack *s;
+  lsip_txn *live;   /* handles of live transactions, invalidated by close */
   lsip_loop *lp;
   lua_State *Lcall; /* the state of a binding call in progress (callbacks may run inside it) */
   int self;         /* registry ref while open */
   int cbs;          /* registry ref of the callback table {request=, stray=, conn=} */
 } lsip_stack;
 
-typedef struct lsip_txn {
+struct lsip_txn {
   sip_txn *t;       /* NULL once terminated */
   lsip_stack *st;
   int self;         /* registry ref while the transaction lives */
-} lsip_txn;
+  lsip_txn *prev, *next;
+};
+
+static void txn_unlink(lua_State *L, lsip_txn *x) {
+  if (x->prev) x->prev->next = x->next;
+  else if (x->st->live == x) x->st->live = x->next;
+  if (x->next) x->next->prev = x->prev;
+  x->prev = x->next = NULL;
+  x->t = NULL;
+  if (x->self != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, x->self);
+    x->self = LUA_NOREF;
+  }
+}
 
 static lua_State *cbstate(lsip_stack *st) { return st->lp->L ? st->lp->L : st->Lcall; }
 
@@ -100,6 +116,10 @@ static lsip_txn *newtxn(lua_State *L, lsip_stack *st, sip_txn *t) {
   lsip_txn *x = lua_newuserdatauv(L, sizeof *x, 2); /* 1: event callback, 2: stack */
   x->t = t;
   x->st = st;
+  x->prev = NULL;
+  x->next = st->live;
+  if (st->live) st->live->prev = x;
+  st->live = x;
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->self);
   lua_setiuservalue(L, -2, 2);
   luaL_setmetatable(L, LSIP_TXN);
@@ -155,6 +175,7 @@ static void cb_request(void *ud, sip_txn *t, const sip_msg *req, const sip_peer 
     return;
   }
   pushpeer(L, from);
+  lsip_msg_attach(L, -2, -3, -1);
   lsip_pcall(st->lp, L, 3);
 }
 
@@ -167,7 +188,10 @@ static void cb_response(void *ud, sip_txn *t, const sip_msg *rsp, const sip_peer
     lua_pop(L, 4);
     return;
   }
+  lua_pushnil(L);
   pushpeer(L, from);
+  lsip_msg_attach(L, -3, -2, -1);
+  lua_remove(L, -2);
   lsip_pcall(st->lp, L, 4);
 }
 
@@ -179,7 +203,10 @@ static void cb_stray(void *ud, const sip_msg *rsp, const sip_peer *from) {
     lua_pop(L, 2);
     return;
   }
+  lua_pushnil(L);
   pushpeer(L, from);
+  lsip_msg_attach(L, -3, -2, -1);
+  lua_remove(L, -2);
   lsip_pcall(st->lp, L, 2);
 }
 
@@ -202,12 +229,9 @@ static void cb_terminated(void *ud, sip_txn *t) {
     lua_pushliteral(L, "terminated");
     lsip_pcall(st->lp, L, 2);
   }
-  x->t = NULL;
   sip_txn_set_data(t, NULL);
-  if (L && x->self != LUA_NOREF) {
-    luaL_unref(L, LUA_REGISTRYINDEX, x->self);
-    x->self = LUA_NOREF;
-  }
+  if (L) txn_unlink(L, x);
+  else x->t = NULL;
 }
 
 static void cb_conn(void *ud, uint32_t conn, int err, const char *what) {
@@ -255,6 +279,8 @@ static int l_stack(lua_State *L) {
   cfg.tp.tls_cert = optstr(L, 1, "tls_cert");
   cfg.tp.tls_key = optstr(L, 1, "tls_key");
   cfg.tp.tls_ca = optstr(L, 1, "tls_ca");
+  cfg.loss = optnum(L, 1, "loss", 0);
+  luaL_argcheck(L, cfg.loss >= 0 && cfg.loss < 1, 1, "loss must be in [0, 1)");
   lua_getfield(L, 1, "tls_verify"); /* false turns verification off (tests with self-signed certs) */
   cfg.tp.tls_verify = (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) ? -1 : 1;
   lua_pop(L, 1);
@@ -415,6 +441,7 @@ static int s_close(lua_State *L) {
   if (!st->s) return 0;
   sip_stack *s = st->s;
   st->s = NULL;
+  while (st->live) txn_unlink(L, st->live); /* their transactions go with the stack */
   sip_stack_free(s); /* frees every transaction without callbacks */
   luaL_unref(L, LUA_REGISTRYINDEX, st->cbs);
   st->cbs = LUA_NOREF;

@@ -35,7 +35,6 @@ int sip_build_cancel(sip_buf *out, const sip_msg *request);
 /* The standard reason phrase of a status code ("Not Found"), or "Unknown" . */
 const char *sip_reason_phrase(int status);
 
-#endif
 
 /* Editable messages --------------------------------------------------------------------------
  * A parsed message becomes editable with sip_emsg_init, which copies its index into storage the
@@ -74,3 +73,5 @@ void sip_msg_reindex(sip_msg *m);
 
 /* Serialize: start line, one line per index entry ("Name: value"), blank line, body. */
 int sip_msg_serialize(const sip_msg *m, sip_buf *out);
+
+#endif

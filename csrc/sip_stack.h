@@ -24,6 +24,8 @@ typedef struct sip_stack_handler {
 typedef struct sip_stack_config {
   sip_tp_config tp;
   sip_txl_config txl;
+  double loss;  /* tests: share (0..1) of outgoing UDP datagrams dropped, to prove recovery by
+                   retransmission; 0 in service */
 } sip_stack_config;
 
 sip_stack *sip_stack_new(struct ev_loop *loop, const sip_stack_config *cfg, const sip_stack_handler *h);

@@ -142,10 +142,31 @@ function sip.response(req, status, reason, opts)
   return core.response(req, status, reason, opts)
 end
 
+--- req:reply(code[, reason[, opts]]) answers a received request on its server transaction
+-- (§8.2.6; received/rport per RFC 3581). opts: to_tag, headers (table or raw lines), body,
+-- content_type. Returns true or nil, err.
+core.message_methods.reply = function(self, code, reason, opts)
+  local txn = self.txn
+  if not txn then error("reply: not a received request with a transaction", 2) end
+  if opts and opts.headers and type(opts.headers) ~= "string" then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.headers = concat(header_lines(opts.headers))
+    opts = o
+  end
+  if opts and opts.body and #opts.body > 0 and not opts.content_type then
+    error("reply: a body needs content_type", 2)
+  end
+  return txn:respond(code, reason, opts)
+end
+
 -- coroutines over the event loop (lua/sip/loop.lua)
 local loop = require "sip.loop"
 sip.spawn, sip.sleep, sip.run, sip.stop, sip.now = loop.spawn, loop.sleep, loop.run, loop.stop, loop.now
 sip.waiter, sip.on_error, sip.on_signals = loop.waiter, loop.on_error, loop.on_signals
+
+--- sip.endpoint{listen = {...}, handler = fn(req), ...}: transports and transactions (sip.endpoint)
+function sip.endpoint(opts) return require("sip.endpoint").new(opts) end
 
 -- Layers load on first use: sip.sdp, ...
 local lazy = { sdp = "sip.sdp" }

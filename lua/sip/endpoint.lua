@@ -1,0 +1,193 @@
+--- sip.endpoint: transports and transactions for straight-line Lua.
+-- An endpoint listens on one or more transports; each incoming request runs its handler in a
+-- coroutine of its own, which answers with req:reply(code, ...); ep:request(msg) sends a request
+-- and waits for its final response (provisional ones are passed to a callback on the way).
+local core = require "sip.core"
+local loop = require "sip.loop"
+
+local M = {}
+local Endpoint = {}
+Endpoint.__index = Endpoint
+
+local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
+
+--- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port
+function M.parse_listen(spec)
+  if type(spec) ~= "string" then error("listen spec must be a string like udp:127.0.0.1:5060", 3) end
+  local proto, rest = spec:match("^(%a+):(.+)$")
+  proto = proto and proto:lower()
+  if not DEFAULT_PORT[proto] then error("listen spec needs udp:, tcp: or tls: (" .. spec .. ")", 3) end
+  local host, port = rest:match("^%[([%x:%.]+)%]:?(%d*)$")
+  if not host then host, port = rest:match("^([^:]+):?(%d*)$") end
+  if not host then error("bad listen spec " .. spec, 3) end
+  port = tonumber(port) or DEFAULT_PORT[proto]
+  return proto, host, port
+end
+
+local function ms(s) return s and math.floor(s * 1000 + 0.5) or nil end
+
+--- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 = (s),
+--   advertise = "host" (address for Via/Contact when listening on a wildcard), tls_cert =,
+--   tls_key =, tls_ca =, tls_verify =, max_msg =, max_conns =, idle_timeout =,
+--   loss = share of outgoing UDP datagrams to drop (tests only) }
+function M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("bad argument #1 to 'endpoint' (table expected)", 2) end
+  local st, err = core.stack {
+    t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
+    max_msg = opts.max_msg, max_conns = opts.max_conns, idle_timeout = opts.idle_timeout,
+    tls_cert = opts.tls_cert, tls_key = opts.tls_key, tls_ca = opts.tls_ca, tls_verify = opts.tls_verify,
+    loss = opts.loss,
+  }
+  if not st then return nil, err end
+  local ep = setmetatable({ stack = st, listeners = {}, by_proto = {}, handler = opts.handler,
+    advertise = opts.advertise }, Endpoint)
+  st:on("request", function(txn, req) ep:dispatch(txn, req) end)
+  st:on("stray", function(rsp) if ep.on_stray then ep.on_stray(rsp) end end)
+  for _, l in ipairs(opts.listen or {}) do
+    local ok, lerr = ep:listen(l)
+    if not ok then
+      st:close()
+      return nil, lerr
+    end
+  end
+  return ep
+end
+
+--- Add a listener; returns {proto=, host=, port=, id=} or nil, err.
+function Endpoint:listen(spec)
+  local proto, host, port = M.parse_listen(spec)
+  local id, h, p = self.stack:listen(proto, host, port)
+  if not id then return nil, h end
+  local l = { proto = proto, host = h, port = p, id = id }
+  self.listeners[#self.listeners + 1] = l
+  self.by_proto[proto] = self.by_proto[proto] or l
+  return l
+end
+
+function Endpoint:on_request(fn) self.handler = fn end
+
+--- The sent-by host:port for Via and Contact on a transport (§18.1.1).
+function Endpoint:sent_by(proto)
+  local l = self.by_proto[proto] or self.listeners[1]
+  if not l then return (self.advertise or "127.0.0.1"), nil end
+  local host = self.advertise or l.host
+  if host == "0.0.0.0" then host = "127.0.0.1" elseif host == "::" then host = "::1" end
+  if host:find(":", 1, true) then host = "[" .. host .. "]" end
+  return host, l.port
+end
+
+local FINAL_PENDING = { trying = true, proceeding = true }
+
+-- A new request: the handler runs in its own coroutine; a request it leaves without a final
+-- response gets 500, and an error in it gets 500 and is reported out of run().
+function Endpoint:dispatch(txn, req)
+  local h = self.handler
+  if not h then
+    if txn then txn:respond(503, "No Handler") end
+    return
+  end
+  loop.spawn(function()
+    local ok, err = xpcall(h, debug.traceback, req)
+    if txn and FINAL_PENDING[txn.state] then
+      txn:respond(500, ok and "No Response From Handler" or "Server Internal Error")
+    end
+    if not ok then loop.report(err) end
+  end)
+end
+
+-- §8.1.2: the first Route if it is a loose router, else the Request-URI, gives the next hop.
+local function next_hop(req)
+  local r = req:header("Route") and req:addrs("Route")[1]
+  local target = r and r.uri or req.uri
+  local u = core.uri(target)
+  if not u then return nil, "cannot route to " .. tostring(target) end
+  if u.scheme ~= "sip" and u.scheme ~= "sips" then return nil, "cannot route to a " .. u.scheme .. " URI" end
+  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
+  if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
+  local host = u:param("maddr") or u.host
+  return { proto = proto, host = (host:gsub("^%[(.*)%]$", "%1")), port = u.port or DEFAULT_PORT[proto] }
+end
+
+--- Send a request and wait for its final response.
+-- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
+-- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
+-- 2xx of an INVITE (forks, retransmissions). Returns the final response, or nil, err, code
+-- (408 timeout, 503 transport trouble). A request without Via gets ours with a fresh branch.
+function Endpoint:request(req, opts)
+  opts = opts or {}
+  if not req or not req.is_request then error("bad argument #1 to 'request' (a request expected)", 2) end
+  local dest = opts.dest
+  if not dest then
+    local err
+    dest, err = next_hop(req)
+    if not dest then return nil, err, 503 end
+  end
+  if not req.branch then
+    local host, port = self:sent_by(dest.proto)
+    req:push_via(("SIP/2.0/%s %s%s;branch=%s;rport"):format(dest.proto:upper(), host,
+      port and (":" .. port) or "", core.branch()))
+  end
+  local bytes = tostring(req)
+  -- §18.1.1: a request over 1300 bytes goes over a congestion-controlled transport
+  if dest.proto == "udp" and #bytes > 1300 and not opts.dest then
+    local via = req:pop_via()
+    req:push_via((via:gsub("^SIP/2%.0/UDP", "SIP/2.0/TCP")))
+    dest = { proto = "tcp", host = dest.host, port = dest.port }
+    bytes = tostring(req)
+  end
+  local w = loop.waiter()
+  local final
+  local txn, err, code = self.stack:request(bytes, dest, function(_, ev, a, b)
+    if ev == "response" then
+      if a.status < 200 then
+        if opts.provisional and not final then loop.spawn(opts.provisional, a) end
+      elseif not final then
+        final = a
+        w:wake(a)
+      elseif opts.on_2xx and a.status < 300 then
+        loop.spawn(opts.on_2xx, a)
+      end
+    elseif ev == "error" and not final then
+      final = true
+      w:wake(nil, b, a)
+    elseif ev == "terminated" and not final then
+      final = true
+      w:wake(nil, "transaction ended without a final response", 500)
+    end
+  end)
+  if not txn then return nil, err, code end
+  self.last_txn = txn
+  local r, e, c = w:block(opts.timeout)
+  if r == nil and e == "timeout" and c == nil then
+    final = true
+    if txn.state ~= "terminated" then txn:terminate() end
+    return nil, "timeout", 408
+  end
+  return r, e, c
+end
+
+--- Send without a transaction (the ACK of a 2xx, §13.2.2.4). dest as in request().
+function Endpoint:send(msg, dest)
+  if not dest then
+    local err
+    dest, err = next_hop(msg)
+    if not dest then return nil, err, 503 end
+  end
+  return self.stack:send(msg, dest)
+end
+
+function Endpoint:stats() return self.stack:stats() end
+
+--- Close every listener and connection; pending transactions end without callbacks.
+function Endpoint:close()
+  if self.stack then
+    self.stack:close()
+    self.stack = nil
+  end
+end
+Endpoint.__close = Endpoint.close
+Endpoint.__gc = Endpoint.close
+
+M.next_hop = next_hop
+return M

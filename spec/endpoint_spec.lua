@@ -1,0 +1,163 @@
+-- sip.endpoint: requests and answers through the transaction layer on 127.0.0.1 (RFC 3261 §17,
+-- §18; RFC 3581). Every test binds port 0 and leaves no watcher active.
+local sip = require "sip"
+local loop = require "sip.loop"
+
+local function message(ep_to, proto, extra)
+  local l = ep_to.by_proto[proto]
+  local t = {
+    method = "MESSAGE", uri = ("sip:bob@127.0.0.1:%d;transport=%s"):format(l.port, proto),
+    from = "<sip:alice@example.com>", to = "<sip:bob@example.com>",
+    body = "user2, come here.", content_type = "text/plain",
+  }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return sip.request(t)
+end
+
+-- run fn(server, client) in the loop with two endpoints, then close both
+local function with_pair(handler, fn, sopts, copts)
+  sip.run(function()
+    local so = { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, handler = handler }
+    for k, v in pairs(sopts or {}) do so[k] = v end
+    local co = { listen = { "udp:127.0.0.1:0" } }
+    for k, v in pairs(copts or {}) do co[k] = v end
+    local server = assert(sip.endpoint(so))
+    local client = assert(sip.endpoint(co))
+    local ok, err = pcall(fn, server, client)
+    server:close()
+    client:close()
+    if not ok then error(err, 0) end
+  end)
+end
+
+describe("sip.endpoint", function()
+  after_each(function() assert.equal(0, loop.active()) end)
+
+  for _, proto in ipairs({ "udp", "tcp" }) do
+    it("§17 sends a MESSAGE over " .. proto .. " and gets the handler's answer", function()
+      local seen, txn_proto
+      with_pair(function(req)
+        seen, txn_proto = req, req.txn.peer.proto
+        req:reply(200, nil, { headers = { ["X-Body"] = req.body } })
+      end, function(server, client)
+        local rsp, err = client:request(message(server, proto), { timeout = 2 })
+        assert.is_not_nil(rsp, err)
+        assert.equal(200, rsp.status)
+        assert.equal("user2, come here.", rsp:header("X-Body"))
+        assert.equal(proto, seen.source.proto)
+        assert.equal(proto, txn_proto)
+      end)
+    end)
+  end
+
+  it("RFC 3581 §4 puts received and rport in the top Via of the response", function()
+    with_pair(function(req) req:reply(202) end, function(server, client)
+      local rsp = assert(client:request(message(server, "udp"), { timeout = 2 }))
+      local v = rsp:via()
+      assert.equal("127.0.0.1", v.received)
+      assert.equal(client.listeners[1].port, v.rport)
+    end)
+  end)
+
+  it("passes provisional responses up as they arrive", function()
+    local got = {}
+    with_pair(function(req)
+      req:reply(180)
+      sip.sleep(0.02)
+      req:reply(486)
+    end, function(server, client)
+      local inv = message(server, "udp", { method = "INVITE", body = "" })
+      local rsp = assert(client:request(inv, { timeout = 2, provisional = function(r) got[#got + 1] = r.status end }))
+      assert.equal(486, rsp.status)
+    end)
+    assert.same({ 180 }, got)
+  end)
+
+  it("answers 500 for a request its handler leaves unanswered", function()
+    with_pair(function() end, function(server, client)
+      local rsp = assert(client:request(message(server, "udp"), { timeout = 2 }))
+      assert.equal(500, rsp.status)
+    end)
+  end)
+
+  it("answers 500 and raises out of run when a handler fails", function()
+    local ok, err = pcall(with_pair, function() error("handler broke") end, function(server, client)
+      local rsp = assert(client:request(message(server, "udp"), { timeout = 2 }))
+      assert.equal(500, rsp.status)
+      sip.sleep(0.01)
+    end)
+    assert.is_false(ok)
+    assert.matches("handler broke", err)
+    sip.run() -- the error stopped the loop mid-request: let the client finish and close up
+  end)
+
+  it("§17.1.2.2 Timer F: a request nobody answers ends with 408", function()
+    with_pair(function() sip.sleep(1) end, function(server, client)
+      local t0 = sip.now()
+      local rsp, err, code = client:request(message(server, "udp"))
+      assert.is_nil(rsp)
+      assert.equal(408, code)
+      assert.is_string(err)
+      assert.is_true(sip.now() - t0 < 1.5) -- 64*T1 with T1 = 10 ms
+    end, nil, { t1 = 0.01, t2 = 0.04 })
+  end)
+
+  it("returns nil, 'timeout', 408 when the caller's own timeout passes first", function()
+    with_pair(function() sip.sleep(0.5) end, function(server, client)
+      local rsp, err, code = client:request(message(server, "udp"), { timeout = 0.05 })
+      assert.is_nil(rsp)
+      assert.equal("timeout", err)
+      assert.equal(408, code)
+    end)
+  end)
+
+  it("§17.1.2.2 completes transactions over a path losing 30% of datagrams, by retransmission", function()
+    local handled = 0
+    with_pair(function(req) handled = handled + 1; req:reply(200) end, function(server, client)
+      local ok = 0
+      for _ = 1, 30 do
+        local rsp = client:request(message(server, "udp"), { timeout = 3 })
+        if rsp and rsp.status == 200 then ok = ok + 1 end
+      end
+      assert.equal(30, ok)
+      assert.is_true(client:stats().retransmitted > 0)
+      assert.is_true(server:stats().absorbed > 0)
+    end, { loss = 0.3, t1 = 0.01, t2 = 0.04 }, { loss = 0.3, t1 = 0.01, t2 = 0.04 })
+    assert.equal(30, handled) -- retransmitted requests never reached the handler twice
+  end)
+
+  it("§18.1.1 sends a request over 1300 bytes by TCP", function()
+    local proto
+    with_pair(function(req) proto = req.source.proto; req:reply(200) end, function(server, client)
+      local big = message(server, "udp", { body = string.rep("x", 1400) })
+      -- the server's TCP listener shares nothing with its UDP port, so address it explicitly
+      big:set_uri(("sip:bob@127.0.0.1:%d"):format(server.by_proto.tcp.port))
+      assert(client:request(big, { timeout = 2 }))
+    end)
+    assert.equal("tcp", proto)
+  end)
+
+  it("answers malformed requests with 400 naming the problem, and keeps serving", function()
+    with_pair(function(req) req:reply(200) end, function(server, client)
+      local bad = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" .. client.listeners[1].port ..
+        ";branch=z9hG4bKbad1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+      local w = sip.waiter()
+      client.on_stray = function(rsp) w:wake(rsp) end
+      assert(client:send(bad, { proto = "udp", host = "127.0.0.1", port = server.by_proto.udp.port }))
+      local rsp = assert(w:block(2))
+      assert.equal(400, rsp.status)
+      assert.matches("Call%-ID", rsp.reason)
+      assert.equal(200, assert(client:request(message(server, "udp"), { timeout = 2 })).status)
+    end)
+  end)
+
+  it("raises on misuse", function()
+    assert.has_error(function() sip.endpoint { listen = { "bogus" } } end)
+    assert.has_error(function() sip.endpoint { listen = { "sctp:1.2.3.4:5" } } end)
+    sip.run(function()
+      local ep = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } })
+      assert.has_error(function() ep:request("not a message") end)
+      ep:close()
+    end)
+  end)
+end)
