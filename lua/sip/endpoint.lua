@@ -33,6 +33,7 @@ local function ms(s) return s and math.floor(s * 1000 + 0.5) or nil end
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("bad argument #1 to 'endpoint' (table expected)", 2) end
+  for _, l in ipairs(opts.listen or {}) do M.parse_listen(l) end -- misuse raises before anything opens
   local st, err = core.stack {
     t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
     max_msg = opts.max_msg, max_conns = opts.max_conns, idle_timeout = opts.idle_timeout,
