@@ -1,0 +1,638 @@
+--- sip.auth: Digest authentication for SIP in both roles (RFC 3261 §22, RFC 7616, RFC 8760).
+-- The server challenges and verifies requests (registrars, UAS, proxies); the client answers
+-- 401/407 challenges and pre-authorizes later requests with cached nonces. The hashing, nonces
+-- and replay table are the C core (sip.core.digest); this file is the SIP wiring around them.
+local sip = require "sip"
+local digest = require("sip.core").digest
+
+local type, pairs, ipairs, tostring, error, setmetatable = type, pairs, ipairs, tostring, error, setmetatable
+local format, floor = string.format, math.floor
+
+local M = {}
+
+-- RFC 7616 §6.1 and RFC 8760 §2: the algorithms the core computes, by canonical name.
+local ALGORITHMS = {}
+for _, name in ipairs { "MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess" } do
+  ALGORITHMS[name:upper()] = name
+end
+
+local function canonical_alg(name)
+  return type(name) == "string" and ALGORITHMS[name:upper()] or nil
+end
+
+-- HA1 of a -sess algorithm is the base hash; the session part is added per request.
+local function base_alg(alg) return (alg:gsub("%-sess$", "")) end
+
+local function argerror(i, fname, msg) error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3) end
+
+local function check_request(req, fname)
+  if type(req) ~= "userdata" or not req.is_request then argerror(1, fname, "a request message expected") end
+end
+
+-- The realm of a header value that did not parse, to tell ours from another hop's.
+local function realm_in(v)
+  return v:match('[Rr][Ee][Aa][Ll][Mm]%s*=%s*"([^"]*)"') or v:match("[Rr][Ee][Aa][Ll][Mm]%s*=%s*([^%s,]+)")
+end
+
+-- An HA1 record: ha1 as { MD5 = hex, ["SHA-256"] = hex, ... } or one hex string (MD5).
+local function ha1_for(ha1, alg)
+  if type(ha1) == "string" then return base_alg(alg) == "MD5" and ha1 or nil end
+  if type(ha1) ~= "table" then return nil end
+  local base = base_alg(alg)
+  return ha1[base] or ha1[alg] or ha1[base:lower()] or ha1[alg:lower()]
+end
+
+-- A secret from a user lookup: a password string, {password=} or {ha1=}; anything else is unknown.
+local function as_record(v)
+  if type(v) == "string" then return { password = v } end
+  if type(v) == "table" and (type(v.password) == "string" or v.ha1 ~= nil) then return v end
+  return nil
+end
+
+local function can_answer(rec, alg)
+  return rec.password ~= nil or ha1_for(rec.ha1, alg) ~= nil
+end
+
+-- Two generations of at most cap/2 entries each: bounded memory, recently used keys survive.
+local Bounded = {}
+Bounded.__index = Bounded
+
+local function bounded(cap)
+  return setmetatable({ cur = {}, old = {}, n = 0, half = math.max(1, cap // 2) }, Bounded)
+end
+
+function Bounded:get(k)
+  local v = self.cur[k]
+  if v == nil then
+    v = self.old[k]
+    if v ~= nil then self:set(k, v) end
+  end
+  return v
+end
+
+function Bounded:set(k, v)
+  if self.cur[k] == nil then
+    if self.n >= self.half then
+      self.old, self.cur, self.n = self.cur, {}, 0
+    end
+    self.n = self.n + 1
+  end
+  self.cur[k] = v
+end
+
+function Bounded:delete(k)
+  if self.cur[k] ~= nil then self.n = self.n - 1 end
+  self.cur[k], self.old[k] = nil, nil
+end
+
+--- Server -------------------------------------------------------------------------------------
+
+local Server = {}
+Server.__index = Server
+Server.__name = "sip.auth.server"
+
+local function read_users_file(path)
+  local f, err = io.open(path, "r")
+  if not f then return nil, "cannot read users file: " .. err end
+  local t, ln = {}, 0
+  for line in f:lines() do
+    ln = ln + 1
+    line = line:gsub("\r$", "")
+    if not line:find("^%s*$") and not line:find("^%s*#") then
+      local user, password = line:match("^%s*([^:]+):(.*)$")
+      if not user then
+        f:close()
+        return nil, format("%s:%d: expected user:password", path, ln)
+      end
+      t[user] = password
+    end
+  end
+  f:close()
+  return t
+end
+
+local function qop_list(q, fname)
+  if q == nil then return { "auth" } end
+  if q == false then return false end
+  local list, seen = {}, {}
+  local items = type(q) == "table" and q or { q }
+  for _, s in ipairs(items) do
+    if type(s) ~= "string" then argerror(1, fname, "qop must be a string, a list or false") end
+    for tok in s:gmatch("[^,%s]+") do
+      tok = tok:lower()
+      if tok ~= "auth" and tok ~= "auth-int" then argerror(1, fname, "unsupported qop '" .. tok .. "'") end
+      if not seen[tok] then
+        seen[tok] = true
+        list[#list + 1] = tok
+      end
+    end
+  end
+  if #list == 0 then return false end
+  return list
+end
+
+--- auth.server{realm=, secret=, algorithms=, qop=, nonce_ttl=, users=, proxy=, max_failures=,
+-- failure_window=, max_tracked=, replay_slots=, check_to=, may_register=, userhash=,
+-- userhash_lookup=, opaque=, clock=, nonce_new=, nonce_check=} -> server | nil, err (users file)
+function M.server(t)
+  if type(t) ~= "table" then argerror(1, "server", "table expected") end
+  local realm = t.realm
+  if type(realm) ~= "string" or realm == "" then argerror(1, "server", "realm must be a non-empty string") end
+  local algs, algset = {}, {}
+  for _, a in ipairs(t.algorithms or { "SHA-256", "MD5" }) do
+    local c = canonical_alg(a)
+    if not c then argerror(1, "server", "unsupported algorithm '" .. tostring(a) .. "'") end
+    if not algset[c] then
+      algset[c] = true
+      algs[#algs + 1] = c
+    end
+  end
+  if #algs == 0 then argerror(1, "server", "algorithms must not be empty") end
+  local secret = t.secret or digest.random_hex(32)
+  if type(secret) ~= "string" or secret == "" then argerror(1, "server", "secret must be a non-empty string") end
+  local users = t.users
+  if type(users) ~= "table" and type(users) ~= "string" and type(users) ~= "function" then
+    argerror(1, "server", "users must be a table, a file name or a function")
+  end
+  for _, k in ipairs { "may_register", "userhash_lookup", "clock", "nonce_new", "nonce_check" } do
+    if t[k] ~= nil and type(t[k]) ~= "function" then argerror(1, "server", k .. " must be a function") end
+  end
+  local self = setmetatable({
+    realm = realm,
+    secret = secret,
+    algorithms = algs,
+    algset = algset,
+    qop = qop_list(t.qop, "server"),
+    nonce_ttl = math.tointeger(t.nonce_ttl or 300) or argerror(1, "server", "nonce_ttl must be an integer"),
+    users = users,
+    proxy = t.proxy and true or false,
+    max_failures = t.max_failures == nil and 3 or t.max_failures or 0,
+    failure_window = t.failure_window or 300,
+    check_to = t.check_to ~= false,
+    may_register = t.may_register,
+    userhash = t.userhash and true or false,
+    userhash_lookup = t.userhash_lookup,
+    opaque = t.opaque,
+    clock = t.clock or os.time,
+    nonce_new_fn = t.nonce_new,
+    nonce_check_fn = t.nonce_check,
+    replay = digest.replay_new(t.replay_slots or 4096),
+    failures = bounded(t.max_tracked or 10000),
+    verified = setmetatable({}, { __mode = "k" }), -- req -> what authentication_info needs
+  }, Server)
+  self.ch_header = self.proxy and "Proxy-Authenticate" or "WWW-Authenticate"
+  self.cr_header = self.proxy and "Proxy-Authorization" or "Authorization"
+  self.status = self.proxy and 407 or 401
+  self.reason = self.proxy and "Proxy Authentication Required" or "Unauthorized"
+  -- refuse a realm or opaque that cannot go into a header, now rather than per request
+  local ok, err = digest.make_challenge { realm = realm, nonce = "x", opaque = self.opaque }
+  if not ok then argerror(1, "server", "realm/opaque: " .. err) end
+  if type(users) == "string" then
+    local loaded, lerr = self:reload()
+    if not loaded then return nil, lerr end
+  end
+  return self
+end
+
+--- Read the users file again (a table or function lookup has nothing to reload). true | nil, err;
+-- on failure the previous users stay in use.
+function Server:reload()
+  if type(self.users) ~= "string" then return true end
+  local u, err = read_users_file(self.users)
+  if not u then return nil, err end
+  self.file_users, self.hashes = u, nil
+  return true
+end
+
+function Server:now() return floor(self.clock()) end
+
+local function new_nonce(self, now)
+  if self.nonce_new_fn then return self.nonce_new_fn(self.realm, now) end
+  return assert(digest.nonce_new(self.secret, self.realm, now))
+end
+
+local function nonce_status(self, nonce, now)
+  if self.nonce_check_fn then return self.nonce_check_fn(nonce, self.realm, now, self.nonce_ttl) end
+  return digest.nonce_check(self.secret, self.realm, nonce, self.nonce_ttl, now)
+end
+
+--- A 401 (407 with proxy=true) with one challenge per algorithm, fresh nonces, in preference
+-- order (RFC 8760 §2.4). stale=true tells the client its password was right (RFC 7616 §3.3).
+function Server:challenge(req, stale, algs)
+  local now = self:now()
+  local headers = {}
+  for _, alg in ipairs(algs or self.algorithms) do
+    headers[#headers + 1] = { self.ch_header, assert(digest.make_challenge {
+      realm = self.realm, nonce = new_nonce(self, now), algorithm = alg, qop = self.qop,
+      opaque = self.opaque, stale = stale and true or false, userhash = self.userhash,
+    }) }
+  end
+  return { status = self.status, reason = self.reason, headers = headers }
+end
+
+local function reject(status, reason) return { status = status, reason = reason, headers = {} } end
+
+local function malformed(self, what)
+  return reject(400, format("Malformed %s header: %s", self.cr_header, (what:gsub(" at byte %d+$", ""))))
+end
+
+local function lookup(self, user)
+  local u = self.users
+  if type(u) == "function" then
+    local v, err = u(user, self.realm) -- may yield (a database query): no pcall, no wrapper
+    if v == nil and err ~= nil then return nil, err end
+    return as_record(v)
+  end
+  if type(u) == "string" then u = self.file_users end
+  return as_record(u[user])
+end
+
+-- RFC 7616 §3.4.4: userhash = H(user ":" realm); a table or file lookup is searched, a function
+-- lookup needs userhash_lookup(hash, algorithm, realm).
+local function unhash(self, hash, alg)
+  hash = hash:lower()
+  if self.userhash_lookup then return self.userhash_lookup(hash, alg, self.realm) end
+  if type(self.users) == "function" then return nil end
+  local base = base_alg(alg)
+  self.hashes = self.hashes or {}
+  local map = self.hashes[base]
+  if not map then
+    map = {}
+    for user in pairs(type(self.users) == "string" and self.file_users or self.users) do
+      if type(user) == "string" then map[digest.userhash(base, user, self.realm)] = user end
+    end
+    self.hashes[base] = map
+  end
+  return map[hash]
+end
+
+local function source_of(req)
+  local v = req:via()
+  return v and (v.received or v.host) or "?"
+end
+
+-- Consecutive wrong passwords per user and source within failure_window seconds.
+local function failures(self, key, now)
+  local e = self.failures:get(key)
+  if e and now - e.last > self.failure_window then
+    self.failures:delete(key)
+    return nil
+  end
+  return e
+end
+
+local function locked(self, key, now)
+  if not self.max_failures or self.max_failures <= 0 then return false end
+  local e = failures(self, key, now)
+  return e ~= nil and e.count >= self.max_failures
+end
+
+local function failed(self, req, key, now)
+  local e = failures(self, key, now) or { count = 0 }
+  e.count, e.last = e.count + 1, now
+  self.failures:set(key, e)
+  if self.max_failures and self.max_failures > 0 and e.count >= self.max_failures then
+    return false, reject(403, "Forbidden: too many failed authentication attempts")
+  end
+  return false, self:challenge(req)
+end
+
+-- RFC 3261 §10.3 step 4: may this user change the bindings of the To address-of-record?
+local function may_register(self, req, user)
+  local to = req.to
+  if self.may_register then return self.may_register(user, to and to.uri) end
+  if not self.check_to then return true end
+  local uri = to and sip.uri(to.uri)
+  return uri ~= nil and uri.user == user
+end
+
+--- Verify the credentials of req for our realm (RFC 3261 §22.4, RFC 7616 §3.4).
+-- Returns true, user | false, {status=, reason=, headers=} (ready for sip.response).
+-- source: the peer address for the failure count (default: the top Via's received or host).
+function Server:check(req, source)
+  check_request(req, "check")
+  local method = req.method
+  -- §22.1: ACK and CANCEL cannot be resubmitted, so they are never challenged
+  if method == "ACK" or method == "CANCEL" then return true, nil end
+
+  local cred, bad, badalg
+  for _, v in ipairs(req:headers(self.cr_header)) do
+    local c, msg, code = digest.parse_credentials(v)
+    if c then
+      if c.realm == self.realm then
+        cred = c
+        break
+      end
+    elseif code ~= "scheme" then -- Basic or unknown schemes count as absent (RFC 4475 §3.3.7)
+      local r = realm_in(v)
+      if r == nil or r == self.realm then
+        if code == "algorithm" then badalg = true else bad = bad or msg end
+      end
+    end
+  end
+  if not cred then
+    if bad and not badalg then return false, malformed(self, bad) end
+    return false, self:challenge(req)
+  end
+  if not self.algset[cred.algorithm] then return false, self:challenge(req) end
+  if self.qop then
+    -- RFC 7616 §3.4: a client offered qop must use one of them
+    if not cred.qop then return false, malformed(self, "missing qop") end
+    local offered = false
+    for _, q in ipairs(self.qop) do offered = offered or q == cred.qop end
+    if not offered then return false, malformed(self, "qop " .. cred.qop .. " was not offered") end
+  end
+
+  local now = self:now()
+  local status = nonce_status(self, cred.nonce, now)
+  if status ~= "valid" and status ~= "stale" then return false, self:challenge(req) end
+
+  local user = cred.username
+  if cred.userhash then user = unhash(self, cred.username, cred.algorithm) end
+  local key = (user or cred.username) .. "\0" .. (source or source_of(req))
+  if locked(self, key, now) then
+    return false, reject(403, "Forbidden: too many failed authentication attempts")
+  end
+  local rec, lerr
+  if user then rec, lerr = lookup(self, user) end
+  if lerr then return false, reject(500, "Server Internal Error: user lookup failed") end
+  if rec and not can_answer(rec, cred.algorithm) then
+    -- only HA1s of other hashes are stored: offer just those
+    local algs = {}
+    for _, a in ipairs(self.algorithms) do
+      if can_answer(rec, a) then algs[#algs + 1] = a end
+    end
+    if #algs == 0 then return false, reject(403, "Forbidden: no usable credentials stored") end
+    return false, self:challenge(req, false, algs)
+  end
+  cred.method, cred.body = method, req.body
+  local ok = false
+  if rec then
+    cred.username = user
+    if rec.password then cred.password = rec.password else cred.ha1 = ha1_for(rec.ha1, cred.algorithm) end
+    local pok, res = pcall(digest.verify, cred) -- a malformed stored HA1 must not raise here
+    ok = pok and res
+  else -- an unknown user costs the same hashing, so the timing does not tell who exists
+    cred.password = self.secret
+    pcall(digest.verify, cred)
+  end
+  if not ok then return failed(self, req, key, now) end
+  self.failures:delete(key)
+
+  -- RFC 7616 §3.3: stale only with a right response on an old nonce
+  if status == "stale" then return false, self:challenge(req, true) end
+  if cred.qop then
+    -- RFC 7616 §3.4: nc must grow per nonce; an evicted nonce is stale, never accepted
+    local fresh = self.replay:check(cred.nonce, cred.nc_hex)
+    if not fresh then return false, self:challenge(req, true) end
+  end
+  if method == "REGISTER" and not may_register(self, req, user) then
+    return false, reject(403, "Forbidden: user may not register this address")
+  end
+  self.verified[req] = cred
+  return true, user
+end
+
+--- The Authentication-Info value for a response to a request check() accepted with qop
+-- (RFC 7616 §3.5, RFC 2617 §3.2.3): rspauth proves the server knows the secret too.
+-- body: the response body, for auth-int. nil when there is nothing to say.
+function Server:authentication_info(req, user, body)
+  local cred = self.verified[req]
+  if not cred or not cred.qop or (user ~= nil and user ~= cred.username) then return nil end
+  local r = {}
+  for _, k in ipairs { "algorithm", "username", "realm", "password", "ha1", "uri", "nonce", "cnonce", "qop", "nc_hex" } do
+    r[k] = cred[k]
+  end
+  r.body = body or ""
+  local rspauth = digest.rspauth(r)
+  if not rspauth then return nil end
+  return digest.make_info { qop = cred.qop, rspauth = rspauth, cnonce = cred.cnonce, nc = cred.nc_hex }
+end
+
+--- Free the replay table now rather than at collection. Idempotent.
+function Server:close() self.replay:close() end
+
+--- Client -------------------------------------------------------------------------------------
+
+local Client = {}
+Client.__index = Client
+Client.__name = "sip.auth.client"
+
+--- auth.client{user=, password= | ha1 = {MD5=, ["SHA-256"]=, ...}, realm = nil (any)} -> client
+function M.client(t)
+  if type(t) ~= "table" then argerror(1, "client", "table expected") end
+  local user = t.user or t.username
+  if type(user) ~= "string" then argerror(1, "client", "user must be a string") end
+  if type(t.password) ~= "string" and type(t.ha1) ~= "table" and type(t.ha1) ~= "string" then
+    argerror(1, "client", "password (string) or ha1 (table) is required")
+  end
+  if t.realm ~= nil and type(t.realm) ~= "string" then argerror(1, "client", "realm must be a string") end
+  return setmetatable({
+    user = user, password = t.password, ha1 = t.password == nil and t.ha1 or nil, realm = t.realm,
+    cache = {}, order = {}, -- realm -> {challenge, nonce, nc, header, from_stale}; realms in order
+  }, Client)
+end
+
+function Client:reset()
+  self.cache, self.order = {}, {}
+end
+
+local function remember(self, realm, st)
+  if not self.cache[realm] then self.order[#self.order + 1] = realm end
+  self.cache[realm] = st
+end
+
+local function forget(self, realm)
+  if not self.cache[realm] then return end
+  self.cache[realm] = nil
+  for i, r in ipairs(self.order) do
+    if r == realm then
+      table.remove(self.order, i)
+      break
+    end
+  end
+end
+
+local function credentials(self, st, req)
+  local alg = st.challenge.algorithm
+  local args = {
+    challenge = st.challenge, username = self.user, method = req.method, uri = req.uri,
+    body = req.body, nc = st.nc, cnonce = digest.random_hex(16),
+  }
+  if self.password then
+    args.password = self.password
+  else
+    args.ha1, args.ha1_algorithm = ha1_for(self.ha1, alg), base_alg(alg)
+  end
+  return digest.make_credentials(args)
+end
+
+-- Replace the values of header `name` whose realm is in `realms` by `values`.
+local function put_credentials(msg, name, realms, values)
+  local keep = {}
+  for _, v in ipairs(msg:headers(name)) do
+    local c = digest.parse_credentials(v)
+    local r = c and c.realm or realm_in(v)
+    if not realms[r] then keep[#keep + 1] = v end
+  end
+  msg:remove_header(name)
+  for _, v in ipairs(keep) do msg:add_header(name, v) end
+  for _, v in ipairs(values) do msg:add_header(name, v) end
+end
+
+-- Our credentials in req, by realm: { [realm] = parsed credentials }.
+local function sent_credentials(req, name)
+  local out = {}
+  for _, v in ipairs(req:headers(name)) do
+    local c = digest.parse_credentials(v)
+    if c then out[c.realm] = c end
+  end
+  return out
+end
+
+-- §8.1.3.5, §22.2: the retry is a new transaction: CSeq + 1 and a fresh top Via branch.
+local function next_request(req)
+  local r = req:clone()
+  local cseq, cm = req.cseq, req.cseq_method
+  if cseq then r:set_header("CSeq", format("%d %s", cseq + 1, cm)) end
+  local via = r:pop_via()
+  if via then
+    local branch = sip.branch()
+    local v, n = via:gsub(";%s*[Bb][Rr][Aa][Nn][Cc][Hh]%s*=%s*[^;,%s]*", ";branch=" .. branch, 1)
+    if n == 0 then v = via .. ";branch=" .. branch end
+    r:push_via(v)
+  end
+  return r
+end
+
+local HEADERS = {
+  [401] = { "WWW-Authenticate", "Authorization" },
+  [407] = { "Proxy-Authenticate", "Proxy-Authorization" },
+}
+
+--- Answer the challenges of a 401/407 (RFC 3261 §22.2, §22.3): a new request (CSeq + 1, new
+-- branch) carrying credentials for every realm challenged, the strongest algorithm per realm
+-- (RFC 7616 §3.7). nil, "authentication failed", code when credentials we sent were refused
+-- (never loops on a wrong password); nil, "no supported challenge", code when none is usable.
+function Client:authorize(req, resp)
+  check_request(req, "authorize")
+  if type(resp) ~= "userdata" or not resp.is_response or not HEADERS[resp.status] then
+    argerror(2, "authorize", "a 401 or 407 response expected")
+  end
+  local code = resp.status
+  local chname, crname = HEADERS[code][1], HEADERS[code][2]
+
+  local groups, realms = {}, {}
+  for _, v in ipairs(resp:headers(chname)) do
+    local init = 1
+    while init do
+      local ch = digest.parse_challenge(v, init)
+      if not ch then break end -- Basic, unknown algorithms, bad syntax: not for us
+      init = ch.next
+      local alg = ch.algorithm
+      if (self.realm == nil or ch.realm == self.realm)
+          and (self.password or ha1_for(self.ha1, alg)) then
+        local g = groups[ch.realm]
+        if not g then
+          g = {}
+          groups[ch.realm] = g
+          realms[#realms + 1] = ch.realm
+        end
+        g[#g + 1] = ch
+      end
+    end
+  end
+  if #realms == 0 then return nil, "no supported challenge", code end
+
+  local sent = sent_credentials(req, crname)
+  local new = next_request(req)
+  local values, answered = {}, {}
+  for _, realm in ipairs(realms) do
+    local g, st = groups[realm], self.cache[realm]
+    local value
+    while #g > 0 do
+      local i = digest.pick(g)
+      if not i then break end
+      local ch = g[i]
+      local prev = sent[realm]
+      if not ch.stale then
+        -- credentials we sent (or a nonce we answered) were refused: a wrong password
+        if prev or (st and st.nonce == ch.nonce) then
+          forget(self, realm)
+          return nil, "authentication failed", code
+        end
+      elseif prev and st and st.from_stale and prev.nonce == st.nonce and (prev.nc or 1) <= 1 then
+        -- stale again on a nonce fresh from a stale challenge: retry only once
+        forget(self, realm)
+        return nil, "authentication failed", code
+      end
+      local nst = {
+        challenge = ch, nonce = ch.nonce, header = crname, from_stale = ch.stale,
+        nc = (st and st.nonce == ch.nonce) and st.nc + 1 or 1,
+      }
+      value = credentials(self, nst, new)
+      if value then
+        remember(self, realm, nst)
+        break
+      end
+      table.remove(g, i) -- e.g. only an unknown qop offered: try the next one
+    end
+    if value then
+      values[#values + 1] = value
+      answered[realm] = true
+    end
+  end
+  if #values == 0 then return nil, "no supported challenge", code end
+  put_credentials(new, crname, answered, values)
+
+  -- credentials for other realms we carried (a proxy's and the registrar's) go out with the
+  -- next nonce-count, since the servers count nc per nonce
+  for _, name in ipairs { "Authorization", "Proxy-Authorization" } do
+    local refresh, vals = {}, {}
+    for realm, c in pairs(sent_credentials(new, name)) do
+      local st = self.cache[realm]
+      if not answered[realm] and st and st.header == name and st.nonce == c.nonce then
+        st.nc = st.nc + 1
+        local v = credentials(self, st, new)
+        if v then
+          refresh[realm] = true
+          vals[#vals + 1] = v
+        end
+      end
+    end
+    if #vals > 0 then put_credentials(new, name, refresh, vals) end
+  end
+  return new
+end
+
+--- Add credentials for realms we already know (the cached nonce, next nonce-count) to a fresh
+-- request, e.g. a REGISTER refresh, sparing a round trip (RFC 3261 §22.3). realm: only that one.
+-- Returns req, modified in place.
+function Client:preauthorize(req, realm)
+  check_request(req, "preauthorize")
+  local by = {}
+  for _, r in ipairs(self.order) do
+    local st = self.cache[r]
+    if realm == nil or r == realm then
+      st.nc = st.nc + 1
+      local v = credentials(self, st, req)
+      if v then
+        local h = by[st.header] or { realms = {}, values = {} }
+        by[st.header] = h
+        h.realms[r] = true
+        h.values[#h.values + 1] = v
+      end
+    end
+  end
+  for name, h in pairs(by) do put_credentials(req, name, h.realms, h.values) end
+  return req
+end
+
+--- Realms with cached credentials, in the order they were learned.
+function Client:realms()
+  local out = {}
+  for i, r in ipairs(self.order) do out[i] = r end
+  return out
+end
+
+return M
