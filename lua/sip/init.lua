@@ -168,8 +168,8 @@ sip.waiter, sip.on_error, sip.on_signals = loop.waiter, loop.on_error, loop.on_s
 --- sip.endpoint{listen = {...}, handler = fn(req), ...}: transports and transactions (sip.endpoint)
 function sip.endpoint(opts) return require("sip.endpoint").new(opts) end
 
--- Layers load on first use: sip.sdp, ...
-local lazy = { sdp = "sip.sdp" }
+-- Layers load on first use: sip.sdp, sip.auth, ...
+local lazy = { sdp = "sip.sdp", auth = "sip.auth" }
 return setmetatable(sip, {
   __index = function(t, k)
     local name = lazy[k]
