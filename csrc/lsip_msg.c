@@ -16,7 +16,39 @@ typedef struct lsip_msg {
   sip_hdr inl[]; /* the parsed index, until the first edit copies it */
 } lsip_msg;
 
-static lsip_msg *checkmsg(lua_State *L, int i) { return luaL_checkudata(L, i, LSIP_MESSAGE); }
+/* Two metatables: a parsed message that was never edited owns no memory, so it has no __gc (a
+ * finalizer makes every message dearer to collect); the first edit switches it to the owned one. */
+static const char MT_PLAIN = 'p', MT_OWNED = 'o';
+
+static lsip_msg *checkmsg(lua_State *L, int i) {
+  lsip_msg *u = lua_touserdata(L, i);
+  if (u && lua_getmetatable(L, i)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
+    int ok = lua_rawequal(L, -1, -2);
+    if (!ok) {
+      lua_pop(L, 1);
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_OWNED);
+      ok = lua_rawequal(L, -1, -2);
+    }
+    lua_pop(L, 2);
+    if (ok) return u;
+  }
+  luaL_typeerror(L, i, LSIP_MESSAGE);
+  return NULL;
+}
+
+/* Before an edit: the message will own memory, so it needs its finalizer from now on. */
+static lsip_msg *editable(lua_State *L, int i) {
+  lsip_msg *u = checkmsg(L, i);
+  lua_getmetatable(L, i);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
+  if (lua_rawequal(L, -1, -2)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_OWNED);
+    lua_setmetatable(L, i);
+  }
+  lua_pop(L, 2);
+  return u;
+}
 
 /* Parse buf (held by the Lua string at index sidx) into a new message on the stack. On failure
  * pushes nothing and returns -1 with *err filled. */
@@ -38,7 +70,8 @@ static int newmsg(lua_State *L, int sidx, const char *buf, size_t len, const sip
   memcpy(u->inl, m.hdr, m.nhdr * sizeof(sip_hdr));
   m.hdr = u->inl;
   sip_emsg_wrap(&u->e, &m);
-  luaL_setmetatable(L, LSIP_MESSAGE);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
+  lua_setmetatable(L, -2);
   lua_pushvalue(L, sidx);
   lua_setiuservalue(L, -2, 1);
   if (tmp != stack) lua_remove(L, -2);
@@ -519,7 +552,7 @@ static unsigned first_index_of(const sip_msg *m, sip_hdr_id id, const char *name
 
 /* msg:add_header(name, value[, "top"]) -- "top" puts it before the others of its name */
 static int m_add_header(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   size_t nl, vl;
   const char *name = luaL_checklstring(L, 2, &nl);
   const char *val = luaL_checklstring(L, 3, &vl);
@@ -540,7 +573,7 @@ static int m_add_header(lua_State *L) {
 
 /* msg:remove_header(name) -> number removed */
 static int m_remove_header(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   size_t nl;
   const char *name = luaL_checklstring(L, 2, &nl);
   sip_hdr_id id = sip_hdr_lookup(name, nl);
@@ -556,7 +589,7 @@ static int m_remove_header(lua_State *L) {
 
 /* msg:set_header(name, value) -- replaces every value of name by one (nil removes) */
 static int m_set_header(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   size_t nl, vl;
   const char *name = luaL_checklstring(L, 2, &nl);
   if (lua_isnoneornil(L, 3)) {
@@ -583,7 +616,7 @@ static int m_set_header(lua_State *L) {
 
 /* msg:push_via(value) -- a new top Via (§16.6 step 8) */
 static int m_push_via(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   size_t vl;
   const char *val = luaL_checklstring(L, 2, &vl);
   checkvalue(L, 2, val, vl);
@@ -599,7 +632,7 @@ static int m_push_via(lua_State *L) {
 
 /* msg:pop_via() -> the removed top Via value | nil (§16.7 step 3) */
 static int m_pop_via(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   const sip_msg *m = &u->e.m;
   if (m->first[SIP_H_VIA] == SIP_NO_HDR) return 0;
   unsigned i = m->first[SIP_H_VIA];
@@ -637,7 +670,7 @@ static int m_decrement_mf(lua_State *L) {
 
 /* msg:set_body(body[, content_type]) -- also sets Content-Length */
 static int m_set_body(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   size_t n;
   const char *body = luaL_optlstring(L, 2, "", &n);
   const char *ct = luaL_optstring(L, 3, NULL);
@@ -649,7 +682,7 @@ static int m_set_body(lua_State *L) {
 
 /* msg:set_uri(uri) -- the Request-URI */
 static int m_set_uri(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   size_t n;
   const char *s;
   if (luaL_testudata(L, 2, LSIP_URI)) s = lua_tolstring(L, (luaL_tolstring(L, 2, &n), -1), &n);
@@ -665,7 +698,7 @@ static int m_set_uri(lua_State *L) {
 
 /* msg:set_status(code[, reason]) */
 static int m_set_status(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *u = editable(L, 1);
   lua_Integer code = luaL_checkinteger(L, 2);
   size_t rl = 0;
   const char *reason = luaL_optlstring(L, 3, NULL, &rl);
@@ -706,7 +739,7 @@ static int m_clone(lua_State *L) {
 }
 
 static int m_gc(lua_State *L) {
-  lsip_msg *u = luaL_testudata(L, 1, LSIP_MESSAGE);
+  lsip_msg *u = lua_touserdata(L, 1);
   if (u && (u->e.blks || u->e.hdr_owned)) sip_emsg_free(&u->e);
   return 0;
 }
@@ -819,8 +852,7 @@ static int l_reason(lua_State *L) {
 
 int lsip_open_message(lua_State *L) {
   if (luaL_newmetatable(L, LSIP_MESSAGE)) {
-    luaL_Reg meta[] = {{"__index", m_index}, {"__tostring", m_tostring}, {"__gc", m_gc},
-                       {"__close", m_gc}, {NULL, NULL}};
+    luaL_Reg meta[] = {{"__index", m_index}, {"__tostring", m_tostring}, {NULL, NULL}};
     luaL_setfuncs(L, meta, 0);
     luaL_Reg methods[] = {{"header", m_header},
                           {"headers", m_headers},
@@ -842,13 +874,25 @@ int lsip_open_message(lua_State *L) {
                           {"clone", m_clone},
                           {NULL, NULL}};
     luaL_newlib(L, methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -4, "message_methods"); /* sip.lua adds methods written in Lua */
     lua_setfield(L, -2, "methods");
-  } else {
-    lua_getfield(L, -1, "methods");
-    lua_setfield(L, -3, "message_methods");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
+    /* the owned twin: the same fields plus the finalizer */
+    lua_createtable(L, 0, 6);
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+    lua_pushcfunction(L, m_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, m_gc);
+    lua_setfield(L, -2, "__close");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MT_OWNED);
   }
+  lua_getfield(L, -1, "methods");
+  lua_setfield(L, -3, "message_methods"); /* sip.lua adds methods written in Lua */
   lua_pop(L, 1);
   luaL_Reg fns[] = {{"parse", l_parse},   {"frame", l_frame},   {"response", l_response},
                     {"ack", l_ack},       {"cancel", l_cancel}, {"branch", l_branch},
