@@ -2,11 +2,32 @@
 #include "sip_rand.h"
 #include <openssl/rand.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/* RAND_bytes costs about a microsecond a call whatever its size, and the stack draws a tag or
+ * branch for nearly every message: small draws come from a pool refilled 4 KiB at a time. */
+static unsigned char pool[4096];
+static size_t pool_left;
+static pid_t pool_pid;
+
 int sip_rand_bytes(void *out, size_t n) {
-  return RAND_bytes((unsigned char *)out, (int)n) == 1 ? 0 : -1;
+  if (n > sizeof pool / 4) return RAND_bytes((unsigned char *)out, (int)n) == 1 ? 0 : -1;
+  pid_t pid = getpid();
+  if (pid != pool_pid) { /* a forked child must not replay its parent's pool */
+    pool_left = 0;
+    pool_pid = pid;
+  }
+  if (pool_left < n) {
+    if (RAND_bytes(pool, (int)sizeof pool) != 1) return -1;
+    pool_left = sizeof pool;
+  }
+  unsigned char *src = pool + sizeof pool - pool_left;
+  memcpy(out, src, n);
+  memset(src, 0, n); /* what was handed out does not stay in memory */
+  pool_left -= n;
+  return 0;
 }
 
 int sip_rand_chars(char *out, size_t n) {

@@ -1170,10 +1170,27 @@ int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, c
   return 0;
 }
 
+/* Dotted quad without the printf machinery inet_ntop uses: it runs for every request. */
+static int ipv4_str(const struct in_addr *in, char *out, size_t cap) {
+  const unsigned char *b = (const unsigned char *)&in->s_addr;
+  char t[16];
+  size_t n = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned v = b[i];
+    if (v >= 100) t[n++] = (char)('0' + v / 100);
+    if (v >= 10) t[n++] = (char)('0' + v / 10 % 10);
+    t[n++] = (char)('0' + v % 10);
+    t[n++] = i < 3 ? '.' : 0;
+  }
+  if (n > cap) return -1;
+  memcpy(out, t, n);
+  return 0;
+}
+
 int sip_tp_addr_str(const struct sockaddr_storage *a, char *host, size_t hostlen, int *port) {
   if (a->ss_family == AF_INET) {
     const struct sockaddr_in *s = (const struct sockaddr_in *)a;
-    if (!inet_ntop(AF_INET, &s->sin_addr, host, (socklen_t)hostlen)) return -1;
+    if (ipv4_str(&s->sin_addr, host, hostlen)) return -1;
     if (port) *port = ntohs(s->sin_port);
     return 0;
   }

@@ -777,17 +777,7 @@ static void response_dest(sip_peer *out, const sip_msg *m, const sip_peer *from)
 }
 
 static int peer_ip(const sip_peer *p, char *out, size_t cap, int *port) {
-  if (p->addr.ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)&p->addr;
-    *port = ntohs(a->sin_port);
-    return inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)cap) ? 0 : -1;
-  }
-  if (p->addr.ss_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&p->addr;
-    *port = ntohs(a->sin6_port);
-    return inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)cap) ? 0 : -1;
-  }
-  return -1;
+  return sip_tp_addr_str(&p->addr, out, cap, port);
 }
 
 /* §18.2.1: received when the sent-by host is not the source address; RFC 3581 §4: with a bare
