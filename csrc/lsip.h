@@ -37,8 +37,15 @@ void lsip_pushstr(lua_State *L, sip_str s);
 void lsip_pushvalue(lua_State *L, sip_str v, int folded);
 /* Push a message parsed from a C buffer (copied); nil (and 0) when it does not parse. */
 int lsip_pushmsg(lua_State *L, const char *buf, size_t len);
-/* Attach a server transaction (or nil) and the source peer table to a received message. */
-void lsip_msg_attach(lua_State *L, int msg, int txn, int peer);
+/* Attach a server transaction (at txn, or nil) and the source address to a received message. */
+struct sip_peer;
+void lsip_msg_attach(lua_State *L, int msg, int txn, const struct sip_peer *from);
+/* Push a peer as {proto=, host=, port=, conn=, listener=}. */
+void lsip_pushpeer(lua_State *L, const struct sip_peer *p);
+/* Respond on the transaction handle at index txn with code, reason, opts at arg, arg+1, arg+2;
+ * req (may be NULL: the stored request is parsed) is the request to build from. */
+int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req);
+int lsip_open_reply(lua_State *L);
 /* The bytes of the argument at idx: a string, or a sip.message serialized in its place. */
 const char *lsip_tobytes(lua_State *L, int idx, size_t *len);
 int lsip_open_stack(lua_State *L);   /* sets fields on the table at the top */

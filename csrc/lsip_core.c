@@ -7,6 +7,7 @@ int luaopen_sip_core(lua_State *L) {
   lsip_open_uri(L);
   lsip_open_loop(L);
   lsip_open_stack(L);
+  lsip_open_reply(L);
   lsip_open_digest(L);
   lua_setfield(L, -2, "digest");
   lua_pushliteral(L, "0.1.0");

@@ -8,11 +8,14 @@
 #include "lsip.h"
 #include "sip_build.h"
 #include "sip_rand.h"
+#include "sip_transport.h"
 
 #define MAX_INDEX 4096
 
 typedef struct lsip_msg {
   sip_emsg e;
+  sip_peer src;  /* where a received message came from (has_src) */
+  int has_src;
   sip_hdr inl[]; /* the parsed index, until the first edit copies it */
 } lsip_msg;
 
@@ -67,6 +70,7 @@ static int newmsg(lua_State *L, int sidx, const char *buf, size_t len, const sip
   }
   /* uservalues: 1 the bytes, 2 the server transaction, 3 the source peer */
   lsip_msg *u = lua_newuserdatauv(L, sizeof *u + m.nhdr * sizeof(sip_hdr), 3);
+  u->has_src = 0;
   memcpy(u->inl, m.hdr, m.nhdr * sizeof(sip_hdr));
   m.hdr = u->inl;
   sip_emsg_wrap(&u->e, &m);
@@ -458,8 +462,12 @@ static int m_index(lua_State *L) {
     }
     break;
   case 's':
-    if (!strcmp(k, "source")) { /* where a received message came from */
-      lua_getiuservalue(L, 1, 3);
+    if (!strcmp(k, "source")) { /* where a received message came from, made on first use */
+      if (lua_getiuservalue(L, 1, 3) != LUA_TNIL || !u->has_src) return 1;
+      lua_pop(L, 1);
+      lsip_pushpeer(L, &u->src);
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, 3);
       return 1;
     }
     if (!strcmp(k, "status")) {
@@ -928,14 +936,54 @@ const char *lsip_tobytes(lua_State *L, int idx, size_t *len) {
   return lua_tolstring(L, idx, len);
 }
 
-/* Attach the server transaction (at txn, may be nil) and the source peer (at peer) to the message
- * at msg. */
-void lsip_msg_attach(lua_State *L, int msg, int txn, int peer) {
+/* Attach the server transaction (at txn, may be nil) and the source address to the message at msg. */
+void lsip_msg_attach(lua_State *L, int msg, int txn, const sip_peer *from) {
   msg = lua_absindex(L, msg);
-  txn = lua_absindex(L, txn);
-  peer = lua_absindex(L, peer);
+  lsip_msg *u = lua_touserdata(L, msg);
   lua_pushvalue(L, txn);
   lua_setiuservalue(L, msg, 2);
-  lua_pushvalue(L, peer);
-  lua_setiuservalue(L, msg, 3);
+  if (from) {
+    u->src = *from;
+    u->has_src = 1;
+  }
+}
+
+/* msg:reply(code[, reason[, opts]]) -> true | nil, err: answer a received request on its server
+ * transaction (§8.2.6; received/rport per RFC 3581), built from this message's own index.
+ * opts: to_tag, headers (raw lines, or a table formatted by sip.lua), body, content_type. */
+static int m_reply(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  lua_settop(L, 4);
+  if (lua_getiuservalue(L, 1, 2) != LUA_TUSERDATA)
+    return luaL_error(L, "reply: not a received request with a transaction");
+  if (lua_istable(L, 4) && lua_getfield(L, 4, "headers") == LUA_TTABLE) {
+    /* a table of headers: formatted (and checked) by the Lua front, into a copy of opts */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, "_format_headers"); /* set by lua/sip/init.lua */
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, 4)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "headers");
+    lua_replace(L, 4);
+  } else if (lua_istable(L, 4)) lua_pop(L, 1);
+  return lsip_txn_respond(L, 5, 2, u->e.dirty ? NULL : &u->e.m);
+}
+
+int lsip_open_reply(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
+  lua_getfield(L, -1, "methods");
+  lua_pushcfunction(L, m_reply);
+  lua_setfield(L, -2, "reply");
+  lua_pop(L, 2);
+  return 0;
 }

@@ -56,7 +56,7 @@ static sip_proto check_proto(lua_State *L, int idx) {
   return (sip_proto)(luaL_checkoption(L, idx, NULL, names) + 1);
 }
 
-static void pushpeer(lua_State *L, const sip_peer *p) {
+void lsip_pushpeer(lua_State *L, const sip_peer *p) {
   char host[64];
   int port = 0;
   lua_createtable(L, 0, 5);
@@ -174,9 +174,8 @@ static void cb_request(void *ud, sip_txn *t, const sip_msg *req, const sip_peer 
     lua_pop(L, 3);
     return;
   }
-  pushpeer(L, from);
-  lsip_msg_attach(L, -2, -3, -1);
-  lsip_pcall(st->lp, L, 3);
+  lsip_msg_attach(L, -1, -2, from);
+  lsip_pcall(st->lp, L, 2);
 }
 
 static void cb_response(void *ud, sip_txn *t, const sip_msg *rsp, const sip_peer *from) {
@@ -189,10 +188,9 @@ static void cb_response(void *ud, sip_txn *t, const sip_msg *rsp, const sip_peer
     return;
   }
   lua_pushnil(L);
-  pushpeer(L, from);
-  lsip_msg_attach(L, -3, -2, -1);
-  lua_remove(L, -2);
-  lsip_pcall(st->lp, L, 4);
+  lsip_msg_attach(L, -2, -1, from);
+  lua_pop(L, 1);
+  lsip_pcall(st->lp, L, 3);
 }
 
 static void cb_stray(void *ud, const sip_msg *rsp, const sip_peer *from) {
@@ -204,10 +202,9 @@ static void cb_stray(void *ud, const sip_msg *rsp, const sip_peer *from) {
     return;
   }
   lua_pushnil(L);
-  pushpeer(L, from);
-  lsip_msg_attach(L, -3, -2, -1);
-  lua_remove(L, -2);
-  lsip_pcall(st->lp, L, 2);
+  lsip_msg_attach(L, -2, -1, from);
+  lua_pop(L, 1);
+  lsip_pcall(st->lp, L, 1);
 }
 
 static void cb_error(void *ud, sip_txn *t, int code, const char *what) {
@@ -241,6 +238,17 @@ static void cb_conn(void *ud, uint32_t conn, int err, const char *what) {
   lua_pushinteger(L, conn);
   lua_pushinteger(L, err);
   lua_pushstring(L, what ? what : "");
+  lsip_pcall(st->lp, L, 3);
+}
+
+static void cb_trace(void *ud, int out, const char *buf, size_t len, const sip_peer *peer) {
+  lsip_stack *st = ud;
+  lua_State *L = cbstate(st);
+  if (!L || !getcb(L, st, "trace")) return;
+  if (out) lua_pushliteral(L, "out");
+  else lua_pushliteral(L, "in");
+  lua_pushlstring(L, buf, len);
+  lsip_pushpeer(L, peer);
   lsip_pcall(st->lp, L, 3);
 }
 
@@ -289,7 +297,7 @@ static int l_stack(lua_State *L) {
   st->lp = lp;
   st->self = st->cbs = LUA_NOREF;
   luaL_setmetatable(L, LSIP_STACK);
-  sip_stack_handler h = {st, cb_request, cb_response, cb_stray, cb_error, cb_terminated, cb_conn};
+  sip_stack_handler h = {st, cb_request, cb_response, cb_stray, cb_error, cb_terminated, cb_conn, cb_trace};
   st->s = sip_stack_new(lp->loop, &cfg, &h);
   if (!st->s) {
     lua_pushnil(L);
@@ -304,11 +312,13 @@ static int l_stack(lua_State *L) {
   return 1;
 }
 
-/* stack:on(event, fn) -- event "request" fn(txn|nil, req, peer), "stray" fn(rsp, peer),
- * "conn" fn(conn, errno, what); fn nil removes it */
+/* stack:on(event, fn) -- event "request" fn(txn|nil, req), "stray" fn(rsp) (msg.source says
+ * where they came from),
+ * "conn" fn(conn, errno, what), "trace" fn("in"|"out", bytes, peer) (every message, for
+ * logs; it must not yield); fn nil removes it */
 static int s_on(lua_State *L) {
   lsip_stack *st = checkstack(L, 1);
-  static const char *const events[] = {"request", "stray", "conn", NULL};
+  static const char *const events[] = {"request", "stray", "conn", "trace", NULL};
   int e = luaL_checkoption(L, 2, NULL, events);
   if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->cbs);
@@ -345,7 +355,7 @@ static int s_listen(lua_State *L) {
 }
 
 /* stack:request(msg|bytes, peer, fn) -> txn | nil, err
- * fn(txn, "response", rsp, peer) | fn(txn, "error", code, what) | fn(txn, "terminated") */
+ * fn(txn, "response", rsp) | fn(txn, "error", code, what) | fn(txn, "terminated") */
 static int s_request(lua_State *L) {
   lsip_stack *st = checkstack(L, 1);
   size_t len;
@@ -382,7 +392,14 @@ static int s_send(lua_State *L) {
   const char *buf = lsip_tobytes(L, 2, &len);
   sip_peer to;
   const char *err = "send failed";
-  if (topeer(L, 3, &to, &err) || sip_stack_send(st->s, &to, buf, len, &err)) {
+  int bad = topeer(L, 3, &to, &err);
+  if (!bad) {
+    lua_State *prev = st->Lcall;
+    st->Lcall = L;
+    bad = sip_stack_send(st->s, &to, buf, len, &err);
+    st->Lcall = prev;
+  }
+  if (bad) {
     lua_pushnil(L);
     lua_pushstring(L, err);
     lua_pushinteger(L, 503);
@@ -406,7 +423,7 @@ static int s_resolve(lua_State *L) {
     lua_pushfstring(L, "%s: %s", host, err);
     return 2;
   }
-  pushpeer(L, &p);
+  lsip_pushpeer(L, &p);
   return 1;
 }
 
@@ -455,37 +472,40 @@ static int s_close(lua_State *L) {
 
 /* ---- transaction methods -------------------------------------------------------------------- */
 
-/* txn:respond(code[, reason[, opts]]) -> true | nil, err: a response built from the request
- * (§8.2.6) with received/rport (RFC 3581). opts: to_tag, headers (raw lines), body, content_type */
-static int x_respond(lua_State *L) {
-  lsip_txn *x = checktxn(L, 1);
-  lua_Integer code = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, code >= 100 && code <= 699, 2, "status must be 100..699");
-  const char *reason = luaL_optstring(L, 3, NULL);
+int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req) {
+  lsip_txn *x = checktxn(L, txn);
+  lua_Integer code = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, code >= 100 && code <= 699, arg, "status must be 100..699");
+  const char *reason = luaL_optstring(L, arg + 1, NULL);
   const char *to_tag = NULL, *extra = NULL, *ctype = NULL, *body = NULL;
   size_t blen = 0;
-  if (!lua_isnoneornil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
-    to_tag = optstr(L, 4, "to_tag");
-    extra = optstr(L, 4, "headers");
-    ctype = optstr(L, 4, "content_type");
-    lua_getfield(L, 4, "body");
+  int o = arg + 2;
+  if (!lua_isnoneornil(L, o)) {
+    luaL_checktype(L, o, LUA_TTABLE);
+    to_tag = optstr(L, o, "to_tag");
+    extra = optstr(L, o, "headers");
+    ctype = optstr(L, o, "content_type");
+    lua_getfield(L, o, "body");
     body = luaL_optlstring(L, -1, NULL, &blen);
     lua_pop(L, 1);
   }
-  if (reason && strpbrk(reason, "\r\n")) luaL_argerror(L, 3, "reason must not contain CR or LF");
-  if (sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE)
-    luaL_error(L, "respond: not a server transaction");
+  if (reason && strpbrk(reason, "\r\n")) luaL_argerror(L, arg + 1, "reason must not contain CR or LF");
+  if (ctype && strpbrk(ctype, "\r\n")) luaL_argerror(L, o, "content_type must not contain CR or LF");
+  if (body && blen && !ctype) luaL_argerror(L, o, "a body needs content_type");
+  if (sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE) luaL_error(L, "respond: not a server transaction");
   sip_hdr hdr[256];
-  sip_msg req;
-  if (sip_txn_parse_request(x->t, &req, hdr, 256)) luaL_error(L, "respond: the stored request does not parse");
+  sip_msg stored;
+  if (!req) {
+    if (sip_txn_parse_request(x->t, &stored, hdr, 256)) luaL_error(L, "respond: the stored request does not parse");
+    req = &stored;
+  }
   char tag[SIP_TAG_LEN + 1];
   if (!to_tag && code > 100) {
     if (sip_rand_tag(tag)) return luaL_error(L, "random source failed");
     to_tag = tag;
   }
   sip_buf b = SIP_BUF_INIT;
-  sip_build_response(&b, &req, (int)code, reason, to_tag, sip_txn_via_fix(x->t), extra, ctype, body, blen);
+  sip_build_response(&b, req, (int)code, reason, to_tag, sip_txn_via_fix(x->t), extra, ctype, body, blen);
   if (b.oom) {
     sip_buf_free(&b);
     return luaL_error(L, "out of memory");
@@ -503,6 +523,11 @@ static int x_respond(lua_State *L) {
   lua_pushboolean(L, 1);
   return 1;
 }
+
+/* txn:respond(code[, reason[, opts]]) -> true | nil, err: a response built from the stored
+ * request (§8.2.6) with received/rport (RFC 3581). opts: to_tag, headers (raw lines), body,
+ * content_type */
+static int x_respond(lua_State *L) { return lsip_txn_respond(L, 1, 2, NULL); }
 
 /* txn:send(response) -> true | nil, err: a response the caller built (a proxy's relayed one) */
 static int x_send(lua_State *L) {
@@ -598,7 +623,7 @@ static int x_index(lua_State *L) {
   }
   if (!strcmp(k, "peer")) {
     if (!x->t) return 0;
-    pushpeer(L, sip_txn_peer(x->t));
+    lsip_pushpeer(L, sip_txn_peer(x->t));
     return 1;
   }
   if (!strcmp(k, "received") || !strcmp(k, "rport")) {

@@ -53,6 +53,7 @@ static void on_recv(void *ud, const char *buf, size_t len, const sip_peer *from)
   sip_stack *s = ud;
   if (s->closing) return;
   enter(s);
+  if (s->h.on_trace) s->h.on_trace(s->h.ud, 0, buf, len, from);
   sip_txl_receive(s->txl, buf, len, from, sip_stack_now(s));
   if (!s->closing) reschedule(s);
   leave(s);
@@ -76,6 +77,7 @@ static int tx(void *ud, const sip_peer *to, const char *buf, size_t len) {
     s->lossrng ^= s->lossrng << 17;
     if ((uint32_t)s->lossrng < s->loss) return 0; /* lost on the way */
   }
+  if (s->h.on_trace) s->h.on_trace(s->h.ud, 1, buf, len, to);
   return sip_tp_send(s->tp, to, NULL, buf, len, &err);
 }
 
@@ -165,6 +167,7 @@ int sip_stack_respond(sip_stack *s, sip_txn *st, const char *buf, size_t len) {
 }
 
 int sip_stack_send(sip_stack *s, const sip_peer *to, const char *buf, size_t len, const char **err) {
+  if (s->h.on_trace && !s->closing) s->h.on_trace(s->h.ud, 1, buf, len, to);
   return sip_tp_send(s->tp, to, NULL, buf, len, err);
 }
 

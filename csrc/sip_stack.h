@@ -19,6 +19,9 @@ typedef struct sip_stack_handler {
   void (*on_error)(void *ud, sip_txn *t, int code, const char *what);
   void (*on_terminated)(void *ud, sip_txn *t);
   void (*on_conn)(void *ud, uint32_t conn, int err, const char *what);
+  /* Optional: every message received (out = 0) or handed to the transport (out = 1), for
+   * traces; retransmissions and the layer's own answers (100, stateless 400) included. */
+  void (*on_trace)(void *ud, int out, const char *buf, size_t len, const sip_peer *peer);
 } sip_stack_handler;
 
 typedef struct sip_stack_config {

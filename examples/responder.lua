@@ -2,9 +2,10 @@
 -- responder.lua --listen udp:127.0.0.1:5090 [--listen tcp:127.0.0.1:5090] [--code 200] [--t1 S]
 -- Answers every request with the given code through the transaction layer (retransmissions are
 -- absorbed in C). The smallest server, and a test peer. Ctrl-C or SIGTERM stops it.
+-- run from a checkout: its lua/ and build/ come first; an installed rock is found otherwise
 local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
-package.path = package.path .. ";" .. here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua"
-package.cpath = package.cpath .. ";" .. here .. "/build/?.so"
+package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
+package.cpath = here .. "/build/?.so;" .. package.cpath
 local sip = require "sip"
 
 local listen, code, t1, quiet = {}, 200, nil, false

@@ -82,19 +82,22 @@ local FINAL_PENDING = { trying = true, proceeding = true }
 
 -- A new request: the handler runs in its own coroutine; a request it leaves without a final
 -- response gets 500, and an error in it gets 500 and is reported out of run().
+local traceback = debug.traceback
+local function serve(h, txn, req)
+  local ok, err = xpcall(h, traceback, req)
+  if txn and FINAL_PENDING[txn.state] then
+    txn:respond(500, ok and "No Response From Handler" or "Server Internal Error")
+  end
+  if not ok then loop.report(err) end
+end
+
 function Endpoint:dispatch(txn, req)
   local h = self.handler
   if not h then
     if txn then txn:respond(503, "No Handler") end
     return
   end
-  loop.spawn(function()
-    local ok, err = xpcall(h, debug.traceback, req)
-    if txn and FINAL_PENDING[txn.state] then
-      txn:respond(500, ok and "No Response From Handler" or "Server Internal Error")
-    end
-    if not ok then loop.report(err) end
-  end)
+  loop.spawn(serve, h, txn, req)
 end
 
 -- §8.1.2: the first Route if it is a loose router, else the Request-URI, gives the next hop.
@@ -113,7 +116,8 @@ end
 --- Send a request and wait for its final response.
 -- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
 -- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
--- 2xx of an INVITE (forks, retransmissions). Returns the final response, or nil, err, code
+-- 2xx of an INVITE (forks, retransmissions), on_txn = fn(txn) called with the client transaction
+-- as soon as it exists (it must not yield). Returns the final response, or nil, err, code
 -- (408 timeout, 503 transport trouble). A request without Via gets ours with a fresh branch.
 function Endpoint:request(req, opts)
   opts = opts or {}
@@ -159,6 +163,7 @@ function Endpoint:request(req, opts)
   end)
   if not txn then return nil, err, code end
   self.last_txn = txn
+  if opts.on_txn then opts.on_txn(txn) end -- e.g. a proxy keeps it to CANCEL the branch (§16.10)
   local r, e, c = w:block(opts.timeout)
   if r == nil and e == "timeout" and c == nil then
     final = true

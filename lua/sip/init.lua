@@ -142,23 +142,8 @@ function sip.response(req, status, reason, opts)
   return core.response(req, status, reason, opts)
 end
 
---- req:reply(code[, reason[, opts]]) answers a received request on its server transaction
--- (§8.2.6; received/rport per RFC 3581). opts: to_tag, headers (table or raw lines), body,
--- content_type. Returns true or nil, err.
-core.message_methods.reply = function(self, code, reason, opts)
-  local txn = self.txn
-  if not txn then error("reply: not a received request with a transaction", 2) end
-  if opts and opts.headers and type(opts.headers) ~= "string" then
-    local o = {}
-    for k, v in pairs(opts) do o[k] = v end
-    o.headers = concat(header_lines(opts.headers))
-    opts = o
-  end
-  if opts and opts.body and #opts.body > 0 and not opts.content_type then
-    error("reply: a body needs content_type", 2)
-  end
-  return txn:respond(code, reason, opts)
-end
+-- req:reply (lsip_msg.c) formats a table of headers with this.
+core.message_methods._format_headers = function(h) return concat(header_lines(h)) end
 
 -- coroutines over the event loop (lua/sip/loop.lua)
 local loop = require "sip.loop"
