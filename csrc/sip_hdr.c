@@ -404,17 +404,26 @@ int sip_parse_uint(const char *p, size_t n, uint64_t max, uint64_t *out) {
 /* ---- hosts (RFC 3261 §25.1, RFC 4291 §2.2) -------------------------------------------------- */
 
 /* IPv4address with each part 0..255 at p; returns its end (the caller checks what follows), or
- * NULL. */
+ * NULL. Each part is one to three digits, read without a loop. */
 static const char *scan_ipv4(const char *p, const char *e) {
   for (int part = 0; part < 4; part++) {
     if (part) {
       if (p >= e || *p != '.') return NULL;
       p++;
     }
-    const char *d0 = p;
-    unsigned v = 0;
-    while (p < e && p - d0 < 3 && (unsigned)(*p - '0') <= 9) v = v * 10 + (unsigned)(*p++ - '0');
-    if (p == d0 || v > 255) return NULL;
+    unsigned d;
+    if (p >= e || (d = (unsigned)((unsigned char)*p - '0')) > 9) return NULL;
+    unsigned v = d;
+    p++;
+    if (p < e && (d = (unsigned)((unsigned char)*p - '0')) <= 9) {
+      v = v * 10 + d;
+      p++;
+      if (p < e && (d = (unsigned)((unsigned char)*p - '0')) <= 9) {
+        v = v * 10 + d;
+        p++;
+        if (v > 255) return NULL;
+      }
+    }
   }
   return p;
 }
@@ -455,11 +464,32 @@ static int ipv6_ok(const char *p, const char *e) {
   return dbl ? groups <= 7 : groups == 8;
 }
 
-/* host at p: IPv6reference, or hostname / IPv4address in one pass (RFC 3261 §25.1). Labels of
- * alphanum, inner "-" and "_", an optional final "."; a name without letters must be an
- * IPv4address (parts 0..255), and the top label must not be all digits (RFC 1123 §2.1). The same
- * leniency as sip_uri.c ('_' and a top label starting with a digit), so a host valid in a URI is
- * valid in a Via. Returns the end, or NULL. */
+/* Hostname label characters (alphanum, "-", "_"), and alphanum alone. */
+#define HL(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '_')
+#define HL4(b) HL(b), HL((b) + 1), HL((b) + 2), HL((b) + 3)
+#define HL16(b) HL4(b), HL4((b) + 4), HL4((b) + 8), HL4((b) + 12)
+static const uint8_t hostlabel[256] = {HL16(0x00), HL16(0x10), HL16(0x20), HL16(0x30),
+                                       HL16(0x40), HL16(0x50), HL16(0x60), HL16(0x70)};
+
+static inline const char *span_label(const char *p, const char *e) {
+  while (e - p >= 4 && hostlabel[(unsigned char)p[0]] && hostlabel[(unsigned char)p[1]] &&
+         hostlabel[(unsigned char)p[2]] && hostlabel[(unsigned char)p[3]])
+    p += 4;
+  while (p < e && hostlabel[(unsigned char)*p]) p++;
+  return p;
+}
+
+static int all_digits(const char *p, const char *e) {
+  for (; p < e; p++)
+    if ((unsigned)((unsigned char)*p - '0') > 9) return 0;
+  return 1;
+}
+
+/* host at p: IPv6reference, or hostname / IPv4address (RFC 3261 §25.1). Labels of alphanum,
+ * inner "-" and "_", an optional final "."; a name without letters must be an IPv4address (parts
+ * 0..255), and the top label must not be all digits (RFC 1123 §2.1). The same leniency as
+ * sip_uri.c ('_', a top label starting with a digit), so a host valid in a URI is valid in a Via.
+ * Returns the end, or NULL. */
 static const char *scan_host(const char *p, const char *e) {
   if (p < e && *p == '[') {
     const char *q = p + 1;
@@ -467,39 +497,33 @@ static const char *scan_host(const char *p, const char *e) {
     if (q >= e || *q != ']' || !ipv6_ok(p + 1, q)) return NULL;
     return q + 1;
   }
-  /* the common IPv4 sent-by without the label bookkeeping */
-  if (p < e && (unsigned)(*p - '0') <= 9) {
+  /* the common IPv4 sent-by first */
+  if (p < e && (unsigned)((unsigned char)*p - '0') <= 9) {
     const char *r = scan_ipv4(p, e);
-    if (r && (r == e || !(SIP_IS(*r, SIP_C_ALPHA | SIP_C_DIGIT) || *r == '-' || *r == '_' || *r == '.')))
-      return r;
+    if (r && (r == e || !(hostlabel[(unsigned char)*r] || *r == '.'))) return r;
   }
-  const char *q = p, *label = p;
-  unsigned any = 0, lab = 0, top = 0;
-  for (; q < e; q++) {
-    unsigned k = sip_ctype[(unsigned char)*q];
-    if (k & (SIP_C_ALPHA | SIP_C_DIGIT)) {
-      lab |= k;
-    } else if (*q == '-' || *q == '_') {
-      if (q == label) return NULL;
-      lab |= SIP_C_ALPHA; /* not a digit: the label is not numeric */
-    } else if (*q == '.') {
-      if (q == label || q[-1] == '-') return NULL;
-      any |= lab;
-      top = lab;
-      lab = 0;
-      label = q + 1;
-    } else {
+  const char *q = p, *label, *top = NULL, *top_end = NULL;
+  for (;;) {
+    label = q;
+    q = span_label(q, e);
+    if (q == label) {
+      /* an empty label: only a final "." may leave one */
+      if (label == p || (label < e && *label == '.')) return NULL;
       break;
     }
+    if (*label == '-' || q[-1] == '-') return NULL;
+    top = label;
+    top_end = q;
+    if (q >= e || *q != '.') break;
+    q++;
   }
-  if (q == p) return NULL;
-  if (q > label) {
-    if (q[-1] == '-') return NULL;
-    any |= lab;
-    top = lab;
+  /* a name of digits only is an IPv4address, and the top label has a non-digit */
+  if (all_digits(top, top_end)) {
+    for (const char *t = p; t < q; t++)
+      if (*t != '.' && (unsigned)((unsigned char)*t - '0') > 9) return NULL;
+    return scan_ipv4(p, q) == q ? q : NULL;
   }
-  if (!(any & SIP_C_ALPHA)) return ipv4_ok(p, q) ? q : NULL;
-  return (top & SIP_C_ALPHA) ? q : NULL;
+  return q;
 }
 
 static int host_ok(sip_str s) { return s.n && scan_host(s.p, s.p + s.n) == s.p + s.n; }
@@ -556,9 +580,9 @@ static inline int param_next(const char **pp, const char *e, sip_str *name, sip_
 }
 
 int sip_param_next(sip_str *rest, sip_str *name, sip_str *value) {
+  if (!rest->p) return 0; /* an absent params slice (NULL + 0 would be undefined) */
   const char *p = rest->p, *e = rest->p + rest->n, *at;
   int tok;
-  if (!p) return 0;
   int r = param_next(&p, e, name, value, &tok, &at);
   if (r > 0) *rest = sip_str_make(p, (size_t)(e - p));
   return r;

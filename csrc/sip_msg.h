@@ -220,15 +220,23 @@ enum {
 };
 
 /* Parse one message from buf[0..len). hdr/maxhdr is the index storage (the limit is the smaller of
- * maxhdr and lim->max_headers). Fills m; returns 0, or -1 with m->err set. On an error in a
- * header's value (after the index is complete), m->nhdr and the index stay valid so the caller
- * can still answer the request (for example 400 with the reason). m->err.status says how. */
+ * maxhdr and lim->max_headers; lim NULL means sip_default_limits). Fills m; returns 0, or -1 with
+ * m->err set. On an error in a header's value (after the index is complete), m->nhdr and the
+ * index stay valid so the caller can still answer the request (for example 400 with the reason);
+ * the first such error is reported. A bad start line (505 for another version, 400 for a bad
+ * Request-URI...) is reported as well, but the headers are still indexed after it, so that the
+ * request can be answered. A structural error (a header line's syntax, limits) stops the parse
+ * and is reported unless the start line was bad; the entries before it stay valid. Leading
+ * CRLFs are skipped (m->buf is the start line). Never reads outside buf[0..len), never allocates. */
 int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned maxhdr,
               const sip_limits *lim, unsigned flags);
 
 /* Stream framing (TCP/TLS, RFC 3261 §18.3). Leading CRLFs (keepalives, RFC 5626 §3.5.1) are
  * counted into *skip. Returns the length of the message that follows them (> 0), 0 when more
- * bytes are needed, -1 on a framing error (e set: missing or bad Content-Length, too large). */
+ * bytes are needed, -1 on a framing error (e set: missing, bad or duplicate Content-Length 400,
+ * too large 513 -- refused as soon as the header section or the Content-Length shows it, without
+ * waiting for the bytes). Stateless: each call rescans the header section (at most max_msg
+ * bytes), so call it once per read, not once per byte. */
 long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t *skip, sip_error *e);
 
 /* The application-layer checks of RFC 3261 §8.2.2 / §16.3 on a parsed message: exactly one

@@ -43,13 +43,15 @@ typedef struct pctx {
   size_t max_line;
   const char *lim_end; /* end of what may be scanned for the header section */
   const char *end;     /* end of the buffer */
-  int too_many;        /* the index overflowed */
+  int line_err;        /* the start line was bad: its error is the answer, whatever follows */
   uint16_t last[SIP_H__COUNT]; /* last entry per id, for the next chains (valid when first set) */
 } pctx;
 
-/* An error that ends parsing (start line, header section syntax, limits): it replaces a value
- * error seen before, since the index is now incomplete. */
+/* An error that ends parsing (header section syntax, limits): it replaces a value error seen
+ * before, since the index is now incomplete; but not a start-line error (505, a bad
+ * Request-URI), which is what the request must be answered with. */
 static int fatal(pctx *c, int status, const char *at, const char *what) {
+  if (c->line_err) return -1;
   c->m->err.status = status;
   c->m->err.off = (size_t)(at - c->buf);
   c->m->err.what = what;
@@ -115,6 +117,13 @@ static void addr_init(sip_addr *a) {
 /* SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT ("SIP" case-insensitive, RFC 3261 §7.1). Returns 0
  * when it is not one, 1 for SIP/2.0, 2 for another version (505 Version Not Supported, §21.5.7). */
 static int version_kind(const char *p, const char *e) {
+  /* the usual "SIP/2.0": one word compare, case folded where the literal has letters */
+  if (e - p == 7 && p[4] == '2' && p[5] == '.' && p[6] == '0') {
+    uint32_t w, lit;
+    memcpy(&w, p, 4);
+    memcpy(&lit, "sip/", 4);
+    if ((w | ((lit & 0x40404040u) >> 1)) == lit) return 1;
+  }
   if (e - p < 7 || sip_lower((unsigned char)p[0]) != 's' || sip_lower((unsigned char)p[1]) != 'i' ||
       sip_lower((unsigned char)p[2]) != 'p' || p[3] != '/')
     return 0;
@@ -157,10 +166,9 @@ static int parse_status_line(pctx *c, const char *p, const char *e) {
 
 static int parse_request_line(pctx *c, const char *p, const char *e) {
   sip_msg *m = c->m;
-  const char *q = p;
-  while (q < e && SIP_IS(*q, SIP_C_TOKEN)) q++;
+  m->is_request = 1; /* not "SIP/": a request, even a broken one */
+  const char *q = scan_token(p, e);
   if (q == p || q >= e || *q != ' ') return fatal(c, 400, q, "bad request line: bad method");
-  m->is_request = 1;
   m->method = sip_str_make(p, (size_t)(q - p));
   m->method_id = sip_method_lookup(p, (size_t)(q - p));
   const char *u0 = q + 1;
@@ -175,14 +183,16 @@ static int parse_request_line(pctx *c, const char *p, const char *e) {
   m->version = sip_str_make(v0, (size_t)(e - v0));
   const char *u1 = v0 - 1;
   if (u1 == u0) return fatal(c, 400, u0, "bad request line: missing Request-URI");
-  const char *ws = memchr(u0, ' ', (size_t)(u1 - u0));
-  if (!ws) ws = memchr(u0, '\t', (size_t)(u1 - u0));
-  if (ws) return fatal(c, 400, ws, "bad Request-URI: contains whitespace");
   if (*u0 == '<') return fatal(c, 400, u0, "bad Request-URI: enclosed in <>");
   m->ruri = sip_str_make(u0, (size_t)(u1 - u0));
   const char *err, *at;
-  if (sip_uri_parse(u0, (size_t)(u1 - u0), &m->uri, &err, &at) != 0)
+  if (sip_uri_parse(u0, (size_t)(u1 - u0), &m->uri, &err, &at) != 0) {
+    /* no URI holds whitespace: name the usual cause (RFC 4475 §3.1.2.8) */
+    const char *ws = memchr(u0, ' ', (size_t)(u1 - u0));
+    if (!ws) ws = memchr(u0, '\t', (size_t)(u1 - u0));
+    if (ws) return fatal(c, 400, ws, "bad Request-URI: contains whitespace");
     return fatal(c, 400, (at >= u0 && at <= u1) ? at : u0, "bad Request-URI");
+  }
   /* "headers" are not allowed in a Request-URI (RFC 3261 §19.1.1 table 1; RFC 4475 §3.1.2.11) */
   if ((m->uri.scheme == SIP_URI_SIP || m->uri.scheme == SIP_URI_SIPS) && m->uri.headers.p)
     return fatal(c, 400, m->uri.headers.p, "bad Request-URI: headers not allowed in a Request-URI");
@@ -303,7 +313,6 @@ static inline int add_entry(pctx *c, const char *name, size_t nlen, sip_str v, u
                             unsigned line, unsigned flags) {
   sip_msg *m = c->m;
   if (m->nhdr >= c->maxh) {
-    c->too_many = 1;
     if (c->maxh == 256) return fatal(c, 400, name, "too many headers (limit 256)");
     return fatal(c, 400, name, "too many headers");
   }
@@ -327,12 +336,23 @@ static inline int add_entry(pctx *c, const char *name, size_t nlen, sip_str v, u
   return 0;
 }
 
+#define EMPTY(id, name) [id] = "bad " name " header: empty list element"
 static const char *const empty_elem_msg[SIP_H__COUNT] = {
-  [SIP_H_VIA] = "bad Via header: empty list element",
-  [SIP_H_CONTACT] = "bad Contact header: empty list element",
-  [SIP_H_ROUTE] = "bad Route header: empty list element",
-  [SIP_H_RECORD_ROUTE] = "bad Record-Route header: empty list element",
+  EMPTY(SIP_H_VIA, "Via"), EMPTY(SIP_H_CONTACT, "Contact"), EMPTY(SIP_H_ROUTE, "Route"),
+  EMPTY(SIP_H_RECORD_ROUTE, "Record-Route"), EMPTY(SIP_H_PATH, "Path"),
+  EMPTY(SIP_H_SERVICE_ROUTE, "Service-Route"), EMPTY(SIP_H_ALLOW, "Allow"),
+  EMPTY(SIP_H_SUPPORTED, "Supported"), EMPTY(SIP_H_REQUIRE, "Require"),
+  EMPTY(SIP_H_PROXY_REQUIRE, "Proxy-Require"), EMPTY(SIP_H_UNSUPPORTED, "Unsupported"),
+  EMPTY(SIP_H_ACCEPT, "Accept"), EMPTY(SIP_H_ACCEPT_ENCODING, "Accept-Encoding"),
+  EMPTY(SIP_H_ACCEPT_LANGUAGE, "Accept-Language"), EMPTY(SIP_H_CONTENT_ENCODING, "Content-Encoding"),
+  EMPTY(SIP_H_CONTENT_LANGUAGE, "Content-Language"), EMPTY(SIP_H_ALLOW_EVENTS, "Allow-Events"),
+  EMPTY(SIP_H_IN_REPLY_TO, "In-Reply-To"), EMPTY(SIP_H_WARNING, "Warning"),
+  EMPTY(SIP_H_ALERT_INFO, "Alert-Info"), EMPTY(SIP_H_CALL_INFO, "Call-Info"),
+  EMPTY(SIP_H_ERROR_INFO, "Error-Info"), EMPTY(SIP_H_REASON, "Reason"),
+  EMPTY(SIP_H_ACCEPT_CONTACT, "Accept-Contact"), EMPTY(SIP_H_REJECT_CONTACT, "Reject-Contact"),
+  EMPTY(SIP_H_REQUEST_DISPOSITION, "Request-Disposition"),
 };
+#undef EMPTY
 
 static const uint8_t splitc[256] = {[','] = 1, ['"'] = 1, ['<'] = 1};
 
@@ -358,7 +378,7 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
       sip_str el = sip_str_trim(sip_str_make(s, (size_t)(p - s)));
       if (!el.n && !bad) {
         bad = p;
-        bad_what = empty_elem_msg[id] ? empty_elem_msg[id] : "bad header: empty list element";
+        bad_what = empty_elem_msg[id];
       }
       if (add_entry(c, name, nlen, el, id, line, folded) != 0) return -1;
       s = ++p;
@@ -385,7 +405,7 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
   sip_str el = sip_str_trim(sip_str_make(s, (size_t)(e - s)));
   if (!el.n && c->m->nhdr > n0 && !bad) {
     bad = e;
-    bad_what = empty_elem_msg[id] ? empty_elem_msg[id] : "bad header: empty list element";
+    bad_what = empty_elem_msg[id];
   }
   if (add_entry(c, name, nlen, el, id, line, folded) != 0) return -1;
   if (bad) value_err(c, 400, bad, bad_what);
@@ -397,58 +417,56 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
   return 0;
 }
 
-static const uint8_t list_ids[SIP_H__COUNT] = {
-  [SIP_H_VIA] = 1, [SIP_H_CONTACT] = 1, [SIP_H_ROUTE] = 1, [SIP_H_RECORD_ROUTE] = 1,
-  [SIP_H_PATH] = 1, [SIP_H_SERVICE_ROUTE] = 1, [SIP_H_ALLOW] = 1, [SIP_H_SUPPORTED] = 1,
-  [SIP_H_REQUIRE] = 1, [SIP_H_PROXY_REQUIRE] = 1, [SIP_H_UNSUPPORTED] = 1, [SIP_H_ACCEPT] = 1,
-  [SIP_H_ACCEPT_ENCODING] = 1, [SIP_H_ACCEPT_LANGUAGE] = 1, [SIP_H_CONTENT_ENCODING] = 1,
-  [SIP_H_CONTENT_LANGUAGE] = 1, [SIP_H_ALLOW_EVENTS] = 1, [SIP_H_IN_REPLY_TO] = 1,
-  [SIP_H_WARNING] = 1, [SIP_H_ALERT_INFO] = 1, [SIP_H_CALL_INFO] = 1, [SIP_H_ERROR_INFO] = 1,
-  [SIP_H_REASON] = 1, [SIP_H_ACCEPT_CONTACT] = 1, [SIP_H_REJECT_CONTACT] = 1,
-  [SIP_H_REQUEST_DISPOSITION] = 1,
-};
-
 /* The header section from line start lp. Returns the end of the blank line, or NULL (fatal
  * error set). message-header = field-name HCOLON field-value CRLF; HCOLON = *(SP/HTAB) ":" SWS;
  * a CRLF followed by SP/HTAB folds the line (RFC 3261 §7.3.1). */
 static const char *parse_headers(pctx *c, const char *lp) {
   sip_msg *m = c->m;
   const char *le = c->lim_end;
-  unsigned line = 0;
-  for (;;) {
-    if (lp >= le) {
+  const size_t ml = c->max_line + 2; /* a physical line with its CRLF */
+  for (unsigned line = 0;; line++) {
+    m->nlines = line;
+    if (le - lp < 2) {
       no_line_end(c, lp, "header section not terminated by an empty line");
       return NULL;
     }
     if (*lp == '\r') {
-      if (le - lp >= 2 && lp[1] == '\n') return lp + 2;
-      if (le - lp < 2) {
-        no_line_end(c, lp, "header section not terminated by an empty line");
-        return NULL;
-      }
+      if (lp[1] == '\n') return lp + 2;
       fatal(c, 400, lp, "bad header line: CR without LF");
       return NULL;
     }
-    const char *q = scan_token(lp, le);
-    size_t nlen = (size_t)(q - lp);
-    while (q < le && is_wsp(*q)) q++;
-    if (q >= le) {
+    /* the line end first (memchr is vectorized), then everything is bounded by it */
+    const char *stop = (size_t)(le - lp) > ml ? lp + ml : le;
+    const char *lf = memchr(lp, '\n', (size_t)(stop - lp));
+    if (!lf) {
       no_line_end(c, lp, "header section not terminated by an empty line");
       return NULL;
     }
+    if (lf == lp || lf[-1] != '\r') {
+      fatal(c, 400, lf, "bad header line: LF without CR");
+      return NULL;
+    }
+    const char *q = scan_token(lp, lf - 1);
+    size_t nlen = (size_t)(q - lp);
     if (nlen == 0) {
       fatal(c, 400, lp, is_wsp(*lp) ? "bad header line: continuation line without a header"
                                     : "bad header line: name is not a token");
       return NULL;
     }
     if (*q != ':') {
-      fatal(c, 400, q, "bad header line: expected ':' after the name");
-      return NULL;
+      while (q < lf && is_wsp(*q)) q++;
+      if (*q != ':') {
+        fatal(c, 400, q, "bad header line: expected ':' after the name");
+        return NULL;
+      }
     }
-    const char *v0 = ++q, *pl = lp, *lf;
+    const char *v0 = q + 1;
     unsigned folded = 0;
-    for (;;) {
-      lf = find_lf(c, pl, q);
+    /* folding: a line starting with SP or HTAB continues the value */
+    while (le - lf > 1 && is_wsp(lf[1])) {
+      const char *pl = lf + 1;
+      stop = (size_t)(le - pl) > ml ? pl + ml : le;
+      lf = memchr(pl, '\n', (size_t)(stop - pl));
       if (!lf) {
         no_line_end(c, pl, "header section not terminated by an empty line");
         return NULL;
@@ -457,22 +475,18 @@ static const char *parse_headers(pctx *c, const char *lp) {
         fatal(c, 400, lf, "bad header line: LF without CR");
         return NULL;
       }
-      if (le - lf > 1 && is_wsp(lf[1])) {
-        folded = 1;
-        pl = q = lf + 1;
-        continue;
-      }
-      break;
+      folded = 1;
     }
-    sip_str v = sip_str_trim(sip_str_make(v0, (size_t)(lf - 1 - v0)));
+    const char *ve = lf - 1;
+    while (v0 < ve && SIP_IS(*v0, SIP_C_WS)) v0++;
+    while (ve > v0 && SIP_IS(ve[-1], SIP_C_WS)) ve--;
+    sip_str v = sip_str_make(v0, (size_t)(ve - v0));
     unsigned id = sip_hdr_lookup(lp, nlen);
-    if (list_ids[id]) {
+    if (sip_hdr_is_list((sip_hdr_id)id)) {
       if (add_list(c, lp, nlen, v, id, line, folded) != 0) return NULL;
     } else {
       if (add_entry(c, lp, nlen, v, id, line, folded) != 0) return NULL;
     }
-    line++;
-    m->nlines = line;
     lp = lf + 1;
   }
 }
@@ -509,7 +523,7 @@ int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned ma
   c.m = m;
   c.maxh = (unsigned)min_sz(min_sz(maxhdr, lim->max_headers), SIP_NO_HDR);
   c.max_line = lim->max_line;
-  c.too_many = 0;
+  c.line_err = 0;
   c.end = buf + len;
 
   const char *p = buf, *end = buf + len;
@@ -528,7 +542,10 @@ int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned ma
            sip_lower((unsigned char)p[2]) == 'p' && p[3] == '/')
               ? parse_status_line(&c, p, le)
               : parse_request_line(&c, p, le);
-  if (r != 0) return -1;
+  /* After a bad start line the headers are still indexed (and checked), so that the request can
+   * be answered (505, 400) with its Via, From, To, Call-ID and CSeq; the start line's error
+   * stays the one reported. */
+  if (r != 0) c.line_err = 1;
 
   const char *hend = parse_headers(&c, lf + 1);
   if (!hend) return -1;
@@ -616,13 +633,15 @@ long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t
               if (le < end) return frame_err(e, 513, (size_t)(le - buf), "message too large");
               return 0;
             }
+            if (nl[-1] != '\r') return frame_err(e, 400, (size_t)(nl - buf), "bad line: LF without CR");
             ve = nl;
           }
           if (le - ve <= 1 && le == end) return 0; /* cannot tell yet whether it folds */
           if (++ncl > 1) return frame_err(e, 400, (size_t)(line - buf), "duplicate Content-Length header");
           cl = q + 1;
+          while (cl < ve && SIP_IS(*cl, SIP_C_WS)) cl++;
           if (sip_parse_uint(q + 1, (size_t)(ve - 1 - (q + 1)), INT64_MAX, &clv) != 0)
-            return frame_err(e, 400, (size_t)(q + 1 - buf), "bad Content-Length header");
+            return frame_err(e, 400, (size_t)(cl - buf), "bad Content-Length header");
           lf = ve;
         }
       }
@@ -650,21 +669,21 @@ const sip_hdr *sip_msg_find_name(const sip_msg *m, const char *name, size_t n) {
   return NULL;
 }
 
-/* Entries of id that are not deleted (single-valued headers have one entry per line). */
-static unsigned live_count(const sip_msg *m, sip_hdr_id id) {
-  unsigned n = 0;
-  for (unsigned i = m->first[id]; i != SIP_NO_HDR; i = m->hdr[i].next)
-    if (!(m->hdr[i].flags & SIP_HF_DELETED)) n++;
-  return n;
-}
-
-static int check_err(sip_error *e, const char *what) {
+static int check_err(const sip_msg *m, sip_error *e, const sip_hdr *at, const char *what) {
   if (e) {
     e->status = 400;
-    e->off = 0;
+    e->off = at ? (size_t)(at->name.p - m->buf) : 0;
     e->what = what;
   }
   return 400;
+}
+
+/* The second live entry of id (the duplicate), or NULL. */
+static const sip_hdr *second(const sip_msg *m, sip_hdr_id id) {
+  const sip_hdr *h = sip_msg_find(m, id);
+  for (h = h ? sip_msg_next(m, h) : NULL; h; h = sip_msg_next(m, h))
+    if (!(h->flags & SIP_HF_DELETED)) return h;
+  return NULL;
 }
 
 int sip_msg_check_request(const sip_msg *m, sip_error *e) {
@@ -677,18 +696,18 @@ int sip_msg_check_request(const sip_msg *m, sip_error *e) {
     {SIP_H_TO, "missing To header", "duplicate To header"},
     {SIP_H_CSEQ, "missing CSeq header", "duplicate CSeq header"},
   };
+  const sip_hdr *d;
   for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
-    unsigned n = live_count(m, need[i].id);
-    if (n == 0) return check_err(e, need[i].missing);
-    if (n > 1) return check_err(e, need[i].dup);
+    if (!sip_msg_find(m, need[i].id)) return check_err(m, e, NULL, need[i].missing);
+    if ((d = second(m, need[i].id)) != NULL) return check_err(m, e, d, need[i].dup);
   }
-  if (m->is_request && live_count(m, SIP_H_MAX_FORWARDS) > 1)
-    return check_err(e, "duplicate Max-Forwards header");
+  if (m->is_request && (d = second(m, SIP_H_MAX_FORWARDS)) != NULL)
+    return check_err(m, e, d, "duplicate Max-Forwards header");
   const sip_hdr *v = sip_msg_find(m, SIP_H_VIA);
-  if (!v) return check_err(e, "missing Via header");
+  if (!v) return check_err(m, e, NULL, "missing Via header");
   sip_via via;
   const char *err, *at;
-  if (sip_parse_via(v->value.p, v->value.n, &via, &err, &at) != 0) return check_err(e, err);
+  if (sip_parse_via(v->value.p, v->value.n, &via, &err, &at) != 0) return check_err(m, e, v, err);
   if (e) {
     e->status = 0;
     e->off = 0;

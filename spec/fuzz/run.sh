@@ -7,7 +7,7 @@ work=build/fuzz-corpus/$name
 mkdir -p "$work"
 seeds="../shared/conformance/torture ../shared/bench/corpus"
 [ -d "$here/seeds/$name" ] && seeds="$seeds $here/seeds/$name"
-opts="-rss_limit_mb=2048 -timeout=10"
+opts="-rss_limit_mb=2048 -timeout=10 -artifact_prefix=build/fuzz-corpus/$name-"
 [ -f "$here/$name.dict" ] && opts="$opts -dict=$here/$name.dict"
 if "$f" $opts -runs=0 $seeds >build/fuzz-corpus/$name.replay.log 2>&1; then
   echo "ok 1 - $name replays its seed corpus"

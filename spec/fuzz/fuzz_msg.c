@@ -1,0 +1,149 @@
+/* fuzz_msg: sip_parse in datagram and stream mode, with default and tight limits, over an exact
+ * copy of the input (so ASan sees any read past it). On success: every slice inside the message,
+ * the id chains consistent, lookups and the app check run, and every Via / address / CSeq value
+ * parses again on its own. On failure: a status and an offset inside the buffer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "sip_msg.h"
+
+#define ASSERT(c)                                                                                 \
+  do {                                                                                            \
+    if (!(c)) {                                                                                   \
+      fprintf(stderr, "invariant failed: %s (%s:%d)\n", #c, __FILE__, __LINE__);                 \
+      abort();                                                                                    \
+    }                                                                                             \
+  } while (0)
+
+static int inside(sip_str s, const char *lo, const char *hi) {
+  return s.p == NULL ? s.n == 0 : (s.p >= lo && s.p + s.n <= hi);
+}
+
+static void walk_params(sip_str ps) {
+  sip_str n, v;
+  int guard = 0;
+  while (sip_param_next(&ps, &n, &v) > 0) ASSERT(++guard < 100000);
+}
+
+static void check_ok(const sip_msg *m, const char *buf, size_t len) {
+  const char *lo = m->buf, *hi = m->buf + m->len;
+  ASSERT(m->buf >= buf && m->buf <= buf + len && m->len <= len - (size_t)(m->buf - buf));
+  ASSERT(m->err.status == 0);
+  ASSERT(inside(m->body, lo, hi) && m->body.p + m->body.n == hi);
+  if (m->is_request) {
+    ASSERT(inside(m->method, lo, hi) && sip_is_token(m->method.p, m->method.n));
+    ASSERT(inside(m->ruri, lo, hi));
+  } else {
+    ASSERT(m->status >= 100 && m->status <= 699);
+    ASSERT(inside(m->reason, lo, hi));
+  }
+  /* chains: every entry reached once, from its id's first, in order */
+  unsigned total = 0;
+  for (unsigned id = 0; id < SIP_H__COUNT; id++) {
+    unsigned n = 0, prev = 0;
+    for (unsigned i = m->first[id]; i != SIP_NO_HDR; i = m->hdr[i].next) {
+      ASSERT(i < m->nhdr && m->hdr[i].id == id && (n == 0 || i > prev));
+      prev = i;
+      n++;
+    }
+    ASSERT(n == m->count[id]);
+    total += n;
+  }
+  ASSERT(total == m->nhdr);
+  for (unsigned i = 0; i < m->nhdr; i++) {
+    const sip_hdr *h = &m->hdr[i];
+    ASSERT(inside(h->name, lo, m->body.p) && inside(h->value, lo, m->body.p));
+    ASSERT(h->name.n > 0 && sip_is_token(h->name.p, h->name.n));
+    ASSERT(sip_hdr_lookup(h->name.p, h->name.n) == h->id);
+    ASSERT(h->line < m->nlines && (i == 0 || h->line >= m->hdr[i - 1].line));
+    const sip_hdr *f = sip_msg_find_name(m, h->name.p, h->name.n);
+    ASSERT(f && f <= h && f->id == h->id);
+    const char *err, *at;
+    switch (h->id) {
+    case SIP_H_VIA: {
+      sip_via v;
+      ASSERT(sip_parse_via(h->value.p, h->value.n, &v, &err, &at) == 0);
+      ASSERT(inside(v.host, h->value.p, h->value.p + h->value.n));
+      walk_params(v.params);
+      break;
+    }
+    case SIP_H_FROM:
+    case SIP_H_TO:
+    case SIP_H_CONTACT:
+    case SIP_H_ROUTE:
+    case SIP_H_RECORD_ROUTE:
+    case SIP_H_PATH:
+    case SIP_H_SERVICE_ROUTE: {
+      sip_addr a;
+      ASSERT(sip_parse_addr_hdr((sip_hdr_id)h->id, h->value.p, h->value.n, &a, &err, &at) == 0);
+      ASSERT(sip_parse_addr(h->value.p, h->value.n, &a, &err, &at) == 0);
+      ASSERT(inside(a.uri, h->value.p, h->value.p + h->value.n));
+      walk_params(a.params);
+      break;
+    }
+    case SIP_H_CSEQ: {
+      uint32_t n;
+      sip_str meth;
+      ASSERT(sip_parse_cseq(h->value.p, h->value.n, &n, &meth, &err, &at) == 0);
+      ASSERT(n < 0x80000000u);
+      break;
+    }
+    case SIP_H_CONTENT_TYPE:
+    case SIP_H_ACCEPT: {
+      sip_str t, st, ps;
+      if (sip_parse_media_type(h->value.p, h->value.n, &t, &st, &ps) == 0) walk_params(ps);
+      break;
+    }
+    default:
+      break;
+    }
+  }
+  if (m->max_forwards >= 0) ASSERT(m->max_forwards <= 255);
+  ASSERT(m->expires <= 0xffffffffll);
+  sip_error e;
+  int st = sip_msg_check_request(m, &e);
+  ASSERT(st == 0 || (st == 400 && e.what));
+}
+
+static void check_err(const sip_msg *m, const char *buf, size_t len) {
+  ASSERT(m->err.what != NULL);
+  ASSERT(m->err.status == 400 || m->err.status == 501 || m->err.status == 505 || m->err.status == 513);
+  ASSERT(m->buf >= buf && m->buf <= buf + len);
+  ASSERT(m->err.off <= len - (size_t)(m->buf - buf));
+  for (unsigned i = 0; i < m->nhdr; i++) {
+    ASSERT(inside(m->hdr[i].name, m->buf, buf + len));
+    ASSERT(inside(m->hdr[i].value, m->buf, buf + len));
+  }
+}
+
+static sip_hdr hdr[300];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *buf = malloc(size ? size : 1);
+  if (!buf) return 0;
+  if (size) memcpy(buf, data, size);
+  static const sip_limits tight = {512, 8, 64};
+  const sip_limits *lims[2] = {NULL, &tight};
+  for (unsigned l = 0; l < 2; l++)
+    for (unsigned mode = 0; mode < 2; mode++) {
+      sip_msg m;
+      if (sip_parse(buf, size, &m, hdr, 300, lims[l], mode) == 0)
+        check_ok(&m, buf, size);
+      else
+        check_err(&m, buf, size);
+    }
+  /* the value parsers on raw input */
+  sip_via v;
+  sip_addr a;
+  uint32_t n;
+  sip_str s, t, u;
+  uint64_t x;
+  const char *err, *at;
+  if (sip_parse_via(buf, size, &v, &err, &at) != 0) ASSERT(at >= buf && at <= buf + size);
+  if (sip_parse_addr(buf, size, &a, &err, &at) != 0) ASSERT(at >= buf && at <= buf + size);
+  if (sip_parse_cseq(buf, size, &n, &s, &err, &at) != 0) ASSERT(at >= buf && at <= buf + size);
+  sip_parse_uint(buf, size, 65535, &x);
+  sip_parse_media_type(buf, size, &s, &t, &u);
+  walk_params(sip_str_make(buf, size));
+  free(buf);
+  return 0;
+}
