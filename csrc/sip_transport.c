@@ -951,6 +951,13 @@ int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const
   if (p.addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   /* Not on UDP: there, Linux lets a second socket bind the same port and split the traffic. */
   if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* A server's UDP socket takes bursts from many clients between two loop iterations: the
+   * kernel's default queue (about 200 KiB) overflows and costs retransmissions. The kernel caps
+   * this at net.core.rmem_max. */
+  if (type == SOCK_DGRAM) {
+    int rcv = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  }
   if (bind(fd, (struct sockaddr *)&p.addr, p.addrlen) < 0 ||
       (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)) {
     *err = bind_err(errno);

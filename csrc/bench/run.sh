@@ -48,3 +48,49 @@ if [ -n "$anchors" ]; then
 else
   echo "(anchors not built: sofia-sip-ua and libosip2 development packages are missing)"
 fi
+
+# ---- parser (Lua): sip.parse plus method, Call-ID, top Via branch and CSeq ------------------------
+export LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;"
+best=
+i=0
+while [ "$i" -lt "$REPEAT" ]; do
+  n=$(lua5.4 tools/bench-lua-parse.lua 20000 $CORPUS | awk '{ print $1 }')
+  [ -n "$n" ] && best=$(min "$best" "$n")
+  i=$((i + 1))
+done
+echo
+echo "== parser (Lua): sip.parse + method, call_id, branch, cseq, best of $REPEAT"
+printf '%-10s %8s ns/msg (goal: about 1500)\n' lua-sip "$best"
+
+# ---- memory ------------------------------------------------------------------------------------
+echo
+echo "== memory"
+make --no-print-directory build/ctest/test_txn build/ctest/test_transport >/dev/null || exit 1
+build/ctest/test_txn | sed -n 's/^# *\(sizeof(sip_txn).*\)/transaction: \1 (goal: at most 2 KiB beyond the message)/p'
+build/ctest/test_transport | sed -n 's/^# *\(idle TCP.*\)/\1 (goal: 8 KiB or less)/p; s/^# *\(idle TLS.*\)/\1 (goal: 40 KiB or less)/p'
+
+# ---- runtime: stateful MESSAGE answering from Lua vs Kamailio's native REGISTER -----------------
+if command -v sipp >/dev/null && command -v kamailio >/dev/null; then
+  echo
+  echo "== runtime: CPU per transaction under SIPp closed-loop load (sipload.py), alternating rounds"
+  here=$(pwd)
+  cd /tmp || exit 1
+  kam= ours=
+  for r in 1 2; do
+    k=$(python3 "$here/../shared/bench/sipload.py" --server "kamailio -DD -E -w $here/../shared/bench/kamailio -f $here/../shared/bench/kamailio/native.cfg" \
+      --scenario reg -n 20000 -l 100 2>/dev/null | tail -1)
+    o=$(python3 "$here/../shared/bench/sipload.py" --server "cd $here && lua5.4 examples/responder.lua --listen udp:127.0.0.1:5060 --quiet" \
+      --scenario message -n 20000 -l 200 2>/dev/null | tail -1)
+    echo "kamailio native REGISTER: $k"
+    echo "lua-sip responder MESSAGE: $o"
+    kam="$kam $(echo "$k" | sed -n 's/.*"net_cpu_us_per_txn": \([0-9.]*\).*/\1/p')"
+    ours="$ours $(echo "$o" | sed -n 's/.*"net_cpu_us_per_txn": \([0-9.]*\).*/\1/p')"
+  done
+  cd "$here" || exit 1
+  echo "$kam" "|" "$ours" | awk '{
+    n = 0; k = 0; o = 0; side = 0
+    for (i = 1; i <= NF; i++) { if ($i == "|") { side = 1; continue } if (side) o += $i; else { k += $i; n++ } }
+    if (n && k) printf "median-ish (mean of %d rounds): kamailio %.1f us, lua-sip %.1f us per transaction; ratio lua-sip/kamailio: %.2f (goal <= 0.5)\n", n, k / n, o / n, o / k }'
+else
+  echo "(runtime benchmark skipped: sip-tester and kamailio are not installed)"
+fi
