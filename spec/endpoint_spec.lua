@@ -151,6 +151,32 @@ describe("sip.endpoint", function()
     end)
   end)
 
+  it("§26.2 sends over TLS with a verified certificate and SNI/hostname check", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
+      "-keyout " .. dir .. "/key.pem -out " .. dir .. "/cert.pem -days 2 -subj /CN=127.0.0.1 " ..
+      "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"))
+    local seen
+    sip.run(function()
+      local server = assert(sip.endpoint { listen = { "tls:127.0.0.1:0" }, tls_cert = dir .. "/cert.pem",
+        tls_key = dir .. "/key.pem", handler = function(req) seen = req.source.proto; req:reply(200) end })
+      local client = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, tls_ca = dir .. "/cert.pem" })
+      local req = message(server, "tls")
+      local rsp, err = client:request(req, { timeout = 3 })
+      assert.is_not_nil(rsp, err)
+      assert.equal(200, rsp.status)
+      -- a client that trusts another CA refuses the server
+      local other = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, tls_ca = "/etc/ssl/certs/ca-certificates.crt" })
+      local bad, berr, code = other:request(message(server, "tls"), { timeout = 3 })
+      assert.is_nil(bad)
+      assert.is_true(code == 503 or code == 408, tostring(berr))
+      server:close(); client:close(); other:close()
+    end)
+    os.execute("rm -rf " .. dir)
+    assert.equal("tls", seen)
+  end)
+
   it("raises on misuse", function()
     assert.has_error(function() sip.endpoint { listen = { "bogus" } } end)
     assert.has_error(function() sip.endpoint { listen = { "sctp:1.2.3.4:5" } } end)
