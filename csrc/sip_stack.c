@@ -61,9 +61,16 @@ static void on_recv(void *ud, const char *buf, size_t len, const sip_peer *from)
 
 static void on_event(void *ud, uint32_t conn, int err, const char *what) {
   sip_stack *s = ud;
-  if (s->closing || !s->h.on_conn) return;
+  if (s->closing) return;
   enter(s);
-  s->h.on_conn(s->h.ud, conn, err, what);
+  /* requests waiting on a connection that failed or closed get 503 now (§8.1.3.1) */
+  sip_peer p;
+  if (sip_tp_conn_peer(s->tp, conn, &p) == 0) {
+    p.conn = conn;
+    sip_txl_fail_peer(s->txl, &p, 503, what && *what ? what : "connection closed", sip_stack_now(s));
+    if (!s->closing) reschedule(s);
+  }
+  if (!s->closing && s->h.on_conn) s->h.on_conn(s->h.ud, conn, err, what);
   leave(s);
 }
 

@@ -1045,6 +1045,42 @@ sip_txn *sip_txn_cancelled_invite(sip_txn *c) {
 
 void sip_txn_terminate(sip_txn *t, uint64_t now) { txn_terminate(t, now); }
 
+static int same_addr(const sip_peer *a, const sip_peer *b) {
+  if (a->proto != b->proto || a->addr.ss_family != b->addr.ss_family) return 0;
+  if (a->addr.ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)&a->addr, *y = (const void *)&b->addr;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a->addr.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const void *)&a->addr, *y = (const void *)&b->addr;
+    return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
+  }
+  return 0;
+}
+
+unsigned sip_txl_fail_peer(sip_txl *x, const sip_peer *peer, int code, const char *what, uint64_t now) {
+  /* collect first: failing runs the TU, which may start transactions and grow the table */
+  size_t n = 0, cap = 0;
+  sip_txn **v = NULL;
+  for (size_t i = 0; i <= x->tabmask; i++)
+    for (sip_txn *t = x->tab[i]; t; t = t->hnext) {
+      if (t->kind > SIP_TXN_CLIENT_NONINVITE || t->state >= SIP_TXN_COMPLETED) continue;
+      if ((peer->conn && t->peer.conn == peer->conn) || same_addr(&t->peer, peer)) {
+        if (n == cap) {
+          size_t nc = cap ? cap * 2 : 8;
+          sip_txn **nv = realloc(v, nc * sizeof *nv);
+          if (!nv) break;
+          v = nv;
+          cap = nc;
+        }
+        v[n++] = t;
+      }
+    }
+  for (size_t i = 0; i < n; i++) txn_fail(v[i], code, what, now);
+  free(v);
+  return (unsigned)n;
+}
+
 void *sip_txn_data(const sip_txn *t) { return t->data; }
 void sip_txn_set_data(sip_txn *t, void *data) { t->data = data; }
 sip_txn_kind sip_txn_kind_of(const sip_txn *t) { return (sip_txn_kind)t->kind; }

@@ -128,6 +128,11 @@ sip_txn *sip_txn_cancelled_invite(sip_txn *cancel);
  * next sip_txl_advance. */
 void sip_txn_terminate(sip_txn *t, uint64_t now);
 
+/* The transport lost or could not open the connection to peer (same proto and address, or the
+ * same connection id): every client transaction still waiting on it fails now with code (503)
+ * instead of at Timer B/F. Returns how many failed. */
+unsigned sip_txl_fail_peer(sip_txl *x, const sip_peer *peer, int code, const char *what, uint64_t now);
+
 void *sip_txn_data(const sip_txn *t);
 void sip_txn_set_data(sip_txn *t, void *data);
 sip_txn_kind sip_txn_kind_of(const sip_txn *t);
