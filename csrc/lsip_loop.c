@@ -128,6 +128,9 @@ static int l_timer(lua_State *L) {
   luaL_argcheck(L, after >= 0, 1, "must be >= 0");
   luaL_argcheck(L, rep >= 0, 2, "must be >= 0");
   lsip_watch *w = newwatch(L, lp, 3, LSIP_TIMER);
+  /* libev reads the clock once per iteration: outside run() (or after a blocking call in a
+   * callback) its "now" may be seconds old, and the timer would fire that much early */
+  if (!lp->L) ev_now_update(lp->loop);
   ev_timer_init(&w->u.timer, timer_cb, after, rep);
   ev_timer_start(lp->loop, &w->u.timer);
   anchor(L, w, -1);
@@ -154,6 +157,7 @@ static int t_again(lua_State *L) {
   double rep = luaL_optnumber(L, 3, w->u.timer.repeat);
   luaL_argcheck(L, after >= 0 && rep >= 0, 2, "must be >= 0");
   ev_timer_stop(w->lp->loop, &w->u.timer);
+  if (!w->lp->L) ev_now_update(w->lp->loop);
   ev_timer_set(&w->u.timer, after, rep);
   ev_timer_start(w->lp->loop, &w->u.timer);
   anchor(L, w, 1);
@@ -204,6 +208,7 @@ static int l_run(lua_State *L) {
   lsip_loop *lp = lsip_getloop(L);
   int once = lua_toboolean(L, 1);
   if (lp->L) luaL_error(L, "the loop is already running");
+  ev_now_update(lp->loop);
   lp->L = L;
   ev_run(lp->loop, once ? EVRUN_ONCE : 0);
   lp->L = NULL;
@@ -227,6 +232,7 @@ static int l_stop(lua_State *L) {
 /* sip.core.now() -> the loop's time in seconds (cached per iteration) */
 static int l_now(lua_State *L) {
   lsip_loop *lp = lsip_getloop(L);
+  if (!lp->L) ev_now_update(lp->loop);
   lua_pushnumber(L, ev_now(lp->loop));
   return 1;
 }

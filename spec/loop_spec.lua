@@ -77,6 +77,19 @@ describe("the loop", function()
     t:close(); t:close()
   end)
 
+  it("keeps time across blocking work done between runs", function()
+    os.execute("sleep 0.3")
+    local t0 = sip.now()
+    local slept
+    sip.run(function()
+      local a = sip.now()
+      sip.sleep(0.1)
+      slept = sip.now() - a
+    end)
+    assert.is_true(slept >= 0.09, "slept only " .. slept)
+    assert.is_true(sip.now() - t0 >= 0.09)
+  end)
+
   it("raises when a wait is used outside a coroutine", function()
     assert.has_error(function() sip.sleep(0.1) end)
     assert.has_error(function() sip.sleep(-1) end)
