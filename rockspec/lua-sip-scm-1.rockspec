@@ -24,6 +24,10 @@ build = {
     ["sip.loop"] = "lua/sip/loop.lua",
     ["sip.endpoint"] = "lua/sip/endpoint.lua",
     ["sip.auth"] = "lua/sip/auth.lua",
+    ["sip.dialog"] = "lua/sip/dialog.lua",
+    ["sip.ua"] = "lua/sip/ua.lua",
+    ["sip.ua_call"] = "lua/sip/ua_call.lua",
+    ["sip.ua_register"] = "lua/sip/ua_register.lua",
     ["sip.core"] = {
       sources = {
         "csrc/sip_buf.c", "csrc/sip_build.c", "csrc/sip_digest.c", "csrc/sip_hdr.c",
