@@ -154,7 +154,8 @@ sip.waiter, sip.on_error, sip.on_signals = loop.waiter, loop.on_error, loop.on_s
 function sip.endpoint(opts) return require("sip.endpoint").new(opts) end
 
 -- Layers load on first use: sip.sdp, sip.auth, ...
-local lazy = { sdp = "sip.sdp", auth = "sip.auth" }
+local lazy = { sdp = "sip.sdp", auth = "sip.auth", proxy = "sip.proxy", registrar = "sip.registrar",
+  location = "sip.location", dialog = "sip.dialog", ua = "sip.ua" }
 return setmetatable(sip, {
   __index = function(t, k)
     local name = lazy[k]
