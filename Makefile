@@ -51,13 +51,27 @@ build/ctest/%: spec/c/%.c build/libsipcore.a spec/c/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
 
-build/ctest-san/%: spec/c/%.c $(CORE_SRC) $(CORE_HDR) spec/c/unit.h
-	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(SAN) $(WARN) -Icsrc -o $@ $< $(CORE_SRC) $(CORE_LIBS)
+# The core once more under ASan/UBSan (for the C unit tests) and for libFuzzer: one library each.
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+build/libsipcore-san.a: $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p build/obj-san
+	@rm -f $@
+	for f in $(CORE_SRC); do $(CC) -O1 -g $(SAN) $(WARN) -c $$f -o build/obj-san/$$(basename $$f .c).o || exit 1; done
+	ar rcs $@ $(patsubst csrc/%.c,build/obj-san/%.o,$(CORE_SRC))
 
-build/fuzz/%: spec/fuzz/%.c $(CORE_SRC) $(CORE_HDR)
+build/libsipcore-fuzz.a: $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p build/obj-fuzz
+	@rm -f $@
+	for f in $(CORE_SRC); do $(CLANG) $(FUZZ_FLAGS) -c $$f -o build/obj-fuzz/$$(basename $$f .c).o || exit 1; done
+	ar rcs $@ $(patsubst csrc/%.c,build/obj-fuzz/%.o,$(CORE_SRC))
+
+build/ctest-san/%: spec/c/%.c build/libsipcore-san.a spec/c/unit.h
 	@mkdir -p $(dir $@)
-	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc -o $@ $< $(CORE_SRC) $(CORE_LIBS)
+	$(CC) -O1 -g $(SAN) $(WARN) -Icsrc -o $@ $< build/libsipcore-san.a $(CORE_LIBS)
+
+build/fuzz/%: spec/fuzz/%.c build/libsipcore-fuzz.a
+	@mkdir -p $(dir $@)
+	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc -o $@ $< build/libsipcore-fuzz.a $(CORE_LIBS)
 
 build/bench-parse: csrc/bench/bench_parse.c build/libsipcore.a
 	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
