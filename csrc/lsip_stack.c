@@ -24,6 +24,7 @@ typedef struct lsip_stack {
   lua_State *Lcall; /* the state of a binding call in progress (callbacks may run inside it) */
   int self;         /* registry ref while open */
   int cbs;          /* registry ref of the callback table {request=, stray=, conn=} */
+  int tracing;      /* a "trace" callback is set: only then is every message passed up */
 } lsip_stack;
 
 struct lsip_txn {
@@ -243,7 +244,7 @@ static void cb_conn(void *ud, uint32_t conn, int err, const char *what) {
 
 static void cb_trace(void *ud, int out, const char *buf, size_t len, const sip_peer *peer) {
   lsip_stack *st = ud;
-  lua_State *L = cbstate(st);
+  lua_State *L = st->tracing ? cbstate(st) : NULL;
   if (!L || !getcb(L, st, "trace")) return;
   if (out) lua_pushliteral(L, "out");
   else lua_pushliteral(L, "in");
@@ -324,6 +325,7 @@ static int s_on(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->cbs);
   lua_pushvalue(L, 3);
   lua_setfield(L, -2, events[e]);
+  if (e == 3) st->tracing = !lua_isnil(L, 3);
   return 0;
 }
 
@@ -354,7 +356,28 @@ static int s_listen(lua_State *L) {
   return 1;
 }
 
-/* stack:request(msg|bytes, peer, fn) -> txn | nil, err
+/* Start a client transaction for buf to `to` with the event callback at index fn: pushes its
+ * handle, or nil, err, 503. */
+static int start_client(lua_State *L, lsip_stack *st, const char *buf, size_t len, const sip_peer *to,
+                        int fn) {
+  const char *err = "request failed";
+  lua_State *prev = st->Lcall;
+  st->Lcall = L;
+  sip_txn *t = sip_stack_request(st->s, buf, len, to, NULL, &err);
+  st->Lcall = prev;
+  if (!t) {
+    lua_pushnil(L);
+    lua_pushstring(L, err ? err : "request failed");
+    lua_pushinteger(L, 503);
+    return 3;
+  }
+  newtxn(L, st, t);
+  lua_pushvalue(L, fn);
+  lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+/* stack:request(msg|bytes, peer, fn) -> txn | nil, err, code
  * fn(txn, "response", rsp) | fn(txn, "error", code, what) | fn(txn, "terminated") */
 static int s_request(lua_State *L) {
   lsip_stack *st = checkstack(L, 1);
@@ -369,20 +392,7 @@ static int s_request(lua_State *L) {
     lua_pushinteger(L, 503);
     return 3;
   }
-  lua_State *prev = st->Lcall;
-  st->Lcall = L;
-  sip_txn *t = sip_stack_request(st->s, buf, len, &to, NULL, &err);
-  st->Lcall = prev;
-  if (!t) {
-    lua_pushnil(L);
-    lua_pushstring(L, err ? err : "request failed");
-    lua_pushinteger(L, 503);
-    return 3;
-  }
-  newtxn(L, st, t);
-  lua_pushvalue(L, 4);
-  lua_setiuservalue(L, -2, 1);
-  return 1;
+  return start_client(L, st, buf, len, &to, 4);
 }
 
 /* stack:send(msg|bytes, peer) -> true | nil, err: without a transaction (ACK of a 2xx, stateless) */
@@ -547,7 +557,7 @@ static int x_send(lua_State *L) {
   return 1;
 }
 
-/* txn:cancel(fn) -> the CANCEL's client transaction | nil, err (§9.1) */
+/* txn:cancel(fn) -> the CANCEL's client transaction | nil, err, code (§9.1) */
 static int x_cancel(lua_State *L) {
   lsip_txn *x = checktxn(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -558,22 +568,13 @@ static int x_cancel(lua_State *L) {
     lua_pushliteral(L, "cannot cancel this transaction");
     return 2;
   }
-  const char *err = "cancel failed";
-  lsip_stack *st = x->st;
-  lua_State *prev = st->Lcall;
-  st->Lcall = L;
-  sip_txn *t = sip_stack_request(st->s, b.p, b.n, sip_txn_peer(x->t), NULL, &err);
-  st->Lcall = prev;
+  /* copy out: starting the CANCEL may run callbacks, and b must be freed whatever happens */
+  lua_pushlstring(L, b.p, b.n);
   sip_buf_free(&b);
-  if (!t) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
-  newtxn(L, st, t);
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, -2, 1);
-  return 1;
+  size_t len;
+  const char *buf = lua_tolstring(L, -1, &len);
+  sip_peer to = *sip_txn_peer(x->t);
+  return start_client(L, x->st, buf, len, &to, 2);
 }
 
 /* txn:on(fn) -- the event callback of a server transaction ("error", "terminated") */
