@@ -382,7 +382,8 @@ static int cseq_of(const sip_msg *m, int dirty, uint32_t *num, sip_str *meth) {
 }
 
 static int m_index(lua_State *L) {
-  lsip_msg *u = checkmsg(L, 1);
+  /* only Lua calls this, on a message: the metatables are hidden behind __metatable */
+  lsip_msg *u = lua_touserdata(L, 1);
   size_t kl;
   const char *k = luaL_checklstring(L, 2, &kl);
   const sip_msg *m = &u->e.m;
@@ -862,6 +863,8 @@ int lsip_open_message(lua_State *L) {
   if (luaL_newmetatable(L, LSIP_MESSAGE)) {
     luaL_Reg meta[] = {{"__index", m_index}, {"__tostring", m_tostring}, {NULL, NULL}};
     luaL_setfuncs(L, meta, 0);
+    lua_pushliteral(L, LSIP_MESSAGE);
+    lua_setfield(L, -2, "__metatable");
     luaL_Reg methods[] = {{"header", m_header},
                           {"headers", m_headers},
                           {"via", m_via},
