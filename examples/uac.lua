@@ -1,11 +1,13 @@
 #!/usr/bin/env lua5.4
 -- uac.lua [--listen ADDR] (--call URI [--duration S] | --message URI TEXT [--type MIME])
---         [--registrar URI --user U --password P [--domain D]] [--timeout S] [--t1 S] [--quiet]
+--         [--registrar URI --user U --password P [--domain D]] [--timeout S] [--t1 S] [--linger S]
+--         [--quiet]
 -- Places one call (INVITE, ACK, waits --duration seconds, default 1, then BYE) or sends one
 -- MESSAGE, printing each step; exits 0 on success, 1 on failure. With --registrar it registers
 -- first (digest answered) and unregisters at the end; --password alone answers challenges of
 -- the call or MESSAGE. The listen address defaults to udp:127.0.0.1:0 (for a TCP target, give a
--- tcp: listener and a ;transport=tcp URI).
+-- tcp: listener and a ;transport=tcp URI). Over TCP or TLS the connection stays open --linger
+-- seconds (default 5) after the last transaction, as a peer reusing connections expects (§18).
 -- run from a checkout: its lua/ and build/ come first; an installed rock is found otherwise
 local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
 package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
@@ -15,7 +17,7 @@ local sip = require "sip"
 local function usage(msg)
   if msg then io.stderr:write("uac.lua: ", msg, "\n") end
   io.stderr:write("usage: uac.lua [--listen ADDR] (--call URI [--duration S] | --message URI TEXT [--type MIME]) ",
-    "[--registrar URI --user U --password P [--domain D]] [--timeout S] [--t1 S] [--quiet]\n")
+    "[--registrar URI --user U --password P [--domain D]] [--timeout S] [--t1 S] [--linger S] [--quiet]\n")
   os.exit(2)
 end
 
@@ -34,6 +36,7 @@ while arg[i] do
   elseif a == "--domain" and v then o.domain = v; i = i + 2
   elseif a == "--timeout" and tonumber(v) then o.timeout = tonumber(v); i = i + 2
   elseif a == "--t1" and tonumber(v) then o.t1 = tonumber(v); i = i + 2
+  elseif a == "--linger" and tonumber(v) then o.linger = tonumber(v); i = i + 2
   elseif a == "--quiet" then o.quiet = true; i = i + 1
   else usage("unknown or incomplete option " .. a) end
 end
@@ -42,6 +45,12 @@ for _, u in ipairs { o.call or o.message, o.registrar } do
   if not sip.uri(u) then usage("not a SIP URI: " .. u) end
 end
 if #o.listen == 0 then o.listen[1] = "udp:127.0.0.1:0" end
+if not o.linger then
+  o.linger = 0
+  for _, l in ipairs(o.listen) do
+    if l:match("^tcp:") or l:match("^tls:") then o.linger = 5 end
+  end
+end
 
 local function say(fmt, ...)
   if not o.quiet then
@@ -111,6 +120,7 @@ local function main()
     say("unregister: %s", rsp and (rsp.status .. " " .. rsp.reason) or tostring(uerr))
     if not rsp then ok = false end
   end
+  if o.linger > 0 then sip.sleep(o.linger) end -- the peer may still read from our connection
   ua:close()
   return ok
 end
