@@ -36,11 +36,20 @@ sip_digest_alg sip_digest_alg_lookup(sip_str name) {
   return SIP_DIGEST_UNKNOWN;
 }
 
+/* OpenSSL 3 looks an implicit EVP_md5() up in its provider tables on every EVP_DigestInit_ex (over
+ * half the instructions of hashing a short string, by callgrind); fetched once, the lookup is gone.
+ * Fetched objects are immutable and kept for the life of the process. */
+static const EVP_MD *fetched_md(int i, const char *name, const EVP_MD *implicit) {
+  static EVP_MD *md[3];
+  if (!md[i]) md[i] = EVP_MD_fetch(NULL, name, NULL);
+  return md[i] ? md[i] : implicit;
+}
+
 static const EVP_MD *alg_md(sip_digest_alg a) {
   switch (a) {
-  case SIP_DIGEST_MD5: case SIP_DIGEST_MD5_SESS: return EVP_md5();
-  case SIP_DIGEST_SHA256: case SIP_DIGEST_SHA256_SESS: return EVP_sha256();
-  case SIP_DIGEST_SHA512_256: case SIP_DIGEST_SHA512_256_SESS: return EVP_sha512_256();
+  case SIP_DIGEST_MD5: case SIP_DIGEST_MD5_SESS: return fetched_md(0, "MD5", EVP_md5());
+  case SIP_DIGEST_SHA256: case SIP_DIGEST_SHA256_SESS: return fetched_md(1, "SHA256", EVP_sha256());
+  case SIP_DIGEST_SHA512_256: case SIP_DIGEST_SHA512_256_SESS: return fetched_md(2, "SHA512-256", EVP_sha512_256());
   default: return NULL;
   }
 }
@@ -846,7 +855,8 @@ static int decode_nonce(sip_str s, unsigned char out[NONCE_RAW]) {
 static int nonce_mac(const void *secret, size_t slen, const unsigned char head[16], sip_str realm,
                      unsigned char mac[32]) {
   if (!secret || slen == 0) return -1;
-  EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  static EVP_MAC *m; /* fetched once, as the digests above */
+  if (!m) m = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *ctx = m ? EVP_MAC_CTX_new(m) : NULL;
   char dig[] = "SHA256";
   OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, dig, 0),
@@ -856,7 +866,6 @@ static int nonce_mac(const void *secret, size_t slen, const unsigned char head[1
            (realm.n == 0 || EVP_MAC_update(ctx, (const unsigned char *)realm.p, realm.n)) &&
            EVP_MAC_final(ctx, mac, &outl, 32) && outl == 32;
   EVP_MAC_CTX_free(ctx);
-  EVP_MAC_free(m);
   return ok ? 0 : -1;
 }
 
@@ -903,11 +912,13 @@ typedef struct replay_entry {
   uint32_t nc;          /* highest nc seen; 0 = free slot (nc 0 is never recorded) */
 } replay_entry;
 
+/* The watermark is kept per bucket: a nonce always hashes to the same bucket, so only an eviction
+ * from its own bucket can have lost its history. One table-wide watermark made every nonce of the
+ * current second stale as soon as any busy bucket overflowed (a REGISTER storm). */
 struct sip_digest_replay {
   size_t nbuckets; /* power of two */
   unsigned char key[16];
-  int evicted;
-  uint64_t watermark; /* newest issue time ever evicted */
+  uint64_t *mark;  /* per bucket: 1 + the newest issue time evicted from it; 0: none evicted */
   replay_entry *e;
 };
 
@@ -918,7 +929,8 @@ sip_digest_replay *sip_digest_replay_new(size_t slots) {
   if (!r) return NULL;
   r->nbuckets = n / WAYS;
   r->e = calloc(n, sizeof *r->e);
-  if (!r->e || RAND_bytes(r->key, sizeof r->key) != 1) {
+  r->mark = calloc(r->nbuckets, sizeof *r->mark);
+  if (!r->e || !r->mark || RAND_bytes(r->key, sizeof r->key) != 1) {
     sip_digest_replay_free(r);
     return NULL;
   }
@@ -928,6 +940,7 @@ sip_digest_replay *sip_digest_replay_new(size_t slots) {
 void sip_digest_replay_free(sip_digest_replay *r) {
   if (!r) return;
   free(r->e);
+  free(r->mark);
   free(r);
 }
 
@@ -936,7 +949,7 @@ static int fingerprint(const sip_digest_replay *r, sip_str nonce, unsigned char 
   unsigned char d[32];
   unsigned int dn = 0;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+  int ok = ctx && EVP_DigestInit_ex(ctx, alg_md(SIP_DIGEST_SHA256), NULL) &&
            EVP_DigestUpdate(ctx, r->key, sizeof r->key) &&
            (nonce.n == 0 || EVP_DigestUpdate(ctx, nonce.p, nonce.n)) &&
            EVP_DigestFinal_ex(ctx, d, &dn);
@@ -968,16 +981,15 @@ int sip_digest_replay_check(sip_digest_replay *r, sip_str nonce, uint64_t issued
     if (!oldest || b[k].issued < oldest->issued) oldest = &b[k];
   }
   /* Not tracked: new, unless it may be one we evicted (its history is gone). */
-  if (r->evicted && issued <= r->watermark) return SIP_REPLAY_STALE;
+  uint64_t *mark = &r->mark[bi];
+  if (*mark && issued < *mark) return SIP_REPLAY_STALE;
   replay_entry *slot = free_slot;
   if (!slot) {
     if (issued < oldest->issued) { /* the newcomer is the oldest: it is the one to drop */
-      r->evicted = 1;
-      if (issued > r->watermark) r->watermark = issued;
+      if (issued + 1 > *mark) *mark = issued + 1;
       return SIP_REPLAY_STALE;
     }
-    r->evicted = 1;
-    if (oldest->issued > r->watermark) r->watermark = oldest->issued;
+    if (oldest->issued + 1 > *mark) *mark = oldest->issued + 1;
     slot = oldest;
   }
   memcpy(slot->fp, fp, 16);

@@ -189,9 +189,9 @@ int sip_digest_nonce_time(sip_str nonce, uint64_t *issued);
 
 /* Server: nonce-count replay tracking (RFC 7616 §3.4: nc must increase per nonce) ------------------
  * A fixed table of 4-way buckets keyed by a keyed hash of the nonce, holding the highest nc seen.
- * When a bucket is full, the entry with the oldest issue time is evicted and the table remembers
- * the newest issue time ever evicted (the watermark). A nonce not in the table whose issue time is
- * at or below the watermark may have been evicted, so its count history is lost: it is reported
+ * When a bucket is full, the entry with the oldest issue time is evicted and the bucket remembers
+ * the newest issue time ever evicted from it (its watermark). A nonce not in the table whose issue
+ * time is at or below its bucket's watermark may have been evicted, so its count history is lost: it is reported
  * STALE and the server re-challenges with stale=true. Memory stays bounded and no replay of an
  * evicted nonce is ever accepted. Nonces without a known issue time pass issued = 0. */
 typedef struct sip_digest_replay sip_digest_replay;
