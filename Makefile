@@ -5,6 +5,7 @@
 #   make bench      parser and runtime benchmarks beside the anchors (oSIP2, sofia-sip, Kamailio)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make run        the registrar/proxy on 127.0.0.1:5060 (UDP and TCP)
+#   make demo       alice and bob register, message and call each other through it (a ladder)
 # As root, test/bench/run install missing Debian packages themselves (tools/deps.sh).
 
 LUA        ?= lua5.4
@@ -33,7 +34,7 @@ BUSTED     := $(LUA) /usr/bin/busted
 LUA_ENV    := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;" \
               LUA_CPATH="$(CURDIR)/build/?.so;;"
 
-.PHONY: all deps test ctest spec fuzz-smoke fuzz bench run clean
+.PHONY: all deps test ctest spec fuzz-smoke fuzz bench run demo clean
 
 all: build/sip/core.so
 
@@ -114,7 +115,12 @@ bench: build/bench-parse all
 run: all
 	@sh tools/deps.sh build run
 	$(LUA_ENV) $(LUA) examples/proxy.lua --listen udp:127.0.0.1:5060 --listen tcp:127.0.0.1:5060 \
-	  --realm example.com --users examples/users.txt
+	  --realm example.com --users examples/users.txt --log info
+
+# alice and bob register, message and call through the proxy; prints the ladder, exits 0
+demo: all
+	@sh tools/deps.sh build run
+	@$(LUA_ENV) $(LUA) examples/demo.lua
 
 clean:
 	rm -rf build

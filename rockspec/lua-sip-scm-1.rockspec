@@ -28,6 +28,10 @@ build = {
     ["sip.ua"] = "lua/sip/ua.lua",
     ["sip.ua_call"] = "lua/sip/ua_call.lua",
     ["sip.ua_register"] = "lua/sip/ua_register.lua",
+    ["sip.location"] = "lua/sip/location.lua",
+    ["sip.location_sqlite"] = "lua/sip/location_sqlite.lua",
+    ["sip.registrar"] = "lua/sip/registrar.lua",
+    ["sip.proxy"] = "lua/sip/proxy.lua",
     ["sip.core"] = {
       sources = {
         "csrc/sip_buf.c", "csrc/sip_build.c", "csrc/sip_digest.c", "csrc/sip_hdr.c",

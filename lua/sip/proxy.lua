@@ -1,0 +1,999 @@
+--- sip.proxy: a transaction-stateful proxy (RFC 3261 §16) with a registrar (§10.3), routed by Lua.
+--
+--   local px = sip.proxy {
+--     listen = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}, realm = "example.com",
+--     users = {alice = "secret"} | "users.txt" | fn,   -- digest: 401 for REGISTER, 407 for
+--                                                       -- requests from local users
+--     location = "memory" | "sqlite:PATH" | store, record_route = true, relay = "local",
+--     route = function(req, px) ... end,               -- default: proxy.default_route
+--     log = function(level, line) end, trace = function(dir, bytes, peer) end }
+--
+-- The route function runs in a coroutine per request, after the §16.3 checks and the §16.4 route
+-- preprocessing; it may look at and change req, answer it (px:reply), look up the location
+-- service (px:lookup) and relay it (px:relay), which forwards provisional and 2xx responses
+-- upstream as they come and returns the best final response (§16.7) without sending it, so the
+-- route can try something else; when the route returns, the best response goes upstream.
+-- ACK for a 2xx and 2xx responses matching no transaction are forwarded statelessly; CANCEL is
+-- answered and cancels the pending branches (§16.10).
+--
+--   px:relay(req[, targets[, {parallel=, timeout=}]]) -> best final response (message or table)
+--   px:reply(req, code[, reason[, opts]])     px:lookup(uri) -> targets (highest q first)
+--   px:authorize(req) -> true | false (answered 407/403)   px:is_local(uri)   px:close()
+--   px.registrar (sip.registrar), px.location (the store), px.ep (sip.endpoint)
+--   proxy.default_route(req, px): the routing used without a route function, to fall back on
+require "sip" -- req:reply formats tables of headers through it
+local core = require "sip.core"
+local loop = require "sip.loop"
+local endpoint = require "sip.endpoint"
+local location = require "sip.location"
+local registrar = require "sip.registrar"
+
+local M = {}
+
+local type, tostring, ipairs, pairs, setmetatable, pcall, xpcall, select =
+  type, tostring, ipairs, pairs, setmetatable, pcall, xpcall, select
+local format, concat, floor = string.format, table.concat, math.floor
+local uri_parse, next_hop, timer = core.uri, endpoint.next_hop, core.timer
+local traceback = debug.traceback
+
+local Proxy = {}
+Proxy.__index = Proxy
+Proxy.__name = "sip.proxy"
+
+local PENDING = { trying = true, proceeding = true }
+local NO_OPTS = {}
+local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
+local RR_METHODS = { INVITE = true, SUBSCRIBE = true, REFER = true, NOTIFY = true }
+-- §16.7 step 6: among 4xx, those that let the client resubmit come first
+local RESUBMIT = { [401] = true, [407] = true, [415] = true, [420] = true, [484] = true }
+local LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
+local ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK"
+
+local function argerror(msg) error("bad argument #1 to 'proxy' (" .. msg .. ")", 3) end
+
+local function read_users(path)
+  local f, err = io.open(path, "r")
+  if not f then return nil, "cannot read users file: " .. err end
+  local t, n = {}, 0
+  for line in f:lines() do
+    n = n + 1
+    line = line:gsub("\r$", "")
+    if not line:find("^%s*$") and not line:find("^%s*#") then
+      local user, password = line:match("^%s*([^:%s]+):(.*)$")
+      if not user then
+        f:close()
+        return nil, format("%s:%d: expected user:password", path, n)
+      end
+      t[user] = password
+    end
+  end
+  f:close()
+  return t
+end
+
+local function strip_brackets(h)
+  if h:byte(1) == 91 then return h:sub(2, -2) end -- "[v6]"
+  return h
+end
+
+--- sip.proxy{...} -> proxy | nil, err (a listener or the users file). See the top of this file;
+-- more options: domains (names served besides realm), algorithms (digest, default
+-- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
+-- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
+-- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info").
+function M.new(t)
+  if type(t) ~= "table" then argerror("table expected") end
+  if t.route ~= nil and type(t.route) ~= "function" then argerror("route must be a function") end
+  if t.log ~= nil and type(t.log) ~= "function" then argerror("log must be a function") end
+  if t.trace ~= nil and type(t.trace) ~= "function" then argerror("trace must be a function") end
+  local relay = t.relay == nil and "local" or t.relay
+  if relay ~= "local" and relay ~= true and relay ~= false then argerror("relay must be \"local\", true or false") end
+  local self = setmetatable({
+    route = t.route,
+    realm = t.realm,
+    record_route = t.record_route == nil and true or t.record_route,
+    relay_policy = relay,
+    timer_c = t.timer_c or 180,
+    t1 = t.t1 or 0.5,
+    clock = t.clock or os.time,
+    log_fn = t.log,
+    log_level = LEVELS[t.log_level or "info"] or 3,
+    contexts = setmetatable({}, { __mode = "k" }), -- server txn -> context of the request
+    ucache = {}, ucount = 0,
+    loop_cur = {}, loop_old = {}, loop_n = 0, branch_n = 0, branch_prefix = core.branch():sub(8, 19) .. ".",
+  }, Proxy)
+  self.log_on = self.log_fn ~= nil
+
+  -- the users, read here so the registration policy knows who owns which address
+  local users = t.users
+  if type(users) == "string" then
+    local u, err = read_users(users)
+    if not u then return nil, err end
+    users = u
+  end
+  self.users = users
+  if users ~= nil then
+    if type(users) ~= "table" and type(users) ~= "function" then argerror("users must be a table, a file name or a function") end
+    if not self.realm then argerror("users need a realm") end
+    local auth = require "sip.auth"
+    local policy = t.register_policy or "own-or-free"
+    local function known(name)
+      if type(users) == "table" then return users[name] ~= nil end
+      return users(name, self.realm) ~= nil
+    end
+    local may_register = type(policy) == "function" and policy or function(user, to)
+      -- §10.3 step 4: a user may change the bindings of its own address; with "own-or-free" also
+      -- of addresses of our domain that belong to no user (devices, services, test agents)
+      local u = to and uri_parse(to)
+      if not u then return false end
+      if u.user == user then return true end
+      return policy == "own-or-free" and not known(u.user or "")
+    end
+    -- the nonce-count table holds every nonce answered within nonce_ttl: past its size,
+    -- answers on nonces it had to forget come back stale (RFC 7616 §3.4); 65536 is 2 MB
+    local common = { realm = self.realm, users = users, algorithms = t.algorithms, may_register = may_register,
+      replay_slots = t.replay_slots or 65536, nonce_ttl = t.nonce_ttl }
+    self.auth_www = auth.server(common)
+    common.proxy = true
+    self.auth_proxy = auth.server(common)
+  end
+
+  local ep, err = endpoint.new {
+    listen = t.listen, handler = function(req) return self:serve(req) end,
+    t1 = t.t1, t2 = t.t2, t4 = t.t4, advertise = t.advertise, tls_cert = t.tls_cert, tls_key = t.tls_key,
+    tls_ca = t.tls_ca, tls_verify = t.tls_verify, max_conns = t.max_conns, loss = t.loss,
+  }
+  if not ep then return nil, err end
+  self.ep = ep
+  ep.on_stray = function(rsp)
+    local ok, err = pcall(self.stray, self, rsp)
+    if not ok then self:log("error", "stray response: %s", err) end
+  end
+  if t.trace then ep.stack:on("trace", t.trace) end
+  self:learn_addresses(t.domains)
+
+  local loc = t.location
+  if loc == nil or type(loc) == "string" then
+    local lerr
+    loc, lerr = location.open(loc, { clock = self.clock })
+    if not loc then
+      ep:close()
+      return nil, lerr
+    end
+    self.own_location = true
+  end
+  self.location = loc
+  self.registrar = assert(registrar.new {
+    location = loc, auth = self.auth_www, clock = self.clock,
+    domains = function(host) return self:is_local_host(host) end,
+    min_expires = t.min_expires, max_expires = t.max_expires, default_expires = t.default_expires,
+  })
+  local every = t.sweep_interval == nil and 60 or t.sweep_interval
+  if every > 0 then
+    self.sweeper = timer(every, every, function()
+      local n = loc:sweep(self.clock())
+      if n > 0 then self:log("debug", "swept %d expired binding%s", n, n == 1 and "" or "s") end
+    end)
+  end
+  return self
+end
+
+-- Our addresses: what a Route or Request-URI naming us looks like, the Via sent-by per
+-- transport, the Record-Route values.
+function Proxy:learn_addresses(domains)
+  local me, hosts, ports, names = {}, {}, {}, {}
+  self.via, self.rr, self.sent_by = {}, {}, {}
+  for _, l in ipairs(self.ep.listeners) do
+    local host, port = self.ep:sent_by(l.proto)
+    local bare = strip_brackets(host):lower()
+    for _, h in ipairs { bare, strip_brackets(l.host):lower() } do
+      if h == "0.0.0.0" then h = "127.0.0.1" elseif h == "::" then h = "::1" end
+      me[h .. ":" .. l.port] = true
+      hosts[h] = true
+    end
+    ports[l.port] = true
+    if not self.via[l.proto] then
+      local sb = host .. ":" .. port
+      self.sent_by[#self.sent_by + 1] = sb
+      self.via[l.proto] = "SIP/2.0/" .. l.proto:upper() .. " " .. sb .. ";branch=z9hG4bK"
+      self.rr[l.proto] = "<sip:" .. sb .. (l.proto == "udp" and "" or ";transport=" .. l.proto) .. ";lr>"
+    end
+  end
+  if self.realm then names[self.realm:lower()] = true end
+  for _, d in ipairs(domains or {}) do names[d:lower()] = true end
+  self.me, self.hosts, self.ports, self.names = me, hosts, ports, names
+end
+
+--- Is host one of ours (a served domain or one of our addresses)?
+function Proxy:is_local_host(host)
+  host = strip_brackets(host):lower()
+  return self.names[host] == true or self.hosts[host] == true
+end
+
+--- Is uri in a domain we serve (its users are in our location service)? uri: text or sip.uri.
+function Proxy:is_local(u)
+  if type(u) ~= "userdata" then u = uri_parse(tostring(u)) end
+  if not u or (u.scheme ~= "sip" and u.scheme ~= "sips") then return false end
+  local host = strip_brackets(u.host):lower()
+  if self.names[host] then return true end
+  return self.me[host .. ":" .. (u.port or (u.scheme == "sips" and 5061 or 5060))] == true
+end
+
+-- Does uri name this proxy itself (a Route we put, our address)?
+function Proxy:is_me(u)
+  if not u or (u.user and u.user ~= "") then return false end
+  local host = strip_brackets(u.host):lower()
+  local port = u.port
+  if self.names[host] then return port == nil or self.ports[port] == true end
+  return self.me[host .. ":" .. (port or (u.scheme == "sips" and 5061 or 5060))] == true
+end
+
+-- What routing needs to know of a Request-URI, by its text: parsed once, kept in a bounded
+-- cache (the same few URIs come again and again: our domain's users, our own address).
+local FACTS_MAX = 4096
+function Proxy:facts(text)
+  local f = self.ucache[text]
+  if f then return f end
+  local u = uri_parse(text)
+  if not u then return nil end
+  local scheme = u.scheme
+  local sipish = scheme == "sip" or scheme == "sips"
+  f = { u = u, sip = sipish }
+  if sipish then
+    f.me = self:is_me(u)
+    f.is_local = self:is_local(u)
+    f.aor = location.aor(u)
+    f.user = u.user
+    f.lr = u:param("lr") and true or false
+    f.host = u.host
+    f.host_local = self:is_local_host(u.host)
+  end
+  if self.ucount >= FACTS_MAX then self.ucache, self.ucount = {}, 0 end
+  self.ucache[text] = f
+  self.ucount = self.ucount + 1
+  return f
+end
+
+function Proxy:log(level, fmt, ...)
+  if self.log_on and (LEVELS[level] or 3) <= self.log_level then
+    self.log_fn(level, select("#", ...) > 0 and format(fmt, ...) or fmt)
+  end
+end
+
+--- Answer req (a request being served) ourselves.
+function Proxy:reply(req, code, reason, opts)
+  local ctx = self.contexts[req.txn]
+  if ctx then ctx.status = code end
+  return req:reply(code, reason, opts)
+end
+
+-- Where a request for a registered contact goes when no Route says otherwise (§8.1.2 with the
+-- contact as Request-URI); nil leaves it to the route set.
+local function contact_dest(text)
+  local u = uri_parse(text)
+  if not u or (u.scheme ~= "sip" and u.scheme ~= "sips") then return nil end
+  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
+  if not DEFAULT_PORT[proto] then return nil end
+  return { proto = proto, host = strip_brackets(u:param("maddr") or u.host), port = u.port or DEFAULT_PORT[proto] }
+end
+
+---------------------------------------------------------------------------------------------------
+-- §16.3 request validation, §16.4 route information preprocessing
+
+-- Loop detection (§16.3 step 4) compares what stays the same when a request comes back to us
+-- (§16.6 step 8 lists the fields). Rather than a hash carried in our branch, we remember the
+-- keys of the requests we forwarded lately (two generations, bounded): a request that carries
+-- one of our Vias and whose key we forwarded has looped; a spiral has another Request-URI, so
+-- another key. The top Via is left out: it changes on every hop. Proxy-Require and
+-- Proxy-Authorization too: a resubmission with credentials has a new CSeq anyway.
+local function loop_key(req, uri)
+  return (req:header("From") or "") .. "\n" .. (req:header("To") or "") .. "\n" .. uri .. "\n" ..
+    (req.call_id or "") .. "\n" .. (req.cseq or "")
+end
+
+-- Is there a To tag? The raw value answers for nearly every request; a "tag" that could sit in
+-- a display name is checked with the parser.
+local function has_to_tag(req)
+  local v = req:header("To")
+  if not v or not v:find("tag", 1, true) then return false end
+  local to = req.to
+  return to ~= nil and to.tag ~= nil
+end
+
+local LOOP_KEYS = 16384
+function Proxy:remember(key)
+  local cur = self.loop_cur
+  if cur[key] then return end
+  if self.loop_n >= LOOP_KEYS then
+    self.loop_old, cur, self.loop_n = cur, {}, 0
+    self.loop_cur = cur
+  end
+  cur[key] = true
+  self.loop_n = self.loop_n + 1
+end
+
+-- A branch unique in space and time (§8.1.1.7): a random per-proxy prefix and a counter.
+function Proxy:new_branch(proto)
+  local n = self.branch_n + 1
+  self.branch_n = n
+  return self.via[proto] .. self.branch_prefix .. n
+end
+
+local function unsupported(req, name)
+  local out = {}
+  for _, v in ipairs(req:headers(name)) do
+    for tag in v:gmatch("[^,%s]+") do out[#out + 1] = tag end
+  end
+  return concat(out, ", ")
+end
+
+-- §16.3: returns the parsed Request-URI, or nil after answering.
+function Proxy:validate(req, ctx)
+  local f = self:facts(req.uri)
+  if not f then
+    self:reply(req, 400, "Bad Request-URI")
+    return nil
+  end
+  if not f.sip then -- step 2
+    self:reply(req, 416, "Unsupported URI Scheme")
+    return nil
+  end
+  if req.max_forwards == 0 then -- step 3
+    self:reply(req, 483, "Too Many Hops")
+    return nil
+  end
+  if req:via(2) then -- step 4: a Via of ours below the top one, and the same request as then
+    for _, v in ipairs(req:headers("Via")) do
+      for _, sb in ipairs(self.sent_by) do
+        if v:find(sb, 1, true) then
+          local key = loop_key(req, req.uri)
+          if self.loop_cur[key] or self.loop_old[key] then
+            self:reply(req, 482, "Loop Detected")
+            return nil
+          end
+          ctx.key = key
+          if not self:check_proxy_require(req) then return nil end
+          return f
+        end
+      end
+    end
+  end
+  if not self:check_proxy_require(req) then return nil end
+  return f
+end
+
+-- step 5: we support no extension as a proxy
+function Proxy:check_proxy_require(req)
+  if req:header("Proxy-Require") then
+    self:reply(req, 420, "Bad Extension", { headers = "Unsupported: " .. unsupported(req, "Proxy-Require") .. "\r\n" })
+    return false
+  end
+  return true
+end
+
+-- Remove the first Route value (values split at commas are entries of their own).
+local function pop_route(msg, addrs)
+  msg:remove_header("Route")
+  for i = 2, #addrs do msg:add_header("Route", addrs[i].value) end
+end
+
+-- requests that named us in their Route (a dialog we record-routed): they go on, wherever to
+local req_loose = setmetatable({}, { __mode = "k" })
+
+-- §16.4: a strict router before us put our Record-Route URI in the Request-URI: the real one is
+-- the last Route. Then our own Route values go (two when we record-routed twice).
+function Proxy:preprocess(req, f)
+  if not req:header("Route") then return f end
+  if f and f.me and f.lr then
+    local addrs = req:addrs("Route")
+    if addrs and #addrs > 0 then
+      local last = addrs[#addrs]
+      req:remove_header("Route")
+      for i = 1, #addrs - 1 do req:add_header("Route", addrs[i].value) end
+      if pcall(req.set_uri, req, last.uri) then f = self:facts(req.uri) or f end
+    end
+  end
+  for _ = 1, 2 do
+    if not req:header("Route") then break end
+    local addrs = req:addrs("Route")
+    local first = addrs and addrs[1] and uri_parse(addrs[1].uri)
+    if not first or not self:is_me(first) then break end
+    pop_route(req, addrs)
+    req_loose[req] = true
+  end
+  return f
+end
+
+-- §16.6 step 6: when the next hop is a strict router, it gets the Request-URI as its Route and
+-- the request goes to it with its URI as the Request-URI.
+local function strict_postprocess(msg)
+  if not msg:header("Route") then return end
+  local addrs = msg:addrs("Route")
+  local first = addrs and addrs[1]
+  local u = first and uri_parse(first.uri)
+  if not u or u:param("lr") then return end
+  local ruri = msg.uri
+  pop_route(msg, addrs)
+  msg:add_header("Route", "<" .. ruri .. ">")
+  msg:set_uri(first.uri)
+  return true
+end
+
+---------------------------------------------------------------------------------------------------
+-- Serving a request
+
+local function final_of(status, reason, headers)
+  return { status = status, reason = reason, headers = headers }
+end
+
+-- §16.9: our own failure to send counts as a 503; it goes up as 500 (§16.7 step 6) saying why.
+local function unreachable(why)
+  local r = final_of(503, "Service Unavailable")
+  r.why = "Next Hop Unreachable (" .. tostring(why or "transport error"):gsub("[%c]", " ") .. ")"
+  return r
+end
+
+-- Send the chosen final response upstream (a relayed message, or one we make).
+function Proxy:send_final(ctx, rsp)
+  local txn = ctx.txn
+  if not PENDING[txn.state] then return false end
+  ctx.status = rsp.status
+  if type(rsp) == "userdata" then return txn:send(rsp) end
+  return txn:respond(rsp.status, rsp.reason, rsp.headers and { headers = rsp.headers } or nil)
+end
+
+-- Nothing a request carries may stop the proxy: an error anywhere in its handling is logged and
+-- answered with 500 (the endpoint would report it out of run()).
+function Proxy:serve(req)
+  local ok, err = xpcall(self.handle, traceback, self, req)
+  if not ok then
+    self:log("error", "%s %s: %s", tostring(req.method), tostring(req.uri), err)
+    local txn = req.txn
+    if txn then
+      self.contexts[txn] = nil
+      if PENDING[txn.state] then txn:respond(500, "Server Internal Error") end
+    end
+  end
+end
+
+function Proxy:handle(req)
+  local txn = req.txn
+  if not txn then return self:forward_ack(req) end
+  local method = req.method
+  if method == "CANCEL" then return self:on_cancel(req) end
+  local ctx = { txn = txn, req = req, t0 = self.log_on and loop.now() }
+  self.contexts[txn] = ctx
+  local f = self:validate(req, ctx)
+  if f then
+    f = self:preprocess(req, f)
+    ctx.facts = f
+    if self.log_on then ctx.ruri = req.uri end
+    local ok, err = xpcall(self.route or M.default_route, traceback, req, self, f.u)
+    if not ok then
+      self:log("error", "route failed for %s %s: %s", method, req.uri, err)
+      if PENDING[txn.state] then self:send_final(ctx, final_of(500, "Server Internal Error")) end
+    end
+  end
+  if PENDING[txn.state] then
+    self:send_final(ctx, ctx.best or final_of(500, "No Response From Route"))
+  end
+  self.contexts[txn] = nil
+  if self.log_on and self.log_level >= 3 then -- one line per transaction, built cheaply
+    local src = req.source
+    self.log_fn("info", method .. " " .. (ctx.ruri or req.uri) .. " from " .. src.proto .. ":" .. src.host .. ":" ..
+      src.port .. " -> " .. (ctx.status or "answered") .. (ctx.note or "") .. " (" ..
+      floor((loop.now() - ctx.t0) * 1000 + 0.5) .. " ms)")
+  end
+end
+
+-- The ACK of a 2xx is a transaction of its own: route it (§16.4, §16.6) and send it on without
+-- state. One that names only us goes nowhere.
+function Proxy:forward_ack(req)
+  if req.max_forwards == 0 then return end
+  local f = self:facts(req.uri)
+  if not f or not f.sip then return end
+  f = self:preprocess(req, f)
+  if not req:header("Route") and f.me then return end
+  req:decrement_max_forwards()
+  local dest
+  if strict_postprocess(req) then dest = contact_dest(req.uri) else dest = next_hop(req) end
+  if not dest then return end
+  if not self.via[dest.proto] then return end
+  req:push_via(self:new_branch(dest.proto))
+  local ok, err = self.ep:send(req, dest)
+  if not ok then self:log("warn", "ACK %s not forwarded: %s", req.uri, err) end
+  if self.log_level >= 4 then self:log("debug", "ACK %s -> %s:%s:%s", req.uri, dest.proto, dest.host, dest.port) end
+end
+
+-- A 2xx to an INVITE matching no client transaction (a retransmission after ours ended, RFC 6026
+-- §8.4) goes upstream statelessly along the Vias; anything else stray is dropped.
+function Proxy:stray(rsp)
+  local status = rsp.status
+  if status < 200 or status >= 300 or rsp.cseq_method ~= "INVITE" then return end
+  local v = rsp:via()
+  if not v then return end
+  local ours = false
+  for _, sb in ipairs(self.sent_by) do
+    if v.value:find(sb, 1, true) then ours = true end
+  end
+  if not ours then return end
+  rsp:pop_via()
+  local nv = rsp:via()
+  if not nv then return end
+  local host = strip_brackets(nv.received or nv.host)
+  if host == "255.255.255.255" then return end
+  local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
+  local proto = (nv.transport or "udp"):lower()
+  if not DEFAULT_PORT[proto] then return end
+  self.ep:send(rsp, { proto = proto, host = host, port = port or DEFAULT_PORT[proto] })
+end
+
+---------------------------------------------------------------------------------------------------
+-- §16.10 CANCEL
+
+local function cancel_branch(self, br)
+  if br.cancelled or br.done then return end
+  br.cancelled = true
+  local t = br.txn
+  if not t or t.state == "terminated" then return end
+  if br.provisional then
+    -- §9.1: a CANCEL once something came back; the INVITE then ends with 487 (or Timer C)
+    local ok, err = t:cancel(function() end)
+    if not ok then self:log("warn", "CANCEL of branch %s failed: %s", br.uri, err) end
+    if br.timer then br.timer:again(64 * self.t1) end
+  else
+    t:terminate() -- nothing answered yet: §9.1 forbids a CANCEL now; give the branch up
+  end
+end
+
+local function cancel_all(self, ctx, except)
+  for _, br in ipairs(ctx.branches or {}) do
+    if br ~= except then cancel_branch(self, br) end
+  end
+end
+
+function Proxy:on_cancel(req)
+  local inv = req.txn:cancelled_invite()
+  if not inv then return req:reply(481, "Call/Transaction Does Not Exist") end
+  req:reply(200)
+  local ctx = self.contexts[inv]
+  if ctx then
+    ctx.cancelled = true
+    cancel_all(self, ctx)
+  end
+  if PENDING[inv.state] and not (ctx and ctx.relaying) then inv:respond(487, "Request Terminated") end
+  if self.log_on then self:log("info", "CANCEL %s -> 200%s", req.uri, ctx and " (branches cancelled)" or "") end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Forwarding (§16.6) and responses (§16.7)
+
+-- A target from the location service or the caller: {uri=, dest=, path=, q=}.
+local function as_target(x)
+  if type(x) == "string" then return { uri = x } end
+  if type(x) == "userdata" then return { uri = tostring(x) } end
+  if type(x) == "table" and x.uri then return x end
+  if type(x) == "table" and x.contact then return binding_target(x) end -- a binding
+  error("bad target: a URI, a binding or {uri=, dest=, path=} expected", 3)
+end
+
+--- The targets for uri from the location service (§16.5), highest q first: a list (maybe empty)
+-- | nil, err.
+-- The target of a binding, made once per binding (a stored binding never changes: a REGISTER
+-- replaces it).
+local function binding_target(b)
+  local t = b._target
+  if t then return t end
+  -- headers in a registered Contact are not forwarded as header fields (§19.1.5)
+  local uri = b.contact
+  if uri:find("?", 1, true) then uri = uri:gsub("%?.*$", "") end
+  local dest
+  if not b.path then dest = b.nat and b.source or contact_dest(uri) end
+  t = { uri = uri, q = b.q, path = b.path, dest = dest }
+  b._target = t
+  return t
+end
+
+function Proxy:lookup(uri)
+  local aor, list, err
+  if type(uri) == "string" then
+    local f = self:facts(uri)
+    aor = f and f.aor
+  end
+  if aor then list, err = self.location:get(aor) else list, err = self.registrar:lookup(uri) end
+  if not list then return nil, err end
+  local out = {}
+  for i, b in ipairs(list) do out[i] = binding_target(b) end
+  return out
+end
+
+local function forward_up(ctx, rsp)
+  local txn = ctx.txn
+  if txn.state == "terminated" then return false end
+  return txn:send(rsp)
+end
+
+-- Choose the best final response (§16.7 step 6) and merge the challenges (step 7).
+local function best_response(responses)
+  local best, bclass
+  for _, r in ipairs(responses) do
+    local s = r.status
+    if s >= 600 then
+      best = r
+      break
+    end
+    local c = s // 100
+    if not best or c < bclass or (c == 4 and c == bclass and RESUBMIT[s] and not RESUBMIT[best.status]) then
+      best, bclass = r, c
+    end
+  end
+  if not best then return final_of(408, "Request Timeout") end
+  local s = best.status
+  if (s == 401 or s == 407) and #responses > 1 then
+    local add = {}
+    for _, r in ipairs(responses) do
+      if r ~= best and (r.status == 401 or r.status == 407) and type(r) == "userdata" then
+        for _, name in ipairs { "WWW-Authenticate", "Proxy-Authenticate" } do
+          for _, v in ipairs(r:headers(name)) do add[#add + 1] = { name, v } end
+        end
+      end
+    end
+    if #add > 0 then
+      if type(best) ~= "userdata" then best = final_of(s, best.reason, best.headers) end
+      for _, h in ipairs(add) do
+        if type(best) == "userdata" then best:add_header(h[1], h[2]) end
+      end
+    end
+  elseif s == 503 then -- §16.7 step 6: a 503 would stop the client from using us: 500
+    if type(best) == "userdata" then best:set_status(500, "Server Internal Error")
+    else best = final_of(500, best.why or "Server Internal Error") end
+  end
+  return best
+end
+M.best_response = best_response
+
+-- One branch: copy, retarget, route, Via, send, and collect what comes back.
+function Proxy:branch(ctx, req, target, opts, responses)
+  local br = { uri = target.uri }
+  local brs = ctx.branches
+  if not brs then
+    brs = {}
+    ctx.branches = brs
+  end
+  brs[#brs + 1] = br
+  if not ctx.remembered then
+    ctx.key = ctx.key or loop_key(req, req.uri)
+    self:remember(ctx.key)
+    ctx.remembered = true
+  end
+  local msg = ctx.in_place and req or req:clone()
+  if target.uri ~= msg.uri then
+    local ok, err = pcall(msg.set_uri, msg, target.uri)
+    if not ok then
+      responses[#responses + 1] = final_of(500, "Bad Target URI")
+      self:log("warn", "bad target %s: %s", target.uri, err)
+      br.done = true
+      return
+    end
+  end
+  msg:decrement_max_forwards()
+  if target.path then -- RFC 3327 §5.3: the Path of the binding becomes the route to it
+    for i = #target.path, 1, -1 do msg:add_header("Route", target.path[i], "top") end
+  end
+  local routed = msg:header("Route") ~= nil
+  local strict = routed and strict_postprocess(msg)
+  local dest = target.dest
+  if dest and not target.path and routed then dest = nil end -- a route set leads
+  if not dest then
+    local err
+    if strict then dest, err = contact_dest(msg.uri) else dest, err = next_hop(msg) end
+    if not dest then
+      responses[#responses + 1] = unreachable(err)
+      self:log("warn", "cannot forward to %s: %s", target.uri, err)
+      br.done = true
+      return
+    end
+  end
+  local proto = dest.proto
+  if not self.via[proto] then -- no listener for that transport
+    responses[#responses + 1] = unreachable("no " .. proto .. " listener")
+    self:log("warn", "no %s listener to reach %s", proto, target.uri)
+    br.done = true
+    return
+  end
+  if ctx.rr then -- §16.6 step 4; two values when the transport changes here
+    local inbound = req.source.proto
+    if inbound ~= proto and self.rr[inbound] then msg:add_header("Record-Route", self.rr[inbound], "top") end
+    msg:add_header("Record-Route", self.rr[proto], "top")
+  end
+  msg:push_via(self:new_branch(proto))
+  br.dest = dest
+
+  local invite = req.method == "INVITE"
+  local limit = invite and self.timer_c or nil
+  if opts.timeout and (not limit or opts.timeout < limit) then limit = opts.timeout end
+  if limit then
+    -- Timer C (§16.6 step 11, §16.8): reset by provisional responses; when it fires the branch is
+    -- cancelled, or given up when nothing came back
+    br.timer = timer(limit, 0, function()
+      br.timed_out = true
+      if invite and br.provisional and not br.cancelled then
+        cancel_branch(self, br)
+      elseif br.txn and br.txn.state ~= "terminated" then
+        br.txn:terminate()
+      end
+    end)
+  end
+  local ropts = {
+    dest = dest,
+    provisional = function(r)
+      br.provisional = true
+      if br.cancelled or r.status == 100 then return end
+      if br.timer and not br.cancelled and invite then br.timer:again(limit) end
+      r:pop_via()
+      forward_up(ctx, r) -- §16.7 step 5: at once
+    end,
+  }
+  if invite or limit then ropts.on_txn = function(t) br.txn = t end end -- to CANCEL or end it
+  if invite then
+    ropts.on_2xx = function(r) -- further 2xx of the INVITE: forks and retransmissions
+      r:pop_via()
+      if not forward_up(ctx, r) then self:stray_up(r) end
+    end
+  end
+  local rsp, err, code = self.ep:request(msg, ropts)
+  br.done = true
+  if br.timer then br.timer:close() end
+  if rsp then
+    rsp:pop_via()
+    local s = rsp.status
+    if s < 300 then
+      ctx.answered = true
+      ctx.status = s
+      forward_up(ctx, rsp)
+      if invite then cancel_all(self, ctx, br) end -- §16.7 step 10
+    elseif s >= 600 then
+      ctx.got6xx = true
+      if invite then cancel_all(self, ctx, br) end
+    end
+    responses[#responses + 1] = rsp
+  elseif br.cancelled then
+    responses[#responses + 1] = final_of(487, "Request Terminated")
+  elseif br.timed_out then
+    responses[#responses + 1] = final_of(408, "Request Timeout")
+  else
+    -- §16.9: a transport error counts as 503; Timer B/F as 408
+    if code == 408 then responses[#responses + 1] = final_of(408, "Request Timeout")
+    else responses[#responses + 1] = unreachable(err) end
+    self:log("warn", "%s to %s failed: %s", req.method, target.uri, tostring(err))
+  end
+end
+
+-- A 2xx after the server transaction is gone: along the Vias, statelessly.
+function Proxy:stray_up(rsp)
+  local nv = rsp:via()
+  if not nv then return end
+  local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
+  local proto = (nv.transport or "udp"):lower()
+  if not DEFAULT_PORT[proto] then return end
+  self.ep:send(rsp, { proto = proto, host = strip_brackets(nv.received or nv.host), port = port or DEFAULT_PORT[proto] })
+end
+
+-- Run a group of targets in parallel and wait for all of them.
+function Proxy:fork(ctx, req, group, opts, responses)
+  if #group == 1 then return self:branch(ctx, req, group[1], opts, responses) end
+  local w = loop.waiter()
+  local left = #group
+  for _, target in ipairs(group) do
+    loop.spawn(function()
+      local ok, err = xpcall(self.branch, traceback, self, ctx, req, target, opts, responses)
+      if not ok then
+        responses[#responses + 1] = final_of(500, "Server Internal Error")
+        self:log("error", "branch to %s failed: %s", tostring(target.uri), err)
+      end
+      left = left - 1
+      if left == 0 then w:wake() end
+    end)
+  end
+  if left > 0 then w:block() end
+end
+
+-- Targets grouped for forking: opts.parallel true (all at once), false (one by one), or by q
+-- (§16.6: equal q in parallel, groups in decreasing q one after the other).
+local function groups_of(targets, parallel)
+  if parallel == true then return { targets } end
+  local groups = {}
+  for _, t in ipairs(targets) do
+    local g = groups[#groups]
+    if parallel == false or not g or (g[1].q or 1) ~= (t.q or 1) then
+      groups[#groups + 1] = { t }
+    else
+      g[#g + 1] = t
+    end
+  end
+  return groups
+end
+
+--- Relay req to targets (default: its Request-URI, routed by its Route set) and wait for the
+-- outcome. targets: a URI, a binding, {uri=, dest=, path=, q=}, or a list of them (px:lookup).
+-- opts: parallel (true, false or nil: by q), timeout (s per branch, for ring limits).
+-- Provisional responses (but 100) and every 2xx go upstream as they arrive; the return value is
+-- the best final response (§16.7), a message or {status=, reason=}; not yet sent unless 2xx.
+function Proxy:relay(req, targets, opts)
+  opts = opts or NO_OPTS
+  local txn = req.txn
+  local ctx = self.contexts[txn]
+  if not ctx then error("relay: not a request this proxy is serving", 2) end
+  local state = txn.state
+  if ctx.cancelled or not PENDING[state] then
+    ctx.best = final_of(487, "Request Terminated")
+    return ctx.best
+  end
+  local list
+  if targets == nil then
+    list = { { uri = req.uri } }
+  elseif type(targets) == "table" and targets.uri == nil and targets.contact == nil then
+    list = {}
+    for i, x in ipairs(targets) do list[i] = as_target(x) end
+  else
+    list = { as_target(targets) }
+  end
+  local n = #list
+  if n == 0 then
+    ctx.best = final_of(480, "Temporarily Unavailable")
+    return ctx.best
+  end
+  local method = req.method
+  local rr = self.record_route
+  if rr == "all" then ctx.rr = true
+  elseif type(rr) == "function" then ctx.rr = rr(req) and true or false
+  else ctx.rr = rr and RR_METHODS[method] and not has_to_tag(req) or false end
+  -- §16.2: an INVITE gets its 100 (Trying) now, so the caller stops retransmitting over UDP
+  if method == "INVITE" and state == "proceeding" and not ctx.trying then
+    ctx.trying = true
+    txn:respond(100)
+  end
+  ctx.relaying = true
+  -- one target and a caller done with req (the default route): forward req itself, no copy
+  ctx.in_place = opts.in_place and n == 1
+  local responses = {}
+  if n == 1 then
+    self:branch(ctx, req, list[1], opts, responses)
+  else
+    for _, group in ipairs(groups_of(list, opts.parallel)) do
+      self:fork(ctx, req, group, opts, responses)
+      if ctx.answered or ctx.got6xx or ctx.cancelled or not PENDING[txn.state] then break end
+    end
+    ctx.note = " [" .. n .. " targets]"
+  end
+  ctx.relaying = false
+  local best = best_response(responses)
+  if ctx.cancelled and not ctx.answered then best = final_of(487, "Request Terminated") end
+  ctx.best = best
+  return best
+end
+
+---------------------------------------------------------------------------------------------------
+-- Authentication and the default routing
+
+local function from_local(self, req)
+  local from = req.from
+  local u = from and uri_parse(from.uri)
+  return u ~= nil and (u.scheme == "sip" or u.scheme == "sips") and self:is_local_host(u.host), u
+end
+
+-- Our realm's credentials are consumed here; other realms' go on (§22.3).
+local function consume_credentials(self, req)
+  local vals = req:headers("Proxy-Authorization")
+  if #vals == 0 then return end
+  local keep = {}
+  local parse = core.digest.parse_credentials
+  for _, v in ipairs(vals) do
+    local c = parse(v)
+    if not c or c.realm ~= self.realm then keep[#keep + 1] = v end
+  end
+  if #keep == #vals then return end
+  req:remove_header("Proxy-Authorization")
+  for _, v in ipairs(keep) do req:add_header("Proxy-Authorization", v) end
+end
+
+--- Requests from our own users must prove who they are (407, §22.3) when users are configured.
+-- Returns true (go on), or false after answering.
+function Proxy:authorize(req)
+  if not self.auth_proxy then return true end
+  local is_local, from = from_local(self, req)
+  if not is_local then return true end
+  local ok, r = self.auth_proxy:check(req)
+  if not ok then
+    local lines = {}
+    for _, h in ipairs(r.headers or {}) do lines[#lines + 1] = h[1] .. ": " .. h[2] .. "\r\n" end
+    self:reply(req, r.status, r.reason, { headers = concat(lines) })
+    return false
+  end
+  if r and from.user ~= r then
+    self:reply(req, 403, "Forbidden: From does not match the authenticated user")
+    return false
+  end
+  consume_credentials(self, req)
+  return true
+end
+
+--- The routing when none is given: REGISTER for our domain to the registrar; requests with a
+-- Route set or in a dialog along it; our users through the location service (parallel or
+-- sequential forking by q); other domains by the Request-URI, for our users ("local" relay).
+local IN_PLACE = { in_place = true }
+
+-- relay = true: anything; "local": what our own users send; false: nothing foreign
+local function relay_allowed(px, req)
+  local policy = px.relay_policy
+  return policy == true or (policy == "local" and (from_local(px, req)))
+end
+
+function M.default_route(req, px)
+  local method = req.method
+  local ctx = px.contexts[req.txn]
+  local f = ctx and ctx.facts or px:facts(req.uri)
+  local u = f.u
+  if method == "REGISTER" and f.host_local then
+    local status, _, list = px.registrar:handle(req)
+    if ctx then
+      ctx.status = status
+      if list and px.log_on then ctx.note = #list == 1 and " [1 binding]" or (" [" .. #list .. " bindings]") end
+    end
+    return
+  end
+  local route = req:header("Route")
+  local in_dialog = has_to_tag(req)
+  -- a request in a dialog addressed to a user of our domain (no Route) is looked up like others
+  if route or (in_dialog and not (f.is_local and f.user and f.user ~= "")) then
+    if not route and f.me then return px:reply(req, 404, "Not Here") end
+    -- on a route through us, or for our domain; anything else follows the relay policy
+    if not req_loose[req] and not f.is_local and not relay_allowed(px, req) then
+      return px:reply(req, 403, "Relaying Forbidden")
+    end
+    return px:relay(req, nil, IN_PLACE)
+  end
+  if f.is_local then
+    if not f.user or f.user == "" then
+      if method == "OPTIONS" then
+        return px:reply(req, 200, nil, { headers = "Allow: " .. ALLOW .. "\r\nAccept: application/sdp\r\n" })
+      end
+      return px:reply(req, 404, "Not Found")
+    end
+    if not in_dialog and not px:authorize(req) then return end
+    local targets = px:lookup(req.uri)
+    if not targets then return px:reply(req, 500, "Location Service Failure") end
+    if #targets == 0 then
+      local known = type(px.users) == "table" and px.users[f.user] ~= nil
+      return px:reply(req, known and 480 or 404, known and "Temporarily Unavailable" or "Not Found")
+    end
+    return px:relay(req, targets, #targets == 1 and IN_PLACE or nil)
+  end
+  if not relay_allowed(px, req) then return px:reply(req, 403, "Relaying Forbidden") end
+  if not px:authorize(req) then return end
+  return px:relay(req, nil, IN_PLACE)
+end
+
+--- Close listeners, connections, the sweep timer and (when we opened it) the location store.
+function Proxy:close()
+  if self.sweeper then
+    self.sweeper:close()
+    self.sweeper = nil
+  end
+  if self.ep then
+    self.ep:close()
+    self.ep = nil
+  end
+  if self.own_location and self.location then
+    self.location:close()
+    self.own_location = nil
+  end
+  if self.auth_www then self.auth_www:close() end
+  if self.auth_proxy then self.auth_proxy:close() end
+end
+Proxy.__close = Proxy.close
+Proxy.__gc = Proxy.close
+
+M.Proxy = Proxy
+-- sip.proxy{...} is proxy.new{...}
+return setmetatable(M, { __call = function(_, t) return M.new(t) end })
