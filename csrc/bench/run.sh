@@ -94,3 +94,13 @@ if command -v sipp >/dev/null && command -v kamailio >/dev/null; then
 else
   echo "(runtime benchmark skipped: sip-tester and kamailio are not installed)"
 fi
+
+# ---- registrar/proxy: compare.py, Kamailio native and Lua beside examples/proxy.lua ---------------
+if command -v sipp >/dev/null && command -v kamailio >/dev/null && [ -z "$SKIP_COMPARE" ]; then
+  echo
+  echo "== registrar/proxy: ../shared/bench/compare.py (SIPp load, alternating rounds; SKIP_COMPARE=1 skips)"
+  here=$(pwd)
+  srv="cd $here && lua5.4 examples/proxy.lua --listen udp:127.0.0.1:5060 --realm example.com"
+  (cd /tmp && python3 "$here/../shared/bench/compare.py" --rounds "${COMPARE_ROUNDS:-2}" --server "$srv" \
+    --server-auth "$srv --users $here/../shared/bench/users.txt" 2>/dev/null)
+fi
