@@ -91,6 +91,8 @@ local Server = {}
 Server.__index = Server
 Server.__name = "sip.auth.server"
 
+--- Read a file of `user:password` lines (blank lines and # comments skipped): a table, or nil, err
+-- naming the file and line. Shared with sip.proxy's --users.
 local function read_users_file(path)
   local f, err = io.open(path, "r")
   if not f then return nil, "cannot read users file: " .. err end
@@ -99,7 +101,7 @@ local function read_users_file(path)
     ln = ln + 1
     line = line:gsub("\r$", "")
     if not line:find("^%s*$") and not line:find("^%s*#") then
-      local user, password = line:match("^%s*([^:]+):(.*)$")
+      local user, password = line:match("^%s*([^:%s]+):(.*)$")
       if not user then
         f:close()
         return nil, format("%s:%d: expected user:password", path, ln)
@@ -110,6 +112,8 @@ local function read_users_file(path)
   f:close()
   return t
 end
+
+M.read_users_file = read_users_file
 
 local function qop_list(q, fname)
   if q == nil then return { "auth" } end

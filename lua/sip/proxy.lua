@@ -51,26 +51,6 @@ local ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER, SUBSCRIBE, 
 
 local function argerror(msg) error("bad argument #1 to 'proxy' (" .. msg .. ")", 3) end
 
-local function read_users(path)
-  local f, err = io.open(path, "r")
-  if not f then return nil, "cannot read users file: " .. err end
-  local t, n = {}, 0
-  for line in f:lines() do
-    n = n + 1
-    line = line:gsub("\r$", "")
-    if not line:find("^%s*$") and not line:find("^%s*#") then
-      local user, password = line:match("^%s*([^:%s]+):(.*)$")
-      if not user then
-        f:close()
-        return nil, format("%s:%d: expected user:password", path, n)
-      end
-      t[user] = password
-    end
-  end
-  f:close()
-  return t
-end
-
 local function strip_brackets(h)
   if h:byte(1) == 91 then return h:sub(2, -2) end -- "[v6]"
   return h
@@ -107,7 +87,7 @@ function M.new(t)
   -- the users, read here so the registration policy knows who owns which address
   local users = t.users
   if type(users) == "string" then
-    local u, err = read_users(users)
+    local u, err = require("sip.auth").read_users_file(users)
     if not u then return nil, err end
     users = u
   end
