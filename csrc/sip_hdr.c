@@ -1,8 +1,10 @@
 /* sip_hdr.c: header names (full and compact forms), methods, and the typed parsers of single
  * header values: Via, name-addr/addr-spec, CSeq, numbers, params, media types (RFC 3261 §7.3,
- * §20, §25.1). Zero-copy and bounded by the slice length: nothing here reads past p + n or
- * relies on a NUL. */
-#include "sip_msg.h"
+ * §20, §25.1). Zero-copy and bounded by the slice length: the public functions read nothing past
+ * p + n and never rely on a NUL; the *_rd variants of sip_parse() first try the fast paths of
+ * sip_fast.h, which may load up to rd (the end of the message buffer). The character-class tables
+ * of sip_scan.h live here too. */
+#include "sip_fast.h"
 
 /* ---- header names ---------------------------------------------------------------------------- */
 
@@ -76,7 +78,7 @@ const char *sip_hdr_name(sip_hdr_id id) {
 /* Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1: they may be combined into
  * one line, so one line may carry several values). The auth headers are not: their commas
  * separate auth-params of one challenge/credential. */
-static const uint8_t hdr_list[SIP_H__COUNT] = {
+const uint8_t sip_hdr_list_ids[SIP_H__COUNT] = {
   [SIP_H_VIA] = 1, [SIP_H_CONTACT] = 1, [SIP_H_ROUTE] = 1, [SIP_H_RECORD_ROUTE] = 1,
   [SIP_H_PATH] = 1, [SIP_H_SERVICE_ROUTE] = 1, [SIP_H_ALLOW] = 1, [SIP_H_SUPPORTED] = 1,
   [SIP_H_REQUIRE] = 1, [SIP_H_PROXY_REQUIRE] = 1, [SIP_H_UNSUPPORTED] = 1, [SIP_H_ACCEPT] = 1,
@@ -87,7 +89,7 @@ static const uint8_t hdr_list[SIP_H__COUNT] = {
   [SIP_H_REQUEST_DISPOSITION] = 1,
 };
 
-int sip_hdr_is_list(sip_hdr_id id) { return (unsigned)id < SIP_H__COUNT && hdr_list[id]; }
+int sip_hdr_is_list(sip_hdr_id id) { return (unsigned)id < SIP_H__COUNT && sip_hdr_list_ids[id]; }
 
 /* Compact forms (RFC 3261 §7.3.3 and the IANA "Header Fields" registry), by lower-case letter. */
 static const uint8_t hdr_compact[26] = {
@@ -128,9 +130,15 @@ static inline int name_eq(const char *p, const char *lc, size_t n) {
     return eq8(p + n - 8, lc + n - 8);
   }
   if (n >= 4) return eq4(p, lc) && eq4(p + n - 4, lc + n - 4);
-  for (size_t i = 0; i < n; i++)
-    if (sip_lower((unsigned char)p[i]) != lc[i]) return 0;
-  return 1;
+  if (n >= 2) {
+    uint16_t x, y;
+    memcpy(&x, p + n - 2, 2);
+    memcpy(&y, lc + n - 2, 2);
+    if ((x | ((y & 0x4040u) >> 1)) != y) return 0;
+    n -= 2;
+  }
+  return n == 0 ||
+         ((unsigned char)p[0] | (((unsigned char)lc[0] & 0x40u) >> 1)) == (unsigned char)lc[0];
 }
 
 /* A switch on the length, then on the first letter: one or two short compares per name. */
@@ -291,6 +299,56 @@ sip_method_id sip_method_lookup(const char *p, size_t n) {
   return SIP_M_OTHER;
 #undef IS
 }
+
+/* ---- character classes of the scanners (sip_scan.h) ------------------------------------------- */
+
+#define SC_ALNUM(c)                                                                                \
+  (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define SC_MARK(c)                                                                                 \
+  ((c) == '-' || (c) == '_' || (c) == '.' || (c) == '!' || (c) == '~' || (c) == '*' ||             \
+   (c) == '\'' || (c) == '(' || (c) == ')')
+#define SC_TOKEN_(c)                                                                               \
+  (SC_ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '!' || (c) == '%' || (c) == '*' ||            \
+   (c) == '_' || (c) == '+' || (c) == '`' || (c) == '\'' || (c) == '~')
+#define SC_WORD_(c)                                                                                \
+  (SC_TOKEN_(c) || (c) == '(' || (c) == ')' || (c) == '<' || (c) == '>' || (c) == ':' ||           \
+   (c) == '\\' || (c) == '"' || (c) == '/' || (c) == '[' || (c) == ']' || (c) == '?' ||            \
+   (c) == '{' || (c) == '}')
+#define SC_USER_(c)                                                                                \
+  (SC_ALNUM(c) || SC_MARK(c) || (c) == '&' || (c) == '=' || (c) == '+' || (c) == '$' ||            \
+   (c) == ',' || (c) == ';' || (c) == '?' || (c) == '/')
+#define SC_PARAM_(c)                                                                               \
+  (SC_ALNUM(c) || SC_MARK(c) || (c) == '[' || (c) == ']' || (c) == '/' || (c) == ':' ||            \
+   (c) == '&' || (c) == '+' || (c) == '$')
+#define SC_QD_(c) ((c) == '\t' || ((c) >= 0x20 && (c) != '"' && (c) != '\\' && (c) != 0x7f))
+#define SC_HOST_(c) (SC_ALNUM(c) || (c) == '-' || (c) == '_' || (c) == '.')
+
+#define SC(c)                                                                                      \
+  ((SC_TOKEN_(c) ? SIP_SC_TOKEN : 0) | (SC_WORD_(c) ? SIP_SC_WORD : 0) |                           \
+   (SC_USER_(c) ? SIP_SC_USER : 0) | (SC_PARAM_(c) ? SIP_SC_PARAM : 0) |                           \
+   (SC_QD_(c) ? SIP_SC_QD : 0) | (SC_HOST_(c) ? SIP_SC_HOST : 0))
+#define SC4(b) SC(b), SC((b) + 1), SC((b) + 2), SC((b) + 3)
+#define SC16(b) SC4(b), SC4((b) + 4), SC4((b) + 8), SC4((b) + 12)
+
+const uint8_t sip_scan_ctype[256] = {
+  SC16(0x00), SC16(0x10), SC16(0x20), SC16(0x30), SC16(0x40), SC16(0x50), SC16(0x60), SC16(0x70),
+  SC16(0x80), SC16(0x90), SC16(0xa0), SC16(0xb0), SC16(0xc0), SC16(0xd0), SC16(0xe0), SC16(0xf0),
+};
+
+/* The PSHUFB form of the same classes. Row bits: 0 for 0x0_, 1..6 for 0x2_..0x7_, 7 for 0x8_..0xf_
+ * (no class holds a byte of 0x1_, and each treats all bytes >= 0x80 alike). */
+const uint8_t sip_scan_hi[16] = {0x01, 0x00, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40,
+                                 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+#define ROWS(P, l)                                                                                 \
+  ((P(l) ? 0x01 : 0) | (P(0x20 + (l)) ? 0x02 : 0) | (P(0x30 + (l)) ? 0x04 : 0) |                   \
+   (P(0x40 + (l)) ? 0x08 : 0) | (P(0x50 + (l)) ? 0x10 : 0) | (P(0x60 + (l)) ? 0x20 : 0) |          \
+   (P(0x70 + (l)) ? 0x40 : 0) | (P(0x80 + (l)) ? 0x80 : 0))
+#define LO(P)                                                                                      \
+  {ROWS(P, 0), ROWS(P, 1), ROWS(P, 2), ROWS(P, 3), ROWS(P, 4), ROWS(P, 5), ROWS(P, 6), ROWS(P, 7), \
+   ROWS(P, 8), ROWS(P, 9), ROWS(P, 10), ROWS(P, 11), ROWS(P, 12), ROWS(P, 13), ROWS(P, 14),       \
+   ROWS(P, 15)}
+const uint8_t sip_scan_lo[6][16] = {LO(SC_TOKEN_), LO(SC_WORD_), LO(SC_USER_),
+                                    LO(SC_PARAM_), LO(SC_QD_),   LO(SC_HOST_)};
 
 /* ---- lexical helpers (RFC 3261 §25.1) -------------------------------------------------------- */
 
@@ -526,7 +584,7 @@ static const char *scan_host(const char *p, const char *e) {
   return q;
 }
 
-static int host_ok(sip_str s) { return s.n && scan_host(s.p, s.p + s.n) == s.p + s.n; }
+int sip_host_ok(sip_str s) { return s.n && scan_host(s.p, s.p + s.n) == s.p + s.n; }
 
 /* ---- params ---------------------------------------------------------------------------------- */
 
@@ -615,13 +673,9 @@ static const char *slash(const char *p, const char *e) {
   return skip_lws(p + 1, e);
 }
 
-int sip_parse_via(const char *p, size_t n, sip_via *v, const char **err, const char **err_at) {
+static int via_slow(const char *p, size_t n, sip_via *v, const char **err, const char **err_at) {
   const char *e = p + n, *q, *t;
-  /* fields one by one: a 144-byte memset becomes rep stos, slow on some CPUs */
-  v->proto = v->version = v->transport = v->host = v->branch = v->received = v->maddr = v->params =
-      SIP_STR_NULL;
-  v->port = 0;
-  v->rport = v->ttl = -1;
+  sip_via_init(v);
   p = skip_lws(p, e);
   e = rtrim_lws(p, e);
   if (p == e) return fail(err, err_at, "bad Via header: empty value", p);
@@ -678,7 +732,7 @@ int sip_parse_via(const char *p, size_t n, sip_via *v, const char **err, const c
       break;
     case 5:
       if (name_eq(pn.p, "maddr", 5)) {
-        if (!pv.p || !host_ok(pv)) return fail(err, err_at, "bad Via header: bad maddr", pv.p ? pv.p : pn.p);
+        if (!pv.p || !sip_host_ok(pv)) return fail(err, err_at, "bad Via header: bad maddr", pv.p ? pv.p : pn.p);
         v->maddr = pv;
       } else if (name_eq(pn.p, "rport", 5)) {
         u = 0;
@@ -708,6 +762,23 @@ int sip_parse_via(const char *p, size_t n, sip_via *v, const char **err, const c
   }
   if (r < 0) return fail(err, err_at, "bad Via header: bad parameter", at);
   return 0;
+}
+
+int sip_parse_via_rd(const char *p, size_t n, const char *rd, sip_via *v, const char **err,
+                     const char **err_at) {
+#ifdef SIP_SCAN_SSE2
+  if (sip_fast_ok(p + n, rd)) {
+    sip_via_init_fast(v);
+    if (sip_via_fast_(p, p + n, v) == p + n) return 0;
+  }
+#else
+  (void)rd;
+#endif
+  return via_slow(p, n, v, err, err_at);
+}
+
+int sip_parse_via(const char *p, size_t n, sip_via *v, const char **err, const char **err_at) {
+  return sip_parse_via_rd(p, n, p + n, v, err, err_at);
 }
 
 /* ---- name-addr / addr-spec (RFC 3261 §20.10, §20.20, §20.39, §25.1) ------------------------ */
@@ -863,17 +934,27 @@ int sip_parse_addr(const char *p, size_t n, sip_addr *a, const char **err, const
   return -1;
 }
 
-int sip_parse_addr_hdr(sip_hdr_id id, const char *p, size_t n, sip_addr *a, const char **err,
-                       const char **err_at) {
+int sip_parse_addr_hdr_rd(sip_hdr_id id, const char *p, size_t n, const char *rd, sip_addr *a,
+                          const char **err, const char **err_at) {
   /* Route, Record-Route, Path and Service-Route are name-addr only (RFC 3261 §20.30, §20.34;
    * RFC 3327; RFC 3608). Only Contact may be "*" (§20.10). */
   int nameaddr_only = id == SIP_H_ROUTE || id == SIP_H_RECORD_ROUTE || id == SIP_H_PATH ||
                       id == SIP_H_SERVICE_ROUTE;
+#ifdef SIP_SCAN_SSE2
+  if (sip_fast_ok(p + n, rd) && sip_addr_fast_(p, p + n, rd, a, nameaddr_only) == p + n) return 0;
+#else
+  (void)rd;
+#endif
   int r = addr_parse(p, p + n, a, nameaddr_only, err_at);
   if (r == AE_OK && a->star && id != SIP_H_CONTACT) r = AE_STAR;
   if (r == AE_OK) return 0;
   *err = addr_msgs[addr_kind(id)][r];
   return -1;
+}
+
+int sip_parse_addr_hdr(sip_hdr_id id, const char *p, size_t n, sip_addr *a, const char **err,
+                       const char **err_at) {
+  return sip_parse_addr_hdr_rd(id, p, n, p + n, a, err, err_at);
 }
 
 /* ---- CSeq (RFC 3261 §20.16, §8.1.1.5) -------------------------------------------------------- */

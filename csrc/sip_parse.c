@@ -1,9 +1,17 @@
 /* sip_parse.c: one SIP message from the caller's buffer (RFC 3261 §7, §18.3, §20, §25): start
  * line, header index with list splitting, typed parse of the headers the stack relies on, body
  * framing; and stream framing for TCP/TLS. Zero-copy, no allocation, no recursion; every scan is
- * bounded by the buffer length (never by a NUL). One pass over the header lines: memchr finds
- * line ends, a switch on length and first letter names the header. */
-#include "sip_msg.h"
+ * bounded by the buffer length (never by a NUL).
+ *
+ * One pass over the header lines. On x86-64 the common line is taken apart with 16-byte
+ * compares: the first ':' gives the name, looked up by length and first letter; a typed header
+ * (Via, From, To, Contact, Route, Call-ID, CSeq, Max-Forwards, Content-Length) is parsed by the
+ * fast parsers of sip_fast.h, whose grammar ends at the line's CRLF, so those lines need no
+ * search for their end; other lines find it 64 bytes at a time. Whatever the fast path does not
+ * accept (folding, unusual spelling, errors) goes through the general path (parse_line(),
+ * index_line(), typed() and the parsers of sip_hdr.c / sip_uri.c), which decides and words
+ * every error; the fast path accepts nothing the general path would not, with the same result. */
+#include "sip_fast.h"
 
 const sip_limits sip_default_limits = {65536, 256, 8192};
 
@@ -43,6 +51,7 @@ typedef struct pctx {
   size_t max_line;
   const char *lim_end; /* end of what may be scanned for the header section */
   const char *end;     /* end of the buffer */
+  const char *rd;      /* read limit of the fast paths (sip_scan.h): end, or buf without SSSE3 */
   int line_err;        /* the start line was bad: its error is the answer, whatever follows */
   uint16_t last[SIP_H__COUNT]; /* last entry per id, for the next chains (valid when first set) */
 } pctx;
@@ -84,7 +93,7 @@ static inline const char *find_lf(pctx *c, const char *line, const char *from) {
   size_t room = min_sz((size_t)(c->lim_end - line), c->max_line + 2);
   const char *stop = line + room;
   if (from >= stop) return NULL;
-  return memchr(from, '\n', (size_t)(stop - from));
+  return sip_find_lf(from, stop, c->end);
 }
 
 /* first[] = SIP_NO_HDR, count[] = 0, in 64-byte pieces: GCC turns larger memsets into rep stos,
@@ -98,18 +107,6 @@ static void clear_ids(sip_msg *m) {
   }
   memset(f + i, 0xff, sizeof m->first - i);
   memset(n + i, 0, sizeof m->count - i);
-}
-
-static void via_init(sip_via *v) {
-  v->proto = v->version = v->transport = v->host = v->branch = v->received = v->maddr = v->params =
-      SIP_STR_NULL;
-  v->port = 0;
-  v->rport = v->ttl = -1;
-}
-
-static void addr_init(sip_addr *a) {
-  a->star = a->bracketed = a->display_quoted = 0;
-  a->display = a->uri = a->params = a->tag = SIP_STR_NULL;
 }
 
 /* ---- start line (RFC 3261 §7.1, §7.2, §25.1) ------------------------------------------------- */
@@ -136,10 +133,19 @@ static int version_kind(const char *p, const char *e) {
   return (e - p == 7 && p[4] == '2' && p[6] == '0') ? 1 : 2;
 }
 
+/* "SIP/2.0" (case-insensitive "SIP") at p, 7 bytes readable. */
+static inline int is_sip20(const char *p) {
+  uint32_t w, lit;
+  memcpy(&w, p, 4);
+  memcpy(&lit, "sip/", 4);
+  return (w | ((lit & 0x40404040u) >> 1)) == lit && p[4] == '2' && p[5] == '.' && p[6] == '0';
+}
+
 static int parse_status_line(pctx *c, const char *p, const char *e) {
   sip_msg *m = c->m;
-  const char *sp = memchr(p, ' ', (size_t)(e - p));
-  int vk = version_kind(p, sp ? sp : e);
+  const char *sp =
+      e - p > 7 && p[7] == ' ' && is_sip20(p) ? p + 7 : memchr(p, ' ', (size_t)(e - p));
+  int vk = sp == p + 7 && is_sip20(p) ? 1 : version_kind(p, sp ? sp : e);
   if (!vk) return fatal(c, 400, p, "bad status line: bad SIP-Version");
   if (vk == 2) return fatal(c, 505, p, "SIP version not supported");
   m->version = sip_str_make(p, (size_t)(sp - p));
@@ -155,8 +161,25 @@ static int parse_status_line(pctx *c, const char *p, const char *e) {
   if (e - q == 3) return fatal(c, 400, e, "bad status line: missing SP after the status code");
   m->status = status;
   /* Reason-Phrase: any text but controls (HTAB allowed), UTF-8 included; may be empty. */
-  const char *r = q + 4;
-  for (const char *t = r; t < e; t++) {
+  const char *r = q + 4, *t0 = r;
+#ifdef SIP_SCAN_SSE2
+  if (sip_fast_ok(e, c->rd)) {
+    /* 16 at a time: an octet below 0x20 but HTAB, or DEL, stops the scan */
+    for (; t0 < e; t0 += 16) {
+      __m128i x = sip_load(t0);
+      __m128i ctl = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')),
+                                     _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x));
+      __m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+      unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, del));
+      if (k) {
+        t0 += sip_ctz(k);
+        break;
+      }
+    }
+    if (t0 > e) t0 = e;
+  }
+#endif
+  for (const char *t = t0; t < e; t++) {
     unsigned char ch = (unsigned char)*t;
     if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return fatal(c, 400, t, "bad status line: control character in reason phrase");
   }
@@ -167,7 +190,7 @@ static int parse_status_line(pctx *c, const char *p, const char *e) {
 static int parse_request_line(pctx *c, const char *p, const char *e) {
   sip_msg *m = c->m;
   m->is_request = 1; /* not "SIP/": a request, even a broken one */
-  const char *q = scan_token(p, e);
+  const char *q = SIP_SPAN(p, e, c->end, TOKEN);
   if (q == p || q >= e || *q != ' ') return fatal(c, 400, q, "bad request line: bad method");
   m->method = sip_str_make(p, (size_t)(q - p));
   m->method_id = sip_method_lookup(p, (size_t)(q - p));
@@ -175,9 +198,12 @@ static int parse_request_line(pctx *c, const char *p, const char *e) {
   /* exactly one SP between elements, none at the end (RFC 4475 §3.1.2.9, §3.1.2.10) */
   if (is_wsp(e[-1])) return fatal(c, 400, e - 1, "bad request line: trailing whitespace");
   const char *v0 = e;
-  while (v0 > u0 && v0[-1] != ' ') v0--;
+  if (e - u0 > 8 && e[-8] == ' ' && is_sip20(e - 7))
+    v0 = e - 7; /* the usual " SIP/2.0" */
+  else
+    while (v0 > u0 && v0[-1] != ' ') v0--;
   if (v0 == u0) return fatal(c, 400, e, "bad request line: missing SIP-Version");
-  int vk = version_kind(v0, e);
+  int vk = e - v0 == 7 && is_sip20(v0) ? 1 : version_kind(v0, e);
   if (!vk) return fatal(c, 400, v0, "bad request line: bad SIP-Version");
   if (vk == 2) return fatal(c, 505, v0, "SIP version not supported");
   m->version = sip_str_make(v0, (size_t)(e - v0));
@@ -186,7 +212,8 @@ static int parse_request_line(pctx *c, const char *p, const char *e) {
   if (*u0 == '<') return fatal(c, 400, u0, "bad Request-URI: enclosed in <>");
   m->ruri = sip_str_make(u0, (size_t)(u1 - u0));
   const char *err, *at;
-  if (sip_uri_parse(u0, (size_t)(u1 - u0), &m->uri, &err, &at) != 0) {
+  if (!sip_uri_fast(u0, u1, c->rd, &m->uri) &&
+      sip_uri_parse_rd(u0, (size_t)(u1 - u0), c->rd, &m->uri, &err, &at) != 0) {
     /* no URI holds whitespace: name the usual cause (RFC 4475 §3.1.2.8) */
     const char *ws = memchr(u0, ' ', (size_t)(u1 - u0));
     if (!ws) ws = memchr(u0, '\t', (size_t)(u1 - u0));
@@ -202,8 +229,22 @@ static int parse_request_line(pctx *c, const char *p, const char *e) {
 /* ---- typed headers --------------------------------------------------------------------------- */
 
 /* callid = word [ "@" word ] (RFC 3261 §25.1) */
-static const char *callid_bad(sip_str v) {
+static inline const char *callid_bad(pctx *c, sip_str v) {
   const char *p = v.p, *e = v.p + v.n;
+#ifdef SIP_SCAN_SSE2
+  if (sip_fast_ok(e, c->rd)) {
+    const char *q = SIP_FSPAN(p, e, WORD);
+    if (q == p) return p;
+    if (q == e) return NULL;
+    if (*q != '@') return q;
+    p = q + 1;
+    q = SIP_FSPAN(p, e, WORD);
+    if (q == p) return p;
+    return q == e ? NULL : q;
+  }
+#else
+  (void)c;
+#endif
   const char *q = scan_word(p, e);
   if (q == p) return p;
   if (q == e) return NULL;
@@ -226,6 +267,44 @@ static int64_t delta_seconds(sip_str v) {
   return x > 0xffffffffu ? 0xffffffffu : (int64_t)x;
 }
 
+/* The usual CSeq, "1*9DIGIT SP token": 1 with num and method set, 0 for sip_parse_cseq(). */
+static inline int cseq_fast(pctx *c, sip_str v, uint32_t *num, sip_str *meth) {
+#ifdef SIP_SCAN_SSE2
+  const char *p = v.p, *e = v.p + v.n, *q = p;
+  if (!sip_fast_ok(e, c->rd)) return 0;
+  uint32_t x = 0;
+  unsigned d;
+  while (q < e && q - p < 9 && (d = (unsigned)((unsigned char)*q - '0')) <= 9) {
+    x = x * 10 + d;
+    q++;
+  }
+  if (q == p || e - q < 2 || *q != ' ') return 0;
+  const char *t = q + 1;
+  if ((q = SIP_FSPAN(t, e, TOKEN)) != e || q == t) return 0;
+  *num = x;
+  *meth = sip_str_make(t, (size_t)(e - t));
+  return 1;
+#else
+  (void)c;
+  (void)v;
+  (void)num;
+  (void)meth;
+  return 0;
+#endif
+}
+
+/* 1*18DIGIT covering v: the value, or -1 for sip_parse_uint() to decide. */
+static inline int64_t digits_fast(sip_str v) {
+  if (v.n == 0 || v.n > 18) return -1;
+  int64_t x = 0;
+  for (size_t i = 0; i < v.n; i++) {
+    unsigned d = (unsigned)((unsigned char)v.p[i] - '0');
+    if (d > 9) return -1;
+    x = x * 10 + d;
+  }
+  return x;
+}
+
 /* The typed parse of one index entry. first: it is the first entry of its id. */
 static void typed(pctx *c, const sip_hdr *h, int first) {
   sip_msg *m = c->m;
@@ -234,7 +313,7 @@ static void typed(pctx *c, const sip_hdr *h, int first) {
   switch (h->id) {
   case SIP_H_VIA: {
     sip_via tmp;
-    if (sip_parse_via(h->value.p, h->value.n, first ? &m->via : &tmp, &err, &at) != 0)
+    if (sip_parse_via_rd(h->value.p, h->value.n, c->rd, first ? &m->via : &tmp, &err, &at) != 0)
       value_err(c, 400, at, err);
     break;
   }
@@ -248,12 +327,12 @@ static void typed(pctx *c, const sip_hdr *h, int first) {
     sip_addr tmp, *a = &tmp;
     if (first && h->id == SIP_H_FROM) a = &m->from;
     if (first && h->id == SIP_H_TO) a = &m->to;
-    if (sip_parse_addr_hdr((sip_hdr_id)h->id, h->value.p, h->value.n, a, &err, &at) != 0)
+    if (sip_parse_addr_hdr_rd((sip_hdr_id)h->id, h->value.p, h->value.n, c->rd, a, &err, &at) != 0)
       value_err(c, 400, at, err);
     break;
   }
   case SIP_H_CALL_ID:
-    if ((at = callid_bad(h->value)) != NULL)
+    if ((at = callid_bad(c, h->value)) != NULL)
       value_err(c, 400, at, "bad Call-ID header: not word[@word]");
     else if (first)
       m->call_id = h->value;
@@ -261,30 +340,36 @@ static void typed(pctx *c, const sip_hdr *h, int first) {
   case SIP_H_CSEQ: {
     uint32_t num;
     sip_str meth;
-    if (sip_parse_cseq(h->value.p, h->value.n, &num, &meth, &err, &at) != 0) {
+    if (!cseq_fast(c, h->value, &num, &meth) &&
+        sip_parse_cseq(h->value.p, h->value.n, &num, &meth, &err, &at) != 0) {
       value_err(c, 400, at, err);
       break;
     }
+    sip_method_id mid = sip_method_lookup(meth.p, meth.n);
     /* CSeq method = request method (RFC 3261 §8.1.1.5). With an unknown request method the
-     * answer is 501 (RFC 4475 §3.1.2.18). */
-    if (m->is_request && !sip_str_eq(meth, m->method))
+     * answer is 501 (RFC 4475 §3.1.2.18). Known methods compare by id. */
+    if (m->is_request && (mid != SIP_M_OTHER ? mid != m->method_id : !sip_str_eq(meth, m->method)))
       value_err(c, m->method_id == SIP_M_OTHER ? 501 : 400, meth.p,
                 "bad CSeq header: method does not match the request method");
     if (first) {
       m->cseq = num;
       m->cseq_method = meth;
-      m->cseq_method_id = sip_method_lookup(meth.p, meth.n);
+      m->cseq_method_id = mid;
     }
     break;
   }
   case SIP_H_MAX_FORWARDS:
-    if (sip_parse_uint(h->value.p, h->value.n, 255, &u) != 0)
+    if ((int64_t)(u = (uint64_t)digits_fast(h->value)) >= 0 && u <= 255) {
+      if (first) m->max_forwards = (int)u;
+    } else if (sip_parse_uint(h->value.p, h->value.n, 255, &u) != 0)
       value_err(c, 400, h->value.p, "bad Max-Forwards header: not a number in 0..255");
     else if (first)
       m->max_forwards = (int)u;
     break;
   case SIP_H_CONTENT_LENGTH:
-    if (sip_parse_uint(h->value.p, h->value.n, INT64_MAX, &u) != 0)
+    if ((int64_t)(u = (uint64_t)digits_fast(h->value)) >= 0) {
+      if (first) m->content_length = (int64_t)u;
+    } else if (sip_parse_uint(h->value.p, h->value.n, INT64_MAX, &u) != 0)
       value_err(c, 400, h->value.p, "bad Content-Length header: not a non-negative decimal number");
     else if (first)
       m->content_length = (int64_t)u;
@@ -336,6 +421,32 @@ static inline int add_entry(pctx *c, const char *name, size_t nlen, sip_str v, u
   return 0;
 }
 
+/* An entry whose value needs nothing more (or was checked already): add_entry() without typed(). */
+static inline int add_plain(pctx *c, const char *name, size_t nlen, sip_str v, unsigned id,
+                            unsigned line) {
+  sip_msg *m = c->m;
+  unsigned i = m->nhdr;
+  if (i >= c->maxh) {
+    if (c->maxh == 256) return fatal(c, 400, name, "too many headers (limit 256)");
+    return fatal(c, 400, name, "too many headers");
+  }
+  m->nhdr = i + 1;
+  sip_hdr *h = &m->hdr[i];
+  h->name = sip_str_make(name, nlen);
+  h->value = v;
+  h->id = (uint16_t)id;
+  h->line = (uint16_t)line;
+  h->flags = 0;
+  h->next = SIP_NO_HDR;
+  if (m->first[id] == SIP_NO_HDR)
+    m->first[id] = (uint16_t)i;
+  else
+    m->hdr[c->last[id]].next = (uint16_t)i;
+  c->last[id] = (uint16_t)i;
+  m->count[id]++;
+  return 0;
+}
+
 #define EMPTY(id, name) [id] = "bad " name " header: empty list element"
 static const char *const empty_elem_msg[SIP_H__COUNT] = {
   EMPTY(SIP_H_VIA, "Via"), EMPTY(SIP_H_CONTACT, "Contact"), EMPTY(SIP_H_ROUTE, "Route"),
@@ -354,7 +465,94 @@ static const char *const empty_elem_msg[SIP_H__COUNT] = {
 };
 #undef EMPTY
 
-static const uint8_t splitc[256] = {[','] = 1, ['"'] = 1, ['<'] = 1};
+#ifdef SIP_SCAN_SSE2
+/* Commas of x, or ~0 when it holds a '"' or '<' (among its first n bytes). */
+static inline uint64_t list_block(__m128i x, size_t n) {
+  unsigned o = (unsigned)_mm_movemask_epi8(
+      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('<'))));
+  if (n < 16) o &= (1u << n) - 1;
+  return o ? ~(uint64_t)0 : sip_eqmask(x, ',');
+}
+
+/* The elements ending at the bits of b (offsets from p), from *s on, into h[*i]: 0 on an empty
+ * element or a full index. */
+static inline int list_elems(sip_hdr *h, unsigned *i, unsigned maxh, const char *p, uint64_t b,
+                             const char **s, sip_str name, uint64_t idline) {
+  for (; b; b &= b - 1) {
+    const char *x0 = *s, *x1 = p + (unsigned)__builtin_ctzll(b);
+    *s = x1 + 1;
+    if (x0 < x1 && (unsigned char)*x0 <= ' ')
+      while (x0 < x1 && SIP_IS(*x0, SIP_C_WS)) x0++;
+    if (x0 < x1 && (unsigned char)x1[-1] <= ' ')
+      while (x1 > x0 && SIP_IS(x1[-1], SIP_C_WS)) x1--;
+    if (x0 == x1 || *i >= maxh) return 0;
+    sip_hdr *e = &h[*i];
+    e->name = name;
+    e->value = sip_str_make(x0, (size_t)(x1 - x0));
+    e->id = (uint16_t)idline;
+    e->line = (uint16_t)(idline >> 16);
+    e->flags = 0;
+    e->next = (uint16_t)(*i + 1);
+    (*i)++;
+  }
+  return 1;
+}
+#endif
+
+/* An untyped list (Allow, Supported, ...) of up to 127 bytes without quotes or <>, trimmed:
+ * every comma splits, found on a bit mask, and the elements go straight into the index (chained
+ * at the end). 1 when done, 0 for add_list()'s loop (an empty element to report, no room left,
+ * anything unusual), -1 on a fatal error. */
+static inline int list_fast(pctx *c, const char *name, size_t nlen, sip_str v, unsigned id,
+                            unsigned line) {
+#ifdef SIP_SCAN_SSE2
+  sip_msg *m = c->m;
+  const char *p = v.p, *s = p;
+  size_t n = v.n;
+  if (!n || n > 127 || !sip_fast_ok(p + n, c->rd)) return 0;
+  /* the end of the value closes the last element like a comma */
+  uint64_t c0 = 0, c1 = 0, x;
+  for (size_t off = 0; off < n && off < 64; off += 16) {
+    if ((x = list_block(sip_load(p + off), n - off)) == ~(uint64_t)0) return 0;
+    c0 |= x << off;
+  }
+  for (size_t off = 64; off < n; off += 16) {
+    if ((x = list_block(sip_load(p + off), n - off)) == ~(uint64_t)0) return 0;
+    c1 |= x << (off - 64);
+  }
+  if (n < 64) {
+    c0 &= ((uint64_t)1 << n) - 1;
+    /* one element: the value itself, trimmed already */
+    if (!c0) return add_plain(c, name, nlen, v, id, line) == 0 ? 1 : -1;
+    c0 |= (uint64_t)1 << n;
+  } else {
+    c1 = (c1 & (((uint64_t)1 << (n - 64)) - 1)) | (uint64_t)1 << (n - 64);
+  }
+  unsigned i0 = m->nhdr, i = i0;
+  sip_str nm = sip_str_make(name, nlen);
+  uint64_t idline = (uint64_t)id | (uint64_t)line << 16;
+  if (!list_elems(m->hdr, &i, c->maxh, p, c0, &s, nm, idline) ||
+      !list_elems(m->hdr, &i, c->maxh, p + 64, c1, &s, nm, idline))
+    return 0;
+  m->hdr[i - 1].next = SIP_NO_HDR;
+  if (m->first[id] == SIP_NO_HDR)
+    m->first[id] = (uint16_t)i0;
+  else
+    m->hdr[c->last[id]].next = (uint16_t)i0;
+  c->last[id] = (uint16_t)(i - 1);
+  m->count[id] = (uint16_t)(m->count[id] + (i - i0));
+  m->nhdr = i;
+  return 1;
+#else
+  (void)c;
+  (void)name;
+  (void)nlen;
+  (void)v;
+  (void)id;
+  (void)line;
+  return 0;
+#endif
+}
 
 /* Split a list header's value at commas outside quoted strings (with quoted-pairs) and <>
  * (RFC 3261 §7.3.1). An empty element ("a,,b", "a,") is an error (RFC 4475 §3.1.2.1). An empty
@@ -363,15 +561,14 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
                     unsigned folded) {
   const char *p = v.p, *e = v.p + v.n, *s = p;
   unsigned n0 = c->m->nhdr;
-  /* most list lines hold one value: no comma, nothing to split (memchr is vectorized) */
-  if (!v.n || !memchr(v.p, ',', v.n)) return add_entry(c, name, nlen, v, id, line, folded);
+  int r;
+  if (!folded && !typed_ids[id] && (r = list_fast(c, name, nlen, v, id, line)) != 0)
+    return r < 0 ? -1 : 0;
+  /* most list lines hold one value: no comma, nothing to split */
+  if (!v.n || !sip_find(p, e, c->end, ',')) return add_entry(c, name, nlen, v, id, line, folded);
   const char *bad = NULL, *bad_what = NULL;
   while (p < e) {
-    /* skip what is not , " < quickly */
-    while (e - p >= 4 && !splitc[(unsigned char)p[0]] && !splitc[(unsigned char)p[1]] &&
-           !splitc[(unsigned char)p[2]] && !splitc[(unsigned char)p[3]])
-      p += 4;
-    while (p < e && !splitc[(unsigned char)*p]) p++;
+    p = sip_find3(p, e, c->end, ',', '"', '<');
     if (p >= e) break;
     char ch = *p;
     if (ch == ',') {
@@ -380,11 +577,17 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
         bad = p;
         bad_what = empty_elem_msg[id];
       }
-      if (add_entry(c, name, nlen, el, id, line, folded) != 0) return -1;
+      if ((folded || typed_ids[id] ? add_entry(c, name, nlen, el, id, line, folded)
+                                   : add_plain(c, name, nlen, el, id, line)) != 0)
+        return -1;
       s = ++p;
     } else if (ch == '"') {
-      for (p++; p < e && *p != '"'; p++)
-        if (*p == '\\' && e - p > 1) p++;
+      /* to the closing quote; a backslash takes the next octet with it */
+      for (p++;;) {
+        p = sip_find2(p, e, c->end, '"', '\\');
+        if (p >= e || *p == '"') break;
+        p = e - p > 1 ? p + 2 : e;
+      }
       if (p >= e) {
         if (!bad) {
           bad = s;
@@ -394,7 +597,7 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
       }
       p++;
     } else if (ch == '<') {
-      const char *gt = memchr(p, '>', (size_t)(e - p));
+      const char *gt = sip_find(p, e, c->end, '>');
       if (!gt) {
         p = e; /* the element parser reports the missing '>' */
         break;
@@ -417,82 +620,432 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
   return 0;
 }
 
+/* ---- the fast header line (SSE2) ----------------------------------------------------------------
+ * The name is found by the first ':' of the line (one or two 16-byte compares), then looked up
+ * by its length and first letter and checked against the lower-case name with one or two 16-byte
+ * compares. A typed value ends where its grammar does, which must be the line's CRLF; any other
+ * value's end is found by sip_find_lf(). Anything else (WS before the colon, line folding, a name
+ * longer than 31 bytes, errors) takes the general path, parse_line(). */
+
+/* name, first letter, id; L2 marks the second name of a length and first letter (after the
+ * first). */
+#define HNAMES(L, L2) \
+  L(VIA, "via", 'v', SIP_H_VIA) \
+  L(FROM, "from", 'f', SIP_H_FROM) \
+  L(TO, "to", 't', SIP_H_TO) \
+  L(CALL_ID, "call-id", 'c', SIP_H_CALL_ID) \
+  L2(CONTACT, "contact", 'c', SIP_H_CONTACT) \
+  L(CSEQ, "cseq", 'c', SIP_H_CSEQ) \
+  L(MAX_FORWARDS, "max-forwards", 'm', SIP_H_MAX_FORWARDS) \
+  L2(MIME_VERSION, "mime-version", 'm', SIP_H_MIME_VERSION) \
+  L(CONTENT_LENGTH, "content-length", 'c', SIP_H_CONTENT_LENGTH) \
+  L(CONTENT_TYPE, "content-type", 'c', SIP_H_CONTENT_TYPE) \
+  L(CONTENT_ENCODING, "content-encoding", 'c', SIP_H_CONTENT_ENCODING) \
+  L2(CONTENT_LANGUAGE, "content-language", 'c', SIP_H_CONTENT_LANGUAGE) \
+  L(EXPIRES, "expires", 'e', SIP_H_EXPIRES) \
+  L(MIN_EXPIRES, "min-expires", 'm', SIP_H_MIN_EXPIRES) \
+  L(ROUTE, "route", 'r', SIP_H_ROUTE) \
+  L(RECORD_ROUTE, "record-route", 'r', SIP_H_RECORD_ROUTE) \
+  L(PATH, "path", 'p', SIP_H_PATH) \
+  L(SERVICE_ROUTE, "service-route", 's', SIP_H_SERVICE_ROUTE) \
+  L(ALLOW, "allow", 'a', SIP_H_ALLOW) \
+  L(SUPPORTED, "supported", 's', SIP_H_SUPPORTED) \
+  L(REQUIRE, "require", 'r', SIP_H_REQUIRE) \
+  L(PROXY_REQUIRE, "proxy-require", 'p', SIP_H_PROXY_REQUIRE) \
+  L(UNSUPPORTED, "unsupported", 'u', SIP_H_UNSUPPORTED) \
+  L(ACCEPT, "accept", 'a', SIP_H_ACCEPT) \
+  L(ACCEPT_ENCODING, "accept-encoding", 'a', SIP_H_ACCEPT_ENCODING) \
+  L2(ACCEPT_LANGUAGE, "accept-language", 'a', SIP_H_ACCEPT_LANGUAGE) \
+  L(WWW_AUTHENTICATE, "www-authenticate", 'w', SIP_H_WWW_AUTHENTICATE) \
+  L(AUTHORIZATION, "authorization", 'a', SIP_H_AUTHORIZATION) \
+  L(PROXY_AUTHENTICATE, "proxy-authenticate", 'p', SIP_H_PROXY_AUTHENTICATE) \
+  L(PROXY_AUTHORIZATION, "proxy-authorization", 'p', SIP_H_PROXY_AUTHORIZATION) \
+  L(AUTHENTICATION_INFO, "authentication-info", 'a', SIP_H_AUTHENTICATION_INFO) \
+  L(SUBJECT, "subject", 's', SIP_H_SUBJECT) \
+  L(EVENT, "event", 'e', SIP_H_EVENT) \
+  L(ALLOW_EVENTS, "allow-events", 'a', SIP_H_ALLOW_EVENTS) \
+  L(REFER_TO, "refer-to", 'r', SIP_H_REFER_TO) \
+  L2(REPLY_TO, "reply-to", 'r', SIP_H_REPLY_TO) \
+  L(REFERRED_BY, "referred-by", 'r', SIP_H_REFERRED_BY) \
+  L2(RETRY_AFTER, "retry-after", 'r', SIP_H_RETRY_AFTER) \
+  L(SESSION_EXPIRES, "session-expires", 's', SIP_H_SESSION_EXPIRES) \
+  L(MIN_SE, "min-se", 'm', SIP_H_MIN_SE) \
+  L(RSEQ, "rseq", 'r', SIP_H_RSEQ) \
+  L2(RACK, "rack", 'r', SIP_H_RACK) \
+  L(USER_AGENT, "user-agent", 'u', SIP_H_USER_AGENT) \
+  L(SERVER, "server", 's', SIP_H_SERVER) \
+  L(DATE, "date", 'd', SIP_H_DATE) \
+  L(TIMESTAMP, "timestamp", 't', SIP_H_TIMESTAMP) \
+  L(WARNING, "warning", 'w', SIP_H_WARNING) \
+  L(CONTENT_DISPOSITION, "content-disposition", 'c', SIP_H_CONTENT_DISPOSITION) \
+  L(ORGANIZATION, "organization", 'o', SIP_H_ORGANIZATION) \
+  L(PRIORITY, "priority", 'p', SIP_H_PRIORITY) \
+  L(IN_REPLY_TO, "in-reply-to", 'i', SIP_H_IN_REPLY_TO) \
+  L(ALERT_INFO, "alert-info", 'a', SIP_H_ALERT_INFO) \
+  L(CALL_INFO, "call-info", 'c', SIP_H_CALL_INFO) \
+  L(ERROR_INFO, "error-info", 'e', SIP_H_ERROR_INFO) \
+  L(REASON, "reason", 'r', SIP_H_REASON) \
+  L(ACCEPT_CONTACT, "accept-contact", 'a', SIP_H_ACCEPT_CONTACT) \
+  L(REJECT_CONTACT, "reject-contact", 'r', SIP_H_REJECT_CONTACT) \
+  L(REQUEST_DISPOSITION, "request-disposition", 'r', SIP_H_REQUEST_DISPOSITION) \
+  L(IDENTITY, "identity", 'i', SIP_H_IDENTITY) \
+  L(SUBSCRIPTION_STATE, "subscription-state", 's', SIP_H_SUBSCRIPTION_STATE) \
+  L(C_A, "a", 'a', SIP_H_ACCEPT_CONTACT) \
+  L(C_B, "b", 'b', SIP_H_REFERRED_BY) \
+  L(C_C, "c", 'c', SIP_H_CONTENT_TYPE) \
+  L(C_D, "d", 'd', SIP_H_REQUEST_DISPOSITION) \
+  L(C_E, "e", 'e', SIP_H_CONTENT_ENCODING) \
+  L(C_F, "f", 'f', SIP_H_FROM) \
+  L(C_I, "i", 'i', SIP_H_CALL_ID) \
+  L(C_J, "j", 'j', SIP_H_REJECT_CONTACT) \
+  L(C_K, "k", 'k', SIP_H_SUPPORTED) \
+  L(C_L, "l", 'l', SIP_H_CONTENT_LENGTH) \
+  L(C_M, "m", 'm', SIP_H_CONTACT) \
+  L(C_O, "o", 'o', SIP_H_EVENT) \
+  L(C_R, "r", 'r', SIP_H_REFER_TO) \
+  L(C_S, "s", 's', SIP_H_SUBJECT) \
+  L(C_T, "t", 't', SIP_H_TO) \
+  L(C_U, "u", 'u', SIP_H_ALLOW_EVENTS) \
+  L(C_V, "v", 'v', SIP_H_VIA) \
+  L(C_X, "x", 'x', SIP_H_SESSION_EXPIRES) \
+  L(C_Y, "y", 'y', SIP_H_IDENTITY)
+
+#ifdef SIP_SCAN_SSE2
+#define HN_ENUM(tag, s, c0, id) HN_##tag,
+enum { HNAMES(HN_ENUM, HN_ENUM) HN__COUNT };
+#define HN_ENTRY(tag, s, c0, id) {s, id, 0},
+#define HN_ENTRY2(tag, s, c0, id) {s, id, 1},
+/* The lower-case name, NUL padded, then its id (names of up to 19 bytes: only the first ones
+ * are compared); 32 bytes, 16-byte aligned for the compares. Entry 0 is none. */
+static const struct hname {
+  char s[30];
+  uint8_t id;
+  uint8_t second; /* shares length and first letter with the entry before */
+} hnames[HN__COUNT + 2] __attribute__((aligned(16))) = {
+    {"", SIP_H__COUNT, 0}, HNAMES(HN_ENTRY, HN_ENTRY2){"", SIP_H__COUNT, 0}};
+#define HN_SLOT(tag, s, c0, id) [(sizeof(s) - 1) * 32 + ((c0) & 31)] = HN_##tag + 1,
+#define HN_NONE(tag, s, c0, id)
+/* (length, first letter & 31) -> entry */
+static const uint8_t hslot[20 * 32] = {HNAMES(HN_SLOT, HN_NONE)};
+
+/* Is the name of n bytes (v0, v1: the line's first 32 bytes) entry h, case folded? */
+static inline int hname_eq(const struct hname *h, __m128i v0, __m128i v1, size_t n) {
+  const __m128i b40 = _mm_set1_epi8(0x40);
+  __m128i l0 = _mm_load_si128((const __m128i *)(const void *)h->s);
+  /* fold case only where the literal has a letter (0x40 set): '-' compares exactly */
+  __m128i f0 = _mm_srli_epi16(_mm_and_si128(l0, b40), 1);
+  unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v0, f0), l0));
+  /* the first difference at or after n */
+  if (n < 16) return sip_ctz(~m | 0x10000u) >= n;
+  if (m != 0xffff) return 0;
+  __m128i l1 = _mm_load_si128((const __m128i *)(const void *)(h->s + 16));
+  __m128i f1 = _mm_srli_epi16(_mm_and_si128(l1, b40), 1);
+  m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v1, f1), l1));
+  return sip_ctz(~m | 0x10000u) >= n - 16;
+}
+
+/* The id of the name of n bytes at lp, or SIP_H__COUNT when it is not a known one. */
+static inline unsigned hname_id(const char *lp, size_t n, __m128i v0, __m128i v1) {
+  if (n >= 20) return SIP_H__COUNT;
+  const struct hname *h = &hnames[hslot[n * 32 + ((unsigned char)lp[0] & 31)]];
+  if (hname_eq(h, v0, v1, n)) return h->id; /* entry 0 matches nothing: its id is the answer */
+  if (h[1].second && hname_eq(h + 1, v0, v1, n)) return h[1].id;
+  return SIP_H__COUNT;
+}
+#endif
+
+/* One header line, as found: name, trimmed value, id, where the next line starts. */
+typedef struct hline {
+  const char *name;
+  size_t nlen;
+  sip_str value;
+  unsigned id, folded;
+  const char *next;
+} hline;
+
+/* The general header line at lp: message-header = field-name HCOLON field-value CRLF; HCOLON =
+ * *(SP/HTAB) ":" SWS; a CRLF followed by SP/HTAB folds the line (RFC 3261 §7.3.1). 1 when l is
+ * filled, -1 on a fatal error. */
+static int parse_line(pctx *c, const char *lp, hline *l) {
+  const char *le = c->lim_end;
+  const size_t ml = c->max_line + 2; /* a physical line with its CRLF */
+  /* the line end first (memchr is vectorized), then everything is bounded by it */
+  const char *stop = (size_t)(le - lp) > ml ? lp + ml : le;
+  const char *lf = memchr(lp, '\n', (size_t)(stop - lp));
+  if (!lf) return no_line_end(c, lp, "header section not terminated by an empty line");
+  if (lf == lp || lf[-1] != '\r') return fatal(c, 400, lf, "bad header line: LF without CR");
+  const char *q = scan_token(lp, lf - 1);
+  size_t nlen = (size_t)(q - lp);
+  if (nlen == 0)
+    return fatal(c, 400, lp, is_wsp(*lp) ? "bad header line: continuation line without a header"
+                                         : "bad header line: name is not a token");
+  if (*q != ':') {
+    while (q < lf && is_wsp(*q)) q++;
+    if (*q != ':') return fatal(c, 400, q, "bad header line: expected ':' after the name");
+  }
+  const char *v0 = q + 1;
+  unsigned folded = 0;
+  /* folding: a line starting with SP or HTAB continues the value */
+  while (le - lf > 1 && is_wsp(lf[1])) {
+    const char *pl = lf + 1;
+    stop = (size_t)(le - pl) > ml ? pl + ml : le;
+    lf = memchr(pl, '\n', (size_t)(stop - pl));
+    if (!lf) return no_line_end(c, pl, "header section not terminated by an empty line");
+    if (lf[-1] != '\r') return fatal(c, 400, lf, "bad header line: LF without CR");
+    folded = 1;
+  }
+  const char *ve = lf - 1;
+  while (v0 < ve && SIP_IS(*v0, SIP_C_WS)) v0++;
+  while (ve > v0 && SIP_IS(ve[-1], SIP_C_WS)) ve--;
+  l->name = lp;
+  l->nlen = nlen;
+  l->value = sip_str_make(v0, (size_t)(ve - v0));
+  l->id = sip_hdr_lookup(lp, nlen);
+  l->folded = folded;
+  l->next = lf + 1;
+  return 1;
+}
+
+static inline int index_line(pctx *c, const char *name, size_t nlen, sip_str v, unsigned id,
+                             unsigned line, unsigned folded) {
+  if (sip_hdr_list_ids[id]) return add_list(c, name, nlen, v, id, line, folded);
+  return add_entry(c, name, nlen, v, id, line, folded);
+}
+
+#ifdef SIP_SCAN_SSE2
+/* Does the typed grammar's end r end the line: CRLF not followed by SP / HTAB (no folding),
+ * within the limits (before tbound, max_line)? */
+static inline int line_end(const char *r, const char *lp, const char *tbound, size_t ml) {
+  if (!r || r >= tbound) return 0;
+  uint32_t w; /* readable: r < tbound (x86: little-endian) */
+  memcpy(&w, r, 4);
+  unsigned c2 = (w >> 16) & 0xff;
+  return (w & 0xffff) == 0x0a0d && c2 != ' ' && c2 != '\t' && (size_t)(r + 1 - lp) < ml;
+}
+#endif
+
+/* A line of the fast path once its value is known: the typed parse on the fast scanners, then
+ * the entry. 1 when done, 0 when the value is for index_line() (a list to split, anything
+ * unusual, an error to word), -1 on a fatal error. */
+static inline int fast_entry(pctx *c, const char *name, size_t nlen, sip_str v, unsigned id,
+                             unsigned line) {
+  sip_msg *m = c->m;
+  if (typed_ids[id]) {
+    int first = m->first[id] == SIP_NO_HDR;
+    /* the typed values the open-ended attempt refused (index_line(), typed()), but the short
+     * numbers of the last lines */
+    int64_t x;
+    switch (id) {
+    case SIP_H_EXPIRES:
+      if (first && (m->expires = delta_seconds(v)) < 0) return 0;
+      break;
+    case SIP_H_CONTENT_LENGTH:
+      if ((x = digits_fast(v)) < 0) return 0;
+      if (first) m->content_length = x;
+      break;
+    case SIP_H_MAX_FORWARDS:
+      if ((x = digits_fast(v)) < 0 || x > 255) return 0;
+      if (first) m->max_forwards = (int)x;
+      break;
+    default:
+      return 0;
+    }
+  } else if (sip_hdr_list_ids[id]) {
+    return 0;
+  }
+  return add_plain(c, name, nlen, v, id, line) == 0 ? 1 : -1;
+}
+
 /* The header section from line start lp. Returns the end of the blank line, or NULL (fatal
- * error set). message-header = field-name HCOLON field-value CRLF; HCOLON = *(SP/HTAB) ":" SWS;
- * a CRLF followed by SP/HTAB folds the line (RFC 3261 §7.3.1). */
+ * error set). The common line, "name:" value CRLF without folding, is taken apart here (see
+ * above); a typed value by the fast parsers of sip_fast.h, which must end at the line's CRLF,
+ * any other value by a search for LF and the list splitter. Anything else (WS before the colon,
+ * folding, a name of 32 bytes or more, the last 16 bytes of the buffer, errors) is
+ * parse_line()'s. */
 static const char *parse_headers(pctx *c, const char *lp) {
   sip_msg *m = c->m;
   const char *le = c->lim_end;
+#ifdef SIP_SCAN_SSE2
+  const char *end = c->end;
   const size_t ml = c->max_line + 2; /* a physical line with its CRLF */
-  for (unsigned line = 0;; line++) {
-    m->nlines = line;
+  /* typed values end before this: their CRLF and the next octet inside the limits, 16 readable
+   * bytes past any octet a scan looks at (rd is the buffer's start without SSSE3) */
+  const char *tbound = lp;
+  if (c->rd - lp > 16) tbound = c->rd - 16;
+  if (le - lp < 2)
+    tbound = lp;
+  else if (le - 2 < tbound)
+    tbound = le - 2;
+#endif
+  unsigned line = 0;
+  for (;; line++) {
     if (le - lp < 2) {
+      m->nlines = line;
       no_line_end(c, lp, "header section not terminated by an empty line");
       return NULL;
     }
     if (*lp == '\r') {
+      m->nlines = line;
       if (lp[1] == '\n') return lp + 2;
       fatal(c, 400, lp, "bad header line: CR without LF");
       return NULL;
     }
-    /* the line end first (memchr is vectorized), then everything is bounded by it */
-    const char *stop = (size_t)(le - lp) > ml ? lp + ml : le;
-    const char *lf = memchr(lp, '\n', (size_t)(stop - lp));
-    if (!lf) {
-      no_line_end(c, lp, "header section not terminated by an empty line");
-      return NULL;
-    }
-    if (lf == lp || lf[-1] != '\r') {
-      fatal(c, 400, lf, "bad header line: LF without CR");
-      return NULL;
-    }
-    const char *q = scan_token(lp, lf - 1);
-    size_t nlen = (size_t)(q - lp);
-    if (nlen == 0) {
-      fatal(c, 400, lp, is_wsp(*lp) ? "bad header line: continuation line without a header"
-                                    : "bad header line: name is not a token");
-      return NULL;
-    }
-    if (*q != ':') {
-      while (q < lf && is_wsp(*q)) q++;
-      if (*q != ':') {
-        fatal(c, 400, q, "bad header line: expected ':' after the name");
+#ifdef SIP_SCAN_SSE2
+    if (end - lp >= 16) {
+      __m128i v0 = sip_load(lp), v1 = v0;
+      unsigned cm = sip_eqmask(v0, ':');
+      size_t n;
+      if (cm) {
+        n = sip_ctz(cm);
+      } else {
+        if (end - lp < 32) goto slow;
+        v1 = sip_load(lp + 16);
+        if (!(cm = sip_eqmask(v1, ':'))) goto slow;
+        n = 16 + sip_ctz(cm);
+      }
+      unsigned id = hname_id(lp, n, v0, v1);
+      if (id == SIP_H__COUNT) {
+        if (n == 0 || SIP_SPAN(lp, lp + n, end, TOKEN) != lp + n) goto slow;
+        id = SIP_H_OTHER;
+      }
+      const char *v = lp + n + 1;
+      if (typed_ids[id] && id != SIP_H_EXPIRES) {
+        /* typed: its grammar ends the value, which must end the line (no search for LF); the
+         * typed results wait for that, but Via, From and To, which the general path parses
+         * again when refused */
+        const char *vv = v + (*v == ' '), *r = NULL, *q;
+        int first = m->first[id] == SIP_NO_HDR;
+        if (vv < tbound && (unsigned char)*vv > ' ') {
+          switch (id) {
+          case SIP_H_VIA: {
+            sip_via tmp, *vp = first ? &m->via : &tmp;
+            sip_via_init_fast(vp);
+            r = sip_via_fast_(vv, tbound, vp);
+            if (!line_end(r, lp, tbound, ml)) r = NULL;
+            break;
+          }
+          case SIP_H_FROM:
+          case SIP_H_TO:
+          case SIP_H_CONTACT:
+          case SIP_H_ROUTE:
+          case SIP_H_RECORD_ROUTE:
+          case SIP_H_PATH:
+          case SIP_H_SERVICE_ROUTE: {
+            sip_addr tmp, *a = &tmp;
+            if (first && id == SIP_H_FROM) a = &m->from;
+            if (first && id == SIP_H_TO) a = &m->to;
+            r = sip_addr_fast_(vv, tbound, c->rd, a,
+                               id == SIP_H_ROUTE || id == SIP_H_RECORD_ROUTE || id == SIP_H_PATH ||
+                                   id == SIP_H_SERVICE_ROUTE);
+            if (!line_end(r, lp, tbound, ml)) r = NULL;
+            break;
+          }
+          case SIP_H_CALL_ID:
+            /* callid = word [ "@" word ] (RFC 3261 §25.1) */
+            if ((q = SIP_FSPAN(vv, tbound, WORD)) == vv || q >= tbound) break;
+            if (*q == '@') {
+              const char *w = q + 1;
+              if ((q = SIP_FSPAN(w, tbound, WORD)) == w) break;
+            }
+            if (!line_end(q, lp, tbound, ml)) break;
+            r = q;
+            if (first) m->call_id = sip_str_make(vv, (size_t)(r - vv));
+            break;
+          case SIP_H_CSEQ: {
+            /* 1*7DIGIT SP token */
+            unsigned k;
+            uint64_t x = sip_digits8(vv, &k);
+            const char *w = vv + k;
+            if (k == 0 || k == 8 || w >= tbound || *w != ' ') break;
+            if (++w >= tbound) break;
+            if ((q = SIP_FSPAN(w, tbound, TOKEN)) == w || !line_end(q, lp, tbound, ml)) break;
+            size_t mn = (size_t)(q - w);
+            sip_method_id mid;
+            if (m->is_request) {
+              /* the request's method, whose id is known (a mismatch is for typed() to report) */
+              if (mn != m->method.n) break;
+              if (mn <= 8) {
+                /* 8 bytes readable at both: the request line goes on, and w < tbound */
+                uint64_t a, b2, mask = mn == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * mn)) - 1;
+                memcpy(&a, w, 8);
+                memcpy(&b2, m->method.p, 8);
+                if ((a ^ b2) & mask) break;
+              } else if (memcmp(w, m->method.p, mn) != 0) {
+                break;
+              }
+              mid = m->method_id;
+            } else {
+              mid = sip_method_lookup(w, mn);
+            }
+            r = q;
+            if (first) {
+              m->cseq = (uint32_t)x;
+              m->cseq_method = sip_str_make(w, mn);
+              m->cseq_method_id = mid;
+            }
+            break;
+          }
+          case SIP_H_MAX_FORWARDS:
+          case SIP_H_CONTENT_LENGTH: {
+            unsigned k;
+            uint64_t x = sip_digits8(vv, &k);
+            if (k == 0 || k == 8 || !line_end(vv + k, lp, tbound, ml)) break;
+            if (id == SIP_H_MAX_FORWARDS) {
+              if (x > 255) break;
+              if (first) m->max_forwards = (int)x;
+            } else if (first) {
+              m->content_length = (int64_t)x;
+            }
+            r = vv + k;
+            break;
+          }
+          default:
+            break;
+          }
+          if (r) {
+            if (add_plain(c, lp, n, sip_str_make(vv, (size_t)(r - vv)), id, line) != 0) {
+              m->nlines = line;
+              return NULL;
+            }
+            lp = r + 2;
+            continue;
+          }
+        }
+      }
+      /* a line longer than max_line is parse_line()'s to report */
+      const char *lf = sip_find_lf(v, le, end);
+      if (!lf || (size_t)(lf - lp) >= ml || lf[-1] != '\r' ||
+          (le - lf > 1 && (lf[1] == ' ' || lf[1] == '\t')))
+        goto slow;
+      /* the value's WS: usually one SP after the colon (v < ve: lf[-1] is the CR) */
+      const char *ve = lf - 1;
+      if (*v == ' ') v++;
+      if ((unsigned char)*v <= ' ')
+        while (v < ve && SIP_IS(*v, SIP_C_WS)) v++;
+      if ((unsigned char)ve[-1] <= ' ')
+        while (ve > v && SIP_IS(ve[-1], SIP_C_WS)) ve--;
+      sip_str val = sip_str_make(v, (size_t)(ve - v));
+      int r = sip_hdr_list_ids[id] && !typed_ids[id] ? list_fast(c, lp, n, val, id, line)
+                                                     : fast_entry(c, lp, n, val, id, line);
+      if (r < 0 || (r == 0 && index_line(c, lp, n, val, id, line, 0) != 0)) {
+        m->nlines = line;
         return NULL;
       }
+      lp = lf + 1;
+      continue;
     }
-    const char *v0 = q + 1;
-    unsigned folded = 0;
-    /* folding: a line starting with SP or HTAB continues the value */
-    while (le - lf > 1 && is_wsp(lf[1])) {
-      const char *pl = lf + 1;
-      stop = (size_t)(le - pl) > ml ? pl + ml : le;
-      lf = memchr(pl, '\n', (size_t)(stop - pl));
-      if (!lf) {
-        no_line_end(c, pl, "header section not terminated by an empty line");
-        return NULL;
-      }
-      if (lf[-1] != '\r') {
-        fatal(c, 400, lf, "bad header line: LF without CR");
-        return NULL;
-      }
-      folded = 1;
-    }
-    const char *ve = lf - 1;
-    while (v0 < ve && SIP_IS(*v0, SIP_C_WS)) v0++;
-    while (ve > v0 && SIP_IS(ve[-1], SIP_C_WS)) ve--;
-    sip_str v = sip_str_make(v0, (size_t)(ve - v0));
-    unsigned id = sip_hdr_lookup(lp, nlen);
-    if (sip_hdr_is_list((sip_hdr_id)id)) {
-      if (add_list(c, lp, nlen, v, id, line, folded) != 0) return NULL;
-    } else {
-      if (add_entry(c, lp, nlen, v, id, line, folded) != 0) return NULL;
-    }
-    lp = lf + 1;
+  slow:;
+#endif
+    hline l = {NULL, 0, {NULL, 0}, 0, 0, NULL}; /* quiets -Wmaybe-uninitialized */
+    m->nlines = line;
+    if (parse_line(c, lp, &l) < 0) return NULL;
+    if (index_line(c, l.name, l.nlen, l.value, l.id, line, l.folded) != 0) return NULL;
+    lp = l.next;
   }
 }
 
-int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned maxhdr,
-              const sip_limits *lim, unsigned flags) {
+static int parse_msg(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned maxhdr,
+                     const sip_limits *lim, unsigned flags) {
   pctx c;
   if (!lim) lim = &sip_default_limits;
   /* Field by field rather than one memset of the whole struct: sip_msg is nearly 1 KiB and a
@@ -509,9 +1062,6 @@ int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned ma
   m->nhdr = 0;
   m->maxhdr = maxhdr;
   m->nlines = 0;
-  via_init(&m->via);
-  addr_init(&m->from);
-  addr_init(&m->to);
   m->cseq = 0;
   m->cseq_method_id = SIP_M_OTHER;
   m->content_length = -1;
@@ -525,6 +1075,11 @@ int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned ma
   c.max_line = lim->max_line;
   c.line_err = 0;
   c.end = buf + len;
+#ifdef SIP_SCAN_SSE2
+  c.rd = sip_scan_ssse3() ? c.end : buf;
+#else
+  c.rd = buf;
+#endif
 
   const char *p = buf, *end = buf + len;
   /* CRLFs before the start line are ignored (RFC 3261 §7.5; keepalives, RFC 5626 §3.5.1) */
@@ -572,6 +1127,16 @@ int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned ma
   m->len = (size_t)(m->body.p + m->body.n - m->buf);
   if (m->len > lim->max_msg) return fatal(&c, 513, m->buf + lim->max_msg, "message too large");
   return m->err.status ? -1 : 0;
+}
+
+/* The typed Via, From and To are set by the parse of their first entry; without one, here. */
+int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned maxhdr,
+              const sip_limits *lim, unsigned flags) {
+  int r = parse_msg(buf, len, m, hdr, maxhdr, lim, flags);
+  if (m->first[SIP_H_VIA] == SIP_NO_HDR) sip_via_init(&m->via);
+  if (m->first[SIP_H_FROM] == SIP_NO_HDR) sip_addr_init(&m->from);
+  if (m->first[SIP_H_TO] == SIP_NO_HDR) sip_addr_init(&m->to);
+  return r;
 }
 
 /* ---- stream framing (RFC 3261 §18.3) --------------------------------------------------------- */

@@ -6,8 +6,12 @@
  * start with a digit as long as it is not all digits (RFC 1123 §2.1; all-digit names must be
  * IPv4), a trailing dot is accepted (§25.1 allows it). tel numbers without phone-context are
  * accepted (RFC 3966 §5.1.5 requires it for local numbers, but many SIP peers omit it). Empty
- * param names and values, and headers without '=', are rejected as the ABNF says. */
-#include "sip_uri.h"
+ * param names and values, and headers without '=', are rejected as the ABNF says.
+ *
+ * The common sip:/sips: URI is first tried on the fast path of sip_fast.h (sip_uri_fast), which
+ * accepts exactly what parse_sip() accepts of its kind and leaves the rest (and every error) to
+ * it. */
+#include "sip_fast.h"
 
 /* Character classes for the URI grammar, one bit each (RFC 3261 §25.1, RFC 3966 §3). '%' is in
  * none of them: escapes are checked by scan(). */
@@ -300,6 +304,18 @@ static int parse_sip(const char *s, const char *end, sip_uri *u, const char **er
   return 0;
 }
 
+int sip_uri_fast(const char *p, const char *end, const char *rd, sip_uri *u) {
+#ifdef SIP_SCAN_SSE2
+  return sip_fast_ok(end, rd) && sip_uri_fast_(p, end, u);
+#else
+  (void)p;
+  (void)end;
+  (void)rd;
+  (void)u;
+  return 0;
+#endif
+}
+
 /* telephone-uri (RFC 3966 §3): global-number-digits ("+" and at least one DIGIT, with visual
  * separators) or local-number-digits (at least one HEXDIG / * / #), then ";" pname ["=" pvalue]. */
 static int parse_tel(const char *s, const char *end, sip_uri *u, const char **err,
@@ -336,6 +352,12 @@ static int parse_tel(const char *s, const char *end, sip_uri *u, const char **er
 }
 
 int sip_uri_parse(const char *p, size_t n, sip_uri *u, const char **err, const char **err_at) {
+  return sip_uri_parse_rd(p, n, p + n, u, err, err_at);
+}
+
+int sip_uri_parse_rd(const char *p, size_t n, const char *rd, sip_uri *u, const char **err,
+                     const char **err_at) {
+  if (sip_uri_fast(p, p + n, rd, u)) return 0;
   const char *end = p + n, *s = p;
   const char *e0, *e1;
   if (!err) err = &e0;
