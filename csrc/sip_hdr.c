@@ -352,7 +352,7 @@ const uint8_t sip_scan_lo[6][16] = {LO(SC_TOKEN_), LO(SC_WORD_), LO(SC_USER_),
 
 /* ---- lexical helpers (RFC 3261 §25.1) -------------------------------------------------------- */
 
-static inline int is_wsp(char c) { return c == ' ' || c == '\t'; }
+#define is_wsp sip_is_wsp
 
 /* LWS/SWS: SP and HTAB, and CRLF only as line folding (followed by SP or HTAB). A bare CR or LF
  * is not whitespace, so it ends up as a syntax error in whatever grammar is being parsed. */
@@ -381,18 +381,7 @@ static const char *rtrim_lws(const char *s, const char *e) {
   }
 }
 
-/* Unrolled: one bounds check per four bytes (tokens such as branch and tag run 10-40 bytes). */
-static inline const char *scan_token(const char *p, const char *e) {
-  while (e - p >= 4) {
-    if (!SIP_IS(p[0], SIP_C_TOKEN)) return p;
-    if (!SIP_IS(p[1], SIP_C_TOKEN)) return p + 1;
-    if (!SIP_IS(p[2], SIP_C_TOKEN)) return p + 2;
-    if (!SIP_IS(p[3], SIP_C_TOKEN)) return p + 3;
-    p += 4;
-  }
-  while (p < e && SIP_IS(*p, SIP_C_TOKEN)) p++;
-  return p;
-}
+static inline const char *scan_token(const char *p, const char *e) { return sip_skip_class(p, e, SIP_C_TOKEN); }
 
 int sip_is_token(const char *p, size_t n) {
   return n > 0 && scan_token(p, p + n) == p + n;

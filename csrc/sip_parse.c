@@ -15,34 +15,12 @@
 
 const sip_limits sip_default_limits = {65536, 256, 8192};
 
-static inline int is_wsp(char c) { return c == ' ' || c == '\t'; }
+#define is_wsp sip_is_wsp
 
 static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Unrolled: one bounds check per four bytes. */
-static inline const char *scan_token(const char *p, const char *e) {
-  while (e - p >= 4) {
-    if (!SIP_IS(p[0], SIP_C_TOKEN)) return p;
-    if (!SIP_IS(p[1], SIP_C_TOKEN)) return p + 1;
-    if (!SIP_IS(p[2], SIP_C_TOKEN)) return p + 2;
-    if (!SIP_IS(p[3], SIP_C_TOKEN)) return p + 3;
-    p += 4;
-  }
-  while (p < e && SIP_IS(*p, SIP_C_TOKEN)) p++;
-  return p;
-}
-
-static inline const char *scan_word(const char *p, const char *e) {
-  while (e - p >= 4) {
-    if (!SIP_IS(p[0], SIP_C_WORD)) return p;
-    if (!SIP_IS(p[1], SIP_C_WORD)) return p + 1;
-    if (!SIP_IS(p[2], SIP_C_WORD)) return p + 2;
-    if (!SIP_IS(p[3], SIP_C_WORD)) return p + 3;
-    p += 4;
-  }
-  while (p < e && SIP_IS(*p, SIP_C_WORD)) p++;
-  return p;
-}
+static inline const char *scan_token(const char *p, const char *e) { return sip_skip_class(p, e, SIP_C_TOKEN); }
+static inline const char *scan_word(const char *p, const char *e) { return sip_skip_class(p, e, SIP_C_WORD); }
 
 typedef struct pctx {
   sip_msg *m;

@@ -57,6 +57,22 @@ extern const uint8_t sip_ctype[256];
 
 #define SIP_IS(c, cls) (sip_ctype[(unsigned char)(c)] & (cls))
 
+static inline int sip_is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+/* The end of the run of class cls starting at p (at most e). Unrolled: one bounds check per
+ * four bytes, since tokens such as branches and tags run 10-40 bytes. */
+static inline const char *sip_skip_class(const char *p, const char *e, int cls) {
+  while (e - p >= 4) {
+    if (!SIP_IS(p[0], cls)) return p;
+    if (!SIP_IS(p[1], cls)) return p + 1;
+    if (!SIP_IS(p[2], cls)) return p + 2;
+    if (!SIP_IS(p[3], cls)) return p + 3;
+    p += 4;
+  }
+  while (p < e && SIP_IS(*p, cls)) p++;
+  return p;
+}
+
 /* Trim SP, HTAB, CR and LF from both ends. */
 static inline sip_str sip_str_trim(sip_str s) {
   while (s.n && SIP_IS(s.p[0], SIP_C_WS)) { s.p++; s.n--; }
