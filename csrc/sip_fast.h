@@ -245,11 +245,16 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
   }
 
 /* The common SIP-URI: "sip:" / "sips:" [user "@"] host [":" port] *(";" param), the user without
- * a password, the host a name or an IPv4 address. Returns 1 with u filled (when not NULL) as
- * sip_uri_parse() would fill it, or 0 to let sip_uri_parse() decide. */
-static inline int sip_uri_fast_(const char *p, const char *end, sip_uri *u) {
-  size_t n = (size_t)(end - p), k;
-  if (n < 5) return 0;
+ * a password, the host a name or an IPv4 address, from p with e the end of the URI (br 0) or, in
+ * a name-addr (br 1), a bound: the URI then ends at the first octet none of its parts takes,
+ * which must be the '>' that closes it (no URI octet is a '>', so this is the first '>', as
+ * addr_parse() finds it). Returns the end of the URI (e, or the '>') with u filled (when not
+ * NULL) as sip_uri_parse() would fill it, or NULL to let sip_uri_parse() decide. */
+static inline __attribute__((always_inline)) const char *sip_uri_scan_(const char *p,
+                                                                       const char *e, sip_uri *u,
+                                                                       int br) {
+  size_t k;
+  if (e - p < 5) return NULL;
   uint32_t w; /* "sip:" / "sips:" case folded, on a little-endian word (16 bytes readable) */
   memcpy(&w, p, 4);
   if ((w | 0x00202020u) == 0x3a706973u) {
@@ -257,52 +262,56 @@ static inline int sip_uri_fast_(const char *p, const char *end, sip_uri *u) {
   } else if ((w | 0x20202020u) == 0x73706973u && p[4] == ':') {
     k = 4;
   } else {
-    return 0;
+    return NULL;
   }
   const char *s = p + k + 1, *q = s, *h = s;
   /* userinfo ends at the first '@' (none is legal after it): the user's class holds no '@' */
-  SIP_FSPAN_ESC(q, end, USER);
-  if (q < end && *q == '@') {
-    if (q == s) return 0;
+  SIP_FSPAN_ESC(q, e, USER);
+  if (q < e && *q == '@') {
+    if (q == s) return NULL;
     h = q + 1;
-  } else if (q < end && sip_ffind(q, end, '@')) {
-    return 0; /* a password, or something for parse_sip() to word */
+  } else if (q < e) {
+    /* a password, or something for parse_sip() to word */
+    if (br) {
+      const char *x = sip_ffind2(q, e, '@', '>');
+      if (x < e && *x == '@') return NULL;
+    } else if (sip_ffind(q, e, '@')) {
+      return NULL;
+    }
   }
   int ip4;
-  const char *t = sip_host_fast(h, end, &ip4);
-  if (!t) return 0;
+  const char *t = sip_host_fast(h, e, &ip4);
+  if (!t) return NULL;
   s = t;
   unsigned port = 0;
   int has_port = 0;
-  if (s < end && *s == ':') {
+  if (s < e && *s == ':') {
     unsigned nd;
     uint64_t pv = sip_digits8(++s, &nd);
-    if (nd == 0 || nd > 5 || end - s < nd || pv > 65535) return 0;
+    if (nd == 0 || nd > 5 || e - s < nd || pv > 65535) return NULL;
     s += nd;
-    if (s < end && *s != ';') return 0;
     port = (unsigned)pv;
     has_port = 1;
   }
   const char *ps = NULL;
-  if (s < end) {
-    if (*s != ';') return 0;
+  if (s < e && *s == ';') {
     ps = s + 1;
-    while (s < end && *s == ';') {
+    while (s < e && *s == ';') {
       const char *nm = ++s;
-      SIP_FSPAN_ESC(s, end, PARAM);
-      if (s == nm) return 0;
-      if (s < end && *s == '=') {
+      SIP_FSPAN_ESC(s, e, PARAM);
+      if (s == nm) return NULL;
+      if (s < e && *s == '=') {
         const char *v = ++s;
-        SIP_FSPAN_ESC(s, end, PARAM);
-        if (s == v) return 0;
+        SIP_FSPAN_ESC(s, e, PARAM);
+        if (s == v) return NULL;
       }
     }
-    if (s < end) return 0;
   }
+  if (br ? s >= e || *s != '>' : s != e) return NULL;
   if (u) {
     u->scheme = k == 3 ? SIP_URI_SIP : SIP_URI_SIPS;
     u->scheme_str = sip_str_make(p, k);
-    u->opaque = sip_str_make(p + k + 1, n - k - 1);
+    u->opaque = sip_str_make(p + k + 1, (size_t)(s - (p + k + 1)));
     u->user =
         h == p + k + 1 ? SIP_STR_NULL : sip_str_make(p + k + 1, (size_t)(h - 1 - (p + k + 1)));
     u->password = u->headers = SIP_STR_NULL;
@@ -311,9 +320,15 @@ static inline int sip_uri_fast_(const char *p, const char *end, sip_uri *u) {
     u->host_type = ip4 ? SIP_HOST_IPV4 : SIP_HOST_NAME;
     u->port = (int)port;
     u->has_port = has_port;
-    u->params = ps ? sip_str_make(ps, (size_t)(end - ps)) : SIP_STR_NULL;
+    u->params = ps ? sip_str_make(ps, (size_t)(s - ps)) : SIP_STR_NULL;
   }
-  return 1;
+  return s;
+}
+
+/* The whole of [p, end) as the common SIP-URI: 1 with u filled (when not NULL), or 0 to let
+ * sip_uri_parse() decide. */
+static inline int sip_uri_fast_(const char *p, const char *end, sip_uri *u) {
+  return sip_uri_scan_(p, end, u, 0) != NULL;
 }
 
 /* [display] "<" URI ">" *(";" param), or an addr-spec with params, from p with e the end of the
@@ -354,8 +369,12 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
   }
   if (p < e && *p == '<') {
     const char *u0 = p + 1;
-    if (!(q = sip_ffind(u0, e, '>'))) return NULL;
-    if (q > u0 && (SIP_IS(*u0, SIP_C_WS) || SIP_IS(q[-1], SIP_C_WS))) return NULL;
+    /* the common URI ends itself at the '>'; any other is found by its '>' */
+    if (!(q = sip_uri_scan_(u0, e, NULL, 1))) {
+      if (!(q = sip_ffind(u0, e, '>'))) return NULL;
+      if (q > u0 && (SIP_IS(*u0, SIP_C_WS) || SIP_IS(q[-1], SIP_C_WS))) return NULL;
+      if (sip_uri_parse_rd(u0, (size_t)(q - u0), rd, &u, NULL, NULL) != 0) return NULL;
+    }
     a->bracketed = 1;
     a->uri = sip_str_make(u0, (size_t)(q - u0));
     p = q + 1;
@@ -385,10 +404,10 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
     if (q < e && *q == '?') return NULL;
     a->uri = sip_str_make(p, (size_t)(q - p));
     p = q;
+    if (!sip_uri_fast_(a->uri.p, a->uri.p + a->uri.n, NULL) &&
+        sip_uri_parse_rd(a->uri.p, a->uri.n, rd, &u, NULL, NULL) != 0)
+      return NULL;
   }
-  if (!sip_uri_fast_(a->uri.p, a->uri.p + a->uri.n, NULL) &&
-      sip_uri_parse_rd(a->uri.p, a->uri.n, rd, &u, NULL, NULL) != 0)
-    return NULL;
   if (p >= e || *p != ';') return p;
   /* header params: tag known by one word compare, others by name */
   const char *p0 = p;

@@ -121,6 +121,19 @@ static inline const char *sip_fspan_(const char *p, const char *e, unsigned k) {
 }
 #define SIP_FSPAN(p, e, K) sip_fspan_((p), (e), SIP_SCI_##K)
 
+/* The first a or b in [p, e), or e (readable: sip_fast_ok). */
+static inline const char *sip_ffind2(const char *p, const char *e, char a, char b) {
+  for (; p < e; p += 16) {
+    __m128i v = sip_load(p);
+    unsigned m = sip_eqmask(v, a) | sip_eqmask(v, b);
+    if (m) {
+      p += sip_ctz(m);
+      return p < e ? p : e;
+    }
+  }
+  return e;
+}
+
 /* The first ch in [p, e), or NULL. */
 static inline const char *sip_ffind(const char *p, const char *e, char ch) {
   for (; p < e; p += 16) {
@@ -274,24 +287,18 @@ static inline const char *sip_ipv4_fast(const char *p) {
   }
 }
 
-/* The neighbour pairs ("..", ".-", "-.") starting in v, w being the 16 bytes one on. */
-static inline unsigned sip_host_pairs(__m128i v, __m128i w) {
-  const __m128i dot = _mm_set1_epi8('.'), dash = _mm_set1_epi8('-');
-  __m128i dv = _mm_cmpeq_epi8(v, dot), dw = _mm_cmpeq_epi8(w, dot);
-  return (unsigned)_mm_movemask_epi8(
-      _mm_or_si128(_mm_and_si128(dv, _mm_or_si128(dw, _mm_cmpeq_epi8(w, dash))),
-                   _mm_and_si128(_mm_cmpeq_epi8(v, dash), dw)));
-}
-
-/* The checks once the host is [h, h + len) (1..63) with its bad pairs. */
+/* The checks once the host is [h, h + len) (1..63), with its dots and dashes as bit masks. */
 static inline __attribute__((always_inline)) const char *sip_host_end(const char *h, size_t len,
-                                                                      uint64_t bad, int *ipv4) {
-  /* "..", ".-", "-." inside; a leading '.' or '-', a trailing '-' */
-  unsigned char first = (unsigned char)h[0], last = (unsigned char)h[len - 1];
-  if ((bad & (((uint64_t)1 << (len - 1)) - 1)) || first == '.' || first == '-' || last == '-')
+                                                                      uint64_t dots,
+                                                                      uint64_t dashes, int *ipv4) {
+  /* "..", ".-", "-." inside (no empty label, none starting or ending inside with '-'); a leading
+   * '.' or '-', a trailing '-' */
+  uint64_t bad = (dots & ((dots | dashes) >> 1)) | (dashes & (dots >> 1));
+  if ((bad & (((uint64_t)1 << (len - 1)) - 1)) || ((dots | dashes) & 1) ||
+      ((dashes >> (len - 1)) & 1))
     return NULL;
   /* the top label's last byte (before a trailing dot): a letter, '-' or '_' settles it */
-  size_t i = last == '.' ? len - 2 : len - 1;
+  size_t i = len - 1 - ((dots >> (len - 1)) & 1);
   if ((unsigned)((unsigned char)h[i] - '0') <= 9) {
     while (i > 0 && h[i - 1] != '.' && (unsigned)((unsigned char)h[i - 1] - '0') <= 9) i--;
     if (i == 0 || h[i - 1] == '.') {
@@ -308,12 +315,13 @@ static inline __attribute__((always_inline)) const char *sip_host_end(const char
 /* hostname / IPv4address at h (RFC 3261 §25.1, with the leniency of sip_uri.c: '_' in labels, a
  * top label starting with a digit but not all digits, one trailing dot), for the fast paths
  * (sip_fast_ok). A dotted quad not followed by a host octet is taken at once. Otherwise the host
- * is the longest run of alphanum, '-', '_' and '.' before e, and each pair of neighbours is
- * checked with a second load one byte on (no "..", ".-" or "-.": no empty label, none starting or
- * ending inside with '-'); then its ends, and a non-digit in the top label makes it a hostname,
- * else it must be an IPv4address. Returns the end and sets *ipv4, or NULL when the host is wrong
- * or longer than 63 bytes, for the general parser to decide (and word the error). */
-static inline const char *sip_host_fast(const char *h, const char *e, int *ipv4) {
+ * is the longest run of alphanum, '-', '_' and '.' before e, whose dots and dashes, as bit masks,
+ * show the bad neighbours (no "..", ".-" or "-.": no empty label, none starting or ending inside
+ * with '-'); then its ends, and a non-digit in the top label makes it a hostname, else it must be
+ * an IPv4address. Returns the end and sets *ipv4, or NULL when the host is wrong or longer than
+ * 63 bytes, for the general parser to decide (and word the error). */
+static inline __attribute__((always_inline)) const char *sip_host_fast(const char *h, const char *e,
+                                                                       int *ipv4) {
   const char *t;
   if (h >= e) return NULL;
   if ((unsigned)((unsigned char)*h - '0') <= 9 && (t = sip_ipv4_fast(h)) != NULL && t <= e &&
@@ -325,8 +333,8 @@ static inline const char *sip_host_fast(const char *h, const char *e, int *ipv4)
   /* up to 32 bytes without a loop; longer names below */
   __m128i v = sip_load(h);
   unsigned out = sip_outside(v, lo);
-  uint64_t bad = sip_host_pairs(v, sip_load(h + 1));
   size_t len;
+  uint64_t dots = sip_eqmask(v, '.'), dashes = sip_eqmask(v, '-');
   if (out) {
     len = sip_ctz(out);
   } else if (e - h <= 16) {
@@ -334,24 +342,24 @@ static inline const char *sip_host_fast(const char *h, const char *e, int *ipv4)
   } else {
     v = sip_load(h + 16);
     out = sip_outside(v, lo);
+    dots |= (uint64_t)sip_eqmask(v, '.') << 16;
+    dashes |= (uint64_t)sip_eqmask(v, '-') << 16;
     if (out)
       len = 16 + sip_ctz(out);
     else if (e - h <= 32)
       len = 32;
     else
       goto longer;
-    bad |= (uint64_t)sip_host_pairs(v, sip_load(h + 17)) << 16;
   }
   if ((size_t)(e - h) < len) len = (size_t)(e - h);
   if (len == 0) return NULL;
-  return sip_host_end(h, len, bad, ipv4);
+  return sip_host_end(h, len, dots, dashes, ipv4);
 longer:
-  bad = 0;
-  len = 0;
-  for (;;) {
+  for (len = 32;;) {
     v = sip_load(h + len);
     out = sip_outside(v, lo);
-    bad |= (uint64_t)sip_host_pairs(v, sip_load(h + len + 1)) << len;
+    dots |= (uint64_t)sip_eqmask(v, '.') << len;
+    dashes |= (uint64_t)sip_eqmask(v, '-') << len;
     if (out) {
       len += sip_ctz(out);
       break;
@@ -361,8 +369,8 @@ longer:
     if (len == 64) return NULL;
   }
   if ((size_t)(e - h) < len) len = (size_t)(e - h);
-  if (len == 0 || len > 63) return NULL;
-  return sip_host_end(h, len, bad, ipv4);
+  if (len > 63) return NULL;
+  return sip_host_end(h, len, dots, dashes, ipv4);
 }
 #endif
 
