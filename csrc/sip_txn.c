@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sip_hash.h"
 #include "sip_rand.h"
 
 #define TXL_MAXHDR 256
@@ -69,43 +70,8 @@ struct sip_txl {
   sip_txl_stats st;
 };
 
-/* ---- SipHash-2-4 (Aumasson, Bernstein): keys come from the network, so the table is keyed. ---- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-  do {                                                                                             \
-    v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                                      \
-    v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                                         \
-    v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                                         \
-    v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                                      \
-  } while (0)
-
-static uint64_t le64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
-static uint64_t siphash(const uint8_t key[16], const void *data, size_t n) {
-  const uint8_t *in = data;
-  uint64_t k0 = le64(key), k1 = le64(key + 8);
-  uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
-  uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-  uint64_t b = (uint64_t)n << 56;
-  size_t i;
-  for (i = 0; i + 8 <= n; i += 8) {
-    uint64_t m = le64(in + i);
-    v3 ^= m; SIPROUND; SIPROUND; v0 ^= m;
-  }
-  for (size_t j = 0; i + j < n; j++) b |= (uint64_t)in[i + j] << (8 * j);
-  v3 ^= b; SIPROUND; SIPROUND; v0 ^= b;
-  v2 ^= 0xff;
-  SIPROUND; SIPROUND; SIPROUND; SIPROUND;
-  return v0 ^ v1 ^ v2 ^ v3;
-}
-
 static uint64_t tag_hash(const sip_txl *x, sip_str tag) {
-  return tag.p ? siphash(x->hkey, tag.p, tag.n) | 1 : 0; /* 0: no tag */
+  return tag.p ? sip_siphash(x->hkey, tag.p, tag.n) | 1 : 0; /* 0: no tag */
 }
 
 /* ---- keys ---------------------------------------------------------------------------------------
@@ -318,7 +284,7 @@ static sip_txn *txn_alloc(sip_txl *x, sip_txn_kind kind, const char *key, size_t
   t->req_len = (uint32_t)rlen;
   memcpy(t->block, key, klen);
   memcpy(t->block + klen, req, rlen);
-  t->hash = siphash(x->hkey, key, klen);
+  t->hash = sip_siphash(x->hkey, key, klen);
   x->st.live[kind]++;
   x->st.live_total++;
   x->st.created++;
@@ -859,7 +825,7 @@ static sip_txl_rx rx_request(sip_txl *x, const sip_msg *m, const sip_peer *from,
   int is2543 = server_key(&k, m);
   if (k.oom) { kb_free(&k); return SIP_RX_NOMEM; }
   int is_ack = m->method_id == SIP_M_ACK;
-  uint64_t h = siphash(x->hkey, k.p, k.n);
+  uint64_t h = sip_siphash(x->hkey, k.p, k.n);
   uint64_t tagh = is2543 ? tag_hash(x, m->to.tag) : 0;
   sip_txn *t = lookup(x, k.p, k.n, h, 1, tagh, is_ack);
   sip_txl_rx rc;
@@ -900,7 +866,7 @@ static sip_txl_rx rx_response(sip_txl *x, const sip_msg *m, const sip_peer *from
     kb_init(&k);
     client_key(&k, m->via.branch, m->cseq_method);
     if (k.oom) { kb_free(&k); return SIP_RX_NOMEM; }
-    t = lookup(x, k.p, k.n, siphash(x->hkey, k.p, k.n), 0, 0, 0);
+    t = lookup(x, k.p, k.n, sip_siphash(x->hkey, k.p, k.n), 0, 0, 0);
     kb_free(&k);
   }
   if (!t) {
@@ -963,7 +929,7 @@ sip_txn *sip_txl_request(sip_txl *x, const char *buf, size_t len, const sip_peer
   sip_txn *t = NULL;
   if (k.oom) {
     *err = "out of memory";
-  } else if (lookup(x, k.p, k.n, siphash(x->hkey, k.p, k.n), 0, 0, 0)) {
+  } else if (lookup(x, k.p, k.n, sip_siphash(x->hkey, k.p, k.n), 0, 0, 0)) {
     *err = "a transaction with this branch and method exists";
   } else if (!(t = txn_alloc(x, m.method_id == SIP_M_INVITE ? SIP_TXN_CLIENT_INVITE
                                                             : SIP_TXN_CLIENT_NONINVITE,
@@ -1038,7 +1004,7 @@ sip_txn *sip_txn_cancelled_invite(sip_txn *c) {
   kb_put(&k, c->block, c->key_len - cn);
   kb_put(&k, "\001INVITE", 7);
   sip_txn *t = NULL;
-  if (!k.oom) t = lookup(c->x, k.p, k.n, siphash(c->x->hkey, k.p, k.n), 1, c->totag_req, 0);
+  if (!k.oom) t = lookup(c->x, k.p, k.n, sip_siphash(c->x->hkey, k.p, k.n), 1, c->totag_req, 0);
   kb_free(&k);
   return t;
 }

@@ -2,6 +2,8 @@
 #include "sip_digest.h"
 #include "unit.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdint.h>
 
 #define S(lit) SIP_STR_LIT(lit)
@@ -606,6 +608,52 @@ TEST(nonce_valid_stale_invalid) {
   CHECK(sip_digest_nonce_new(secret, 0, S("r"), t0, m) < 0); /* an empty secret is refused */
 }
 
+/* The nonce's MAC is HMAC-SHA256(secret, issued || random || realm), whatever key the thread's
+ * cached context held before: checked against OpenSSL's one-shot HMAC, switching keys (short,
+ * and longer than a SHA-256 block, which HMAC hashes first) back and forth. */
+static int b64url_decode(const char *in, unsigned char *out) {
+  static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t n = strlen(in), o = 0;
+  for (size_t i = 0; i + 3 < n; i += 4) {
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+      const char *p = strchr(a, in[i + k]);
+      if (!p) return -1;
+      v = v << 6 | (uint32_t)(p - a);
+    }
+    out[o++] = (unsigned char)(v >> 16);
+    out[o++] = (unsigned char)(v >> 8);
+    out[o++] = (unsigned char)v;
+  }
+  return (int)o;
+}
+
+TEST(nonce_mac_is_hmac_sha256_across_keys) {
+  char longkey[100];
+  memset(longkey, 'k', sizeof longkey);
+  const struct { const char *key; size_t n; } keys[] = {
+    {"alpha", 5}, {"beta-secret", 11}, {"alpha", 5}, {longkey, sizeof longkey}, {"alpha", 5}, {longkey, 64},
+  };
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    char n[SIP_DIGEST_NONCE_LEN + 1];
+    unsigned char raw[64], msg[16 + 11], want[32];
+    unsigned int wn = 0;
+    CHECK_EQ_INT(sip_digest_nonce_new(keys[i].key, keys[i].n, S("example.com"), 1700000000u + i, n), 0);
+    CHECK_EQ_INT(b64url_decode(n, raw), 48);
+    memcpy(msg, raw, 16);
+    memcpy(msg + 16, "example.com", 11);
+    CHECK(HMAC(EVP_sha256(), keys[i].key, (int)keys[i].n, msg, sizeof msg, want, &wn) != NULL);
+    CHECK_EQ_INT(wn, 32);
+    CHECK(memcmp(raw + 16, want, 32) == 0);
+    CHECK_EQ_INT(sip_digest_nonce_check(keys[i].key, keys[i].n, S("example.com"), cs(n), 300, 1700000000u + i),
+                 SIP_NONCE_VALID);
+    CHECK_EQ_INT(sip_digest_nonce_check(keys[(i + 1) % 6].key, keys[(i + 1) % 6].n, S("example.com"), cs(n), 300,
+                                        1700000000u + i),
+                 keys[(i + 1) % 6].n == keys[i].n && memcmp(keys[(i + 1) % 6].key, keys[i].key, keys[i].n) == 0
+                   ? SIP_NONCE_VALID : SIP_NONCE_INVALID);
+  }
+}
+
 TEST(replay_table) {
   sip_digest_replay *r = sip_digest_replay_new(4096);
   CHECK(r != NULL);
@@ -691,6 +739,7 @@ int main(void) {
   RUN(client_credentials);
   RUN(pick_strongest);
   RUN(nonce_valid_stale_invalid);
+  RUN(nonce_mac_is_hmac_sha256_across_keys);
   RUN(replay_table);
   RUN(helpers);
   return unit_done();
