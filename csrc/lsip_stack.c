@@ -27,23 +27,57 @@ typedef struct lsip_stack {
   int tracing;      /* a "trace" callback is set: only then is every message passed up */
 } lsip_stack;
 
+/* A transaction's handle is found from C through a weak table (registry[&HANDLES][x] = handle).
+ * It is also pinned (a strong registry ref) while Lua may still be called about it: until the
+ * final response of a server transaction without an event callback, else until it terminates.
+ * An answered server transaction lingers in C for Timer J or I (32 s over UDP) absorbing
+ * retransmissions; unpinned, its handle is garbage as soon as Lua drops it, so a busy server
+ * does not keep hundreds of thousands of handles for the collector to traverse. */
+static const char HANDLES = 'h';
+
 struct lsip_txn {
   sip_txn *t;       /* NULL once terminated */
   lsip_stack *st;
-  int self;         /* registry ref while the transaction lives */
+  int self;         /* strong registry ref while pinned, else LUA_NOREF */
   lsip_txn *prev, *next;
 };
 
-static void txn_unlink(lua_State *L, lsip_txn *x) {
+static void txn_detach(lsip_txn *x) {
   if (x->prev) x->prev->next = x->next;
   else if (x->st->live == x) x->st->live = x->next;
   if (x->next) x->next->prev = x->prev;
   x->prev = x->next = NULL;
   x->t = NULL;
+}
+
+static void txn_unpin(lua_State *L, lsip_txn *x) {
   if (x->self != LUA_NOREF) {
     luaL_unref(L, LUA_REGISTRYINDEX, x->self);
     x->self = LUA_NOREF;
   }
+}
+
+static void txn_unlink(lua_State *L, lsip_txn *x) {
+  txn_detach(x);
+  txn_unpin(L, x);
+}
+
+/* Push the handle of x (nil when it was collected); returns its type. */
+static int pushhandle(lua_State *L, lsip_txn *x) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES);
+  int ty = lua_rawgetp(L, -1, x);
+  lua_remove(L, -2);
+  return ty;
+}
+
+/* The handle at idx goes unpinned once its server transaction has its final response and no
+ * callback waits for its events. */
+static void txn_maybe_unpin(lua_State *L, int idx, lsip_txn *x) {
+  if (!x->t || x->self == LUA_NOREF || sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE) return;
+  sip_txn_state state = sip_txn_state_of(x->t);
+  if (state == SIP_TXN_TRYING || state == SIP_TXN_PROCEEDING) return;
+  if (lua_getiuservalue(L, idx, 1) == LUA_TNIL) txn_unpin(L, x);
+  lua_pop(L, 1);
 }
 
 static lua_State *cbstate(lsip_stack *st) { return st->lp->L ? st->lp->L : st->Lcall; }
@@ -124,6 +158,10 @@ static lsip_txn *newtxn(lua_State *L, lsip_stack *st, sip_txn *t) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->self);
   lua_setiuservalue(L, -2, 2);
   luaL_setmetatable(L, LSIP_TXN);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, x);
+  lua_pop(L, 1);
   lua_pushvalue(L, -1);
   x->self = luaL_ref(L, LUA_REGISTRYINDEX);
   sip_txn_set_data(t, x);
@@ -133,8 +171,11 @@ static lsip_txn *newtxn(lua_State *L, lsip_stack *st, sip_txn *t) {
 /* Push the handle of t and its callback; 0 when there is no callback. */
 static int pushtxnfn(lua_State *L, sip_txn *t) {
   lsip_txn *x = sip_txn_data(t);
-  if (!x || x->self == LUA_NOREF) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, x->self);
+  if (!x) return 0;
+  if (pushhandle(L, x) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
   if (lua_getiuservalue(L, -1, 1) != LUA_TFUNCTION) {
     lua_pop(L, 2);
     return 0;
@@ -530,6 +571,7 @@ int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req) {
     lua_pushstring(L, sip_txn_strerror(rc));
     return 2;
   }
+  txn_maybe_unpin(L, txn, x);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -553,6 +595,7 @@ static int x_send(lua_State *L) {
     lua_pushstring(L, sip_txn_strerror(rc));
     return 2;
   }
+  txn_maybe_unpin(L, 1, x);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -579,10 +622,25 @@ static int x_cancel(lua_State *L) {
 
 /* txn:on(fn) -- the event callback of a server transaction ("error", "terminated") */
 static int x_on(lua_State *L) {
-  checktxn(L, 1);
+  lsip_txn *x = checktxn(L, 1);
   if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 1, 1);
+  if (lua_isnil(L, 2)) txn_maybe_unpin(L, 1, x);
+  else if (x->self == LUA_NOREF) { /* events will come: keep the handle until it terminates */
+    lua_pushvalue(L, 1);
+    x->self = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  return 0;
+}
+
+/* A handle collected while its transaction lingers in C: the transaction forgets it. */
+static int x_gc(lua_State *L) {
+  lsip_txn *x = lua_touserdata(L, 1);
+  if (x->t) {
+    sip_txn_set_data(x->t, NULL);
+    txn_detach(x);
+  }
   return 0;
 }
 
@@ -599,8 +657,8 @@ static int x_cancelled_invite(lua_State *L) {
   lsip_txn *x = checktxn(L, 1);
   sip_txn *inv = sip_txn_cancelled_invite(x->t);
   lsip_txn *h = inv ? sip_txn_data(inv) : NULL;
-  if (!h || h->self == LUA_NOREF) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, h->self);
+  if (!h) return 0;
+  if (pushhandle(L, h) == LUA_TNIL) return 0;
   return 1;
 }
 
@@ -667,6 +725,17 @@ int lsip_open_stack(lua_State *L) {
     lua_setfield(L, -2, "methods");
     lua_pushcfunction(L, x_index);
     lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, x_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) == LUA_TNIL) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &HANDLES);
   }
   lua_pop(L, 1);
   lua_pushcfunction(L, l_stack);

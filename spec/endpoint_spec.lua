@@ -126,6 +126,39 @@ describe("sip.endpoint", function()
     assert.equal(30, handled) -- retransmitted requests never reached the handler twice
   end)
 
+  it("§17.2.2 lets Lua drop an answered transaction while the core still absorbs its retransmissions", function()
+    local handles = setmetatable({}, { __mode = "k" })
+    local handled = 0
+    with_pair(function(req)
+      handled = handled + 1
+      handles[req.txn] = true
+      req:reply(200, nil, { headers = { ["X-N"] = tostring(handled) } })
+    end, function(server, client)
+      local port = client.listeners[1].port
+      local raw = "MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" .. port ..
+        ";branch=z9hG4bKkeep1\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n" ..
+        "Call-ID: keep1@example.com\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+      local got = {}
+      local w = sip.waiter()
+      client.on_stray = function(rsp)
+        got[#got + 1] = rsp
+        if #got == 2 then w:wake() end
+      end
+      local dest = { proto = "udp", host = "127.0.0.1", port = server.by_proto.udp.port }
+      assert(client:send(raw, dest))
+      sip.sleep(0.05)
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(next(handles)) -- the handle went with the garbage; the transaction did not
+      assert(client:send(raw, dest)) -- a retransmission of the request (§17.2.2: Completed)
+      w:block(2)
+      assert.equal(2, #got)
+      assert.equal("1", got[2]:header("X-N")) -- the stored response again, not a new one
+      assert.equal(1, server:stats().absorbed)
+    end)
+    assert.equal(1, handled)
+  end)
+
   it("§18.1.1 sends a request over 1300 bytes by TCP", function()
     local proto
     with_pair(function(req) proto = req.source.proto; req:reply(200) end, function(server, client)
