@@ -382,6 +382,10 @@ static int cseq_of(const sip_msg *m, int dirty, uint32_t *num, sip_str *meth) {
 }
 
 static int m_index(lua_State *L) {
+  /* methods first, from the table in upvalue 1 (a raw get of an interned string) */
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   /* only Lua calls this, on a message: the metatables are hidden behind __metatable */
   lsip_msg *u = lua_touserdata(L, 1);
   size_t kl;
@@ -507,10 +511,7 @@ static int m_index(lua_State *L) {
     }
     break;
   }
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "methods");
-  lua_getfield(L, -1, k);
-  return 1;
+  return 0;
 }
 
 /* msg:request_uri() -> sip.uri of the Request-URI | nil, err */
@@ -861,8 +862,8 @@ static int l_reason(lua_State *L) {
 
 int lsip_open_message(lua_State *L) {
   if (luaL_newmetatable(L, LSIP_MESSAGE)) {
-    luaL_Reg meta[] = {{"__index", m_index}, {"__tostring", m_tostring}, {NULL, NULL}};
-    luaL_setfuncs(L, meta, 0);
+    lua_pushcfunction(L, m_tostring);
+    lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, LSIP_MESSAGE);
     lua_setfield(L, -2, "__metatable");
     luaL_Reg methods[] = {{"header", m_header},
@@ -885,6 +886,9 @@ int lsip_open_message(lua_State *L) {
                           {"clone", m_clone},
                           {NULL, NULL}};
     luaL_newlib(L, methods);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, m_index, 1);
+    lua_setfield(L, -3, "__index");
     lua_setfield(L, -2, "methods");
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
