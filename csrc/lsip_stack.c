@@ -634,13 +634,12 @@ static int x_on(lua_State *L) {
   return 0;
 }
 
-/* A handle collected while its transaction lingers in C: the transaction forgets it. */
+/* A handle collected while its transaction lingers in C: the transaction forgets it. The stack
+ * is alive (the handle's uservalue holds it), so its list of live handles can be updated. */
 static int x_gc(lua_State *L) {
   lsip_txn *x = lua_touserdata(L, 1);
-  if (x->t) {
-    sip_txn_set_data(x->t, NULL);
-    txn_detach(x);
-  }
+  if (x->t) sip_txn_set_data(x->t, NULL);
+  txn_detach(x); /* also when a termination outside the loop left it listed */
   return 0;
 }
 
