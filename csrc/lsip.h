@@ -25,6 +25,10 @@ lsip_loop *lsip_getloop(lua_State *L);
  * and stops the loop. Pops function and arguments; returns the lua_pcall code. */
 int lsip_pcall(lsip_loop *lp, lua_State *L, int nargs);
 
+/* Put a free-block cache in front of the state's allocator when it is lauxlib's (lsip_alloc.c). */
+void lsip_install_alloc(lua_State *L);
+int lsip_alloc_cached(lua_State *L); /* sip.core.alloc_cache() */
+
 /* Each pushes a table of functions (or registers metatables) for sip.core. */
 int lsip_open_message(lua_State *L); /* sets fields on the table at the top */
 int lsip_open_uri(lua_State *L);     /* sets fields on the table at the top */

@@ -2,6 +2,7 @@
 #include "lsip.h"
 
 int luaopen_sip_core(lua_State *L) {
+  lsip_install_alloc(L);
   lua_newtable(L);
   lsip_open_message(L);
   lsip_open_uri(L);
@@ -10,6 +11,8 @@ int luaopen_sip_core(lua_State *L) {
   lsip_open_reply(L);
   lsip_open_digest(L);
   lua_setfield(L, -2, "digest");
+  lua_pushcfunction(L, lsip_alloc_cached);
+  lua_setfield(L, -2, "alloc_cache");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   return 1;
