@@ -1,8 +1,8 @@
 /* sip_rand.c: identifiers from OpenSSL's CSPRNG. */
 #include "sip_rand.h"
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -10,15 +10,16 @@ static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
  * branch for nearly every message: small draws come from a pool refilled 4 KiB at a time. */
 static unsigned char pool[4096];
 static size_t pool_left;
-static pid_t pool_pid;
+
+/* A forked child must not replay its parent's pool: it starts with an empty one. (A getpid()
+ * per draw did the same at the price of a system call per tag or branch.) */
+static void pool_forget(void) { pool_left = 0; }
+static void pool_init(void) { pthread_atfork(NULL, NULL, pool_forget); }
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 int sip_rand_bytes(void *out, size_t n) {
   if (n > sizeof pool / 4) return RAND_bytes((unsigned char *)out, (int)n) == 1 ? 0 : -1;
-  pid_t pid = getpid();
-  if (pid != pool_pid) { /* a forked child must not replay its parent's pool */
-    pool_left = 0;
-    pool_pid = pid;
-  }
+  pthread_once(&pool_once, pool_init);
   if (pool_left < n) {
     if (RAND_bytes(pool, (int)sizeof pool) != 1) return -1;
     pool_left = sizeof pool;
