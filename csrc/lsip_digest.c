@@ -362,13 +362,29 @@ static int push_buf(lua_State *L, sip_buf *b, int rc, const char *why) {
   return 1;
 }
 
-/* make_challenge{realm=, nonce=, algorithm=, qop=, opaque=, stale=, userhash=, domain=, charset=} */
+static uint64_t opt_now(lua_State *L, int idx);
+static sip_str check_secret(lua_State *L, int idx);
+
+/* make_challenge{realm=, nonce=, algorithm=, qop=, opaque=, stale=, userhash=, domain=, charset=}
+ * [, secret [, now]]: without a nonce field and with a secret, a fresh stateless nonce
+ * (nonce_new(secret, realm, now)) goes in, so a server keeps one table per challenge it sends. */
 static int l_make_challenge(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   sip_digest_challenge c;
   memset(&c, 0, sizeof c);
   c.realm = req_field(L, 1, "realm");
-  c.nonce = req_field(L, 1, "nonce");
+  char fresh[SIP_DIGEST_NONCE_LEN + 1];
+  c.nonce = opt_field(L, 1, "nonce");
+  if (!c.nonce.p && !lua_isnoneornil(L, 2)) {
+    sip_str secret = check_secret(L, 2);
+    if (sip_digest_nonce_new(secret.p, secret.n, c.realm, opt_now(L, 3), fresh)) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "random number generator failed");
+      return 2;
+    }
+    c.nonce = sip_str_make(fresh, SIP_DIGEST_NONCE_LEN);
+  }
+  if (!c.nonce.p) luaL_error(L, "field 'nonce' is required");
   c.alg = alg_field(L, 1);
   c.qop = qop_set(L, 1, SIP_DIGEST_QOP_AUTH);
   c.has_qop = c.qop != 0;

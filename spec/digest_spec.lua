@@ -154,6 +154,17 @@ describe("sip.core.digest", function()
         digest.parse_challenge(digest.make_challenge { realm = "r", nonce = "n", qop = "auth,auth-int" }).qop)
     end)
 
+    it("puts a fresh nonce of its own in when given the server secret and no nonce", function()
+      local fields = { realm = "example.com", algorithm = "MD5" }
+      local a = digest.parse_challenge(assert(digest.make_challenge(fields, "s3cret", 1700000000)))
+      local b = digest.parse_challenge(assert(digest.make_challenge(fields, "s3cret", 1700000000)))
+      assert.is_nil(fields.nonce) -- the table is left as it was, ready for the next challenge
+      assert.are_not.equal(a.nonce, b.nonce)
+      assert.equal("valid", digest.nonce_check("s3cret", "example.com", a.nonce, 300, 1700000010))
+      assert.equal(1700000000, digest.nonce_time(a.nonce))
+      assert.has_error(function() digest.make_challenge { realm = "r" } end) -- no nonce, no secret
+    end)
+
     it("refuses to write a value that would break the header", function()
       local v, err = digest.make_challenge { realm = "r\r\nVia: evil", nonce = "n" }
       assert.is_nil(v)

@@ -42,15 +42,16 @@ local function ha1_for(ha1, alg)
   return ha1[base] or ha1[alg] or ha1[base:lower()] or ha1[alg:lower()]
 end
 
--- A secret from a user lookup: a password string, {password=} or {ha1=}; anything else is unknown.
+-- A secret from a user lookup: a password string (kept as it is: no table per request),
+-- {password=} or {ha1=}; anything else is unknown.
 local function as_record(v)
-  if type(v) == "string" then return { password = v } end
+  if type(v) == "string" then return v end
   if type(v) == "table" and (type(v.password) == "string" or v.ha1 ~= nil) then return v end
   return nil
 end
 
 local function can_answer(rec, alg)
-  return rec.password ~= nil or ha1_for(rec.ha1, alg) ~= nil
+  return type(rec) == "string" or rec.password ~= nil or ha1_for(rec.ha1, alg) ~= nil
 end
 
 -- Two generations of at most cap/2 entries each: bounded memory, recently used keys survive.
@@ -182,6 +183,8 @@ function M.server(t)
     nonce_check_fn = t.nonce_check,
     replay = digest.replay_new(t.replay_slots or 4096),
     failures = bounded(t.max_tracked or 10000),
+    to_users = bounded(4096),
+    templates = {},
     verified = setmetatable({}, { __mode = "k" }), -- req -> what authentication_info needs
   }, Server)
   self.ch_header = self.proxy and "Proxy-Authenticate" or "WWW-Authenticate"
@@ -210,11 +213,6 @@ end
 
 function Server:now() return floor(self.clock()) end
 
-local function new_nonce(self, now)
-  if self.nonce_new_fn then return self.nonce_new_fn(self.realm, now) end
-  return assert(digest.nonce_new(self.secret, self.realm, now))
-end
-
 local function nonce_status(self, nonce, now)
   if self.nonce_check_fn then return self.nonce_check_fn(nonce, self.realm, now, self.nonce_ttl) end
   return digest.nonce_check(self.secret, self.realm, nonce, self.nonce_ttl, now)
@@ -222,14 +220,34 @@ end
 
 --- A 401 (407 with proxy=true) with one challenge per algorithm, fresh nonces, in preference
 -- order (RFC 8760 §2.4). stale=true tells the client its password was right (RFC 7616 §3.3).
+-- The fields of one challenge, kept per algorithm and stale flag; with our own nonces the core
+-- puts a fresh one in (make_challenge with the secret), so nothing is built per request.
+local function template(self, alg, stale)
+  local key = stale and (alg .. " stale") or alg
+  local t = self.templates[key]
+  if not t then
+    t = { realm = self.realm, algorithm = alg, qop = self.qop, opaque = self.opaque, stale = stale,
+      userhash = self.userhash }
+    self.templates[key] = t
+  end
+  return t
+end
+
 function Server:challenge(req, stale, algs)
   local now = self:now()
   local headers = {}
+  stale = stale and true or false
   for _, alg in ipairs(algs or self.algorithms) do
-    headers[#headers + 1] = { self.ch_header, assert(digest.make_challenge {
-      realm = self.realm, nonce = new_nonce(self, now), algorithm = alg, qop = self.qop,
-      opaque = self.opaque, stale = stale and true or false, userhash = self.userhash,
-    }) }
+    local t = template(self, alg, stale)
+    local value
+    if self.nonce_new_fn then
+      t.nonce = self.nonce_new_fn(self.realm, now)
+      value = digest.make_challenge(t)
+      t.nonce = nil
+    else
+      value = digest.make_challenge(t, self.secret, now)
+    end
+    headers[#headers + 1] = { self.ch_header, assert(value) }
   end
   return { status = self.status, reason = self.reason, headers = headers }
 end
@@ -270,7 +288,11 @@ local function unhash(self, hash, alg)
   return map[hash]
 end
 
+-- Where the request came from: the packet's source, which the top Via's received (or host)
+-- names too; a message built locally has only its Via.
 local function source_of(req)
+  local src = req.source
+  if src and src.host then return src.host end
   local v = req:via()
   return v and (v.received or v.host) or "?"
 end
@@ -301,18 +323,38 @@ local function failed(self, req, key, now)
   return false, self:challenge(req)
 end
 
+-- The user part of the To URI (false: none), by the header's text: a UA's REGISTERs repeat it,
+-- so it is parsed once and kept in a bounded cache.
+local function to_user(self, req)
+  local v = req:header("To")
+  if not v then return false end
+  local user = self.to_users:get(v)
+  if user == nil then
+    local text = v:match("^%s*<([^>]*)>") -- the common form; anything else takes the full parser
+    if not text then
+      local to = req.to
+      text = to and to.uri
+    end
+    local uri = text and sip.uri(text)
+    user = uri and uri.user or false
+    self.to_users:set(v, user)
+  end
+  return user
+end
+
 -- RFC 3261 §10.3 step 4: may this user change the bindings of the To address-of-record?
 local function may_register(self, req, user)
-  local to = req.to
-  if self.may_register then return self.may_register(user, to and to.uri) end
+  if self.may_register then
+    local to = req.to
+    return self.may_register(user, to and to.uri)
+  end
   if not self.check_to then return true end
-  local uri = to and sip.uri(to.uri)
-  return uri ~= nil and uri.user == user
+  return to_user(self, req) == user
 end
 
 --- Verify the credentials of req for our realm (RFC 3261 §22.4, RFC 7616 §3.4).
 -- Returns true, user | false, {status=, reason=, headers=} (ready for sip.response).
--- source: the peer address for the failure count (default: the top Via's received or host).
+-- source: the peer address for the failure count (default: the address the request came from).
 function Server:check(req, source)
   check_request(req, "check")
   local method = req.method
@@ -373,7 +415,9 @@ function Server:check(req, source)
   local ok = false
   if rec then
     cred.username = user
-    if rec.password then cred.password = rec.password else cred.ha1 = ha1_for(rec.ha1, cred.algorithm) end
+    if type(rec) == "string" then cred.password = rec
+    elseif rec.password then cred.password = rec.password
+    else cred.ha1 = ha1_for(rec.ha1, cred.algorithm) end
     local pok, res = pcall(digest.verify, cred) -- a malformed stored HA1 must not raise here
     ok = pok and res
   else -- an unknown user costs the same hashing, so the timing does not tell who exists
