@@ -33,11 +33,11 @@ static void *cached_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   (void)osize;
   if (nsize == 0) {
     if (ptr) {
-      size_t u = malloc_usable_size(ptr), k = u >> 4;
-      if (k < NCLASS && c->bytes + u <= CACHE_MAX) {
+      size_t k = malloc_usable_size(ptr) >> 4;
+      if (k < NCLASS && c->bytes + (k << 4) <= CACHE_MAX) {
         *(void **)ptr = c->head[k];
         c->head[k] = ptr;
-        c->bytes += u;
+        c->bytes += k << 4; /* counted by class, so taking it out needs no second look */
       } else {
         free(ptr);
       }
@@ -49,7 +49,7 @@ static void *cached_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (k < NCLASS && c->head[k]) {
       void *p = c->head[k];
       c->head[k] = *(void **)p;
-      c->bytes -= malloc_usable_size(p);
+      c->bytes -= k << 4;
       return p;
     }
     return malloc(k < NCLASS ? k << 4 : nsize);
