@@ -543,15 +543,20 @@ static void w_name(wstate *w, const char *name) {
 static void w_quoted(wstate *w, const char *name, sip_str v) {
   w_name(w, name);
   sip_buf_putc(w->b, '"');
+  size_t run = 0; /* start of the characters not yet written: they go out a run at a time */
   for (size_t i = 0; i < v.n; i++) {
     unsigned char c = (unsigned char)v.p[i];
     if (SIP_IS(c, SIP_C_CTL) && c != '\t') {
       w->bad = 1;
       return;
     }
-    if (c == '"' || c == '\\') sip_buf_putc(w->b, '\\');
-    sip_buf_putc(w->b, (char)c);
+    if (c == '"' || c == '\\') {
+      sip_buf_put(w->b, v.p + run, i - run);
+      sip_buf_putc(w->b, '\\');
+      run = i;
+    }
   }
+  sip_buf_put(w->b, v.p + run, v.n - run);
   sip_buf_putc(w->b, '"');
 }
 
