@@ -279,6 +279,32 @@ describe("sip.registrar", function()
       end)
     end)
 
+    it("§8.2.7 challenges statelessly: the 401 leaves no server transaction behind", function()
+      local txns = {}
+      with_registrar({ auth = server() }, function(t)
+        local handler = t.reg.handle
+        t.reg.handle = function(self, req)
+          txns[#txns + 1] = req.txn
+          return handler(self, req)
+        end
+        local rsp, req = t.register({ "<sip:alice@192.0.2.10>" }, 600)
+        assert.equal(401, rsp.status)
+        assert.equal("terminated", txns[1].state)
+        local c = auth.client { user = "alice", password = "wonderland" }
+        assert.equal(200, assert(t.client:request(assert(c:authorize(req, rsp)), { dest = t.dest, timeout = 2 })).status)
+        assert.equal("completed", txns[2].state) -- the 200 is kept for retransmissions (§17.2.2)
+      end)
+      with_registrar({ auth = server(), stateless_challenges = false }, function(t)
+        local handler = t.reg.handle
+        t.reg.handle = function(self, req)
+          txns[#txns + 1] = req.txn
+          return handler(self, req)
+        end
+        assert.equal(401, t.register({ "<sip:alice@192.0.2.10>" }, 600).status)
+        assert.equal("completed", txns[3].state)
+      end)
+    end)
+
     it("answers 403 to a user changing another user's bindings", function()
       with_registrar({ auth = server() }, function(t)
         local rsp, req = t.register({ "<sip:alice@192.0.2.10>" }, 600)

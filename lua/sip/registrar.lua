@@ -3,7 +3,7 @@
 --   local reg = registrar.new{ location = store, domains = fn(host) | {"example.com", ...},
 --     auth = sip.auth server | nil, min_expires = 60, max_expires = 7200, default_expires = 3600,
 --     max_contacts = nil, path = true, auth_info = false (Authentication-Info with rspauth in the
---     200, RFC 3261 §20.6), clock = os.time }
+--     200, RFC 3261 §20.6), stateless_challenges = true (§8.2.7), clock = os.time }
 --   reg:handle(req)      -- answers the REGISTER (200 listing every binding, or the error)
 --   reg:process(req)     -- the same decision without answering: status, reason, opts
 --   reg:lookup(uri)      -- the current bindings of an address-of-record
@@ -60,6 +60,7 @@ function M.new(t)
     max_contacts = t.max_contacts,
     path = t.path ~= false,
     auth_info = t.auth_info and true or false,
+    stateless_challenges = t.stateless_challenges ~= false,
     clock = t.clock or os.time,
     aor_cache = {}, aor_count = 0,
   }, Registrar)
@@ -330,9 +331,17 @@ function Registrar:process(req)
 end
 
 --- Answer a REGISTER. Returns the status sent, and the AOR and bindings on success.
+-- RFC 3261 §8.2.7: a challenge is answered as a stateless UAS would, so a flood of
+-- unauthenticated requests leaves no transaction behind (its server transaction would otherwise
+-- keep request and response for Timer J, 32 s over UDP). A retransmitted REGISTER whose 401 was
+-- lost just gets a fresh challenge.
 function Registrar:handle(req)
   local status, reason, opts, list, aor = self:process(req)
   req:reply(status, reason, opts)
+  if status == 401 and self.stateless_challenges then
+    local txn = req.txn
+    if txn and txn.state ~= "terminated" then txn:terminate() end
+  end
   return status, aor, list
 end
 
