@@ -218,9 +218,7 @@ local function nonce_status(self, nonce, now)
   return digest.nonce_check(self.secret, self.realm, nonce, self.nonce_ttl, now)
 end
 
---- A 401 (407 with proxy=true) with one challenge per algorithm, fresh nonces, in preference
--- order (RFC 8760 §2.4). stale=true tells the client its password was right (RFC 7616 §3.3).
--- The fields of one challenge, kept per algorithm and stale flag; with our own nonces the core
+-- The fields of one challenge, kept per algorithm and stale flag: with our own nonces the core
 -- puts a fresh one in (make_challenge with the secret), so nothing is built per request.
 local function template(self, alg, stale)
   local key = stale and (alg .. " stale") or alg
@@ -233,19 +231,21 @@ local function template(self, alg, stale)
   return t
 end
 
+--- A 401 (407 with proxy=true) with one challenge per algorithm, fresh nonces, in preference
+-- order (RFC 8760 §2.4). stale=true tells the client its password was right (RFC 7616 §3.3).
 function Server:challenge(req, stale, algs)
   local now = self:now()
   local headers = {}
   stale = stale and true or false
   for _, alg in ipairs(algs or self.algorithms) do
-    local t = template(self, alg, stale)
     local value
-    if self.nonce_new_fn then
-      t.nonce = self.nonce_new_fn(self.realm, now)
-      value = digest.make_challenge(t)
-      t.nonce = nil
+    if self.nonce_new_fn then -- nonces of the caller's making: a table of their own
+      value = digest.make_challenge {
+        realm = self.realm, nonce = self.nonce_new_fn(self.realm, now), algorithm = alg, qop = self.qop,
+        opaque = self.opaque, stale = stale, userhash = self.userhash,
+      }
     else
-      value = digest.make_challenge(t, self.secret, now)
+      value = digest.make_challenge(template(self, alg, stale), self.secret, now)
     end
     headers[#headers + 1] = { self.ch_header, assert(value) }
   end
