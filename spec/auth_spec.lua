@@ -274,6 +274,29 @@ describe("sip.auth", function()
       assert.equal(401, spec.status)
       assert.is_false(challenges(respond(req2, spec))[1].stale)
     end)
+
+    it("nonces of the caller's own making (nonce_new, nonce_check) go out and come back", function()
+      local issued = {}
+      local srv = server {
+        algorithms = { "MD5" },
+        nonce_new = function(realm, now)
+          local n = "mine-" .. realm .. "-" .. now .. "-" .. (#issued + 1)
+          issued[#issued + 1] = n
+          return n
+        end,
+        nonce_check = function(n) for _, v in ipairs(issued) do if v == n then return "valid" end end return "invalid" end,
+      }
+      local req = register()
+      local ok, spec = srv:check(req)
+      assert.is_false(ok)
+      local first = challenges(respond(req, spec))[1].nonce
+      assert.equal("mine-example.com-" .. T0 .. "-1", first)
+      local _, spec2 = srv:check(register())
+      assert.equal("mine-example.com-" .. T0 .. "-2", challenges(respond(req, spec2))[1].nonce)
+      local c = auth.client { user = "alice", password = "wonderland" }
+      local signed = assert(c:authorize(req, respond(req, spec)))
+      assert.same({ true, "alice" }, { srv:check(signed) })
+    end)
   end)
 
   describe("what is not Digest credentials for us", function()
