@@ -157,7 +157,16 @@ static inline __attribute__((always_inline)) int sip_via_param(sip_via *v, sip_s
 static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p, const char *e,
                                                                    sip_via *v) {
   if (e - p <= 8 || !sip_feq8(p, "sip/2.0/")) return NULL;
-  const char *q = p + 8, *t = SIP_FSPAN(q, e, TOKEN);
+  const char *q = p + 8, *t;
+  /* UDP, TCP and TLS by one word compare (case folded; q is before e, so readable), other
+   * transports by their token (RFC 3261 §20.42) */
+  uint32_t w;
+  memcpy(&w, q, 4);
+  w |= 0x00202020u; /* the letters only: the SP stays */
+  if (w == 0x20706475u || w == 0x20706374u || w == 0x20736c74u) /* "udp ", "tcp ", "tls " */
+    t = q + 3;
+  else
+    t = SIP_FSPAN(q, e, TOKEN);
   if (t == q || e - t < 2 || *t != ' ' || (unsigned char)t[1] <= ' ') return NULL;
   v->proto = sip_str_make(p, 3);
   v->version = sip_str_make(p + 4, 3);
@@ -195,7 +204,16 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
     }
     if (ne < e && *ne == '=') {
       vs = ne + 1;
-      if (vs < e && *vs == '"') {
+      if (kind == 2 && vs < e) {
+        /* received = IPv4address here (RFC 3261 §18.2.1, §20.42): the dotted quad at once,
+         * which must be the whole token (what ends it is neither a token octet nor one of
+         * ":[]", as below) */
+        if (!(ve = sip_ipv4_fast(vs)) || ve > e ||
+            (ve < e && ((sip_scan_ctype[(unsigned char)*ve] & SIP_SC_TOKEN) || *ve == ':' ||
+                        *ve == '[' || *ve == ']')))
+          return NULL;
+        tok = 1;
+      } else if (vs < e && *vs == '"') {
         if (!(ve = sip_quoted_fast(vs, e))) return NULL;
       } else {
         ve = SIP_FSPAN(vs, e, TOKEN);
@@ -211,8 +229,8 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
       if (!tok) return NULL;
       v->branch = sip_str_make(vs, (size_t)(ve - vs));
       break;
-    case 2:
-      if (!tok || sip_ipv4_fast(vs) != ve) return NULL;
+    case 2: /* checked above (an empty value is not a token) */
+      if (!tok) return NULL;
       v->received = sip_str_make(vs, (size_t)(ve - vs));
       break;
     case 3: {
