@@ -382,10 +382,6 @@ static int cseq_of(const sip_msg *m, int dirty, uint32_t *num, sip_str *meth) {
 }
 
 static int m_index(lua_State *L) {
-  /* methods first, from the table in upvalue 1 (a raw get of an interned string) */
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  lua_pop(L, 1);
   /* only Lua calls this, on a message: the metatables are hidden behind __metatable */
   lsip_msg *u = lua_touserdata(L, 1);
   size_t kl;
@@ -511,7 +507,10 @@ static int m_index(lua_State *L) {
     }
     break;
   }
-  return 0;
+  /* a method: from the table in upvalue 1, by a raw get of the (interned) key */
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
 }
 
 /* msg:request_uri() -> sip.uri of the Request-URI | nil, err */
