@@ -351,20 +351,25 @@ static inline int sip_uri_fast_(const char *p, const char *end, sip_uri *u) {
 
 /* [display] "<" URI ">" *(";" param), or an addr-spec with params, from p with e the end of the
  * value or a bound: returns where the grammar stopped (the caller checks that it is its end), or
- * NULL. */
+ * NULL. a NULL a only checks the grammar: sip_parse() keeps no result of a Contact or a second
+ * From, and a constant NULL drops every store. */
 static inline __attribute__((always_inline)) const char *sip_addr_fast_(const char *p,
                                                                         const char *e,
                                                                         const char *rd, sip_addr *a,
                                                                         int nameaddr_only) {
   const char *q, *t;
   sip_uri u;
-  a->star = a->bracketed = a->display_quoted = 0;
-  a->display = a->uri = a->params = a->tag = SIP_STR_NULL;
+  if (a) {
+    a->star = a->bracketed = a->display_quoted = 0;
+    a->display = a->uri = a->params = a->tag = SIP_STR_NULL;
+  }
   if (p >= e || (unsigned char)*p <= ' ') return NULL;
   if (*p == '"') {
     if (!(q = sip_quoted_fast(p, e))) return NULL;
-    a->display = sip_str_make(p + 1, (size_t)(q - p - 2));
-    a->display_quoted = 1;
+    if (a) {
+      a->display = sip_str_make(p + 1, (size_t)(q - p - 2));
+      a->display_quoted = 1;
+    }
     p = q;
     if (p < e && *p == ' ') p++;
     if (p >= e || *p != '<') return NULL;
@@ -382,7 +387,7 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
         t = SIP_FSPAN(p, e, TOKEN);
         if (t == p) return NULL;
       }
-      a->display = sip_str_make(d0, (size_t)(d1 - d0));
+      if (a) a->display = sip_str_make(d0, (size_t)(d1 - d0));
     }
   }
   if (p < e && *p == '<') {
@@ -393,8 +398,10 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
       if (q > u0 && (SIP_IS(*u0, SIP_C_WS) || SIP_IS(q[-1], SIP_C_WS))) return NULL;
       if (sip_uri_parse_rd(u0, (size_t)(q - u0), rd, &u, NULL, NULL) != 0) return NULL;
     }
-    a->bracketed = 1;
-    a->uri = sip_str_make(u0, (size_t)(q - u0));
+    if (a) {
+      a->bracketed = 1;
+      a->uri = sip_str_make(u0, (size_t)(q - u0));
+    }
     p = q + 1;
   } else {
     if (nameaddr_only) return NULL;
@@ -420,11 +427,10 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
     }
     if (q > e) q = e;
     if (q < e && *q == '?') return NULL;
-    a->uri = sip_str_make(p, (size_t)(q - p));
-    p = q;
-    if (!sip_uri_fast_(a->uri.p, a->uri.p + a->uri.n, NULL) &&
-        sip_uri_parse_rd(a->uri.p, a->uri.n, rd, &u, NULL, NULL) != 0)
+    if (!sip_uri_fast_(p, q, NULL) && sip_uri_parse_rd(p, (size_t)(q - p), rd, &u, NULL, NULL) != 0)
       return NULL;
+    if (a) a->uri = sip_str_make(p, (size_t)(q - p));
+    p = q;
   }
   if (p >= e || *p != ';') return p;
   /* header params: tag known by one word compare, others by name */
@@ -436,17 +442,17 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
     if (e - n0 >= 4 && sip_fword(n0, "tag=\0\0\0", 4)) {
       const char *vs = n0 + 4, *ve = SIP_FSPAN(vs, e, TOKEN);
       if (ve == vs || (ve < e && (*ve == ':' || *ve == '[' || *ve == ']'))) return NULL;
-      a->tag = sip_str_make(vs, (size_t)(ve - vs));
+      if (a) a->tag = sip_str_make(vs, (size_t)(ve - vs));
       p = ve;
       continue;
     }
     if (!sip_param_fast(&p, e, &pn, &pv, &tok)) return NULL;
     if (pn.n == 3 && sip_fname_eq(pn.p, "tag", 3)) {
       if (!tok) return NULL;
-      a->tag = pv;
+      if (a) a->tag = pv;
     }
   }
-  a->params = sip_str_make(p0 + 1, (size_t)(p - p0 - 1));
+  if (a) a->params = sip_str_make(p0 + 1, (size_t)(p - p0 - 1));
   return p;
 }
 #endif

@@ -908,6 +908,11 @@ static __attribute__((noinline)) const char *addr_fast(const char *p, const char
                                                        sip_addr *a, int nameaddr_only) {
   return sip_addr_fast_(p, e, rd, a, nameaddr_only);
 }
+/* the same, the grammar only: for the values whose results sip_parse() does not keep */
+static __attribute__((noinline)) const char *addr_check(const char *p, const char *e,
+                                                        const char *rd, int nameaddr_only) {
+  return sip_addr_fast_(p, e, rd, NULL, nameaddr_only);
+}
 #endif
 
 /* The header section from line start lp. Returns the end of the blank line, or NULL (fatal
@@ -1013,10 +1018,10 @@ static const char *parse_headers(pctx *c, const char *lp) {
           case HK_TO:
           case HK_ADDR:
           case HK_NAMEADDR: {
-            sip_addr tmp, *a = &tmp;
+            sip_addr *a = NULL;
             if (first && kind == HK_FROM) a = &m->from;
             if (first && kind == HK_TO) a = &m->to;
-            r = addr_fast(vv, tb, c->rd, a, kind == HK_NAMEADDR);
+            r = a ? addr_fast(vv, tb, c->rd, a, 0) : addr_check(vv, tb, c->rd, kind == HK_NAMEADDR);
             if (!line_end(r, tb)) r = NULL;
             break;
           }
