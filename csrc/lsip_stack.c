@@ -220,18 +220,28 @@ static void cb_request(void *ud, sip_txn *t, const sip_msg *req, const sip_peer 
   lsip_pcall(st->lp, L, 2);
 }
 
+/* Push a received response with the address it came from; 0 (nothing pushed) when it does not
+ * parse. */
+static int pushresponse(lua_State *L, const sip_msg *rsp, const sip_peer *from) {
+  if (!lsip_pushmsg(L, rsp->buf, rsp->len)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushnil(L); /* no server transaction */
+  lsip_msg_attach(L, -2, -1, from);
+  lua_pop(L, 1);
+  return 1;
+}
+
 static void cb_response(void *ud, sip_txn *t, const sip_msg *rsp, const sip_peer *from) {
   lsip_stack *st = ud;
   lua_State *L = cbstate(st);
   if (!L || !pushtxnfn(L, t)) return;
   lua_pushliteral(L, "response");
-  if (!lsip_pushmsg(L, rsp->buf, rsp->len)) {
-    lua_pop(L, 4);
+  if (!pushresponse(L, rsp, from)) {
+    lua_pop(L, 3);
     return;
   }
-  lua_pushnil(L);
-  lsip_msg_attach(L, -2, -1, from);
-  lua_pop(L, 1);
   lsip_pcall(st->lp, L, 3);
 }
 
@@ -239,13 +249,10 @@ static void cb_stray(void *ud, const sip_msg *rsp, const sip_peer *from) {
   lsip_stack *st = ud;
   lua_State *L = cbstate(st);
   if (!L || !getcb(L, st, "stray")) return;
-  if (!lsip_pushmsg(L, rsp->buf, rsp->len)) {
-    lua_pop(L, 2);
+  if (!pushresponse(L, rsp, from)) {
+    lua_pop(L, 1);
     return;
   }
-  lua_pushnil(L);
-  lsip_msg_attach(L, -2, -1, from);
-  lua_pop(L, 1);
   lsip_pcall(st->lp, L, 1);
 }
 
@@ -696,9 +703,9 @@ static int x_index(lua_State *L) {
     }
     return 1;
   }
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "methods");
-  lua_getfield(L, -1, k);
+  /* a method: from the table in upvalue 1, by a raw get of the (interned) key */
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
   return 1;
 }
 
@@ -721,8 +728,7 @@ int lsip_open_stack(lua_State *L) {
                     {"cancelled_invite", x_cancelled_invite}, {"terminate", x_terminate},
                     {NULL, NULL}};
     luaL_newlib(L, m);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, x_index);
+    lua_pushcclosure(L, x_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, x_gc);
     lua_setfield(L, -2, "__gc");

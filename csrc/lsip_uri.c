@@ -131,10 +131,9 @@ static int uri_index(lua_State *L) {
       for (size_t i = 0; i < v.n; i++) luaL_addchar(&b, (char)sip_lower((unsigned char)v.p[i]));
       luaL_pushresult(&b);
     } else lua_pushnil(L);
-  } else {
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
+  } else { /* a method: from the table in upvalue 1, by a raw get of the (interned) key */
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
   }
   return 1;
 }
@@ -203,8 +202,6 @@ static int l_unescape(lua_State *L) {
 
 int lsip_open_uri(lua_State *L) {
   if (luaL_newmetatable(L, LSIP_URI)) {
-    lua_pushcfunction(L, uri_index);
-    lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, uri_equals);
     lua_setfield(L, -2, "__eq");
     lua_pushcfunction(L, uri_tostring);
@@ -212,6 +209,9 @@ int lsip_open_uri(lua_State *L) {
     luaL_Reg methods[] = {{"param", uri_param}, {"equals", uri_equals}, {"format", uri_format},
                           {"tostring", uri_tostring}, {NULL, NULL}};
     luaL_newlib(L, methods);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, uri_index, 1);
+    lua_setfield(L, -3, "__index");
     lua_setfield(L, -2, "methods");
   }
   lua_pop(L, 1);
