@@ -479,6 +479,16 @@ static int m_index(lua_State *L) {
     break;
   case 't':
     if (!strcmp(k, "to")) return addr_field(L, m, SIP_H_TO);
+    if (!strcmp(k, "to_uri")) { /* the To URI's text alone, without the table of req.to */
+      const sip_hdr *h = first(m, SIP_H_TO);
+      sip_addr a;
+      const char *err, *at;
+      if (!h) return 0;
+      if (!dirty && m->to.uri.p) a = m->to;
+      else if (sip_parse_addr(h->value.p, h->value.n, &a, &err, &at)) return 0;
+      lsip_pushvalue(L, a.uri, h->flags & SIP_HF_FOLDED);
+      return 1;
+    }
     if (!strcmp(k, "txn")) { /* the server transaction of a received request */
       lua_getiuservalue(L, 1, 2);
       return 1;

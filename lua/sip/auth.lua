@@ -323,31 +323,23 @@ local function failed(self, req, key, now)
   return false, self:challenge(req)
 end
 
--- The user part of the To URI (false: none), by the header's text: a UA's REGISTERs repeat it,
--- so it is parsed once and kept in a bounded cache.
+-- The user part of the To URI (false: none): a UA's REGISTERs repeat the URI, so it is parsed
+-- once and kept in a bounded cache.
 local function to_user(self, req)
-  local v = req:header("To")
-  if not v then return false end
-  local user = self.to_users:get(v)
+  local text = req.to_uri
+  if not text then return false end
+  local user = self.to_users:get(text)
   if user == nil then
-    local text = v:match("^%s*<([^>]*)>") -- the common form; anything else takes the full parser
-    if not text then
-      local to = req.to
-      text = to and to.uri
-    end
-    local uri = text and sip.uri(text)
+    local uri = sip.uri(text)
     user = uri and uri.user or false
-    self.to_users:set(v, user)
+    self.to_users:set(text, user)
   end
   return user
 end
 
 -- RFC 3261 §10.3 step 4: may this user change the bindings of the To address-of-record?
 local function may_register(self, req, user)
-  if self.may_register then
-    local to = req.to
-    return self.may_register(user, to and to.uri)
-  end
+  if self.may_register then return self.may_register(user, req.to_uri) end
   if not self.check_to then return true end
   return to_user(self, req) == user
 end

@@ -143,17 +143,6 @@ function M.contact_lines(list, now)
   return concat(out)
 end
 
--- The URI of To: "<uri>" at the start is the common case; anything else goes through the full
--- name-addr parser.
-local function to_uri_text(req)
-  local v = req:header("To")
-  if not v then return nil end
-  local u = v:match("^%s*<([^>]*)>")
-  if u then return u end
-  local to = req.to
-  return to and to.uri
-end
-
 local function fail(status, reason, headers)
   return status, reason, headers and { headers = headers } or nil
 end
@@ -207,7 +196,7 @@ function Registrar:process(req)
     user = r
   end
   -- step 5: the AOR, from To, in canonical form
-  local a = self:aor_of(to_uri_text(req) or "")
+  local a = self:aor_of(req.to_uri or "")
   if not a.sip then return fail(400, "Invalid AOR: To must be a SIP or SIPS URI") end
   if not a.ours then return fail(404, "Not Found (not our domain)") end
   local aor = a.aor
