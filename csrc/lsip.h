@@ -29,6 +29,10 @@ int lsip_pcall(lsip_loop *lp, lua_State *L, int nargs);
 void lsip_install_alloc(lua_State *L);
 int lsip_alloc_cached(lua_State *L); /* sip.core.alloc_cache() */
 
+/* Leave on the stack the metatable `name` of a handle class, made on first use: its methods as
+ * __index, and close (idempotent) as both __gc and __close. */
+void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close);
+
 /* Each pushes a table of functions (or registers metatables) for sip.core. */
 int lsip_open_message(lua_State *L); /* sets fields on the table at the top */
 int lsip_open_uri(lua_State *L);     /* sets fields on the table at the top */

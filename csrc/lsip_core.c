@@ -1,6 +1,18 @@
 /* lsip_core.c: luaopen_sip_core, the C half of require "sip" (lua/sip/init.lua is the front). */
 #include "lsip.h"
 
+void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close) {
+  if (luaL_newmetatable(L, name)) {
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__close");
+  }
+}
+
 int luaopen_sip_core(lua_State *L) {
   lsip_install_alloc(L);
   lua_newtable(L);

@@ -649,13 +649,6 @@ static const luaL_Reg replay_methods[] = {
   {NULL, NULL},
 };
 
-static const luaL_Reg replay_meta[] = {
-  {"__gc", l_replay_close},
-  {"__close", l_replay_close},
-  {"__tostring", l_replay_tostring},
-  {"__index", NULL},
-  {NULL, NULL},
-};
 
 static const luaL_Reg funcs[] = {
   {"parse_challenge", l_parse_challenge},
@@ -680,11 +673,9 @@ static const luaL_Reg funcs[] = {
 };
 
 int lsip_open_digest(lua_State *L) {
-  if (luaL_newmetatable(L, REPLAY_MT)) {
-    luaL_setfuncs(L, replay_meta, 0);
-    luaL_newlib(L, replay_methods);
-    lua_setfield(L, -2, "__index");
-  }
+  lsip_class(L, REPLAY_MT, replay_methods, l_replay_close);
+  lua_pushcfunction(L, l_replay_tostring);
+  lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
   return 1;

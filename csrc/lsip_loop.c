@@ -258,26 +258,12 @@ int lsip_open_loop(lua_State *L) {
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  if (luaL_newmetatable(L, LSIP_TIMER)) {
-    luaL_Reg m[] = {{"stop", t_stop}, {"again", t_again}, {"is_active", t_active},
-                    {"close", t_close}, {NULL, NULL}};
-    luaL_newlib(L, m);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, t_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, t_close);
-    lua_setfield(L, -2, "__close");
-  }
+  const luaL_Reg timer_m[] = {{"stop", t_stop}, {"again", t_again}, {"is_active", t_active},
+                              {"close", t_close}, {NULL, NULL}};
+  lsip_class(L, LSIP_TIMER, timer_m, t_close);
   lua_pop(L, 1);
-  if (luaL_newmetatable(L, LSIP_SIGNAL)) {
-    luaL_Reg m[] = {{"close", s_close}, {NULL, NULL}};
-    luaL_newlib(L, m);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, s_close);
-    lua_setfield(L, -2, "__close");
-  }
+  const luaL_Reg signal_m[] = {{"close", s_close}, {NULL, NULL}};
+  lsip_class(L, LSIP_SIGNAL, signal_m, s_close);
   lua_pop(L, 1);
   luaL_Reg fns[] = {{"timer", l_timer}, {"signal", l_signal}, {"run", l_run}, {"stop", l_stop},
                     {"now", l_now},     {"active", l_active}, {NULL, NULL}};

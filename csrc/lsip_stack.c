@@ -710,17 +710,10 @@ static int x_index(lua_State *L) {
 }
 
 int lsip_open_stack(lua_State *L) {
-  if (luaL_newmetatable(L, LSIP_STACK)) {
-    luaL_Reg m[] = {{"on", s_on},         {"listen", s_listen}, {"request", s_request},
-                    {"send", s_send},     {"resolve", s_resolve}, {"stats", s_stats},
-                    {"close", s_close},   {NULL, NULL}};
-    luaL_newlib(L, m);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, s_close);
-    lua_setfield(L, -2, "__close");
-  }
+  const luaL_Reg stack_m[] = {{"on", s_on},     {"listen", s_listen},   {"request", s_request},
+                              {"send", s_send}, {"resolve", s_resolve}, {"stats", s_stats},
+                              {"close", s_close}, {NULL, NULL}};
+  lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
   if (luaL_newmetatable(L, LSIP_TXN)) {
     luaL_Reg m[] = {{"respond", x_respond},   {"send", x_send},       {"cancel", x_cancel},
