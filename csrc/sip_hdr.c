@@ -450,32 +450,6 @@ int sip_parse_uint(const char *p, size_t n, uint64_t max, uint64_t *out) {
 
 /* ---- hosts (RFC 3261 §25.1, RFC 4291 §2.2) -------------------------------------------------- */
 
-/* IPv4address with each part 0..255 at p; returns its end (the caller checks what follows), or
- * NULL. Each part is one to three digits, read without a loop. */
-static const char *scan_ipv4(const char *p, const char *e) {
-  for (int part = 0; part < 4; part++) {
-    if (part) {
-      if (p >= e || *p != '.') return NULL;
-      p++;
-    }
-    unsigned d;
-    if (p >= e || (d = (unsigned)((unsigned char)*p - '0')) > 9) return NULL;
-    unsigned v = d;
-    p++;
-    if (p < e && (d = (unsigned)((unsigned char)*p - '0')) <= 9) {
-      v = v * 10 + d;
-      p++;
-      if (p < e && (d = (unsigned)((unsigned char)*p - '0')) <= 9) {
-        v = v * 10 + d;
-        p++;
-        if (v > 255) return NULL;
-      }
-    }
-  }
-  return p;
-}
-
-static int ipv4_ok(const char *p, const char *e) { return scan_ipv4(p, e) == e; }
 
 /* IPv6address (no brackets), covering exactly [p, e): hex groups of 1-4 digits, at most one "::",
  * an optional IPv4 tail, 8 groups in all (fewer with "::"). */
@@ -491,7 +465,7 @@ static int ipv6_ok(const char *p, const char *e) {
     const char *g = p;
     while (p < e && SIP_IS(*p, SIP_C_HEX)) p++;
     if (p < e && *p == '.') {
-      if (!ipv4_ok(g, e)) return 0;
+      if (!sip_ipv4_exact(g, e)) return 0;
       groups += 2;
       break;
     }
@@ -546,7 +520,7 @@ static const char *scan_host(const char *p, const char *e) {
   }
   /* the common IPv4 sent-by first */
   if (p < e && (unsigned)((unsigned char)*p - '0') <= 9) {
-    const char *r = scan_ipv4(p, e);
+    const char *r = sip_ipv4_scan(p, e);
     if (r && (r == e || !(hostlabel[(unsigned char)*r] || *r == '.'))) return r;
   }
   const char *q = p, *label, *top = NULL, *top_end = NULL;
@@ -568,7 +542,7 @@ static const char *scan_host(const char *p, const char *e) {
   if (all_digits(top, top_end)) {
     for (const char *t = p; t < q; t++)
       if (*t != '.' && (unsigned)((unsigned char)*t - '0') > 9) return NULL;
-    return scan_ipv4(p, q) == q ? q : NULL;
+    return sip_ipv4_exact(p, q) ? q : NULL;
   }
   return q;
 }
@@ -740,7 +714,7 @@ static int via_slow(const char *p, size_t n, sip_via *v, const char **err, const
     case 8:
       if (name_eq(pn.p, "received", 8)) {
         /* IPv4address / IPv6address; an IPv6reference is accepted too (RFC 5118 §4.5). */
-        int ok = pv.p && (ipv4_ok(pv.p, pv.p + pv.n) || ipv6_ok(pv.p, pv.p + pv.n) ||
+        int ok = pv.p && (sip_ipv4_exact(pv.p, pv.p + pv.n) || ipv6_ok(pv.p, pv.p + pv.n) ||
                           (pv.n > 2 && pv.p[0] == '[' && pv.p[pv.n - 1] == ']' &&
                            ipv6_ok(pv.p + 1, pv.p + pv.n - 1)));
         if (!ok) return fail(err, err_at, "bad Via header: bad received", pv.p ? pv.p : pn.p);

@@ -227,15 +227,16 @@ static inline const char *sip_find3(const char *p, const char *e, const char *rd
   return e;
 }
 
-/* IPv4address covering exactly [p, e): four parts of 1-3 digits, each at most 255. */
-static inline int sip_ipv4_exact(const char *p, const char *e) {
+/* IPv4address (RFC 3261 §25.1) with each part 0..255 at p: four parts of 1-3 digits. Returns its
+ * end (the caller checks what follows), or NULL. */
+static inline const char *sip_ipv4_scan(const char *p, const char *e) {
   for (int part = 0; part < 4; part++) {
     if (part) {
-      if (p >= e || *p != '.') return 0;
+      if (p >= e || *p != '.') return NULL;
       p++;
     }
     unsigned d, v;
-    if (p >= e || (d = (unsigned)((unsigned char)*p - '0')) > 9) return 0;
+    if (p >= e || (d = (unsigned)((unsigned char)*p - '0')) > 9) return NULL;
     v = d;
     p++;
     if (p < e && (d = (unsigned)((unsigned char)*p - '0')) <= 9) {
@@ -244,12 +245,15 @@ static inline int sip_ipv4_exact(const char *p, const char *e) {
       if (p < e && (d = (unsigned)((unsigned char)*p - '0')) <= 9) {
         v = v * 10 + d;
         p++;
-        if (v > 255) return 0;
+        if (v > 255) return NULL;
       }
     }
   }
-  return p == e;
+  return p;
 }
+
+/* IPv4address covering exactly [p, e). */
+static inline int sip_ipv4_exact(const char *p, const char *e) { return sip_ipv4_scan(p, e) == e; }
 
 #ifdef SIP_SCAN_SSE2
 /* The run of decimal digits at p, up to 8 of them (8 bytes readable at p): sets *n to its length
