@@ -25,12 +25,16 @@ local function alive(pid)
 end
 
 -- Start `lua5.4 examples/<script> args...` under timeout; returns a handle with pid, wait(),
--- stop() (SIGTERM, then the exit code and output).
+-- stop() (SIGTERM, then the exit code and output). setsid gives the example a process group of its
+-- own (peers.wait_port looks for the group's socket); --foreground has timeout pass a signal it
+-- gets to the example alone: without it, timeout sends the signal again to the whole group, and
+-- that second SIGTERM can land after the example has handled the first one, closed its loop and
+-- given the signal back to the default action, so a clean exit shows up as 143.
 local function example(script, args, lifetime)
   local log = os.tmpname()
   local words = {}
   for _, a in ipairs(args) do words[#words + 1] = q(a) end
-  local cmd = ("exec timeout -k 2 %d lua5.4 examples/%s %s >%s 2>&1"):format(lifetime or 30, script,
+  local cmd = ("exec setsid timeout --foreground -k 2 %d lua5.4 examples/%s %s >%s 2>&1"):format(lifetime or 30, script,
     table.concat(words, " "), q(log))
   local pipe = assert(io.popen("sh -c " .. q("echo $$; " .. cmd), "r"))
   local pid = tonumber(pipe:read("l"))
