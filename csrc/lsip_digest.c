@@ -1,5 +1,6 @@
 /* lsip_digest.c: the Lua face of sip_digest (sip.core.digest). Thin: tables in, strings out.
  * Bad input (header values from the network) returns nil, msg, code; misuse raises. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,10 @@
 #include "sip_digest.h"
 
 #define REPLAY_MT "sip.digest.replay"
+#define CRED_MT "sip.digest.credentials"
+
+static uint64_t opt_now(lua_State *L, int idx);
+static sip_str check_secret(lua_State *L, int idx);
 
 static sip_str to_str(lua_State *L, int idx) {
   size_t n;
@@ -571,6 +576,135 @@ static int l_equal(lua_State *L) {
   return 1;
 }
 
+/* Credentials objects ------------------------------------------------------------------------------
+ * credentials(value) parses as parse_credentials does, into a userdata that keeps the value (its
+ * uservalue) and the slices into it: a server checks a request reading the few fields it needs and
+ * verifying from the parsed form, with no table and no strings for the fields it never reads. */
+
+typedef struct lcred {
+  sip_digest_credentials c;
+  char scratch[]; /* rewritten quoted values; as long as the value */
+} lcred;
+
+static lcred *check_cred(lua_State *L, int idx) { return (lcred *)luaL_checkudata(L, idx, CRED_MT); }
+
+/* credentials(value) -> object | nil, msg, code */
+static int l_credentials(lua_State *L) {
+  size_t n;
+  luaL_checklstring(L, 1, &n);
+  lcred *u = (lcred *)lua_newuserdatauv(L, offsetof(lcred, scratch) + (n ? n : 1), 1);
+  const char *p = lua_tostring(L, 1);
+  sip_digest_error e;
+  int rc = sip_digest_parse_credentials(p, n, &u->c, u->scratch, n, &e);
+  if (rc) return push_parse_error(L, rc, &e, u->c.scheme);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static void push_opt(lua_State *L, sip_str s) {
+  if (s.p) lua_pushlstring(L, s.p, s.n);
+  else lua_pushnil(L);
+}
+
+/* The fields of parse_credentials' table, made on each read; then the methods (upvalue 1). */
+static int cred_index(lua_State *L) {
+  const sip_digest_credentials *c = &check_cred(L, 1)->c;
+  size_t kl;
+  const char *k = lua_tolstring(L, 2, &kl);
+  if (!k) return 0;
+#define IS(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, kl) == 0)
+  if (IS("realm")) push_opt(L, c->realm);
+  else if (IS("username")) push_opt(L, c->username);
+  else if (IS("nonce")) push_opt(L, c->nonce);
+  else if (IS("algorithm")) lua_pushstring(L, sip_digest_alg_name(c->alg));
+  else if (IS("qop")) lua_pushstring(L, qop_name(c->qop)); /* NULL pushes nil */
+  else if (IS("userhash")) lua_pushboolean(L, c->userhash);
+  else if (IS("uri")) push_opt(L, c->uri);
+  else if (IS("response")) push_opt(L, c->response);
+  else if (IS("cnonce")) push_opt(L, c->cnonce);
+  else if (IS("nc_hex")) push_opt(L, c->nc_hex);
+  else if (IS("nc")) {
+    if (c->nc_hex.p) lua_pushinteger(L, (lua_Integer)c->nc);
+    else lua_pushnil(L);
+  } else if (IS("opaque")) push_opt(L, c->opaque);
+  else if (IS("scheme")) push_opt(L, c->scheme);
+  else if (IS("username_ext")) lua_pushboolean(L, c->username_ext);
+  else if (IS("params")) {
+    lua_createtable(L, 0, 0);
+    set_params(L, c->extra, c->nextra); /* sets t.params on the table below it */
+    lua_getfield(L, -1, "params");
+  } else {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+  }
+#undef IS
+  return 1;
+}
+
+/* The input of a hash over these credentials, from the arguments at i: body (auth-int; nil for
+ * none), the secret as a password or a stored HA1 (one a string, the other nil), and the real
+ * username when it differs from the one sent (userhash). */
+static void cred_input(lua_State *L, const sip_digest_credentials *c, sip_digest_input *in,
+                       sip_str method, int i) {
+  size_t n;
+  const char *p;
+  sip_str body = SIP_STR_NULL;
+  if ((p = luaL_optlstring(L, i, NULL, &n))) body = sip_str_make(p, n);
+  sip_digest_input_from(in, c, method, body);
+  if ((p = luaL_optlstring(L, i + 1, NULL, &n))) in->password = sip_str_make(p, n);
+  if ((p = luaL_optlstring(L, i + 2, NULL, &n))) in->ha1 = sip_str_make(p, n);
+  if (!in->password.p && !in->ha1.p) luaL_error(L, "a password or an HA1 is required");
+  if ((p = luaL_optlstring(L, i + 3, NULL, &n))) in->username = sip_str_make(p, n);
+  if (in->qop && !in->nc_hex.p) in->nc_hex = sip_str_make("00000001", 8);
+}
+
+/* cred:verify(method, body, password, ha1 [, username]) -> boolean (constant-time compare) */
+static int cred_verify(lua_State *L) {
+  lcred *u = check_cred(L, 1);
+  sip_digest_input in;
+  size_t n;
+  const char *m = luaL_checklstring(L, 2, &n);
+  cred_input(L, &u->c, &in, sip_str_make(m, n), 3);
+  lua_pushboolean(L, sip_digest_verify(&in, u->c.response));
+  return 1;
+}
+
+/* cred:rspauth(body, password, ha1 [, username]) -> hex | nil, err (RFC 2617 §3.2.3) */
+static int cred_rspauth(lua_State *L) {
+  lcred *u = check_cred(L, 1);
+  sip_digest_input in;
+  cred_input(L, &u->c, &in, SIP_STR_NULL, 2);
+  char out[SIP_DIGEST_HEX_MAX];
+  return push_hex_or_fail(L, sip_digest_rspauth(&in, out), out);
+}
+
+/* cred:nonce_status(secret, realm, max_age [, now]) -> "valid" | "stale" | "invalid", for a nonce
+ * of nonce_new's making */
+static int cred_nonce_status(lua_State *L) {
+  static const char *const names[] = {"valid", "stale", "invalid"};
+  lcred *u = check_cred(L, 1);
+  sip_str secret = check_secret(L, 2);
+  size_t rn;
+  const char *realm = luaL_checklstring(L, 3, &rn);
+  lua_Integer max_age = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, max_age >= 0, 4, "must not be negative");
+  uint64_t now = opt_now(L, 5);
+  int rc = sip_digest_nonce_check(secret.p, secret.n, sip_str_make(realm, rn), u->c.nonce,
+                                  (uint64_t)max_age, now);
+  lua_pushstring(L, names[rc]);
+  return 1;
+}
+
+static int cred_tostring(lua_State *L) {
+  lcred *u = check_cred(L, 1);
+  lua_pushfstring(L, "sip.digest.credentials (%s, realm \"%s\")", sip_digest_alg_name(u->c.alg),
+                  lua_pushlstring(L, u->c.realm.p ? u->c.realm.p : "", u->c.realm.n));
+  return 1;
+}
+
 /* Replay tracker ------------------------------------------------------------------------------------*/
 
 typedef struct lreplay {
@@ -595,20 +729,29 @@ static sip_digest_replay *check_replay(lua_State *L) {
 }
 
 /* :check(nonce, nc [, issued]) -> true | false, "replay" | "stale". nc: integer or 8 hex digits;
- * issued defaults to the time inside a nonce of ours, else 0 (unknown). */
+ * issued defaults to the time inside a nonce of ours, else 0 (unknown). :check(credentials) takes
+ * the nonce and nc of a credentials object. */
 static int l_replay_check(lua_State *L) {
   sip_digest_replay *r = check_replay(L);
-  luaL_checkstring(L, 2);
-  sip_str nonce = to_str(L, 2);
+  lcred *cr = (lcred *)luaL_testudata(L, 2, CRED_MT);
+  sip_str nonce;
   uint32_t nc = 0;
-  if (lua_type(L, 3) == LUA_TSTRING) {
-    sip_str s = to_str(L, 3);
-    luaL_argcheck(L, s.n == 8 && strspn(s.p, "0123456789abcdefABCDEF") == 8, 3, "8 hex digits expected");
-    nc = (uint32_t)strtoul(s.p, NULL, 16);
+  if (cr) {
+    nonce = cr->c.nonce;
+    nc = cr->c.nc_hex.p ? cr->c.nc : 1; /* qop without nc counts as the first use */
+    lua_settop(L, 2);
   } else {
-    lua_Integer v = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, v >= 0 && v <= 0xffffffffLL, 3, "out of range");
-    nc = (uint32_t)v;
+    luaL_checkstring(L, 2);
+    nonce = to_str(L, 2);
+    if (lua_type(L, 3) == LUA_TSTRING) {
+      sip_str s = to_str(L, 3);
+      luaL_argcheck(L, s.n == 8 && strspn(s.p, "0123456789abcdefABCDEF") == 8, 3, "8 hex digits expected");
+      nc = (uint32_t)strtoul(s.p, NULL, 16);
+    } else {
+      lua_Integer v = luaL_checkinteger(L, 3);
+      luaL_argcheck(L, v >= 0 && v <= 0xffffffffLL, 3, "out of range");
+      nc = (uint32_t)v;
+    }
   }
   uint64_t issued = 0;
   if (lua_isnoneornil(L, 4)) {
@@ -672,11 +815,28 @@ static const luaL_Reg funcs[] = {
   {NULL, NULL},
 };
 
+static const luaL_Reg cred_methods[] = {
+  {"verify", cred_verify},
+  {"rspauth", cred_rspauth},
+  {"nonce_status", cred_nonce_status},
+  {NULL, NULL},
+};
+
 int lsip_open_digest(lua_State *L) {
   lsip_class(L, REPLAY_MT, replay_methods, l_replay_close);
   lua_pushcfunction(L, l_replay_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
+  /* credentials objects: fields and methods through one __index (methods in its upvalue) */
+  luaL_newmetatable(L, CRED_MT);
+  lua_newtable(L);
+  luaL_setfuncs(L, cred_methods, 0);
+  lua_pushcclosure(L, cred_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, cred_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcclosure(L, l_credentials, 1);
+  lua_setfield(L, -2, "credentials");
   return 1;
 }

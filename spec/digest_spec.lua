@@ -113,6 +113,20 @@ describe("sip.core.digest", function()
           })))
           assert.equal(rspauth, info.rspauth)
           assert.equal(nonce, info.nextnonce)
+
+          -- the same server work on a credentials object: no table, the hashes from the parse
+          local obj = assert(digest.credentials(cvalue))
+          for _, k in ipairs { "username", "realm", "nonce", "uri", "response", "cnonce", "opaque",
+            "algorithm", "qop", "nc", "nc_hex", "userhash", "scheme" } do
+            assert.equal(cred[k], obj[k], k)
+          end
+          assert.equal("valid", obj:nonce_status(secret, realm, 30))
+          assert.is_true(obj:verify("INVITE", body, "pa\"ss"))
+          assert.is_true(obj:verify("INVITE", body, nil, cred.ha1))
+          assert.is_false(obj:verify("INVITE", body, "wrong"))
+          assert.is_false(obj:verify("BYE", body, "pa\"ss"))
+          if qop == "auth-int" then assert.is_false(obj:verify("INVITE", body .. "tampered", "pa\"ss")) end
+          assert.equal(rspauth, obj:rspauth(body, "pa\"ss"))
         end)
       end
     end
@@ -255,6 +269,57 @@ describe("sip.core.digest", function()
       assert.equal(26, cred.nc)
       cred.password, cred.method = "p", "REGISTER"
       assert.is_true(digest.verify(cred))
+    end)
+  end)
+
+  describe("credentials objects", function()
+    local secret, realm, t0 = "k3y", "example.com", 1700000000
+
+    it("read like parse_credentials' table and check a request without one", function()
+      local nonce = digest.nonce_new(secret, realm, t0)
+      local args = { username = "alice", realm = realm, password = "pw", method = "REGISTER",
+        uri = "sip:example.com", nonce = nonce, cnonce = "c0ffee", qop = "auth", nc = "0000000b" }
+      local value = ('Digest username="alice", realm="%s", nonce="%s", uri="sip:example.com", '
+        .. 'response="%s", qop=auth, nc=0000000b, cnonce="c0ffee", x-extra="y"'):format(realm, nonce,
+        digest.response(args))
+      local c = assert(digest.credentials(value))
+      assert.matches("^sip.digest.credentials %(MD5, realm \"example.com\"%)$", tostring(c))
+      assert.same({ ["x-extra"] = "y" }, c.params)
+      assert.is_false(c.username_ext)
+      assert.equal(11, c.nc)
+      assert.is_nil(c.nothing)
+      assert.equal("valid", c:nonce_status(secret, realm, 300, t0 + 300))
+      assert.equal("stale", c:nonce_status(secret, realm, 300, t0 + 301))
+      assert.equal("invalid", c:nonce_status("other", realm, 300, t0))
+      assert.equal("invalid", c:nonce_status(secret, "other.example", 300, t0))
+      assert.is_true(c:verify("REGISTER", nil, "pw"))
+      assert.is_true(c:verify("REGISTER", nil, nil, digest.ha1("MD5", "alice", realm, "pw")))
+      -- userhash: the hash was sent, the server hashes with the real name
+      assert.is_false(c:verify("REGISTER", nil, "pw", nil, "bob"))
+      -- the replay table takes the nonce and nc of the object
+      local r <close> = digest.replay_new(64)
+      assert.is_true(r:check(c))
+      assert.same({ false, "replay" }, { r:check(c) })
+      assert.is_true(r:check(nonce, 12))
+    end)
+
+    it("refuse bad values as parse_credentials does, and raise on misuse", function()
+      for _, v in ipairs {
+        'Digest realm="r", nonce="n", uri="u", response="x"',
+        'Digest username="u", realm="r", nonce="n", uri="u", response="x", qop=auth, cnonce="c", nc=1',
+        "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+        'Digest username="u", realm="r", nonce="n", uri="u", response="x", algorithm=SHA-1',
+        "",
+      } do
+        assert.same({ digest.parse_credentials(v) }, { digest.credentials(v) })
+      end
+      local c = assert(digest.credentials('Digest username="u", realm="r", nonce="n", uri="u", response="x"'))
+      assert.equal("invalid", c:nonce_status(secret, "r", 300, t0)) -- not a nonce of ours
+      assert.has_error(function() c:verify("REGISTER") end, "a password or an HA1 is required")
+      assert.has_error(function() c:verify(nil, nil, "pw") end)
+      assert.has_error(function() c.verify({}, "REGISTER", nil, "pw") end)
+      assert.has_error(function() digest.credentials() end)
+      assert.is_false(c:verify("REGISTER", nil, "pw")) -- RFC 2069 form, wrong response
     end)
   end)
 

@@ -4,6 +4,7 @@
 -- and replay table are the C core (sip.core.digest); this file is the SIP wiring around them.
 local sip = require "sip"
 local digest = require("sip.core").digest
+local credentials = digest.credentials
 
 local type, pairs, ipairs, tostring, error, setmetatable = type, pairs, ipairs, tostring, error, setmetatable
 local format, floor = string.format, math.floor
@@ -52,6 +53,13 @@ end
 
 local function can_answer(rec, alg)
   return type(rec) == "string" or rec.password ~= nil or ha1_for(rec.ha1, alg) ~= nil
+end
+
+-- The password, or else the HA1 for alg, of a record can_answer accepted.
+local function secret_of(rec, alg)
+  if type(rec) == "string" then return rec, nil end
+  if rec.password then return rec.password, nil end
+  return nil, ha1_for(rec.ha1, alg)
 end
 
 -- Two generations of at most cap/2 entries each: bounded memory, recently used keys survive.
@@ -213,9 +221,10 @@ end
 
 function Server:now() return floor(self.clock()) end
 
-local function nonce_status(self, nonce, now)
-  if self.nonce_check_fn then return self.nonce_check_fn(nonce, self.realm, now, self.nonce_ttl) end
-  return digest.nonce_check(self.secret, self.realm, nonce, self.nonce_ttl, now)
+-- The state of the nonce of credentials: "valid", "stale" or anything else (refused).
+local function nonce_status(self, cred, now)
+  if self.nonce_check_fn then return self.nonce_check_fn(cred.nonce, self.realm, now, self.nonce_ttl) end
+  return cred:nonce_status(self.secret, self.realm, self.nonce_ttl, now)
 end
 
 -- The fields of one challenge, kept per algorithm and stale flag: with our own nonces the core
@@ -353,9 +362,10 @@ function Server:check(req, source)
   -- §22.1: ACK and CANCEL cannot be resubmitted, so they are never challenged
   if method == "ACK" or method == "CANCEL" then return true, nil end
 
+  -- each value parsed into a credentials object: fields read on demand, hashes from the parse
   local cred, bad, badalg
   for _, v in ipairs(req:headers(self.cr_header)) do
-    local c, msg, code = digest.parse_credentials(v)
+    local c, msg, code = credentials(v)
     if c then
       if c.realm == self.realm then
         cred = c
@@ -372,29 +382,32 @@ function Server:check(req, source)
     if bad and not badalg then return false, malformed(self, bad) end
     return false, self:challenge(req)
   end
-  if not self.algset[cred.algorithm] then return false, self:challenge(req) end
+  local alg = cred.algorithm
+  if not self.algset[alg] then return false, self:challenge(req) end
+  local qop = cred.qop
   if self.qop then
     -- RFC 7616 §3.4: a client offered qop must use one of them
-    if not cred.qop then return false, malformed(self, "missing qop") end
+    if not qop then return false, malformed(self, "missing qop") end
     local offered = false
-    for _, q in ipairs(self.qop) do offered = offered or q == cred.qop end
-    if not offered then return false, malformed(self, "qop " .. cred.qop .. " was not offered") end
+    for _, q in ipairs(self.qop) do offered = offered or q == qop end
+    if not offered then return false, malformed(self, "qop " .. qop .. " was not offered") end
   end
 
   local now = self:now()
-  local status = nonce_status(self, cred.nonce, now)
+  local status = nonce_status(self, cred, now)
   if status ~= "valid" and status ~= "stale" then return false, self:challenge(req) end
 
-  local user = cred.username
-  if cred.userhash then user = unhash(self, cred.username, cred.algorithm) end
-  local key = (user or cred.username) .. "\0" .. (source or source_of(req))
+  local sent = cred.username
+  local user = sent
+  if cred.userhash then user = unhash(self, sent, alg) end
+  local key = (user or sent) .. "\0" .. (source or source_of(req))
   if locked(self, key, now) then
     return false, reject(403, "Forbidden: too many failed authentication attempts")
   end
   local rec, lerr
   if user then rec, lerr = lookup(self, user) end
   if lerr then return false, reject(500, "Server Internal Error: user lookup failed") end
-  if rec and not can_answer(rec, cred.algorithm) then
+  if rec and not can_answer(rec, alg) then
     -- only HA1s of other hashes are stored: offer just those
     local algs = {}
     for _, a in ipairs(self.algorithms) do
@@ -403,27 +416,23 @@ function Server:check(req, source)
     if #algs == 0 then return false, reject(403, "Forbidden: no usable credentials stored") end
     return false, self:challenge(req, false, algs)
   end
-  cred.method, cred.body = method, req.body
+  local body = qop == "auth-int" and req.body or nil
   local ok = false
   if rec then
-    cred.username = user
-    if type(rec) == "string" then cred.password = rec
-    elseif rec.password then cred.password = rec.password
-    else cred.ha1 = ha1_for(rec.ha1, cred.algorithm) end
-    local pok, res = pcall(digest.verify, cred) -- a malformed stored HA1 must not raise here
+    local password, ha1 = secret_of(rec, alg)
+    local pok, res = pcall(cred.verify, cred, method, body, password, ha1, user) -- a bad stored HA1 must not raise
     ok = pok and res
   else -- an unknown user costs the same hashing, so the timing does not tell who exists
-    cred.password = self.secret
-    pcall(digest.verify, cred)
+    pcall(cred.verify, cred, method, body, self.secret, nil, sent)
   end
   if not ok then return failed(self, req, key, now) end
   self.failures:delete(key)
 
   -- RFC 7616 §3.3: stale only with a right response on an old nonce
   if status == "stale" then return false, self:challenge(req, true) end
-  if cred.qop then
+  if qop then
     -- RFC 7616 §3.4: nc must grow per nonce; an evicted nonce is stale, never accepted
-    local fresh = self.replay:check(cred.nonce, cred.nc_hex)
+    local fresh = self.replay:check(cred)
     if not fresh then return false, self:challenge(req, true) end
   end
   if method == "REGISTER" and not may_register(self, req, user) then
@@ -438,14 +447,15 @@ end
 -- body: the response body, for auth-int. nil when there is nothing to say.
 function Server:authentication_info(req, user, body)
   local cred = self.verified[req]
-  if not cred or not cred.qop or (user ~= nil and user ~= cred.username) then return nil end
-  local r = {}
-  for _, k in ipairs { "algorithm", "username", "realm", "password", "ha1", "uri", "nonce", "cnonce", "qop", "nc_hex" } do
-    r[k] = cred[k]
-  end
-  r.body = body or ""
-  local rspauth = digest.rspauth(r)
-  if not rspauth then return nil end
+  if not cred or not cred.qop then return nil end
+  local alg, real = cred.algorithm, cred.username
+  if cred.userhash then real = unhash(self, real, alg) end
+  if not real or (user ~= nil and user ~= real) then return nil end
+  local rec = lookup(self, real)
+  if not rec or not can_answer(rec, alg) then return nil end
+  local password, ha1 = secret_of(rec, alg)
+  local ok, rspauth = pcall(cred.rspauth, cred, body or "", password, ha1, real)
+  if not ok or not rspauth then return nil end
   return digest.make_info { qop = cred.qop, rspauth = rspauth, cnonce = cred.cnonce, nc = cred.nc_hex }
 end
 
