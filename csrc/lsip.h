@@ -45,6 +45,8 @@ void lsip_pushstr(lua_State *L, sip_str s);
 void lsip_pushvalue(lua_State *L, sip_str v, int folded);
 /* Push a message parsed from a C buffer (copied); nil (and 0) when it does not parse. */
 int lsip_pushmsg(lua_State *L, const char *buf, size_t len);
+/* Push a message the C stack parsed (no second parse); never fails. */
+void lsip_pushparsed(lua_State *L, const sip_msg *m);
 /* Attach a server transaction (at txn, or nil) and the source address to a received message. */
 struct sip_peer;
 void lsip_msg_attach(lua_State *L, int msg, int txn, const struct sip_peer *from);

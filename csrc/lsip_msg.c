@@ -941,6 +941,24 @@ int lsip_pushmsg(lua_State *L, const char *buf, size_t len) {
   return 1;
 }
 
+/* Push a message the stack has parsed: its bytes copied into a Lua string and the parse moved
+ * onto them (sip_msg_rebase) instead of parsing the copy again. */
+void lsip_pushparsed(lua_State *L, const sip_msg *m) {
+  lua_pushlstring(L, m->buf, m->len);
+  const char *s = lua_tostring(L, -1);
+  lsip_msg *u = lua_newuserdatauv(L, sizeof *u + m->nhdr * sizeof(sip_hdr), 3);
+  u->has_src = 0;
+  sip_msg c = *m;
+  memcpy(u->inl, m->hdr, m->nhdr * sizeof(sip_hdr));
+  c.hdr = u->inl;
+  sip_msg_rebase(&c, s, m->len);
+  sip_emsg_wrap(&u->e, &c);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
+  lua_setmetatable(L, -2);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);
+}
+
 /* The bytes of a message argument: a sip.message (serialized) or a string. */
 const char *lsip_tobytes(lua_State *L, int idx, size_t *len) {
   if (lua_type(L, idx) == LUA_TSTRING) return lua_tolstring(L, idx, len);

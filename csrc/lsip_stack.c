@@ -212,25 +212,17 @@ static void cb_request(void *ud, sip_txn *t, const sip_msg *req, const sip_peer 
   }
   if (t) newtxn(L, st, t);
   else lua_pushnil(L);
-  if (!lsip_pushmsg(L, req->buf, req->len)) {
-    lua_pop(L, 3);
-    return;
-  }
+  lsip_pushparsed(L, req); /* the stack's parse, moved onto the Lua string: no second parse */
   lsip_msg_attach(L, -1, -2, from);
   lsip_pcall(st->lp, L, 2);
 }
 
-/* Push a received response with the address it came from; 0 (nothing pushed) when it does not
- * parse. */
-static int pushresponse(lua_State *L, const sip_msg *rsp, const sip_peer *from) {
-  if (!lsip_pushmsg(L, rsp->buf, rsp->len)) {
-    lua_pop(L, 1);
-    return 0;
-  }
+/* Push a received response (the stack's parse) with the address it came from. */
+static void pushresponse(lua_State *L, const sip_msg *rsp, const sip_peer *from) {
+  lsip_pushparsed(L, rsp);
   lua_pushnil(L); /* no server transaction */
   lsip_msg_attach(L, -2, -1, from);
   lua_pop(L, 1);
-  return 1;
 }
 
 static void cb_response(void *ud, sip_txn *t, const sip_msg *rsp, const sip_peer *from) {
@@ -238,10 +230,7 @@ static void cb_response(void *ud, sip_txn *t, const sip_msg *rsp, const sip_peer
   lua_State *L = cbstate(st);
   if (!L || !pushtxnfn(L, t)) return;
   lua_pushliteral(L, "response");
-  if (!pushresponse(L, rsp, from)) {
-    lua_pop(L, 3);
-    return;
-  }
+  pushresponse(L, rsp, from);
   lsip_pcall(st->lp, L, 3);
 }
 
@@ -249,10 +238,7 @@ static void cb_stray(void *ud, const sip_msg *rsp, const sip_peer *from) {
   lsip_stack *st = ud;
   lua_State *L = cbstate(st);
   if (!L || !getcb(L, st, "stray")) return;
-  if (!pushresponse(L, rsp, from)) {
-    lua_pop(L, 1);
-    return;
-  }
+  pushresponse(L, rsp, from);
   lsip_pcall(st->lp, L, 1);
 }
 

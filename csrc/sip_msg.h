@@ -231,6 +231,13 @@ enum {
 int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned maxhdr,
               const sip_limits *lim, unsigned flags);
 
+/* Move a parsed message to a copy of its bytes: every slice into the n bytes at m->buf that were
+ * copied to `to` (the start line, the index m->hdr, the typed results, the body) is pointed at the
+ * same offset of the copy, so the result is what sip_parse of the copy would give, without parsing
+ * again. n is m->len for a message that parsed; a failed parse may have indexed further. The index
+ * must already be where the moved message keeps it (copy it first and set m->hdr). */
+void sip_msg_rebase(sip_msg *m, const char *to, size_t n);
+
 /* Stream framing (TCP/TLS, RFC 3261 §18.3). Leading CRLFs (keepalives, RFC 5626 §3.5.1) are
  * counted into *skip. Returns the length of the message that follows them (> 0), 0 when more
  * bytes are needed, -1 on a framing error (e set: missing, bad or duplicate Content-Length 400,
