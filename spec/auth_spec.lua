@@ -379,10 +379,11 @@ describe("sip.auth", function()
 
     it("may_register decides instead; check_to = false allows it", function()
       local seen
-      local srv = server { may_register = function(user, to) seen = { user, to } return user == "bob" end }
+      local srv = server { may_register = function(...) seen = { ... } return seen[1] == "bob" end }
       local req = register("bob", { to = "<sip:alice@example.com>" })
       assert.same({ true, "bob" }, { srv:check(answered(srv, auth.client { user = "bob", password = "builder" }, req)) })
-      assert.same({ "bob", "sip:alice@example.com" }, seen)
+      -- the user, the To URI and its user part
+      assert.same({ "bob", "sip:alice@example.com", "alice" }, seen)
       local srv2 = server { check_to = false }
       assert.is_true(srv2:check(answered(srv2, auth.client { user = "bob", password = "builder" }, req)))
       -- other methods are not about bindings

@@ -553,6 +553,27 @@ describe("sip.proxy", function()
       end)
     end)
 
+    it("§10.3 step 4: a user registers its own address and free ones (own-or-free), not another user's", function()
+      local function register_as(env, ep, user, aor)
+        local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = ("<sip:%s@example.com>"):format(user),
+          to = ("<%s>"):format(aor), contact = ("<sip:%s@127.0.0.1:%d>"):format(user, ep.listeners[1].port), expires = 600 }
+        local rsp = assert(ep:request(req, { dest = env.dest, timeout = 2 }))
+        local cl = auth.client { user = user, password = users[user] }
+        return assert(ep:request(assert(cl:authorize(req, rsp)), { dest = env.dest, timeout = 2 })).status
+      end
+      with_proxy({ users = users }, function(env)
+        local ep = env.client
+        assert.equal(200, register_as(env, ep, "bob", "sip:bob@example.com"))
+        assert.equal(403, register_as(env, ep, "bob", "sip:alice@example.com"))
+        assert.equal(200, register_as(env, ep, "bob", "sip:doorbell@example.com")) -- nobody's
+        assert.equal(200, register_as(env, ep, "bob", "sip:example.com")) -- no user part: nobody's
+      end)
+      with_proxy({ users = users, register_policy = "own" }, function(env)
+        assert.equal(403, register_as(env, env.client, "bob", "sip:doorbell@example.com"))
+        assert.equal(200, register_as(env, env.client, "alice", "sip:alice@example.com"))
+      end)
+    end)
+
     it("a known user without bindings is 480, an unknown one 404", function()
       with_proxy({ users = users }, function(env)
         local from = { from = "<sip:carol@elsewhere.example.org>" }

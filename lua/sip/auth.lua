@@ -191,7 +191,7 @@ function M.server(t)
     nonce_check_fn = t.nonce_check,
     replay = digest.replay_new(t.replay_slots or 4096),
     failures = bounded(t.max_tracked or 10000),
-    to_users = bounded(4096),
+    to_users = bounded(65536),
     templates = {},
     verified = setmetatable({}, { __mode = "k" }), -- req -> what authentication_info needs
   }, Server)
@@ -332,23 +332,25 @@ local function failed(self, req, key, now)
   return false, self:challenge(req)
 end
 
--- The user part of the To URI (false: none): a UA's REGISTERs repeat the URI, so it is parsed
--- once and kept in a bounded cache.
+-- The user part of the To URI ("" when it has none, false when it does not parse): a UA's
+-- REGISTERs repeat the URI, so it is parsed once and kept in a bounded cache (sized for a
+-- registrar's whole population: the users refresh in turn).
 local function to_user(self, req)
   local text = req.to_uri
   if not text then return false end
   local user = self.to_users:get(text)
   if user == nil then
     local uri = sip.uri(text)
-    user = uri and uri.user or false
+    user = uri and (uri.user or "") or false
     self.to_users:set(text, user)
   end
   return user
 end
 
 -- RFC 3261 §10.3 step 4: may this user change the bindings of the To address-of-record?
+-- may_register(user, to_uri, to_user) decides when given; to_user as to_user() above.
 local function may_register(self, req, user)
-  if self.may_register then return self.may_register(user, req.to_uri) end
+  if self.may_register then return self.may_register(user, req.to_uri, to_user(self, req)) end
   if not self.check_to then return true end
   return to_user(self, req) == user
 end

@@ -101,13 +101,17 @@ function M.new(t)
       if type(users) == "table" then return users[name] ~= nil end
       return users(name, self.realm) ~= nil
     end
-    local may_register = type(policy) == "function" and policy or function(user, to)
+    local may_register = type(policy) == "function" and policy or function(user, to, to_user)
       -- §10.3 step 4: a user may change the bindings of its own address; with "own-or-free" also
-      -- of addresses of our domain that belong to no user (devices, services, test agents)
-      local u = to and uri_parse(to)
-      if not u then return false end
-      if u.user == user then return true end
-      return policy == "own-or-free" and not known(u.user or "")
+      -- of addresses of our domain that belong to no user (devices, services, test agents).
+      -- to_user: the To URI's user part as sip.auth keeps it ("" none, false unparsable)
+      if to_user == nil then
+        local u = to and uri_parse(to)
+        to_user = u and (u.user or "") or false
+      end
+      if not to_user then return false end
+      if to_user == user then return true end
+      return policy == "own-or-free" and not known(to_user)
     end
     -- the nonce-count table holds every nonce answered within nonce_ttl: past its size,
     -- answers on nonces it had to forget come back stale (RFC 7616 §3.4); 65536 is 2 MB

@@ -147,7 +147,8 @@ local function fail(status, reason, headers)
   return status, reason, headers and { headers = headers } or nil
 end
 
--- The AOR of a To URI text: {sip=, ours=, aor=}, kept in a bounded cache (UAs refresh).
+-- The AOR of a To URI text: {sip=, ours=, aor=}, kept in a bounded cache (UAs refresh; 65536
+-- entries, a few MB, hold a large registrar's whole population, which refreshes in turn).
 function Registrar:aor_of(text)
   local cache = self.aor_cache
   local a = cache[text]
@@ -158,7 +159,7 @@ function Registrar:aor_of(text)
   else
     a = { sip = false }
   end
-  if self.aor_count >= 4096 then
+  if self.aor_count >= 65536 then
     cache = {}
     self.aor_cache, self.aor_count = cache, 0
   end
