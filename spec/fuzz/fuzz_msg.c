@@ -4,6 +4,7 @@
  * parses again on its own. On failure: a status and an offset inside the buffer. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "sip_msg.h"
 
 #define ASSERT(c)                                                                                 \
@@ -115,7 +116,27 @@ static void check_err(const sip_msg *m, const char *buf, size_t len) {
   }
 }
 
-static sip_hdr hdr[300];
+static sip_hdr hdr[300], hdr2[300], hdr3[300];
+
+/* sip_msg_rebase: the parse moved onto a copy of the bytes equals the parse of the copy, byte for
+ * byte (both structs start zeroed, so their padding agrees too). */
+static void check_rebase(const sip_msg *m, const char *buf, size_t size, const sip_limits *lim,
+                         unsigned mode) {
+  char *copy = malloc(size ? size : 1);
+  if (!copy) return;
+  if (size) memcpy(copy, buf, size);
+  sip_msg moved = *m, again;
+  memcpy(hdr2, m->hdr, m->nhdr * sizeof *hdr2);
+  moved.hdr = hdr2;
+  sip_msg_rebase(&moved, copy + (m->buf - buf), m->len);
+  memset(&again, 0, sizeof again);
+  ASSERT(sip_parse(copy, size, &again, hdr3, 300, lim, mode) == 0);
+  ASSERT(again.nhdr == moved.nhdr && memcmp(hdr2, hdr3, moved.nhdr * sizeof *hdr2) == 0);
+  moved.hdr = again.hdr;
+  moved.maxhdr = again.maxhdr;
+  ASSERT(memcmp(&moved, &again, sizeof moved) == 0);
+  free(copy);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf = malloc(size ? size : 1);
@@ -126,9 +147,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (unsigned l = 0; l < 2; l++)
     for (unsigned mode = 0; mode < 2; mode++) {
       sip_msg m;
-      if (sip_parse(buf, size, &m, hdr, 300, lims[l], mode) == 0)
+      memset(&m, 0, sizeof m);
+      if (sip_parse(buf, size, &m, hdr, 300, lims[l], mode) == 0) {
         check_ok(&m, buf, size);
-      else
+        check_rebase(&m, buf, size, lims[l], mode);
+      } else
         check_err(&m, buf, size);
     }
   /* the value parsers on raw input */
