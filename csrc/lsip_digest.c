@@ -604,11 +604,6 @@ static int l_credentials(lua_State *L) {
   return 1;
 }
 
-static void push_opt(lua_State *L, sip_str s) {
-  if (s.p) lua_pushlstring(L, s.p, s.n);
-  else lua_pushnil(L);
-}
-
 /* The fields of parse_credentials' table, made on each read; then the methods (upvalue 1). */
 static int cred_index(lua_State *L) {
   const sip_digest_credentials *c = &check_cred(L, 1)->c;
@@ -616,21 +611,21 @@ static int cred_index(lua_State *L) {
   const char *k = lua_tolstring(L, 2, &kl);
   if (!k) return 0;
 #define IS(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, kl) == 0)
-  if (IS("realm")) push_opt(L, c->realm);
-  else if (IS("username")) push_opt(L, c->username);
-  else if (IS("nonce")) push_opt(L, c->nonce);
+  if (IS("realm")) lsip_pushstr(L, c->realm);
+  else if (IS("username")) lsip_pushstr(L, c->username);
+  else if (IS("nonce")) lsip_pushstr(L, c->nonce);
   else if (IS("algorithm")) lua_pushstring(L, sip_digest_alg_name(c->alg));
   else if (IS("qop")) lua_pushstring(L, qop_name(c->qop)); /* NULL pushes nil */
   else if (IS("userhash")) lua_pushboolean(L, c->userhash);
-  else if (IS("uri")) push_opt(L, c->uri);
-  else if (IS("response")) push_opt(L, c->response);
-  else if (IS("cnonce")) push_opt(L, c->cnonce);
-  else if (IS("nc_hex")) push_opt(L, c->nc_hex);
+  else if (IS("uri")) lsip_pushstr(L, c->uri);
+  else if (IS("response")) lsip_pushstr(L, c->response);
+  else if (IS("cnonce")) lsip_pushstr(L, c->cnonce);
+  else if (IS("nc_hex")) lsip_pushstr(L, c->nc_hex);
   else if (IS("nc")) {
     if (c->nc_hex.p) lua_pushinteger(L, (lua_Integer)c->nc);
     else lua_pushnil(L);
-  } else if (IS("opaque")) push_opt(L, c->opaque);
-  else if (IS("scheme")) push_opt(L, c->scheme);
+  } else if (IS("opaque")) lsip_pushstr(L, c->opaque);
+  else if (IS("scheme")) lsip_pushstr(L, c->scheme);
   else if (IS("username_ext")) lua_pushboolean(L, c->username_ext);
   else if (IS("params")) {
     lua_createtable(L, 0, 0);
