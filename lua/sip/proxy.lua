@@ -889,9 +889,7 @@ function Proxy:authorize(req)
   if not is_local then return true end
   local ok, r = self.auth_proxy:check(req)
   if not ok then
-    local lines = {}
-    for _, h in ipairs(r.headers or {}) do lines[#lines + 1] = h[1] .. ": " .. h[2] .. "\r\n" end
-    self:reply(req, r.status, r.reason, { headers = concat(lines) })
+    self:reply(req, r.status, r.reason, { headers = registrar.header_lines(r.headers) })
     return false
   end
   if r and from.user ~= r then

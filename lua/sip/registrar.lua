@@ -143,6 +143,15 @@ function M.contact_lines(list, now)
   return concat(out)
 end
 
+--- A list of {name, value} (sip.auth's challenges) as header lines.
+function M.header_lines(list)
+  if not list or #list == 0 then return "" end
+  if #list == 1 then return list[1][1] .. ": " .. list[1][2] .. "\r\n" end
+  local lines = {}
+  for i, h in ipairs(list) do lines[i] = h[1] .. ": " .. h[2] .. "\r\n" end
+  return concat(lines)
+end
+
 local function fail(status, reason, headers)
   return status, reason, headers and { headers = headers } or nil
 end
@@ -189,11 +198,7 @@ function Registrar:process(req)
   local user
   if self.auth then
     local ok, r = self.auth:check(req)
-    if not ok then
-      local lines = {}
-      for _, h in ipairs(r.headers or {}) do lines[#lines + 1] = h[1] .. ": " .. h[2] .. "\r\n" end
-      return r.status, r.reason, { headers = concat(lines) }
-    end
+    if not ok then return r.status, r.reason, { headers = M.header_lines(r.headers) } end
     user = r
   end
   -- step 5: the AOR, from To, in canonical form
@@ -227,8 +232,11 @@ function Registrar:process(req)
   elseif #contacts == 0 then
     list = current -- a query: nothing changes
   else
-    -- step 7: every expiry first, so nothing is applied when one is refused
-    local ex = {}
+    -- step 7: every expiry first, so nothing is applied when one is refused (the tables that
+    -- only several Contacts need are made for them alone)
+    local many = #contacts > 1
+    local ex = many and {} or nil
+    local e1
     for i, c in ipairs(contacts) do
       local e = c.expires
       if e == nil then
@@ -239,12 +247,12 @@ function Registrar:process(req)
         return fail(423, "Interval Too Brief", "Min-Expires: " .. self.min_expires .. "\r\n")
       end
       if e > self.max_expires then e = self.max_expires end
-      ex[i] = e
+      if many then ex[i] = e else e1 = e end
     end
     list = {}
-    local parsed = {}
+    local parsed -- the stored Contacts parsed so far, by index; made at the first need
     for i, b in ipairs(current) do list[i] = b end
-    local fresh = {} -- bindings this request made: a repeated Contact just replaces them
+    local fresh = many and {} or nil -- bindings this request made: a repeated Contact replaces them
     local src = req.source
     local path
     if self.path and has_path then path = req:headers("Path") end
@@ -260,6 +268,7 @@ function Registrar:process(req)
           j = k
           break
         end
+        parsed = parsed or {}
         local pk = parsed[k]
         if pk == nil then
           pk = uri_parse(other) or false
@@ -270,8 +279,8 @@ function Registrar:process(req)
           break
         end
       end
-      local e = ex[i]
-      if j and not fresh[list[j]] then
+      local e = many and ex[i] or e1
+      if j and not (fresh and fresh[list[j]]) then
         local b = list[j]
         if b.call_id == call_id and b.cseq and cseq <= b.cseq then return fail(400, "Out Of Order CSeq") end
       end
@@ -282,18 +291,20 @@ function Registrar:process(req)
           params = other_params(c.params), path = path, source = src,
           nat = behind_nat(req, cu, src) or nil, updated = now, user_agent = ua,
         }
-        fresh[nb] = true
+        if fresh then fresh[nb] = true end
       end
       if j then
         if nb then
           list[j] = nb
         else
           table.remove(list, j)
-          for k = j, #list + 1 do parsed[k] = parsed[k + 1] end
+          if parsed then
+            for k = j, #list + 1 do parsed[k] = parsed[k + 1] end
+          end
         end
       elseif nb then
         list[#list + 1] = nb
-        parsed[#list] = cu
+        if parsed then parsed[#list] = cu end
       end
     end
     if self.max_contacts and #list > self.max_contacts then
