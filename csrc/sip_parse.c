@@ -1231,8 +1231,8 @@ int sip_parse(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsigned ma
 }
 
 /* Every slice sip_parse sets, listed once: a field added to sip_msg, sip_uri, sip_via or sip_addr
- * that points into the message must be added here (test_parse checks the result against a parse
- * of the copy, byte for byte). */
+ * that points into the message must be added here (test_torture and fuzz_msg compare the result
+ * with a parse of the copy, byte for byte). */
 static void mv(sip_str *s, uintptr_t from, uintptr_t end, ptrdiff_t d) {
   uintptr_t p = (uintptr_t)s->p;
   if (s->p && p >= from && p <= end) s->p += d;
