@@ -367,9 +367,6 @@ static int push_buf(lua_State *L, sip_buf *b, int rc, const char *why) {
   return 1;
 }
 
-static uint64_t opt_now(lua_State *L, int idx);
-static sip_str check_secret(lua_State *L, int idx);
-
 /* make_challenge{realm=, nonce=, algorithm=, qop=, opaque=, stale=, userhash=, domain=, charset=}
  * [, secret [, now]]: without a nonce field and with a secret, a fresh stateless nonce
  * (nonce_new(secret, realm, now)) goes in, so a server keeps one table per challenge it sends. */
@@ -533,18 +530,26 @@ static int l_nonce_new(lua_State *L) {
   return 1;
 }
 
-/* nonce_check(secret, realm, nonce, max_age [, now]) -> "valid" | "stale" | "invalid" */
-static int l_nonce_check(lua_State *L) {
+/* The state of nonce as a server sees it, from the arguments secret (at si), realm (si + 1),
+ * max_age (ai) and now (ai + 1, optional). Pushes "valid", "stale" or "invalid". */
+static int push_nonce_status(lua_State *L, int si, int ai, sip_str nonce) {
   static const char *const names[] = {"valid", "stale", "invalid"};
-  sip_str secret = check_secret(L, 1);
-  luaL_checkstring(L, 2);
-  luaL_checkstring(L, 3);
-  lua_Integer max_age = luaL_checkinteger(L, 4);
-  luaL_argcheck(L, max_age >= 0, 4, "must not be negative");
-  uint64_t now = opt_now(L, 5);
-  int rc = sip_digest_nonce_check(secret.p, secret.n, to_str(L, 2), to_str(L, 3), (uint64_t)max_age, now);
+  sip_str secret = check_secret(L, si);
+  luaL_checkstring(L, si + 1);
+  lua_Integer max_age = luaL_checkinteger(L, ai);
+  luaL_argcheck(L, max_age >= 0, ai, "must not be negative");
+  uint64_t now = opt_now(L, ai + 1);
+  int rc = sip_digest_nonce_check(secret.p, secret.n, to_str(L, si + 1), nonce, (uint64_t)max_age, now);
   lua_pushstring(L, names[rc]);
   return 1;
+}
+
+/* nonce_check(secret, realm, nonce, max_age [, now]) -> "valid" | "stale" | "invalid" */
+static int l_nonce_check(lua_State *L) {
+  check_secret(L, 1);
+  luaL_checkstring(L, 2);
+  luaL_checkstring(L, 3);
+  return push_nonce_status(L, 1, 4, to_str(L, 3));
 }
 
 /* nonce_time(nonce) -> issue time | nil (not of our format; not authenticated) */
@@ -679,18 +684,7 @@ static int cred_rspauth(lua_State *L) {
 /* cred:nonce_status(secret, realm, max_age [, now]) -> "valid" | "stale" | "invalid", for a nonce
  * of nonce_new's making */
 static int cred_nonce_status(lua_State *L) {
-  static const char *const names[] = {"valid", "stale", "invalid"};
-  lcred *u = check_cred(L, 1);
-  sip_str secret = check_secret(L, 2);
-  size_t rn;
-  const char *realm = luaL_checklstring(L, 3, &rn);
-  lua_Integer max_age = luaL_checkinteger(L, 4);
-  luaL_argcheck(L, max_age >= 0, 4, "must not be negative");
-  uint64_t now = opt_now(L, 5);
-  int rc = sip_digest_nonce_check(secret.p, secret.n, sip_str_make(realm, rn), u->c.nonce,
-                                  (uint64_t)max_age, now);
-  lua_pushstring(L, names[rc]);
-  return 1;
+  return push_nonce_status(L, 2, 4, check_cred(L, 1)->c.nonce);
 }
 
 static int cred_tostring(lua_State *L) {
@@ -786,7 +780,6 @@ static const luaL_Reg replay_methods[] = {
   {"close", l_replay_close},
   {NULL, NULL},
 };
-
 
 static const luaL_Reg funcs[] = {
   {"parse_challenge", l_parse_challenge},

@@ -450,7 +450,6 @@ int sip_parse_uint(const char *p, size_t n, uint64_t max, uint64_t *out) {
 
 /* ---- hosts (RFC 3261 §25.1, RFC 4291 §2.2) -------------------------------------------------- */
 
-
 /* IPv6address (no brackets), covering exactly [p, e): hex groups of 1-4 digits, at most one "::",
  * an optional IPv4 tail, 8 groups in all (fewer with "::"). */
 static int ipv6_ok(const char *p, const char *e) {
