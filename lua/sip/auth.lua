@@ -261,8 +261,6 @@ function Server:challenge(req, stale, algs)
   return { status = self.status, reason = self.reason, headers = headers }
 end
 
-local NONE = {} -- no credentials: the first request of most clients (no list made for it)
-
 local function reject(status, reason) return { status = status, reason = reason, headers = {} } end
 
 local function malformed(self, what)
@@ -368,8 +366,7 @@ function Server:check(req, source)
 
   -- each value parsed into a credentials object: fields read on demand, hashes from the parse
   local cred, bad, badalg
-  local values = req:header(self.cr_header) and req:headers(self.cr_header) or NONE
-  for _, v in ipairs(values) do
+  for _, v in ipairs(req:headers(self.cr_header)) do
     local c, msg, code = credentials(v)
     if c then
       if c.realm == self.realm then
