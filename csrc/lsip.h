@@ -37,6 +37,11 @@ void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFu
 int lsip_open_message(lua_State *L); /* sets fields on the table at the top */
 int lsip_open_uri(lua_State *L);     /* sets fields on the table at the top */
 int lsip_open_digest(lua_State *L);  /* pushes the digest table */
+/* Fill c from a challenge table at index t (realm=, nonce=, algorithm=, qop=, opaque=, domain=,
+ * charset=, stale=, userhash=), as digest.make_challenge reads it; raises on a bad field. The
+ * slices point into the table's strings. */
+struct sip_digest_challenge;
+void lsip_challenge_fields(lua_State *L, int t, struct sip_digest_challenge *c);
 int lsip_open_loop(lua_State *L);    /* sets fields on the table at the top */
 
 /* Push a slice as a string (nil when .p is NULL). */

@@ -367,16 +367,29 @@ static int push_buf(lua_State *L, sip_buf *b, int rc, const char *why) {
   return 1;
 }
 
+/* The fields of a challenge table (make_challenge's, below); the strings stay in the table. */
+void lsip_challenge_fields(lua_State *L, int t, sip_digest_challenge *c) {
+  memset(c, 0, sizeof *c);
+  c->realm = req_field(L, t, "realm");
+  c->nonce = opt_field(L, t, "nonce");
+  c->alg = alg_field(L, t);
+  c->qop = qop_set(L, t, SIP_DIGEST_QOP_AUTH);
+  c->has_qop = c->qop != 0;
+  c->opaque = opt_field(L, t, "opaque");
+  c->domain = opt_field(L, t, "domain");
+  c->charset = opt_field(L, t, "charset");
+  c->stale = opt_bool_field(L, t, "stale");
+  c->userhash = opt_bool_field(L, t, "userhash");
+}
+
 /* make_challenge{realm=, nonce=, algorithm=, qop=, opaque=, stale=, userhash=, domain=, charset=}
  * [, secret [, now]]: without a nonce field and with a secret, a fresh stateless nonce
  * (nonce_new(secret, realm, now)) goes in, so a server keeps one table per challenge it sends. */
 static int l_make_challenge(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   sip_digest_challenge c;
-  memset(&c, 0, sizeof c);
-  c.realm = req_field(L, 1, "realm");
+  lsip_challenge_fields(L, 1, &c);
   char fresh[SIP_DIGEST_NONCE_LEN + 1];
-  c.nonce = opt_field(L, 1, "nonce");
   if (!c.nonce.p && !lua_isnoneornil(L, 2)) {
     sip_str secret = check_secret(L, 2);
     if (sip_digest_nonce_new(secret.p, secret.n, c.realm, opt_now(L, 3), fresh)) {
@@ -387,14 +400,6 @@ static int l_make_challenge(lua_State *L) {
     c.nonce = sip_str_make(fresh, SIP_DIGEST_NONCE_LEN);
   }
   if (!c.nonce.p) luaL_error(L, "field 'nonce' is required");
-  c.alg = alg_field(L, 1);
-  c.qop = qop_set(L, 1, SIP_DIGEST_QOP_AUTH);
-  c.has_qop = c.qop != 0;
-  c.opaque = opt_field(L, 1, "opaque");
-  c.domain = opt_field(L, 1, "domain");
-  c.charset = opt_field(L, 1, "charset");
-  c.stale = opt_bool_field(L, 1, "stale");
-  c.userhash = opt_bool_field(L, 1, "userhash");
   sip_buf b = SIP_BUF_INIT;
   return push_buf(L, &b, sip_digest_write_challenge(&b, &c), "value cannot be written (control characters?)");
 }

@@ -9,6 +9,7 @@
 
 #include "lsip.h"
 #include "sip_build.h"
+#include "sip_gate.h"
 #include "sip_rand.h"
 #include "sip_stack.h"
 
@@ -493,7 +494,96 @@ static int s_stats(lua_State *L) {
   F("bad_requests", xs.bad_requests);
   F("bad_responses", xs.bad_responses);
   F("timeouts", xs.timeouts);
+  F("gated", xs.gated);
 #undef F
+  return 1;
+}
+
+/* Push field k of the table at t, a list: its length, or -1 when it is one string instead. */
+static int list_len(lua_State *L, int t, const char *k) {
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TSTRING) return -1; /* one */
+  if (ty != LUA_TTABLE) return luaL_error(L, "field '%s' must be a list", k);
+  return (int)luaL_len(L, -1);
+}
+
+/* stack:gate{method=, status=, reason=, header=, credentials=, secret=, challenges=, hosts=}
+ * | stack:gate(nil) -> true | nil, err. Requests answered statelessly before a transaction
+ * (sip_gate.h): a new request of method (a name or a list) without a credentials header, for
+ * one of hosts, gets status with one header per challenge (tables as digest.make_challenge
+ * takes, nonces fresh from secret). nil removes the gate. */
+static int s_gate(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    sip_txl_set_gate(sip_stack_txl(st->s), NULL);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  sip_gate_config c;
+  memset(&c, 0, sizeof c);
+  int n = list_len(L, 2, "method"); /* at 3 */
+  for (int i = 1; i <= (n < 0 ? 1 : n); i++) {
+    if (n >= 0) lua_rawgeti(L, 3, i);
+    else lua_pushvalue(L, 3);
+    size_t ml;
+    const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &ml) : NULL;
+    sip_method_id id = m ? sip_method_lookup(m, ml) : SIP_M_OTHER;
+    if (id == SIP_M_OTHER || id == SIP_M_ACK || id == SIP_M_CANCEL)
+      return luaL_error(L, "field 'method': %s cannot be challenged", m ? m : "a non-string");
+    c.methods |= 1u << id;
+    lua_pop(L, 1);
+  }
+  lua_getfield(L, 2, "status"); /* at 4 */
+  c.status = (int)luaL_optinteger(L, 4, 401);
+  lua_getfield(L, 2, "reason"); /* at 5 */
+  c.reason = luaL_optstring(L, 5, NULL);
+  lua_getfield(L, 2, "header"); /* at 6 */
+  c.header = luaL_optstring(L, 6, c.status == 407 ? "Proxy-Authenticate" : "WWW-Authenticate");
+  lua_getfield(L, 2, "credentials"); /* at 7 */
+  size_t cl;
+  const char *cred = luaL_optlstring(L, 7, c.status == 407 ? "Proxy-Authorization" : "Authorization", &cl);
+  c.credentials = sip_hdr_lookup(cred, cl);
+  if (c.credentials != SIP_H_AUTHORIZATION && c.credentials != SIP_H_PROXY_AUTHORIZATION)
+    return luaL_error(L, "field 'credentials' must be Authorization or Proxy-Authorization");
+  lua_getfield(L, 2, "secret"); /* at 8 */
+  if (lua_type(L, 8) != LUA_TSTRING) return luaL_error(L, "field 'secret' must be a string");
+  c.secret = lua_tolstring(L, 8, &c.secret_len);
+  int nch = list_len(L, 2, "challenges"); /* at 9 */
+  if (nch <= 0 || nch > 16) return luaL_error(L, "field 'challenges' must list 1 to 16 tables");
+  sip_digest_challenge ch[16];
+  luaL_checkstack(L, nch + 4, "gate");
+  for (int i = 1; i <= nch; i++) {
+    if (lua_rawgeti(L, 9, i) != LUA_TTABLE) return luaL_error(L, "field 'challenges' must list tables");
+    lsip_challenge_fields(L, lua_gettop(L), &ch[i - 1]); /* the table stays on the stack */
+  }
+  c.challenges = ch;
+  c.nchallenges = (size_t)nch;
+  int nh = list_len(L, 2, "hosts");
+  int hi = lua_gettop(L);
+  if (nh > 256) return luaL_error(L, "field 'hosts' must list at most 256 names");
+  sip_str hosts[256];
+  for (int i = 1; i <= (nh < 0 ? 1 : nh); i++) {
+    if (nh >= 0) lua_rawgeti(L, hi, i);
+    else lua_pushvalue(L, hi);
+    size_t hl;
+    const char *h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &hl) : NULL;
+    if (!h) return luaL_error(L, "field 'hosts' must list strings");
+    hosts[i - 1] = sip_str_make(h, hl); /* anchored in the hosts field */
+    lua_pop(L, 1);
+  }
+  c.hosts = hosts;
+  c.nhosts = (size_t)(nh < 0 ? 1 : nh);
+  const char *err;
+  sip_gate *g = sip_gate_new(&c, &err);
+  if (!g) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  sip_txl_set_gate(sip_stack_txl(st->s), g);
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -698,7 +788,7 @@ static int x_index(lua_State *L) {
 int lsip_open_stack(lua_State *L) {
   const luaL_Reg stack_m[] = {{"on", s_on},     {"listen", s_listen},   {"request", s_request},
                               {"send", s_send}, {"resolve", s_resolve}, {"stats", s_stats},
-                              {"close", s_close}, {NULL, NULL}};
+                              {"gate", s_gate},   {"close", s_close}, {NULL, NULL}};
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
   if (luaL_newmetatable(L, LSIP_TXN)) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sip_gate.h"
 #include "sip_hash.h"
 #include "sip_rand.h"
 
@@ -68,6 +69,7 @@ struct sip_txl {
   sip_timer **heap;
   size_t hn, hcap;
   sip_txl_stats st;
+  sip_gate *gate;          /* owned; NULL: none */
 };
 
 static uint64_t tag_hash(const sip_txl *x, sip_str tag) {
@@ -707,7 +709,13 @@ void sip_txl_free(sip_txl *x) {
     }
   free(x->tab);
   free(x->heap);
+  sip_gate_free(x->gate);
   free(x);
+}
+
+void sip_txl_set_gate(sip_txl *x, sip_gate *g) {
+  sip_gate_free(x->gate);
+  x->gate = g;
 }
 
 void sip_txl_get_stats(const sip_txl *x, sip_txl_stats *st) { *st = x->st; }
@@ -747,18 +755,32 @@ static int peer_ip(const sip_peer *p, char *out, size_t cap, int *port) {
 }
 
 /* §18.2.1: received when the sent-by host is not the source address; RFC 3581 §4: with a bare
- * rport, received always and rport set to the source port. */
-static void via_fix(sip_txn *t, const sip_msg *m, const sip_peer *from) {
-  char ip[sizeof t->received];
+ * rport, received always and rport set to the source port. ip: where received is written. */
+static void fix_of(const sip_msg *m, const sip_peer *from, char ip[48], sip_via_fix *fix) {
   int port;
-  if (peer_ip(from, ip, sizeof ip, &port)) return;
+  if (peer_ip(from, ip, 48, &port)) return;
   sip_str host = m->via.host;
   if (host.n >= 2 && host.p[0] == '[') { host.p++; host.n -= 2; }
-  if (m->via.rport == 0 || !sip_str_ieq(host, ip)) {
-    memcpy(t->received, ip, sizeof ip);
-    t->fix.received = t->received;
+  if (m->via.rport == 0 || !sip_str_ieq(host, ip)) fix->received = ip;
+  if (m->via.rport == 0) fix->rport = port;
+}
+
+/* A request the gate answers (sip_gate.h): no transaction; the answer goes where the TU's
+ * would (response_dest), with the same received and rport. 1 when answered. */
+static int gated(sip_txl *x, const sip_msg *m, const sip_peer *from, uint64_t now) {
+  char ip[48];
+  sip_via_fix fix = {NULL, 0};
+  fix_of(m, from, ip, &fix);
+  sip_buf b = SIP_BUF_INIT;
+  int rc = sip_gate_answer(x->gate, m, &fix, now / 1000, &b);
+  if (rc == 1) {
+    sip_peer to;
+    response_dest(&to, m, from);
+    x->h.send(x->h.ud, &to, b.p, b.n);
+    x->st.gated++;
   }
-  if (m->via.rport == 0) t->fix.rport = port;
+  sip_buf_free(&b);
+  return rc == 1;
 }
 
 static int all_crlf(const char *p, size_t n) {
@@ -836,6 +858,8 @@ static sip_txl_rx rx_request(sip_txl *x, const sip_msg *m, const sip_peer *from,
   } else if (is_ack) { /* the ACK of a 2xx is a transaction of its own, without a response */
     if (x->h.on_request) x->h.on_request(x->h.ud, NULL, m, from);
     rc = SIP_RX_ACK;
+  } else if (x->gate && gated(x, m, from, now)) {
+    rc = SIP_RX_GATED;
   } else {
     int inv = m->method_id == SIP_M_INVITE;
     t = txn_alloc(x, inv ? SIP_TXN_SERVER_INVITE : SIP_TXN_SERVER_NONINVITE, k.p, k.n, m->buf, m->len);
@@ -844,7 +868,7 @@ static sip_txl_rx rx_request(sip_txl *x, const sip_msg *m, const sip_peer *from,
     t->totag_req = tagh;
     t->reliable = from->proto != SIP_PROTO_UDP;
     response_dest(&t->peer, m, from);
-    via_fix(t, m, from);
+    fix_of(m, from, t->received, &t->fix);
     hash_insert(x, t);
     if (inv) {
       t->state = SIP_TXN_PROCEEDING;

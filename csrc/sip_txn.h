@@ -87,10 +87,17 @@ typedef enum sip_txl_rx {
   SIP_RX_STRAY,       /* a response matching no transaction, given to on_stray_response */
   SIP_RX_BAD,         /* malformed: a request answered statelessly (400, 505 ...) or dropped */
   SIP_RX_IGNORED,     /* keepalive CRLFs */
+  SIP_RX_GATED,       /* a new request the gate answered statelessly (sip_txl_set_gate) */
   SIP_RX_NOMEM
 } sip_txl_rx;
 sip_txl_rx sip_txl_receive(sip_txl *x, const char *buf, size_t len, const sip_peer *from,
                            uint64_t now);
+
+/* Requests answered before a transaction is made (sip_gate.h): a new request (one matching no
+ * transaction) that g answers is sent its answer and goes no further. The layer owns g from
+ * now on; NULL removes the gate. The previous gate is freed. */
+typedef struct sip_gate sip_gate;
+void sip_txl_set_gate(sip_txl *x, sip_gate *g);
 
 /* Fire every timer due at now. */
 void sip_txl_advance(sip_txl *x, uint64_t now);
@@ -161,6 +168,7 @@ typedef struct sip_txl_stats {
   uint64_t stray;         /* responses matching no transaction */
   uint64_t bad_requests;  /* malformed requests (answered or dropped) */
   uint64_t bad_responses; /* malformed responses (dropped) */
+  uint64_t gated;         /* requests the gate answered without a transaction */
   uint64_t timeouts;      /* timers B, F, H */
   uint64_t transport_errors;
 } sip_txl_stats;

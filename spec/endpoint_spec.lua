@@ -225,6 +225,46 @@ describe("sip.endpoint", function()
     end)
   end)
 
+  it("§8.2.7 the stack's gate challenges a REGISTER without credentials itself, over UDP and TCP", function()
+    local seen = 0
+    with_pair(function(req)
+      seen = seen + 1
+      req:reply(200)
+    end, function(server, client)
+      local st = server.stack
+      local secret = "s3cret"
+      assert.is_true(st:gate { method = "REGISTER", secret = secret, hosts = "example.com",
+        challenges = { { realm = "example.com", algorithm = "SHA-256" } } })
+      for _, proto in ipairs { "udp", "tcp" } do
+        local function register(headers)
+          local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:a@example.com>",
+            to = "<sip:a@example.com>", headers = headers }
+          local l = server.by_proto[proto]
+          return assert(client:request(req, { dest = { proto = proto, host = "127.0.0.1", port = l.port }, timeout = 2 }))
+        end
+        local rsp = register()
+        assert.equal(401, rsp.status)
+        local ch = assert(require("sip.core").digest.parse_challenge(rsp:header("WWW-Authenticate")))
+        assert.equal("SHA-256", ch.algorithm)
+        assert.equal("valid", require("sip.core").digest.nonce_check(secret, "example.com", ch.nonce, 60))
+        assert.equal(200, register({ Authorization = 'Digest username="a", realm="example.com", nonce="n", uri="sip:example.com", response="0"' }).status)
+      end
+      assert.equal(2, server:stats().gated)
+      assert.equal(2, seen) -- the handler saw only the requests with credentials
+      st:gate(nil)
+      local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:a@example.com>", to = "<sip:a@example.com>" }
+      assert.equal(200, assert(client:request(req, { dest = { proto = "udp", host = "127.0.0.1", port = server.by_proto.udp.port }, timeout = 2 })).status)
+      -- misuse raises; a setup the gate cannot answer with is nil, err
+      assert.has_error(function() st:gate { secret = "s", hosts = {}, challenges = { { realm = "r" } } } end, "field 'method' must be a list")
+      assert.has_error(function() st:gate { method = "ACK", secret = "s", hosts = {}, challenges = { { realm = "r" } } } end)
+      assert.has_error(function() st:gate { method = "REGISTER", hosts = {}, challenges = { { realm = "r" } } } end, "field 'secret' must be a string")
+      assert.has_error(function() st:gate { method = "REGISTER", secret = "s", hosts = {}, challenges = {} } end)
+      local ok, err = st:gate { method = "REGISTER", status = 403, secret = "s", hosts = {}, challenges = { { realm = "r" } } }
+      assert.is_nil(ok)
+      assert.equal("status must be 401 or 407", err)
+    end)
+  end)
+
   it("raises on misuse", function()
     assert.has_error(function() sip.endpoint { listen = { "bogus" } } end)
     assert.has_error(function() sip.endpoint { listen = { "sctp:1.2.3.4:5" } } end)

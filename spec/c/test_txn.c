@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "sip_gate.h"
 #include "sip_txn.h"
 #include "unit.h"
 
@@ -1015,6 +1016,55 @@ TEST(rport_and_received_recorded_and_used_rfc3581) {
   done(x);
 }
 
+/* ---- the gate (sip_gate.h, §8.2.7) ---- */
+
+static sip_gate *register_gate(void) {
+  sip_digest_challenge ch;
+  memset(&ch, 0, sizeof ch);
+  ch.realm = SIP_STR_LIT("example.com");
+  ch.alg = SIP_DIGEST_MD5;
+  static const sip_str host = SIP_STR_LIT("example.com");
+  sip_gate_config c = {1u << SIP_M_REGISTER, 401, NULL, "WWW-Authenticate", SIP_H_AUTHORIZATION,
+                       "k", 1, &ch, 1, &host, 1};
+  const char *err;
+  return sip_gate_new(&c, &err);
+}
+
+TEST(gate_answers_a_new_request_without_a_transaction_along_the_via) {
+  sip_txl *x = layer(0, 0, 0);
+  sip_txl_set_gate(x, register_gate());
+  sip_peer from = peer(SIP_PROTO_UDP, "192.0.2.1", 40000, 0);
+  /* RFC 3581: a bare rport, so the answer goes to the source port, with received and rport */
+  CHECK_EQ_INT(rx(x, req("REGISTER", VIA_C ";rport", 1, NULL, NULL), &from, 1000), SIP_RX_GATED);
+  CHECK_EQ_INT(F.ns, 1);
+  CHECK(sent_starts(0, "SIP/2.0 401 Unauthorized\r\n"));
+  CHECK(sent_has(0, ";received=192.0.2.1;rport=40000\r\n"));
+  CHECK(sent_has(0, "WWW-Authenticate: Digest realm=\"example.com\", nonce=\""));
+  CHECK_EQ_INT(port_of(&F.s[0].to), 40000);
+  CHECK_EQ_INT(F.ne, 0); /* the TU saw nothing */
+  CHECK_EQ_INT(live(x), 0);
+  CHECK_EQ_INT(stats(x).created, 0);
+  CHECK_EQ_INT(stats(x).gated, 1);
+  /* without rport, to the sent-by port (§18.2.2) */
+  CHECK_EQ_INT(rx(x, req("REGISTER", VIA_S, 1, NULL, NULL), &from, 1000), SIP_RX_GATED);
+  CHECK_EQ_INT(port_of(&F.s[1].to), 5060);
+  /* with credentials the TU decides; other methods are the TU's */
+  F.auto_status = 200;
+  const char *withcred = req("REGISTER", VIA_C "x", 2, NULL, NULL);
+  static char b[4096];
+  snprintf(b, sizeof b, "%.*sAuthorization: Digest username=\"bob\"\r\n%s", (int)(strstr(withcred, "Content-Length") - withcred),
+           withcred, strstr(withcred, "Content-Length"));
+  CHECK_EQ_INT(rx(x, b, &from, 1000), SIP_RX_REQUEST);
+  CHECK_EQ_INT(rx(x, req("OPTIONS", VIA_C "y", 1, NULL, NULL), &from, 1000), SIP_RX_REQUEST);
+  CHECK_EQ_INT(stats(x).gated, 2);
+  /* removed: the TU gets every request */
+  sip_txl_set_gate(x, NULL);
+  CHECK_EQ_INT(rx(x, req("REGISTER", VIA_C "z", 1, NULL, NULL), &from, 1000), SIP_RX_REQUEST);
+  CHECK_EQ_INT(stats(x).gated, 2);
+  run_until(x, 100000);
+  done(x);
+}
+
 /* ---- lifetime, scale, memory ---- */
 
 TEST(free_with_transactions_in_every_state_leaks_nothing) {
@@ -1128,6 +1178,7 @@ int main(void) {
   RUN(malformed_ack_and_requests_without_via_are_not_answered);
   RUN(malformed_responses_are_dropped_silently);
   RUN(rport_and_received_recorded_and_used_rfc3581);
+  RUN(gate_answers_a_new_request_without_a_transaction_along_the_via);
   RUN(free_with_transactions_in_every_state_leaks_nothing);
   RUN(many_transactions_grow_the_table_and_all_end);
   RUN(callbacks_may_start_transactions_and_terminate_from_inside);

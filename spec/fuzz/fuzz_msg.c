@@ -1,10 +1,12 @@
 /* fuzz_msg: sip_parse in datagram and stream mode, with default and tight limits, over an exact
  * copy of the input (so ASan sees any read past it). On success: every slice inside the message,
  * the id chains consistent, lookups and the app check run, and every Via / address / CSeq value
- * parses again on its own. On failure: a status and an offset inside the buffer. */
+ * parses again on its own; a request the gate answers (sip_gate.h) gets a 401 that parses, with
+ * its Call-ID and CSeq. On failure: a status and an offset inside the buffer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sip_gate.h"
 #include "sip_msg.h"
 
 #define ASSERT(c)                                                                                 \
@@ -138,6 +140,39 @@ static void check_rebase(const sip_msg *m, const char *buf, size_t size, const s
   free(copy);
 }
 
+/* The gate's answer to an accepted request is a well-formed 401 for it. */
+static void check_gate(const sip_msg *m) {
+  static sip_gate *g;
+  if (!g) {
+    sip_digest_challenge ch;
+    memset(&ch, 0, sizeof ch);
+    ch.realm = SIP_STR_LIT("example.com");
+    ch.alg = SIP_DIGEST_SHA256;
+    ch.qop = SIP_DIGEST_QOP_AUTH;
+    static const sip_str hosts[] = {SIP_STR_LIT("example.com"), SIP_STR_LIT("127.0.0.1"), SIP_STR_LIT("[::1]")};
+    sip_gate_config c = {~0u & ~((1u << SIP_M_ACK) | (1u << SIP_M_CANCEL)), 401, NULL, "WWW-Authenticate",
+                         SIP_H_AUTHORIZATION, "k", 1, &ch, 1, hosts, 3};
+    const char *err;
+    ASSERT((g = sip_gate_new(&c, &err)) != NULL);
+  }
+  sip_error e;
+  if (!m->is_request || sip_msg_check_request(m, &e) != 0) return;
+  sip_via_fix fix = {"192.0.2.1", 5060};
+  sip_buf out = SIP_BUF_INIT;
+  int rc = sip_gate_answer(g, m, &fix, 1790000000, &out);
+  ASSERT(rc == 0 || rc == 1);
+  if (rc == 1) {
+    sip_msg r;
+    memset(&r, 0, sizeof r);
+    ASSERT(sip_parse(out.p, out.n, &r, hdr3, 300, NULL, 0) == 0);
+    ASSERT(r.status == 401 && r.count[SIP_H_WWW_AUTHENTICATE] == 1 && r.cseq == m->cseq);
+    ASSERT(sip_str_eq(r.call_id, m->call_id));
+  } else {
+    ASSERT(out.n == 0);
+  }
+  sip_buf_free(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf = malloc(size ? size : 1);
   if (!buf) return 0;
@@ -151,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (sip_parse(buf, size, &m, hdr, 300, lims[l], mode) == 0) {
         check_ok(&m, buf, size);
         check_rebase(&m, buf, size, lims[l], mode);
+        if (l == 0 && mode == 0) check_gate(&m);
       } else
         check_err(&m, buf, size);
     }
