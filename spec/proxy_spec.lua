@@ -574,6 +574,82 @@ describe("sip.proxy", function()
       end)
     end)
 
+    -- RFC 3261 §8.2.7: the first REGISTER of every registration gets its 401 from the C stack's
+    -- gate (sip_gate.h), without a transaction or a call into Lua; it must be the very answer
+    -- the registrar gives, and leave to Lua everything another rule might answer otherwise.
+    it("the C stack sends a REGISTER without credentials the registrar's own 401, no transaction made", function()
+      local function first_401(popts)
+        local got
+        with_proxy(popts, function(env)
+          local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>;tag=f1",
+            to = "<sip:bob@example.com>", call_id = "gate-1@127.0.0.1", cseq = 7, contact = "<sip:bob@127.0.0.1:5999>",
+            expires = 600 }
+          local rsp = assert(env.client:request(req, { dest = env.dest, timeout = 2 }))
+          got = { rsp = rsp, first = env.px.ep:stats() }
+          -- its nonce serves the registration that follows
+          local again = assert(auth.client { user = "bob", password = "builder" }:authorize(req, rsp))
+          got.second = assert(env.client:request(again, { dest = env.dest, timeout = 2 })).status
+          got.last = env.px.ep:stats()
+        end)
+        return got
+      end
+      local fast = first_401 { users = users, algorithms = { "SHA-256", "MD5" } }
+      local lua = first_401 { users = users, algorithms = { "SHA-256", "MD5" }, fast_challenges = false }
+      assert.equal(1, fast.first.gated)
+      assert.equal(0, fast.first.created)
+      assert.equal(0, lua.first.gated)
+      assert.equal(1, lua.first.created)
+      assert.equal(200, fast.second)
+      assert.equal(200, lua.second)
+      assert.equal(1, fast.last.created)
+      -- byte for byte, but for what is fresh each time: To tag, nonces, branch, the client's port
+      local function shape(rsp)
+        return (tostring(rsp):gsub("branch=[^;\r\n]+", "branch=*"):gsub('nonce="[^"]*"', 'nonce="*"')
+          :gsub("(\r\nTo: [^\r\n]*;tag=)[^;\r\n]+", "%1*"):gsub("127%.0%.0%.1:%d+", "127.0.0.1:*"):gsub("rport=%d+", "rport=*"))
+      end
+      assert.equal(shape(lua.rsp), shape(fast.rsp))
+      assert.equal(2, #fast.rsp:headers("WWW-Authenticate"))
+      assert.truthy(fast.rsp:header("WWW-Authenticate"):find('algorithm=SHA-256, qop="auth"', 1, true))
+      assert.truthy(shape(fast.rsp):find("\r\nVia: SIP/2.0/UDP 127.0.0.1:*;branch=*;received=127.0.0.1;rport=*\r\n", 1, true))
+    end)
+
+    it("leaves to Lua every REGISTER another rule may answer otherwise", function()
+      with_proxy({ users = users }, function(env)
+        local function status(t)
+          local req = sip.request { method = "REGISTER", uri = t.uri or "sip:example.com", from = "<sip:bob@example.com>",
+            to = "<sip:bob@example.com>", contact = "<sip:bob@127.0.0.1:5999>", max_forwards = t.max_forwards,
+            headers = t.headers }
+          return assert(env.client:request(req, { dest = env.dest, timeout = 2 })).status
+        end
+        assert.is_true(env.px.gated)
+        assert.equal(420, status { headers = { Require = "foo" } }) -- §10.3 step 2
+        assert.equal(420, status { headers = { ["Proxy-Require"] = "foo" } }) -- §16.3 step 5
+        assert.equal(483, status { max_forwards = 0 }) -- §16.3 step 3
+        assert.equal(407, status { uri = "sip:example.net" }) -- not ours: relayed for a local user
+        -- credentials of another realm: the registrar challenges, from Lua
+        assert.equal(401, status { headers = { Authorization = 'Digest username="bob", realm="other", nonce="n", uri="sip:example.com", response="00"' } })
+        assert.equal(0, env.px.ep:stats().gated)
+        assert.equal(401, status {})
+        assert.equal(1, env.px.ep:stats().gated)
+      end)
+    end)
+
+    it("the gate stays off under a route function and with a line logged per transaction", function()
+      local function gated(popts)
+        local n
+        with_proxy(popts, function(env)
+          local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+            to = "<sip:bob@example.com>", contact = "<sip:bob@127.0.0.1:5999>" }
+          assert.equal(401, assert(env.client:request(req, { dest = env.dest, timeout = 2 })).status)
+          n = env.px.ep:stats().gated
+        end)
+        return n
+      end
+      assert.equal(0, gated { users = users, route = proxy.default_route })
+      assert.equal(0, gated { users = users, log = function() end, log_level = "info" })
+      assert.equal(1, gated { users = users, log = function() end, log_level = "warn" })
+    end)
+
     it("a known user without bindings is 480, an unknown one 404", function()
       with_proxy({ users = users }, function(env)
         local from = { from = "<sip:carol@elsewhere.example.org>" }

@@ -261,6 +261,17 @@ function Server:challenge(req, stale, algs)
   return { status = self.status, reason = self.reason, headers = headers }
 end
 
+--- The stack gate's setup (stack:gate) that sends challenge(req)'s answer to requests of
+-- methods that carry no credentials, from C, with nonces of this server's secret: nil when
+-- nonces or the clock are the caller's (nonce_new, clock), which C cannot call.
+function Server:gate_config(methods)
+  if self.nonce_new_fn or self.clock ~= os.time then return nil end
+  local challenges = {}
+  for i, alg in ipairs(self.algorithms) do challenges[i] = template(self, alg, false) end
+  return { method = methods, status = self.status, reason = self.reason, header = self.ch_header,
+    credentials = self.cr_header, secret = self.secret, challenges = challenges }
+end
+
 local function reject(status, reason) return { status = status, reason = reason, headers = {} } end
 
 local function malformed(self, what)

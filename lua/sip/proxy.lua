@@ -60,7 +60,9 @@ end
 -- more options: domains (names served besides realm), algorithms (digest, default
 -- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
 -- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
--- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info").
+-- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info"), fast_challenges
+-- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
+-- a route function set on px.route after this call does not turn it off: pass it here).
 function M.new(t)
   if type(t) ~= "table" then argerror("table expected") end
   if t.route ~= nil and type(t.route) ~= "function" then argerror("route must be a function") end
@@ -152,6 +154,7 @@ function M.new(t)
     domains = function(host) return self:is_local_host(host) end,
     min_expires = t.min_expires, max_expires = t.max_expires, default_expires = t.default_expires,
   })
+  self:gate_challenges(t)
   local every = t.sweep_interval == nil and 60 or t.sweep_interval
   if every > 0 then
     self.sweeper = timer(every, every, function()
@@ -160,6 +163,25 @@ function M.new(t)
     end)
   end
   return self
+end
+
+-- RFC 3261 §8.2.7: a REGISTER for our domain without credentials gets its 401 from the C stack
+-- (stack:gate), with the challenge sip.auth would send and nothing else, so the flood of first
+-- REGISTERs costs no transaction and no call into Lua. Only while Lua would add nothing: the
+-- default route, no line logged per transaction, challenges answered statelessly, our own
+-- nonces; the gate leaves to Lua whatever §16.3, §16.4 and §10.3 might answer otherwise (Route,
+-- Proxy-Require, Require, Max-Forwards 0, several Vias, another domain, any credentials).
+function Proxy:gate_challenges(t)
+  if not self.auth_www or t.fast_challenges == false or self.route then return end
+  if (self.log_on and self.log_level >= 3) or not self.registrar.stateless_challenges then return end
+  local g = self.auth_www:gate_config("REGISTER")
+  if not g then return end
+  local hosts = {}
+  for h in pairs(self.names) do hosts[#hosts + 1] = h end
+  for h in pairs(self.hosts) do hosts[#hosts + 1] = h end
+  g.hosts = hosts
+  assert(self.ep.stack:gate(g))
+  self.gated = true
 end
 
 -- Our addresses: what a Route or Request-URI naming us looks like, the Via sent-by per
