@@ -71,12 +71,14 @@ static int pushhandle(lua_State *L, lsip_txn *x) {
   return ty;
 }
 
-/* The handle at idx goes unpinned once its server transaction has its final response and no
- * callback waits for its events. */
+/* The handle at idx goes unpinned once no callback waits for its events and, for a server
+ * transaction, its final response is sent. */
 static void txn_maybe_unpin(lua_State *L, int idx, lsip_txn *x) {
-  if (!x->t || x->self == LUA_NOREF || sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE) return;
-  sip_txn_state state = sip_txn_state_of(x->t);
-  if (state == SIP_TXN_TRYING || state == SIP_TXN_PROCEEDING) return;
+  if (!x->t || x->self == LUA_NOREF) return;
+  if (sip_txn_kind_of(x->t) >= SIP_TXN_SERVER_INVITE) {
+    sip_txn_state state = sip_txn_state_of(x->t);
+    if (state == SIP_TXN_TRYING || state == SIP_TXN_PROCEEDING) return;
+  }
   if (lua_getiuservalue(L, idx, 1) == LUA_TNIL) txn_unpin(L, x);
   lua_pop(L, 1);
 }
@@ -703,7 +705,9 @@ static int x_cancel(lua_State *L) {
   return start_client(L, x->st, buf, len, &to, 2);
 }
 
-/* txn:on(fn) -- the event callback of a server transaction ("error", "terminated") */
+/* txn:on(fn | nil) -- the event callback of a transaction (a server's "error", "terminated"; a
+ * client's as stack:request's). nil: no more events; a client transaction whose final response
+ * came lets Lua drop its handle then, while the core absorbs retransmissions (Timer K). */
 static int x_on(lua_State *L) {
   lsip_txn *x = checktxn(L, 1);
   if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);

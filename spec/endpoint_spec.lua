@@ -225,6 +225,22 @@ describe("sip.endpoint", function()
     end)
   end)
 
+  it("§17.1.2.2 lets Lua drop a non-INVITE client transaction at its final response; the core keeps it for Timer K", function()
+    with_pair(function(req) req:reply(200) end, function(server, client)
+      local seen = setmetatable({}, { __mode = "k" })
+      local function send() -- in a frame of its own: no register of the test keeps the handle
+        return assert(client:request(message(server, "udp"), { timeout = 2, on_txn = function(t) seen[t] = true end })).status
+      end
+      assert.equal(200, send())
+      client.last_txn = nil
+      sip.sleep(0.02)
+      collectgarbage("collect")
+      collectgarbage("collect")
+      assert.is_nil(next(seen)) -- no handle, no callback kept by the binding
+      assert.equal(1, client:stats().transactions) -- Completed, absorbing retransmissions (Timer K)
+    end)
+  end)
+
   it("§8.2.7 the stack's gate challenges a REGISTER without credentials itself, over UDP and TCP", function()
     local seen = 0
     with_pair(function(req)

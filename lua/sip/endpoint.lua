@@ -143,12 +143,16 @@ function Endpoint:request(req, opts)
   end
   local w = loop.waiter()
   local final
-  local txn, err, code = self.stack:request(bytes, dest, function(_, ev, a, b)
+  local invite = req.method == "INVITE"
+  local txn, err, code = self.stack:request(bytes, dest, function(t, ev, a, b)
     if ev == "response" then
       if a.status < 200 then
         if opts.provisional and not final then loop.spawn(opts.provisional, a) end
       elseif not final then
         final = a
+        -- a non-INVITE has nothing more to say: its handle and this closure need not live on
+        -- for Timer K (5 s over UDP) while the core absorbs retransmitted responses
+        if not invite then t:on(nil) end
         w:wake(a)
       elseif opts.on_2xx and a.status < 300 then
         loop.spawn(opts.on_2xx, a)
