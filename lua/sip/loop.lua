@@ -73,7 +73,14 @@ local Waiter = {}
 Waiter.__index = Waiter
 
 function M.waiter()
-  return setmetatable({ co = current("a wait") }, Waiter)
+  -- every field a waiter takes, in its constructor: the table is made at its final size
+  return setmetatable({ co = current("a wait"), waiting = false, done = false, early = nil }, Waiter)
+end
+
+local function woken(self, t, ...)
+  self.waiting = false
+  if t then t:close() end
+  return ...
 end
 
 --- Yield until woken; returns what wake() passed, or nil, "timeout" after timeout seconds.
@@ -90,10 +97,7 @@ function Waiter:block(timeout)
     t = core.timer(timeout, 0, function() self:wake(nil, "timeout") end)
   end
   self.waiting = true
-  local r = table.pack(yield())
-  self.waiting = false
-  if t then t:close() end
-  return table.unpack(r, 1, r.n)
+  return woken(self, t, yield())
 end
 
 function Waiter:wake(...)

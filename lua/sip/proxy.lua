@@ -467,7 +467,10 @@ function Proxy:handle(req)
   if not txn then return self:forward_ack(req) end
   local method = req.method
   if method == "CANCEL" then return self:on_cancel(req) end
-  local ctx = { txn = txn, req = req, t0 = self.log_on and loop.now() }
+  -- the fields a relayed request's context takes, in its constructor: made at its final size
+  local ctx = { txn = txn, req = req, t0 = self.log_on and loop.now(), facts = nil, ruri = nil, key = nil, rr = nil,
+    relaying = nil, in_place = nil, branches = nil, remembered = nil, answered = nil, status = nil, best = nil,
+    note = nil, trying = nil }
   self.contexts[txn] = ctx
   local f = self:validate(req, ctx)
   if f then
@@ -608,6 +611,7 @@ function Proxy:lookup(uri)
   end
   if aor then list, err = self.location:get(aor) else list, err = self.registrar:lookup(uri) end
   if not list then return nil, err end
+  if #list == 1 then return { binding_target(list[1]) } end
   local out = {}
   for i, b in ipairs(list) do out[i] = binding_target(b) end
   return out
@@ -658,15 +662,14 @@ local function best_response(responses)
 end
 M.best_response = best_response
 
--- One branch: copy, retarget, route, Via, send, and collect what comes back.
-function Proxy:branch(ctx, req, target, opts, responses)
-  local br = { uri = target.uri }
+-- One branch: copy, retarget, route, Via, send; returns its final response (a message, or a
+-- table for what failed here).
+function Proxy:branch(ctx, req, target, opts)
+  -- every field a branch takes, in its constructor: the table is made at its final size
+  local br = { uri = target.uri, dest = nil, done = false, txn = nil, timer = nil, provisional = nil,
+    cancelled = nil, timed_out = nil }
   local brs = ctx.branches
-  if not brs then
-    brs = {}
-    ctx.branches = brs
-  end
-  brs[#brs + 1] = br
+  if brs then brs[#brs + 1] = br else ctx.branches = { br } end
   if not ctx.remembered then
     ctx.key = ctx.key or loop_key(req, req.uri)
     self:remember(ctx.key)
@@ -676,10 +679,9 @@ function Proxy:branch(ctx, req, target, opts, responses)
   if target.uri ~= msg.uri then
     local ok, err = pcall(msg.set_uri, msg, target.uri)
     if not ok then
-      responses[#responses + 1] = final_of(500, "Bad Target URI")
       self:log("warn", "bad target %s: %s", target.uri, err)
       br.done = true
-      return
+      return final_of(500, "Bad Target URI")
     end
   end
   msg:decrement_max_forwards()
@@ -694,18 +696,16 @@ function Proxy:branch(ctx, req, target, opts, responses)
     local err
     if strict then dest, err = contact_dest(msg.uri) else dest, err = next_hop(msg) end
     if not dest then
-      responses[#responses + 1] = unreachable(err)
       self:log("warn", "cannot forward to %s: %s", target.uri, err)
       br.done = true
-      return
+      return unreachable(err)
     end
   end
   local proto = dest.proto
   if not self.via[proto] then -- no listener for that transport
-    responses[#responses + 1] = unreachable("no " .. proto .. " listener")
     self:log("warn", "no %s listener to reach %s", proto, target.uri)
     br.done = true
-    return
+    return unreachable("no " .. proto .. " listener")
   end
   if ctx.rr then -- §16.6 step 4; two values when the transport changes here
     local inbound = req.source.proto
@@ -762,17 +762,16 @@ function Proxy:branch(ctx, req, target, opts, responses)
       ctx.got6xx = true
       if invite then cancel_all(self, ctx, br) end
     end
-    responses[#responses + 1] = rsp
+    return rsp
   elseif br.cancelled then
-    responses[#responses + 1] = final_of(487, "Request Terminated")
+    return final_of(487, "Request Terminated")
   elseif br.timed_out then
-    responses[#responses + 1] = final_of(408, "Request Timeout")
-  else
-    -- §16.9: a transport error counts as 503; Timer B/F as 408
-    if code == 408 then responses[#responses + 1] = final_of(408, "Request Timeout")
-    else responses[#responses + 1] = unreachable(err) end
-    self:log("warn", "%s to %s failed: %s", req.method, target.uri, tostring(err))
+    return final_of(408, "Request Timeout")
   end
+  -- §16.9: a transport error counts as 503; Timer B/F as 408
+  self:log("warn", "%s to %s failed: %s", req.method, target.uri, tostring(err))
+  if code == 408 then return final_of(408, "Request Timeout") end
+  return unreachable(err)
 end
 
 -- A 2xx after the server transaction is gone: along the Vias, statelessly.
@@ -787,15 +786,20 @@ end
 
 -- Run a group of targets in parallel and wait for all of them.
 function Proxy:fork(ctx, req, group, opts, responses)
-  if #group == 1 then return self:branch(ctx, req, group[1], opts, responses) end
+  if #group == 1 then
+    responses[#responses + 1] = self:branch(ctx, req, group[1], opts)
+    return
+  end
   local w = loop.waiter()
   local left = #group
   for _, target in ipairs(group) do
     loop.spawn(function()
-      local ok, err = xpcall(self.branch, traceback, self, ctx, req, target, opts, responses)
-      if not ok then
+      local ok, r = xpcall(self.branch, traceback, self, ctx, req, target, opts)
+      if ok then
+        responses[#responses + 1] = r
+      else
         responses[#responses + 1] = final_of(500, "Server Internal Error")
-        self:log("error", "branch to %s failed: %s", tostring(target.uri), err)
+        self:log("error", "branch to %s failed: %s", tostring(target.uri), r)
       end
       left = left - 1
       if left == 0 then w:wake() end
@@ -839,8 +843,12 @@ function Proxy:relay(req, targets, opts)
   if targets == nil then
     list = { { uri = req.uri } }
   elseif type(targets) == "table" and targets.uri == nil and targets.contact == nil then
-    list = {}
-    for i, x in ipairs(targets) do list[i] = as_target(x) end
+    if #targets == 1 then
+      list = { as_target(targets[1]) }
+    else
+      list = {}
+      for i, x in ipairs(targets) do list[i] = as_target(x) end
+    end
   else
     list = { as_target(targets) }
   end
@@ -862,10 +870,11 @@ function Proxy:relay(req, targets, opts)
   ctx.relaying = true
   -- one target and a caller done with req (the default route): forward req itself, no copy
   ctx.in_place = opts.in_place and n == 1
-  local responses = {}
+  local responses
   if n == 1 then
-    self:branch(ctx, req, list[1], opts, responses)
+    responses = { self:branch(ctx, req, list[1], opts) }
   else
+    responses = {}
     for _, group in ipairs(groups_of(list, opts.parallel)) do
       self:fork(ctx, req, group, opts, responses)
       if ctx.answered or ctx.got6xx or ctx.cancelled or not PENDING[txn.state] then break end
