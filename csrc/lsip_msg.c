@@ -463,6 +463,12 @@ static int m_index(lua_State *L) {
     }
     break;
   case 's':
+    if (!strcmp(k, "stateless_tag")) { /* §8.2.7: the To tag of a stateless response to it */
+      char tag[SIP_TAG_LEN + 1];
+      if (sip_stateless_tag(m, tag)) return luaL_error(L, "random source failed");
+      lua_pushlstring(L, tag, SIP_TAG_LEN);
+      return 1;
+    }
     if (!strcmp(k, "source")) { /* where a received message came from, made on first use */
       if (lua_getiuservalue(L, 1, 3) != LUA_TNIL || !u->has_src) return 1;
       lua_pop(L, 1);

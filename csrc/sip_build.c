@@ -1,5 +1,6 @@
 /* sip_build.c: responses, ACK and CANCEL built from a request, editable messages, serialization. */
 #include "sip_build.h"
+#include "sip_rand.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -145,6 +146,20 @@ static void put_body(sip_buf *b, const char *content_type, const char *body, siz
   sip_buf_putu(b, n);
   sip_buf_put(b, "\r\n\r\n", 4);
   sip_buf_put(b, body, n);
+}
+
+int sip_stateless_tag(const sip_msg *req, char out[SIP_TAG_LEN + 1]) {
+  static const sip_hdr_id ids[] = {SIP_H_VIA, SIP_H_FROM, SIP_H_CALL_ID, SIP_H_CSEQ};
+  char id[4 * 257];
+  size_t n = 0;
+  for (size_t k = 0; k < sizeof ids / sizeof *ids; k++) {
+    const sip_hdr *h = sip_msg_find(req, ids[k]);
+    size_t len = h ? (h->value.n < 256 ? h->value.n : 256) : 0; /* a prefix identifies it */
+    if (len) memcpy(id + n, h->value.p, len);
+    n += len;
+    id[n++] = '\n';
+  }
+  return sip_rand_stable_tag(id, n, out);
 }
 
 int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char *reason,

@@ -5,6 +5,7 @@
 
 #include "sip_buf.h"
 #include "sip_msg.h"
+#include "sip_rand.h"
 
 /* Extra Via parameters a server adds to the top Via of a request it received (RFC 3261 §18.2.1
  * received, RFC 3581 §4 rport): they are copied into every response built for it. */
@@ -23,6 +24,11 @@ int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char 
                        const char *to_tag, const sip_via_fix *fix, const char *extra,
                        const char *content_type, const char *body, size_t body_len);
 
+/* The To tag of a stateless response to req (RFC 3261 §8.2.7): the same for every
+ * retransmission of a request, another for another request (a keyed hash of its raw top Via,
+ * From, Call-ID and CSeq values, which identify it even when a value did not parse). 0, or -1
+ * if the RNG failed. */
+int sip_stateless_tag(const sip_msg *req, char out[SIP_TAG_LEN + 1]);
 /* The ACK for a non-2xx final response to invite (§17.1.1.3): Request-URI, Call-ID, From, CSeq
  * number and the top Via of the INVITE; To from the response; Route headers of the INVITE;
  * Max-Forwards 70; Content-Length 0. */

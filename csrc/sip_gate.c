@@ -191,7 +191,7 @@ int sip_gate_answer(const sip_gate *g, const sip_msg *req, const sip_via_fix *fi
   if (g->lines_len + 1 > sizeof small && !(lines = malloc(g->lines_len + 1))) return -1;
   memcpy(lines, g->lines, g->lines_len + 1);
   char nonce[SIP_DIGEST_NONCE_LEN + 1], tag[SIP_TAG_LEN + 1];
-  int rc = sip_rand_tag(tag) == 0 ? 1 : -1;
+  int rc = sip_stateless_tag(req, tag) == 0 ? 1 : -1; /* §8.2.7: the same for a retransmission */
   for (size_t i = 0; rc == 1 && i < g->nch; i++) {
     if (sip_digest_nonce_new(g->secret, g->secret_len, g->realm[i], now, nonce) != 0) rc = -1;
     else memcpy(lines + g->nonce_at[i], nonce, SIP_DIGEST_NONCE_LEN);

@@ -1,5 +1,6 @@
 /* sip_rand.c: identifiers from OpenSSL's CSPRNG. */
 #include "sip_rand.h"
+#include "sip_hash.h"
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <string.h>
@@ -55,6 +56,21 @@ int sip_rand_branch(char out[SIP_BRANCH_LEN + 1]) {
 int sip_rand_tag(char out[SIP_TAG_LEN + 1]) {
   out[SIP_TAG_LEN] = 0;
   return sip_rand_chars(out, SIP_TAG_LEN);
+}
+
+static uint8_t tag_key[16];
+static int tag_key_ok;
+static void tag_key_init(void) { tag_key_ok = RAND_bytes(tag_key, sizeof tag_key) == 1; }
+static pthread_once_t tag_key_once = PTHREAD_ONCE_INIT;
+
+int sip_rand_stable_tag(const void *id, size_t n, char out[SIP_TAG_LEN + 1]) {
+  static const char hex[] = "0123456789abcdef";
+  pthread_once(&tag_key_once, tag_key_init);
+  if (!tag_key_ok) return -1;
+  uint64_t h = sip_siphash(tag_key, id, n);
+  for (int i = 0; i < SIP_TAG_LEN; i++, h >>= 4) out[i] = hex[h & 15];
+  out[SIP_TAG_LEN] = 0;
+  return 0;
 }
 
 int sip_rand_callid(char out[SIP_CALLID_LEN + 1]) {

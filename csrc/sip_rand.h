@@ -17,6 +17,11 @@ int sip_rand_branch(char out[SIP_BRANCH_LEN + 1]);
 #define SIP_TAG_LEN 16
 int sip_rand_tag(char out[SIP_TAG_LEN + 1]);
 
+/* The tag of a stateless response (RFC 3261 §8.2.7: the same tag for the same request): 16 hex
+ * digits of a keyed hash of id, the bytes that identify the request, under a key drawn once per
+ * process. 0, or -1 if the RNG failed. */
+int sip_rand_stable_tag(const void *id, size_t n, char out[SIP_TAG_LEN + 1]);
+
 /* Call-ID of 24 random characters, NUL-terminated (the caller may append "@host"). */
 #define SIP_CALLID_LEN 24
 int sip_rand_callid(char out[SIP_CALLID_LEN + 1]);

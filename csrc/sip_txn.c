@@ -810,7 +810,7 @@ static sip_txl_rx bad_request(sip_txl *x, const sip_msg *idx, const sip_peer *fr
   }
   char tag[SIP_TAG_LEN + 1];
   sip_buf b = SIP_BUF_INIT;
-  if (sip_build_response(&b, idx, status, rp, sip_rand_tag(tag) == 0 ? tag : NULL, NULL, NULL, NULL,
+  if (sip_build_response(&b, idx, status, rp, sip_stateless_tag(idx, tag) == 0 ? tag : NULL, NULL, NULL, NULL,
                          NULL, 0) == 0 && !b.oom)
     x->h.send(x->h.ud, from, b.p, b.n);
   sip_buf_free(&b);

@@ -291,6 +291,15 @@ describe("sip messages", function()
       }
     end
 
+    it("§8.2.7 a stateless answer's To tag is the same for a retransmission, another for another request", function()
+      local a = req()
+      local again = assert(sip.parse(tostring(a)))
+      assert.matches("^%x+$", a.stateless_tag)
+      assert.equal(16, #a.stateless_tag)
+      assert.equal(a.stateless_tag, again.stateless_tag)
+      assert.not_equal(a.stateless_tag, req().stateless_tag) -- another branch, Call-ID and From tag
+    end)
+
     it("§8.1.1 a request has the mandatory headers and fresh identifiers", function()
       local r = req()
       assert.equal("REGISTER", r.method)

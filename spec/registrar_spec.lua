@@ -298,6 +298,7 @@ describe("sip.registrar", function()
         local rsp, req = t.register({ "<sip:alice@192.0.2.10>" }, 600)
         assert.equal(401, rsp.status)
         assert.equal("terminated", txns[1].state)
+        assert.equal(req.stateless_tag, rsp.to.tag) -- a retransmission would get the same To tag
         local c = auth.client { user = "alice", password = "wonderland" }
         assert.equal(200, assert(t.client:request(assert(c:authorize(req, rsp)), { dest = t.dest, timeout = 2 })).status)
         assert.equal("completed", txns[2].state) -- the 200 is kept for retransmissions (§17.2.2)

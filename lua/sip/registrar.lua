@@ -338,8 +338,13 @@ end
 -- lost just gets a fresh challenge.
 function Registrar:handle(req)
   local status, reason, opts, list, aor = self:process(req)
+  local stateless = status == 401 and self.stateless_challenges
+  if stateless then -- §8.2.7: the To tag of a stateless answer is the same for a retransmission
+    opts = opts or {}
+    opts.to_tag = req.stateless_tag
+  end
   req:reply(status, reason, opts)
-  if status == 401 and self.stateless_challenges then
+  if stateless then
     local txn = req.txn
     if txn and txn.state ~= "terminated" then txn:terminate() end
   end

@@ -98,11 +98,23 @@ TEST(answers_register_without_credentials_with_the_registrars_401) {
     h = h->next != SIP_NO_HDR ? &r.hdr[h->next] : NULL;
   }
   CHECK(!sip_str_eq(nonces[0], nonces[1]));
-  /* the next answer has other nonces and another tag */
+  /* a retransmission gets other nonces but the same To tag (§8.2.7: tags of a stateless UAS are
+   * the same for the same request); another request another tag */
+  char tag[SIP_TAG_LEN + 1];
+  memcpy(tag, r.to.tag.p, SIP_TAG_LEN);
+  tag[SIP_TAG_LEN] = 0;
   sip_buf again = SIP_BUF_INIT;
   CHECK_EQ_INT(ask(g, reg("sip:example.com", ""), &again), 1);
   CHECK(again.n == out.n && memcmp(again.p, out.p, out.n) != 0);
   CHECK(memmem(again.p, again.n, nonces[0].p, nonces[0].n) == NULL);
+  CHECK(memmem(again.p, again.n, tag, SIP_TAG_LEN) != NULL);
+  sip_buf other = SIP_BUF_INIT;
+  static char b[2048];
+  snprintf(b, sizeof b, "%s", reg("sip:example.com", ""));
+  memcpy(strstr(b, "gate1"), "gate2", 5); /* another branch: another transaction */
+  CHECK_EQ_INT(ask(g, b, &other), 1);
+  CHECK(memmem(other.p, other.n, tag, SIP_TAG_LEN) == NULL);
+  sip_buf_free(&other);
   sip_buf_free(&again);
   sip_buf_free(&out);
   sip_gate_free(g);
