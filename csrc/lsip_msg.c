@@ -441,6 +441,15 @@ static int m_index(lua_State *L) {
       return 1;
     }
     break;
+  case 'l':
+    if (!strcmp(k, "loop_key")) { /* §16.3 step 4: what a proxy remembers to detect loops */
+      uint64_t h;
+      if (!m->is_request) return 0;
+      if (sip_loop_key(m, &h)) return luaL_error(L, "random source failed");
+      lua_pushinteger(L, (lua_Integer)h);
+      return 1;
+    }
+    break;
   case 'm':
     if (!strcmp(k, "method")) {
       if (m->is_request) lsip_pushstr(L, m->method);

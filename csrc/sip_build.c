@@ -148,18 +148,34 @@ static void put_body(sip_buf *b, const char *content_type, const char *body, siz
   sip_buf_put(b, body, n);
 }
 
-int sip_stateless_tag(const sip_msg *req, char out[SIP_TAG_LEN + 1]) {
-  static const sip_hdr_id ids[] = {SIP_H_VIA, SIP_H_FROM, SIP_H_CALL_ID, SIP_H_CSEQ};
-  char id[4 * 257];
+/* The first values of ids (each cut at 256 bytes: a prefix identifies it), then extra, one per
+ * line, into id (room for 5 * 257 bytes). Returns the length. */
+static size_t identity(const sip_msg *req, const sip_hdr_id *ids, size_t nids, sip_str extra, char *id) {
   size_t n = 0;
-  for (size_t k = 0; k < sizeof ids / sizeof *ids; k++) {
+  for (size_t k = 0; k < nids; k++) {
     const sip_hdr *h = sip_msg_find(req, ids[k]);
-    size_t len = h ? (h->value.n < 256 ? h->value.n : 256) : 0; /* a prefix identifies it */
+    size_t len = h ? (h->value.n < 256 ? h->value.n : 256) : 0;
     if (len) memcpy(id + n, h->value.p, len);
     n += len;
     id[n++] = '\n';
   }
+  size_t len = extra.n < 256 ? extra.n : 256;
+  if (len) memcpy(id + n, extra.p, len);
+  return n + len;
+}
+
+int sip_stateless_tag(const sip_msg *req, char out[SIP_TAG_LEN + 1]) {
+  static const sip_hdr_id ids[] = {SIP_H_VIA, SIP_H_FROM, SIP_H_CALL_ID, SIP_H_CSEQ};
+  char id[5 * 257];
+  size_t n = identity(req, ids, 4, SIP_STR_NULL, id);
   return sip_rand_stable_tag(id, n, out);
+}
+
+int sip_loop_key(const sip_msg *req, uint64_t *out) {
+  static const sip_hdr_id ids[] = {SIP_H_FROM, SIP_H_TO, SIP_H_CALL_ID, SIP_H_CSEQ};
+  char id[5 * 257];
+  size_t n = identity(req, ids, 4, req->ruri, id);
+  return sip_rand_keyed_hash(id, n, out);
 }
 
 int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char *reason,

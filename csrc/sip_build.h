@@ -29,6 +29,10 @@ int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char 
  * From, Call-ID and CSeq values, which identify it even when a value did not parse). 0, or -1
  * if the RNG failed. */
 int sip_stateless_tag(const sip_msg *req, char out[SIP_TAG_LEN + 1]);
+/* A proxy's loop detection key of req (RFC 3261 §16.3 step 4, §16.6 step 8): a keyed hash of its
+ * current Request-URI and raw From, To, Call-ID and CSeq values; the same when the request comes
+ * back unchanged, another on a spiral (another Request-URI). 0, or -1 if the RNG failed. */
+int sip_loop_key(const sip_msg *req, uint64_t *out);
 /* The ACK for a non-2xx final response to invite (§17.1.1.3): Request-URI, Call-ID, From, CSeq
  * number and the top Via of the INVITE; To from the response; Route headers of the INVITE;
  * Max-Forwards 70; Content-Length 0. */

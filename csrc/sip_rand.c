@@ -63,11 +63,17 @@ static int tag_key_ok;
 static void tag_key_init(void) { tag_key_ok = RAND_bytes(tag_key, sizeof tag_key) == 1; }
 static pthread_once_t tag_key_once = PTHREAD_ONCE_INIT;
 
-int sip_rand_stable_tag(const void *id, size_t n, char out[SIP_TAG_LEN + 1]) {
-  static const char hex[] = "0123456789abcdef";
+int sip_rand_keyed_hash(const void *id, size_t n, uint64_t *out) {
   pthread_once(&tag_key_once, tag_key_init);
   if (!tag_key_ok) return -1;
-  uint64_t h = sip_siphash(tag_key, id, n);
+  *out = sip_siphash(tag_key, id, n);
+  return 0;
+}
+
+int sip_rand_stable_tag(const void *id, size_t n, char out[SIP_TAG_LEN + 1]) {
+  static const char hex[] = "0123456789abcdef";
+  uint64_t h;
+  if (sip_rand_keyed_hash(id, n, &h)) return -1;
   for (int i = 0; i < SIP_TAG_LEN; i++, h >>= 4) out[i] = hex[h & 15];
   out[SIP_TAG_LEN] = 0;
   return 0;

@@ -300,6 +300,18 @@ describe("sip messages", function()
       assert.not_equal(a.stateless_tag, req().stateless_tag) -- another branch, Call-ID and From tag
     end)
 
+    it("§16.3 step 4 a request's loop key: the same when it comes back, another on a spiral", function()
+      local a = req()
+      local back = assert(sip.parse(tostring(a)))
+      back:push_via("SIP/2.0/UDP 192.0.2.99;branch=z9hG4bKother") -- Vias play no part
+      assert.equal("number", math.type(a.loop_key) and "number")
+      assert.equal(a.loop_key, back.loop_key)
+      back:set_uri("sip:bob@192.0.2.4") -- retargeted: a spiral, not a loop
+      assert.not_equal(a.loop_key, back.loop_key)
+      assert.not_equal(a.loop_key, req().loop_key)
+      assert.is_nil(sip.response(a, 200).loop_key)
+    end)
+
     it("§8.1.1 a request has the mandatory headers and fresh identifiers", function()
       local r = req()
       assert.equal("REGISTER", r.method)

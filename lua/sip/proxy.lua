@@ -290,12 +290,9 @@ end
 -- (§16.6 step 8 lists the fields). Rather than a hash carried in our branch, we remember the
 -- keys of the requests we forwarded lately (two generations, bounded): a request that carries
 -- one of our Vias and whose key we forwarded has looped; a spiral has another Request-URI, so
--- another key. The top Via is left out: it changes on every hop. Proxy-Require and
+-- another key. req.loop_key is that key, a keyed hash of Request-URI, From, To, Call-ID and
+-- CSeq computed in C. The top Via is left out: it changes on every hop. Proxy-Require and
 -- Proxy-Authorization too: a resubmission with credentials has a new CSeq anyway.
-local function loop_key(req, uri)
-  return (req:header("From") or "") .. "\n" .. (req:header("To") or "") .. "\n" .. uri .. "\n" ..
-    (req.call_id or "") .. "\n" .. (req.cseq or "")
-end
 
 -- Is there a To tag? The raw value answers for nearly every request; a "tag" that could sit in
 -- a display name is checked with the parser.
@@ -352,7 +349,7 @@ function Proxy:validate(req, ctx)
     for _, v in ipairs(req:headers("Via")) do
       for _, sb in ipairs(self.sent_by) do
         if v:find(sb, 1, true) then
-          local key = loop_key(req, req.uri)
+          local key = req.loop_key
           if self.loop_cur[key] or self.loop_old[key] then
             self:reply(req, 482, "Loop Detected")
             return nil
@@ -671,7 +668,7 @@ function Proxy:branch(ctx, req, target, opts)
   local brs = ctx.branches
   if brs then brs[#brs + 1] = br else ctx.branches = { br } end
   if not ctx.remembered then
-    ctx.key = ctx.key or loop_key(req, req.uri)
+    ctx.key = ctx.key or req.loop_key
     self:remember(ctx.key)
     ctx.remembered = true
   end
