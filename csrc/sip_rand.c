@@ -58,15 +58,17 @@ int sip_rand_tag(char out[SIP_TAG_LEN + 1]) {
   return sip_rand_chars(out, SIP_TAG_LEN);
 }
 
-static uint8_t tag_key[16];
-static int tag_key_ok;
-static void tag_key_init(void) { tag_key_ok = RAND_bytes(tag_key, sizeof tag_key) == 1; }
-static pthread_once_t tag_key_once = PTHREAD_ONCE_INIT;
+/* The key of sip_rand_keyed_hash, drawn at its first use; a forked child keeps it (its tags and
+ * loop keys stay those of its parent, which is what a stable identifier wants). */
+static uint8_t stable_key[16];
+static int stable_key_ok;
+static void stable_key_init(void) { stable_key_ok = RAND_bytes(stable_key, sizeof stable_key) == 1; }
+static pthread_once_t stable_key_once = PTHREAD_ONCE_INIT;
 
 int sip_rand_keyed_hash(const void *id, size_t n, uint64_t *out) {
-  pthread_once(&tag_key_once, tag_key_init);
-  if (!tag_key_ok) return -1;
-  *out = sip_siphash(tag_key, id, n);
+  pthread_once(&stable_key_once, stable_key_init);
+  if (!stable_key_ok) return -1;
+  *out = sip_siphash(stable_key, id, n);
   return 0;
 }
 
