@@ -523,6 +523,15 @@ describe("sip.proxy", function()
   describe("authentication (§22.3)", function()
     local users = { alice = "wonderland", bob = "builder" }
 
+    -- bob's REGISTER without credentials, t changing its fields, sent by the client: rsp, req
+    local function register_bob(env, t)
+      local fields = { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+        to = "<sip:bob@example.com>", contact = "<sip:bob@127.0.0.1:5999>" }
+      for k, v in pairs(t or {}) do fields[k] = v end
+      local req = sip.request(fields)
+      return assert(env.client:request(req, { dest = env.dest, timeout = 2 })), req
+    end
+
     it("REGISTER is challenged with 401; a call from a local user with 407", function()
       with_proxy({ users = users }, function(env)
         local bob = uas(env, { final = 200 })
@@ -581,10 +590,8 @@ describe("sip.proxy", function()
       local function first_401(popts)
         local got
         with_proxy(popts, function(env)
-          local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>;tag=f1",
-            to = "<sip:bob@example.com>", call_id = "gate-1@127.0.0.1", cseq = 7, contact = "<sip:bob@127.0.0.1:5999>",
-            expires = 600 }
-          local rsp = assert(env.client:request(req, { dest = env.dest, timeout = 2 }))
+          local rsp, req = register_bob(env, { from = "<sip:bob@example.com>;tag=f1", call_id = "gate-1@127.0.0.1",
+            cseq = 7, expires = 600 })
           got = { rsp = rsp, first = env.px.ep:stats() }
           -- its nonce serves the registration that follows
           local again = assert(auth.client { user = "bob", password = "builder" }:authorize(req, rsp))
@@ -615,12 +622,7 @@ describe("sip.proxy", function()
 
     it("leaves to Lua every REGISTER another rule may answer otherwise", function()
       with_proxy({ users = users }, function(env)
-        local function status(t)
-          local req = sip.request { method = "REGISTER", uri = t.uri or "sip:example.com", from = "<sip:bob@example.com>",
-            to = "<sip:bob@example.com>", contact = "<sip:bob@127.0.0.1:5999>", max_forwards = t.max_forwards,
-            headers = t.headers }
-          return assert(env.client:request(req, { dest = env.dest, timeout = 2 })).status
-        end
+        local function status(t) return (register_bob(env, t)).status end
         assert.is_true(env.px.gated)
         assert.equal(420, status { headers = { Require = "foo" } }) -- §10.3 step 2
         assert.equal(420, status { headers = { ["Proxy-Require"] = "foo" } }) -- §16.3 step 5
@@ -638,9 +640,7 @@ describe("sip.proxy", function()
       local function gated(popts)
         local n
         with_proxy(popts, function(env)
-          local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
-            to = "<sip:bob@example.com>", contact = "<sip:bob@127.0.0.1:5999>" }
-          assert.equal(401, assert(env.client:request(req, { dest = env.dest, timeout = 2 })).status)
+          assert.equal(401, (register_bob(env)).status)
           n = env.px.ep:stats().gated
         end)
         return n
