@@ -509,6 +509,14 @@ static int list_len(lua_State *L, int t, const char *k) {
   return (int)luaL_len(L, -1);
 }
 
+/* Push item i of the list at idx whose list_len was n (the string itself when n is -1); the
+ * string's text, or NULL when the item is not a string. */
+static const char *list_str(lua_State *L, int idx, int n, int i, size_t *len) {
+  if (n >= 0) lua_rawgeti(L, idx, i);
+  else lua_pushvalue(L, idx);
+  return lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+}
+
 /* stack:gate{method=, status=, reason=, header=, credentials=, secret=, challenges=, hosts=}
  * | stack:gate(nil) -> true | nil, err. Requests answered statelessly before a transaction
  * (sip_gate.h): a new request of method (a name or a list) without a credentials header, for
@@ -527,10 +535,8 @@ static int s_gate(lua_State *L) {
   memset(&c, 0, sizeof c);
   int n = list_len(L, 2, "method"); /* at 3 */
   for (int i = 1; i <= (n < 0 ? 1 : n); i++) {
-    if (n >= 0) lua_rawgeti(L, 3, i);
-    else lua_pushvalue(L, 3);
     size_t ml;
-    const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &ml) : NULL;
+    const char *m = list_str(L, 3, n, i, &ml);
     sip_method_id id = m ? sip_method_lookup(m, ml) : SIP_M_OTHER;
     if (id == SIP_M_OTHER || id == SIP_M_ACK || id == SIP_M_CANCEL)
       return luaL_error(L, "field 'method': %s cannot be challenged", m ? m : "a non-string");
@@ -567,10 +573,8 @@ static int s_gate(lua_State *L) {
   if (nh > 256) return luaL_error(L, "field 'hosts' must list at most 256 names");
   sip_str hosts[256];
   for (int i = 1; i <= (nh < 0 ? 1 : nh); i++) {
-    if (nh >= 0) lua_rawgeti(L, hi, i);
-    else lua_pushvalue(L, hi);
     size_t hl;
-    const char *h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &hl) : NULL;
+    const char *h = list_str(L, hi, nh, i, &hl);
     if (!h) return luaL_error(L, "field 'hosts' must list strings");
     hosts[i - 1] = sip_str_make(h, hl); /* anchored in the hosts field */
     lua_pop(L, 1);
