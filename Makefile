@@ -12,7 +12,8 @@ LUA        ?= lua5.4
 CC         ?= cc
 CLANG      ?= clang
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
-CFLAGS     ?= -O2 -g
+# -O3: the parser runs 2-5% faster than at -O2 (min-of-batches A/B of build/bench-parse's corpus)
+CFLAGS     ?= -O3 -g
 WARN       := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 CORE_LIBS  := -lev -lssl -lcrypto
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
