@@ -12,7 +12,7 @@ LUA        ?= lua5.4
 CC         ?= cc
 CLANG      ?= clang
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
-# -O3: the parser runs 2-5% faster than at -O2 (min-of-batches A/B of build/bench-parse's corpus)
+# -O3: the parser runs 2-4% faster than at -O2 (alternating min-of-batches A/Bs on the bench corpus)
 CFLAGS     ?= -O3 -g
 WARN       := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 CORE_LIBS  := -lev -lssl -lcrypto

@@ -1,14 +1,7 @@
 /* compare_ours: lua-sip's side of compare_parse.c, apart from sofia-sip's headers (both declare a
  * sip_method_name()). */
-#include <stddef.h>
+#include "compare_parse.h"
 #include "sip_msg.h"
-
-typedef struct blob {
-  char *p;
-  size_t n;
-} blob;
-
-long compare_ours(const blob *files, int nfiles, long rounds);
 
 long compare_ours(const blob *files, int nfiles, long rounds) {
   static sip_hdr hdr[256];

@@ -17,18 +17,11 @@
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip_parser.h>
 #include <sofia-sip/sip_header.h>
-
-typedef struct blob {
-  char *p;
-  size_t n;
-} blob;
+#include "compare_parse.h"
 
 static blob *files;
 static int nfiles;
 static long failed[3];
-
-/* compare_ours.c: sip_parse() of every file, rounds times; the number that failed */
-long compare_ours(const blob *files, int nfiles, long rounds);
 
 static double now(void) {
   struct timespec t;
