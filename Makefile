@@ -75,7 +75,7 @@ build/fuzz/%: spec/fuzz/%.c build/libsipcore-fuzz.a
 	@mkdir -p $(dir $@)
 	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc -o $@ $< build/libsipcore-fuzz.a $(CORE_LIBS)
 
-build/bench-parse: csrc/bench/bench_parse.c build/libsipcore.a
+build/bench-parse: csrc/bench/bench_parse.c csrc/bench/bench_util.h build/libsipcore.a
 	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
 
 deps:

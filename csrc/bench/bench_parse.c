@@ -1,38 +1,8 @@
 /* bench_parse: full sip_parse (start line, header index, typed Via/From/To/CSeq/Call-ID/Contact/
  * Content-Length, Request-URI) of each file, ROUNDS times.
  * usage: bench-parse ROUNDS FILE...   prints "<ns> ns/msg" first, then MB/s and failures. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+#include "bench_util.h"
 #include "sip_msg.h"
-
-typedef struct blob {
-  char *p;
-  size_t n;
-} blob;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static blob load(const char *path) {
-  blob b = {NULL, 0};
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    exit(2);
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  b.p = malloc(n > 0 ? (size_t)n : 1);
-  if (!b.p || (n > 0 && fread(b.p, 1, (size_t)n, f) != (size_t)n)) exit(2);
-  b.n = (size_t)n;
-  fclose(f);
-  return b;
-}
 
 int main(int argc, char **argv) {
   if (argc < 3) {

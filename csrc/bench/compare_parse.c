@@ -23,31 +23,6 @@ static blob *files;
 static int nfiles;
 static long failed[3];
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static blob load(const char *path) {
-  blob b = {NULL, 0};
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    exit(2);
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  /* NUL-terminated for sofia-sip's msg_make(), which reads a C string's worth */
-  b.p = malloc((size_t)(n > 0 ? n : 0) + 1);
-  if (!b.p || (n > 0 && fread(b.p, 1, (size_t)n, f) != (size_t)n)) exit(2);
-  b.n = (size_t)n;
-  b.p[b.n] = 0;
-  fclose(f);
-  return b;
-}
-
 static void run_ours(long rounds) { failed[0] += compare_ours(files, nfiles, rounds); }
 
 static void run_sofia(long rounds) {
