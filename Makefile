@@ -67,13 +67,30 @@ build/libsipcore-fuzz.a: $(CORE_SRC) $(CORE_HDR)
 	for f in $(CORE_SRC); do $(CLANG) $(FUZZ_FLAGS) -c $$f -o build/obj-fuzz/$$(basename $$f .c).o || exit 1; done
 	ar rcs $@ $(patsubst csrc/%.c,build/obj-fuzz/%.o,$(CORE_SRC))
 
+# The core on its general parsers only (-DSIP_SCAN_SCALAR: no fast paths), every global symbol
+# renamed gen_*, so that fuzz_fast links it beside the usual build and compares the two.
+build/libsipcore-fuzz-gen.a: $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p build/obj-fuzz-gen
+	@rm -f $@
+	for f in $(CORE_SRC); do $(CLANG) $(FUZZ_FLAGS) -DSIP_SCAN_SCALAR -c $$f -o build/obj-fuzz-gen/$$(basename $$f .c).o || exit 1; done
+	nm -g --defined-only $(patsubst csrc/%.c,build/obj-fuzz-gen/%.o,$(CORE_SRC)) | \
+	  awk 'NF == 3 {print $$3, "gen_" $$3}' | sort -u >build/obj-fuzz-gen/rename.txt
+	for o in $(patsubst csrc/%.c,build/obj-fuzz-gen/%.o,$(CORE_SRC)); do \
+	  objcopy --redefine-syms=build/obj-fuzz-gen/rename.txt $$o || exit 1; done
+	ar rcs $@ $(patsubst csrc/%.c,build/obj-fuzz-gen/%.o,$(CORE_SRC))
+
 build/ctest-san/%: spec/c/%.c build/libsipcore-san.a spec/c/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) -Icsrc -o $@ $< build/libsipcore-san.a $(CORE_LIBS)
 
-build/fuzz/%: spec/fuzz/%.c build/libsipcore-fuzz.a
+FUZZ_LINK := $(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc
+build/fuzz/%: spec/fuzz/%.c spec/fuzz/fuzz.h build/libsipcore-fuzz.a
 	@mkdir -p $(dir $@)
-	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc -o $@ $< build/libsipcore-fuzz.a $(CORE_LIBS)
+	$(FUZZ_LINK) -o $@ $< build/libsipcore-fuzz.a $(CORE_LIBS)
+
+build/fuzz/fuzz_fast: spec/fuzz/fuzz_fast.c spec/fuzz/fuzz.h build/libsipcore-fuzz.a build/libsipcore-fuzz-gen.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_LINK) -o $@ $< build/libsipcore-fuzz.a build/libsipcore-fuzz-gen.a $(CORE_LIBS)
 
 build/bench-parse: csrc/bench/bench_parse.c csrc/bench/bench_util.h build/libsipcore.a
 	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)

@@ -2,17 +2,7 @@
  * from it picks where the reads end. Framing read by read must give the same messages (skip and
  * length) and the same final error as framing the whole stream at once, every frame must stay in
  * the buffer, and a framed message that parses in stream mode has exactly the framed length. */
-#include <stdio.h>
-#include <stdlib.h>
-#include "sip_msg.h"
-
-#define ASSERT(c)                                                                                 \
-  do {                                                                                            \
-    if (!(c)) {                                                                                   \
-      fprintf(stderr, "invariant failed: %s (%s:%d)\n", #c, __FILE__, __LINE__);                 \
-      abort();                                                                                    \
-    }                                                                                             \
-  } while (0)
+#include "fuzz.h"
 
 #define MAXF 64
 
@@ -56,9 +46,8 @@ static void one_shot(const char *buf, size_t len, frames *f) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char *buf = malloc(size ? size : 1);
+  char *buf = fuzz_copy(data, size);
   if (!buf) return 0;
-  if (size) memcpy(buf, data, size);
   frames whole, inc;
   one_shot(buf, size, &whole);
 

@@ -3,19 +3,8 @@
  * the id chains consistent, lookups and the app check run, and every Via / address / CSeq value
  * parses again on its own; a request the gate answers (sip_gate.h) gets a 401 that parses, with
  * its Call-ID and CSeq. On failure: a status and an offset inside the buffer. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz.h"
 #include "sip_gate.h"
-#include "sip_msg.h"
-
-#define ASSERT(c)                                                                                 \
-  do {                                                                                            \
-    if (!(c)) {                                                                                   \
-      fprintf(stderr, "invariant failed: %s (%s:%d)\n", #c, __FILE__, __LINE__);                 \
-      abort();                                                                                    \
-    }                                                                                             \
-  } while (0)
 
 static int inside(sip_str s, const char *lo, const char *hi) {
   return s.p == NULL ? s.n == 0 : (s.p >= lo && s.p + s.n <= hi);
@@ -174,18 +163,15 @@ static void check_gate(const sip_msg *m) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char *buf = malloc(size ? size : 1);
+  char *buf = fuzz_copy(data, size);
   if (!buf) return 0;
-  if (size) memcpy(buf, data, size);
-  static const sip_limits tight = {512, 8, 64};
-  const sip_limits *lims[2] = {NULL, &tight};
   for (unsigned l = 0; l < 2; l++)
     for (unsigned mode = 0; mode < 2; mode++) {
       sip_msg m;
       memset(&m, 0, sizeof m);
-      if (sip_parse(buf, size, &m, hdr, 300, lims[l], mode) == 0) {
+      if (sip_parse(buf, size, &m, hdr, 300, fuzz_limits[l], mode) == 0) {
         check_ok(&m, buf, size);
-        check_rebase(&m, buf, size, lims[l], mode);
+        check_rebase(&m, buf, size, fuzz_limits[l], mode);
         if (l == 0 && mode == 0) check_gate(&m);
       } else
         check_err(&m, buf, size);

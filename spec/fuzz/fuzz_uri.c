@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "sip_uri.h"
 
 #define CHECK(c)                                                                                   \
@@ -27,10 +28,8 @@ static void pair(const char *p, size_t size, const char *nl) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  /* an exactly sized copy, so that ASan sees any read past the end */
-  char *p = malloc(size ? size : 1);
+  char *p = fuzz_copy(data, size);
   if (!p) return 0;
-  if (size) memcpy(p, data, size);
   const char *nl = size ? memchr(p, '\n', size) : NULL;
   if (nl) pair(p, size, nl);
 
