@@ -10,9 +10,6 @@
  * a full parse of the message, then freeing it. Ours runs in compare_ours.c: sofia-sip's headers
  * and ours both declare sip_method_name() (run.sh renames ours in the copy of the library it links
  * here, so that sofia-sip's own calls never reach it). */
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 #include <osipparser2/osip_parser.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip_parser.h>
