@@ -7,7 +7,7 @@
  *
  * The Via and address parsers take e as the end of the value or only as a bound, and return
  * where their grammar stopped: the caller checks that this is the end (the slice's, or the
- * line's CRLF, so that sip_parse() needs no search for the line end). A value they accept holds
+ * line's CR, which sip_parse() found first and passes as e). A value they accept holds
  * no comma outside quotes and <>, so it is one list element. */
 #ifndef SIP_FAST_H
 #define SIP_FAST_H

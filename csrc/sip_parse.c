@@ -702,9 +702,10 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
 #define HN_ENUM(tag, s, c0, id) HN_##tag,
 enum { HNAMES(HN_ENUM, HN_ENUM) HN__COUNT };
 /* What the header loop does with a known name's value: which fast parser of sip_fast.h takes
- * it (each must end at the line's CRLF), or none (HK_PLAIN: its end is searched for; Expires
- * too, whose delta-seconds are read once the value is known). One byte of the name's entry, so
- * that the loop dispatches on it without looking the id up in typed_ids[] again. */
+ * it (each must end at the line's CR), or none (HK_PLAIN: the value as it is, or split as a
+ * list; Expires too, whose delta-seconds are read once the value is known). One byte of the
+ * name's entry, so that the loop dispatches on it without looking the id up in typed_ids[]
+ * again. */
 enum {
   HK_PLAIN, HK_VIA, HK_FROM, HK_TO, HK_ADDR, HK_NAMEADDR, HK_CALL_ID, HK_CSEQ, HK_MAX_FORWARDS,
   HK_CONTENT_LENGTH
@@ -1024,14 +1025,25 @@ static const char *parse_headers(pctx *c, const char *lp) {
         id = SIP_H_OTHER;
       }
       const char *v = lp + n + 1;
+      /* The usual line end: its CR before tb (so within the limits, and 16 bytes readable past
+       * it), then LF (lf_next() found it), and no folding (the next line does not start with SP
+       * or HTAB). lf NULL gives the largest address. The name holds no CR or LF (it is a token),
+       * so the colon is before the CR and v is at most cr. */
+      uintptr_t crp = (uintptr_t)lf - 1;
+      const char *cr = (const char *)crp;
+      int eol = 0;
+      if (crp < (uintptr_t)tb) {
+        uint32_t w; /* CR LF and the next line's first octet (readable: cr < tb) */
+        memcpy(&w, cr, 4);
+        unsigned c2 = (w >> 16) & 0xff;
+        eol = (w & 0xff) == '\r' && (c2 > ' ' || (c2 != ' ' && c2 != '\t'));
+      }
       if (kind != HK_PLAIN) {
-        /* typed: its grammar ends the value, which must end the line (no search for LF); the
-         * typed results wait for that, but Via, From and To, which the general path parses
-         * again when refused */
-        const char *vv = v + (*v == ' '), *r = NULL, *q, *cr = lf ? lf - 1 : lp;
+        /* typed: its grammar must end at the line's CR; the typed results wait for that, but
+         * Via, From and To, which the general path parses again when refused */
+        const char *vv = v + (*v == ' '), *r = NULL, *q;
         int first = m->first[id] == SIP_NO_HDR;
-        if (lf && cr < tb && vv < cr && (unsigned char)*vv > ' ' && *cr == '\r' && lf[1] != ' ' &&
-            lf[1] != '\t') {
+        if (eol && vv < cr) {
           switch (kind) {
           case HK_VIA: {
             sip_via tmp, *vp = first ? &m->via : &tmp;
@@ -1123,10 +1135,9 @@ static const char *parse_headers(pctx *c, const char *lp) {
           }
         }
       }
-      /* a line longer than max_line is parse_line()'s to report. Most of these values are
-       * short: their first 16 bytes on their own before the search 64 bytes at a time */
-      if (!lf || lf >= le || lf <= v || (size_t)(lf - lp) >= ml || lf[-1] != '\r' ||
-          (le - lf > 1 && (lf[1] == ' ' || lf[1] == '\t')))
+      /* a line longer than max_line is parse_line()'s to report */
+      if (!eol && (!lf || lf >= le || lf <= v || (size_t)(lf - lp) >= ml || lf[-1] != '\r' ||
+                   (le - lf > 1 && (lf[1] == ' ' || lf[1] == '\t'))))
         goto slow;
       /* the value's WS: usually one SP after the colon (v < ve: lf[-1] is the CR) */
       const char *ve = lf - 1;
