@@ -944,7 +944,7 @@ static inline const char *lf_next(const char **base, uint64_t *mask, const char 
  * other value by the list splitter or as it is. Anything else (WS before the colon,
  * folding, a name of 32 bytes or more, the last 16 bytes of the buffer, errors) is
  * parse_line()'s. */
-static const char *parse_headers(pctx *c, const char *lp) {
+static const char *parse_headers(pctx *c, const char *lp, const char *lfb, uint64_t lfm) {
   sip_msg *m = c->m;
   const char *le = c->lim_end;
 #ifdef SIP_SCAN_SSE2
@@ -967,8 +967,6 @@ static const char *parse_headers(pctx *c, const char *lp) {
   const char *hot0 = lp - 1;
   if (end - lp >= 16 && le - lp >= 2) hot0 = end - 16 < le - 2 ? end - 16 : le - 2;
   const char *hot = lp - 1, *tb = tbound;
-  const char *lfb = NULL; /* the LF bits of the 64 bytes there (lf_next()) */
-  uint64_t lfm = 0;
 #endif
   unsigned line = 0;
   for (;; line++) {
@@ -1210,7 +1208,16 @@ static int parse_msg(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsi
   if (p == end) return fatal(&c, 400, p, "empty message");
   c.lim_end = (size_t)(end - p) > lim->max_msg ? p + lim->max_msg : end;
 
+  /* the start line's LF by the header loop's LF bits (lf_next()), which it goes on with: the
+   * start line seldom fills the first 64 bytes */
+  const char *lfb = NULL;
+  uint64_t lfm = 0;
+#ifdef SIP_SCAN_SSE2
+  const char *lf = lf_next(&lfb, &lfm, p, c.lim_end, end);
+  if (lf && (size_t)(lf - p) >= c.max_line + 2) lf = NULL;
+#else
   const char *lf = find_lf(&c, p, p);
+#endif
   if (!lf) return no_line_end(&c, p, "start line not terminated");
   if (lf == p || lf[-1] != '\r') return fatal(&c, 400, lf, "bad start line: LF without CR");
   const char *le = lf - 1;
@@ -1224,7 +1231,7 @@ static int parse_msg(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsi
    * stays the one reported. */
   if (r != 0) c.line_err = 1;
 
-  const char *hend = parse_headers(&c, lf + 1);
+  const char *hend = parse_headers(&c, lf + 1, lfb, lfm);
   if (!hend) return -1;
 
   /* Content-Length and the body (RFC 3261 §18.3, §20.14) */
