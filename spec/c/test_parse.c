@@ -852,6 +852,69 @@ TEST(s18_3_framing_prefixes_agree_with_whole) {
   }
 }
 
+/* The header loop finds each line's LF first, 64 bytes at a time from where it starts looking,
+ * with a byte-wise search in the last 64 bytes of the buffer. Wherever the message sits (every
+ * start offset within 64 bytes) and however much of the buffer follows it (the extra octets of
+ * a datagram, dropped, §18.3), the parse is the same: every index entry and typed field at the
+ * same offset. The message has lines longer than 64 and 128 bytes, a folded line between fast
+ * ones, a line the fast path leaves to the general one (WS before the colon), and a short one. */
+TEST(s7_3_1_line_ends_found_ahead_agree_wherever_the_message_sits) {
+  const char *msg =
+      "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;received=192.0.2.1;"
+      "rport=5060;x-long-parameter=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+      "Max-Forwards: 70\r\n"
+      "To: Bob <sip:bob@biloxi.example.com>\r\n"
+      "Subject: a folded\r\n line between fast ones\r\n"
+      "From: \"Alice\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+      "Call-ID : a84b4c76e66710@pc33.atlanta.example.com\r\n"
+      "CSeq: 314159 INVITE\r\n"
+      "Contact: <sip:alice@pc33.atlanta.example.com>\r\n"
+      "Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO, UPDATE\r\n"
+      "l: 0\r\n"
+      "\r\n";
+  size_t n = strlen(msg);
+  static char buf[4096];
+  static sip_hdr ref[256];
+  sip_msg r;
+  memset(buf, 'x', sizeof buf);
+  memcpy(buf, msg, n);
+  CHECK_EQ_INT(sip_parse(buf, n, &r, ref, 256, NULL, SIP_PARSE_DGRAM), 0);
+  CHECK_EQ_INT(r.nlines, 10);
+  CHECK_EQ_INT(r.count[SIP_H_ALLOW], 11);
+  CHECK_STR(r.via.branch, "z9hG4bK776asdhds");
+  CHECK_STR(r.from.tag, "1928301774");
+  CHECK_STR(r.call_id, "a84b4c76e66710@pc33.atlanta.example.com");
+  CHECK_EQ_INT(r.cseq, 314159);
+  CHECK_EQ_INT(r.max_forwards, 70);
+  CHECK(r.hdr[r.first[SIP_H_SUBJECT]].flags & SIP_HF_FOLDED);
+  for (size_t off = 0; off < 64; off++)
+    for (size_t extra = 0; extra <= 130; extra += off % 2 ? 13 : 1) {
+      memset(buf, 'x', sizeof buf);
+      memcpy(buf + off, msg, n);
+      memcpy(buf + off + n, "\r\n\r\nINVITE\r\n", extra < 12 ? extra : 12);
+      const char *b = buf + off;
+      if (sip_parse(b, n + extra, &M, H, 256, NULL, SIP_PARSE_DGRAM) != 0 || M.nhdr != r.nhdr ||
+          M.len != r.len || M.nlines != r.nlines) {
+        FAILF("offset %zu, %zu octets after the message: parse differs", off, extra);
+        return;
+      }
+      for (unsigned i = 0; i < M.nhdr; i++)
+        if (M.hdr[i].name.p - b != ref[i].name.p - buf ||
+            M.hdr[i].value.p - b != ref[i].value.p - buf || M.hdr[i].value.n != ref[i].value.n ||
+            M.hdr[i].id != ref[i].id || M.hdr[i].line != ref[i].line ||
+            M.hdr[i].flags != ref[i].flags) {
+          FAILF("offset %zu, %zu octets after the message: entry %u differs", off, extra, i);
+          return;
+        }
+      if (M.via.branch.p - b != r.via.branch.p - buf || M.from.tag.p - b != r.from.tag.p - buf ||
+          M.call_id.p - b != r.call_id.p - buf || M.cseq != r.cseq) {
+        FAILF("offset %zu, %zu octets after the message: typed fields differ", off, extra);
+        return;
+      }
+    }
+}
+
 /* ---- no overreads ---------------------------------------------------------------------------- */
 
 /* Every prefix of a set of messages, in both modes, ends right before an unmapped page. */
@@ -940,6 +1003,7 @@ int main(void) {
   RUN(s18_3_framing_folded_and_compact_content_length);
   RUN(s18_3_framing_stops_early_when_too_large);
   RUN(s18_3_framing_prefixes_agree_with_whole);
+  RUN(s7_3_1_line_ends_found_ahead_agree_wherever_the_message_sits);
   RUN(no_read_past_the_buffer_for_any_prefix);
   RUN(offsets_and_slices_stay_inside_the_message);
   guard_drop();
