@@ -852,9 +852,9 @@ TEST(s18_3_framing_prefixes_agree_with_whole) {
   }
 }
 
-/* The header loop finds each line's LF first, 64 bytes at a time from where it starts looking,
- * with a byte-wise search in the last 64 bytes of the buffer. Wherever the message sits (every
- * start offset within 64 bytes) and however much of the buffer follows it (the extra octets of
+/* The header loop finds each line's LF first, 16 bytes at a time from the line's start, with a
+ * byte-wise search in the last 16 bytes of the buffer. Wherever the message sits (every start
+ * offset within 64 bytes) and however much of the buffer follows it (the extra octets of
  * a datagram, dropped, §18.3), the parse is the same: every index entry and typed field at the
  * same offset. The message has lines longer than 64 and 128 bytes, a folded line between fast
  * ones, a line the fast path leaves to the general one (WS before the colon), and a short one. */
