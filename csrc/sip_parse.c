@@ -905,10 +905,11 @@ static __attribute__((noinline)) const char *addr_check(const char *p, const cha
 #ifdef SIP_SCAN_SSE2
 /* The LF of the header line at lp, whose first 16 bytes are v0 (the header loop loads them for
  * the name anyway), or NULL when there is none before le: in v0, or 16 bytes at a time after it
- * while a load at q <= sstop stays inside the buffer and starts before le, then byte-wise. This
- * is what the header loop does first on a line: the next line's start then depends on this
- * search alone, not on the typed parse of this one, so that the CPU can parse several lines at
- * once. */
+ * while a load at q <= sstop stays inside the buffer and starts before le, then byte-wise: the
+ * search of sip_find() with one bound check per 16 bytes instead of two, the bound computed once
+ * per message (sip_find() here measured 2.5% slower on the whole parse). This is what the header
+ * loop does first on a line: the next line's start then depends on this search alone, not on the
+ * typed parse of this one, so that the CPU can parse several lines at once. */
 static inline const char *line_lf(__m128i v0, const char *lp, const char *sstop, const char *le,
                                   const char *end) {
   unsigned k = sip_eqmask(v0, '\n');
