@@ -263,16 +263,13 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
   }
 
 /* The common SIP-URI: "sip:" / "sips:" [user "@"] host [":" port] *(";" param), the user without
- * a password, the host a name or an IPv4 address, from p with e the end of the URI (br 0) or, in
- * a name-addr (br 1), a bound: the URI then ends at the first octet none of its parts takes,
- * which must be the '>' that closes it (no URI octet is a '>', so this is the first '>', as
- * addr_parse() finds it). Returns the end of the URI (e, or the '>') with u filled (when not
- * NULL) as sip_uri_parse() would fill it, or NULL to let sip_uri_parse() decide. */
-static inline __attribute__((always_inline)) const char *sip_uri_scan_(const char *p,
-                                                                       const char *e, sip_uri *u,
-                                                                       int br) {
+ * a password, the host a name or an IPv4 address, covering exactly [p, e) (in a name-addr, e is
+ * its '>': no URI octet is one, so the URI ends at the first, as addr_parse() finds it). 1 with u
+ * filled (when not NULL) as sip_uri_parse() would fill it, or 0 to let sip_uri_parse() decide. */
+static inline __attribute__((always_inline)) int sip_uri_fast_(const char *p, const char *e,
+                                                              sip_uri *u) {
   size_t k;
-  if (e - p < 5) return NULL;
+  if (e - p < 5) return 0;
   uint32_t w; /* "sip:" / "sips:" case folded, on a little-endian word (16 bytes readable) */
   memcpy(&w, p, 4);
   if ((w | 0x00202020u) == 0x3a706973u) {
@@ -280,33 +277,29 @@ static inline __attribute__((always_inline)) const char *sip_uri_scan_(const cha
   } else if ((w | 0x20202020u) == 0x73706973u && p[4] == ':') {
     k = 4;
   } else {
-    return NULL;
+    return 0;
   }
-  const char *s = p + k + 1, *q = s, *h = s;
-  /* userinfo ends at the first '@' (none is legal after it): the user's class holds no '@' */
-  SIP_FSPAN_ESC(q, e, USER);
-  if (q < e && *q == '@') {
-    if (q == s) return NULL;
-    h = q + 1;
-  } else if (q < e) {
-    /* a password, or something for parse_sip() to word */
-    if (br) {
-      const char *x = sip_ffind2(q, e, '@', '>');
-      if (x < e && *x == '@') return NULL;
-    } else if (sip_ffind(q, e, '@')) {
-      return NULL;
-    }
+  const char *s = p + k + 1, *h = s;
+  /* userinfo ends at the first '@' (none is legal after it), found first so that the host's
+   * parse need not wait for the user's; the user must then cover all before it (its class holds
+   * no '@'). Without one the host starts at once. */
+  const char *at = sip_ffind(s, e, '@');
+  if (at) {
+    const char *q = s;
+    SIP_FSPAN_ESC(q, at, USER);
+    if (q != at || at == s) return 0; /* a password, or something for parse_sip() to word */
+    h = at + 1;
   }
   int ip4;
   const char *t = sip_host_fast(h, e, &ip4);
-  if (!t) return NULL;
+  if (!t) return 0;
   s = t;
   unsigned port = 0;
   int has_port = 0;
   if (s < e && *s == ':') {
     unsigned nd;
     uint64_t pv = sip_digits8(++s, &nd);
-    if (nd == 0 || nd > 5 || e - s < nd || pv > 65535) return NULL;
+    if (nd == 0 || nd > 5 || e - s < nd || pv > 65535) return 0;
     s += nd;
     port = (unsigned)pv;
     has_port = 1;
@@ -317,15 +310,15 @@ static inline __attribute__((always_inline)) const char *sip_uri_scan_(const cha
     while (s < e && *s == ';') {
       const char *nm = ++s;
       SIP_FSPAN_ESC(s, e, PARAM);
-      if (s == nm) return NULL;
+      if (s == nm) return 0;
       if (s < e && *s == '=') {
         const char *v = ++s;
         SIP_FSPAN_ESC(s, e, PARAM);
-        if (s == v) return NULL;
+        if (s == v) return 0;
       }
     }
   }
-  if (br ? s >= e || *s != '>' : s != e) return NULL;
+  if (s != e) return 0;
   if (u) {
     u->scheme = k == 3 ? SIP_URI_SIP : SIP_URI_SIPS;
     u->scheme_str = sip_str_make(p, k);
@@ -340,13 +333,7 @@ static inline __attribute__((always_inline)) const char *sip_uri_scan_(const cha
     u->has_port = has_port;
     u->params = ps ? sip_str_make(ps, (size_t)(s - ps)) : SIP_STR_NULL;
   }
-  return s;
-}
-
-/* The whole of [p, end) as the common SIP-URI: 1 with u filled (when not NULL), or 0 to let
- * sip_uri_parse() decide. */
-static inline int sip_uri_fast_(const char *p, const char *end, sip_uri *u) {
-  return sip_uri_scan_(p, end, u, 0) != NULL;
+  return 1;
 }
 
 /* [display] "<" URI ">" *(";" param), or an addr-spec with params, from p with e the end of the
@@ -365,14 +352,20 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
   }
   if (p >= e || (unsigned char)*p <= ' ') return NULL;
   if (*p == '"') {
-    if (!(q = sip_quoted_fast(p, e))) return NULL;
+    /* the first '<' apart from the quoted string's scan, so that the URI's parse need not wait
+     * for it: usually the '<' that follows it, or else one inside it (then the one after it) */
+    const char *lt = sip_ffind(p + 1, e, '<');
+    if (!lt || !(q = sip_quoted_fast(p, e))) return NULL;
     if (a) {
       a->display = sip_str_make(p + 1, (size_t)(q - p - 2));
       a->display_quoted = 1;
     }
-    p = q;
-    if (p < e && *p == ' ') p++;
-    if (p >= e || *p != '<') return NULL;
+    if (q < e && *q == ' ') q++;
+    if (q != lt) {
+      if (q >= e || *q != '<') return NULL;
+      lt = q;
+    }
+    p = lt;
   } else if (*p != '<') {
     t = SIP_FSPAN(p, e, TOKEN);
     if (t == p) return NULL;
@@ -392,9 +385,9 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
   }
   if (p < e && *p == '<') {
     const char *u0 = p + 1;
-    /* the common URI ends itself at the '>'; any other is found by its '>' */
-    if (!(q = sip_uri_scan_(u0, e, NULL, 1))) {
-      if (!(q = sip_ffind(u0, e, '>'))) return NULL;
+    /* the URI ends at the first '>', found first: what follows it need not wait for its parse */
+    if (!(q = sip_ffind(u0, e, '>'))) return NULL;
+    if (!sip_uri_fast_(u0, q, NULL)) {
       if (q > u0 && (SIP_IS(*u0, SIP_C_WS) || SIP_IS(q[-1], SIP_C_WS))) return NULL;
       if (sip_uri_parse_rd(u0, (size_t)(q - u0), rd, &u, NULL, NULL) != 0) return NULL;
     }
