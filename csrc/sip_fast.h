@@ -152,6 +152,72 @@ static inline __attribute__((always_inline)) int sip_via_param(sip_via *v, sip_s
   return 1;
 }
 
+/* One via-param from its name at n0, with e the end of the value or a bound: returns where it
+ * ends, or NULL. Branch, received and rport are known by one word compare each, others by name. */
+static inline __attribute__((always_inline)) const char *sip_via_param_at(const char *n0,
+                                                                        const char *e,
+                                                                        sip_via *v) {
+  const char *ne, *vs = NULL, *ve, *q;
+  unsigned kind = 0, tok = 0;
+  if (e - n0 >= 7 && sip_fword(n0, "branch=", 7)) {
+    kind = 1;
+    ne = n0 + 6;
+  } else if (e - n0 >= 9 && sip_fword(n0, "received", 8) && n0[8] == '=') {
+    kind = 2;
+    ne = n0 + 8;
+  } else if (e - n0 >= 5 && sip_fword(n0, "rport\0\0", 5) &&
+             (e - n0 == 5 || !(sip_scan_ctype[(unsigned char)n0[5]] & SIP_SC_TOKEN))) {
+    kind = 3;
+    ne = n0 + 5;
+  } else if ((ne = SIP_FSPAN(n0, e, TOKEN)) == n0) {
+    return NULL;
+  }
+  if (ne < e && *ne == '=') {
+    vs = ne + 1;
+    if (kind == 2 && vs < e) {
+      /* received = IPv4address here (RFC 3261 §18.2.1, §20.42): the dotted quad at once,
+       * which must be the whole token (what ends it is neither a token octet nor one of
+       * ":[]", as below) */
+      if (!(ve = sip_ipv4_fast(vs)) || ve > e ||
+          (ve < e && ((sip_scan_ctype[(unsigned char)*ve] & SIP_SC_TOKEN) || *ve == ':' ||
+                      *ve == '[' || *ve == ']')))
+        return NULL;
+      tok = 1;
+    } else if (vs < e && *vs == '"') {
+      if (!(ve = sip_quoted_fast(vs, e))) return NULL;
+    } else {
+      ve = SIP_FSPAN(vs, e, TOKEN);
+      if (ve == vs || (ve < e && (*ve == ':' || *ve == '[' || *ve == ']'))) return NULL;
+      tok = 1;
+    }
+    q = ve;
+  } else {
+    q = ve = ne;
+  }
+  switch (kind) {
+  case 1:
+    if (!tok) return NULL;
+    v->branch = sip_str_make(vs, (size_t)(ve - vs));
+    break;
+  case 2: /* checked above (an empty value is not a token) */
+    if (!tok) return NULL;
+    v->received = sip_str_make(vs, (size_t)(ve - vs));
+    break;
+  case 3: {
+    long u = 0;
+    if (vs && (u = sip_small_uint(vs, ve, 65535)) < 0) return NULL;
+    v->rport = (int)u;
+    break;
+  }
+  default:
+    if (!sip_via_param(v, sip_str_make(n0, (size_t)(ne - n0)),
+                       vs ? sip_str_make(vs, (size_t)(ve - vs)) : SIP_STR_NULL, (int)tok))
+      return NULL;
+    break;
+  }
+  return q;
+}
+
 /* "SIP/2.0/" transport SP host [":" port] *(";" param) from p, with e the end of the value or a
  * bound: returns where the grammar stopped (the caller checks that it is its end), or NULL. */
 static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p, const char *e,
@@ -172,6 +238,9 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
   v->version = sip_str_make(p + 4, 3);
   v->transport = sip_str_make(q, (size_t)(t - q));
   q = t + 1;
+  /* the params' ';' first, so that their parse need not wait for the sent-by's, which must end
+   * there */
+  const char *p0 = sip_ffind(q, e, ';');
   int ip4;
   if (!(t = sip_host_fast(q, e, &ip4))) return NULL;
   v->host = sip_str_make(q, (size_t)(t - q));
@@ -183,69 +252,22 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
     v->port = (int)port;
     q += k;
   }
-  if (q >= e || *q != ';') return q;
-  /* via-params: branch, received and rport known by one word compare each, others by name */
-  const char *p0 = q;
-  while (q < e && *q == ';') {
-    const char *n0 = q + 1, *ne, *vs = NULL, *ve;
-    unsigned kind = 0, tok = 0;
-    if (e - n0 >= 7 && sip_fword(n0, "branch=", 7)) {
-      kind = 1;
-      ne = n0 + 6;
-    } else if (e - n0 >= 9 && sip_fword(n0, "received", 8) && n0[8] == '=') {
-      kind = 2;
-      ne = n0 + 8;
-    } else if (e - n0 >= 5 && sip_fword(n0, "rport\0\0", 5) &&
-               (e - n0 == 5 || !(sip_scan_ctype[(unsigned char)n0[5]] & SIP_SC_TOKEN))) {
-      kind = 3;
-      ne = n0 + 5;
-    } else if ((ne = SIP_FSPAN(n0, e, TOKEN)) == n0) {
-      return NULL;
+  if (q != p0) return q;
+  /* Each param up to the next ';', which is searched for from its start: the params' parse
+   * then need not wait for each other's scans. Each must end exactly there; if one does not (a
+   * quoted value holding a ';', an error), the sequential loop below decides. */
+  for (const char *sc = p0;;) {
+    const char *nx = sip_ffind(sc + 1, e, ';'), *se = nx ? nx : e;
+    if (sip_via_param_at(sc + 1, se, v) != se) break;
+    if (!nx) {
+      v->params = sip_str_make(p0 + 1, (size_t)(e - p0 - 1));
+      return e;
     }
-    if (ne < e && *ne == '=') {
-      vs = ne + 1;
-      if (kind == 2 && vs < e) {
-        /* received = IPv4address here (RFC 3261 §18.2.1, §20.42): the dotted quad at once,
-         * which must be the whole token (what ends it is neither a token octet nor one of
-         * ":[]", as below) */
-        if (!(ve = sip_ipv4_fast(vs)) || ve > e ||
-            (ve < e && ((sip_scan_ctype[(unsigned char)*ve] & SIP_SC_TOKEN) || *ve == ':' ||
-                        *ve == '[' || *ve == ']')))
-          return NULL;
-        tok = 1;
-      } else if (vs < e && *vs == '"') {
-        if (!(ve = sip_quoted_fast(vs, e))) return NULL;
-      } else {
-        ve = SIP_FSPAN(vs, e, TOKEN);
-        if (ve == vs || (ve < e && (*ve == ':' || *ve == '[' || *ve == ']'))) return NULL;
-        tok = 1;
-      }
-      q = ve;
-    } else {
-      q = ve = ne;
-    }
-    switch (kind) {
-    case 1:
-      if (!tok) return NULL;
-      v->branch = sip_str_make(vs, (size_t)(ve - vs));
-      break;
-    case 2: /* checked above (an empty value is not a token) */
-      if (!tok) return NULL;
-      v->received = sip_str_make(vs, (size_t)(ve - vs));
-      break;
-    case 3: {
-      long u = 0;
-      if (vs && (u = sip_small_uint(vs, ve, 65535)) < 0) return NULL;
-      v->rport = (int)u;
-      break;
-    }
-    default:
-      if (!sip_via_param(v, sip_str_make(n0, (size_t)(ne - n0)),
-                         vs ? sip_str_make(vs, (size_t)(ve - vs)) : SIP_STR_NULL, (int)tok))
-        return NULL;
-      break;
-    }
+    sc = nx;
   }
+  q = p0;
+  while (q < e && *q == ';')
+    if (!(q = sip_via_param_at(q + 1, e, v))) return NULL;
   v->params = sip_str_make(p0 + 1, (size_t)(q - p0 - 1));
   return q;
 }
