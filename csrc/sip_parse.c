@@ -1048,8 +1048,8 @@ static const char *parse_headers(pctx *c, const char *lp) {
           }
           case HK_CALL_ID:
             /* callid = word [ "@" word ] (RFC 3261 §25.1) */
-            if ((q = SIP_FSPAN(vv, cr, WORD)) == vv || q >= cr) break;
-            if (*q == '@') {
+            if ((q = SIP_FSPAN(vv, cr, WORD)) == vv) break;
+            if (q < cr && *q == '@') {
               const char *w = q + 1;
               if ((q = SIP_FSPAN(w, cr, WORD)) == w) break;
             }
