@@ -123,19 +123,6 @@ static inline const char *sip_fspan_(const char *p, const char *e, unsigned k) {
 }
 #define SIP_FSPAN(p, e, K) sip_fspan_((p), (e), SIP_SCI_##K)
 
-/* The first a or b in [p, e), or e (readable: sip_fast_ok). */
-static inline const char *sip_ffind2(const char *p, const char *e, char a, char b) {
-  for (; p < e; p += 16) {
-    __m128i v = sip_load(p);
-    unsigned m = sip_eqmask(v, a) | sip_eqmask(v, b);
-    if (m) {
-      p += sip_ctz(m);
-      return p < e ? p : e;
-    }
-  }
-  return e;
-}
-
 /* The first ch in [p, e), or NULL. */
 static inline const char *sip_ffind(const char *p, const char *e, char ch) {
   for (; p < e; p += 16) {
