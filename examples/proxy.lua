@@ -3,7 +3,7 @@
 --   lua5.4 examples/proxy.lua [--listen udp:127.0.0.1:5060 ...] [--realm example.com]
 --     [--users FILE] [--location memory|sqlite:PATH] [--log error|warn|info|debug] [--trace]
 --     [--cert FILE --key FILE] [--domain NAME ...] [--relay local|all|none]
---     [--algorithms MD5,SHA-256] [--quiet]
+--     [--algorithms MD5,SHA-256] [--register-policy own|own-or-free] [--secret-file FILE] [--quiet]
 -- --users: lines "user:password"; REGISTER is then challenged (401) and calls and messages from
 -- our users too (407). Without it nobody authenticates. --log info: one line per transaction on
 -- stderr (the default, warn, reports only trouble); --trace prints every message in and out.
@@ -18,8 +18,15 @@ collectgarbage("generational")
 local USAGE = [[
 usage: proxy.lua [--listen PROTO:HOST:PORT]... [--realm DOMAIN] [--users FILE]
                  [--location memory|sqlite:PATH] [--log LEVEL] [--trace] [--cert FILE --key FILE]
-                 [--domain NAME]... [--relay local|all|none] [--algorithms LIST] [--quiet]
+                 [--domain NAME]... [--relay local|all|none] [--algorithms LIST]
+                 [--register-policy own|own-or-free] [--secret-file FILE] [--quiet]
   --log: error, warn (default), info (one line per transaction), debug
+  --relay: what goes to other domains: local (our authenticated users' requests, the default),
+  all (anything: an open relay), none (nothing)
+  --register-policy: own (a user registers its own address only, the default) or own-or-free
+  (also addresses of the domain that belong to no user)
+  --secret-file: the key of the Record-Route tokens (16 bytes or more), the same for every
+  proxy that shares the dialogs; default: random at each start
   --algorithms: digest algorithms offered, most preferred first (default MD5: what SIPp and
   most phones compute; SHA-256,MD5 offers RFC 8760's first)
 ]]
@@ -47,6 +54,8 @@ while arg[i] do
   elseif a == "--domain" then o.domains[#o.domains + 1] = value()
   elseif a == "--relay" then o.relay = value()
   elseif a == "--algorithms" then o.algorithms = value()
+  elseif a == "--register-policy" then o.register_policy = value()
+  elseif a == "--secret-file" then o.secret_file = value()
   elseif a == "--trace" then o.trace = true; i = i + 1
   elseif a == "--quiet" then o.quiet = true; i = i + 1
   elseif a == "--help" or a == "-h" then io.stdout:write(USAGE); os.exit(0)
@@ -65,6 +74,20 @@ local RELAY = { ["local"] = "local", all = true, none = false }
 if RELAY[o.relay] == nil then
   io.stderr:write("proxy.lua: --relay must be local, all or none\n")
   os.exit(2)
+end
+if o.register_policy and o.register_policy ~= "own" and o.register_policy ~= "own-or-free" then
+  io.stderr:write("proxy.lua: --register-policy must be own or own-or-free\n")
+  os.exit(2)
+end
+local secret
+if o.secret_file then
+  local f, ferr = io.open(o.secret_file, "rb")
+  secret = f and f:read("a"):gsub("%s+$", "")
+  if f then f:close() end
+  if not secret or #secret < 16 then
+    io.stderr:write("proxy.lua: --secret-file: ", ferr or "the secret needs 16 bytes or more", "\n")
+    os.exit(2)
+  end
 end
 if o.users and not o.realm then o.realm = "example.com" end
 local algorithms = {}
@@ -93,7 +116,7 @@ end
 local px, err = sip.proxy {
   listen = o.listen, realm = o.realm, users = o.users, location = o.location or "memory",
   domains = o.domains, relay = RELAY[o.relay], log = log, log_level = o.log, trace = trace, algorithms = algorithms,
-  tls_cert = o.cert, tls_key = o.key,
+  tls_cert = o.cert, tls_key = o.key, register_policy = o.register_policy, secret = secret,
 }
 if not px then
   stderr:write("proxy.lua: ", tostring(err), "\n")

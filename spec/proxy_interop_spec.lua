@@ -42,7 +42,7 @@ describe("the proxy with SIPp", function()
   end)
 
   it("the benchmark's REGISTER with digest: user bench registers user0..user19 (own-or-free policy)", function()
-    local port, stop = start_proxy("--users ../shared/bench/users.txt")
+    local port, stop = start_proxy("--users ../shared/bench/users.txt --register-policy own-or-free")
     local r = peers.sipp_run { sf = BENCH .. "reg.xml", remote = port, inf = BENCH .. "users.csv", calls = 20, rate = 100,
       timeout = 15 }
     local log = stop()

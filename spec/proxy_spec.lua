@@ -11,6 +11,10 @@ local SDP = "v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt
 
 -- A scripted user agent server: how it answers INVITE (ring first? which final, after how
 -- long), and what it saw. CANCEL is answered 200 and ends the INVITE with 487 (§9.2).
+-- Route mechanics (§16.4, §16.6) tested from a stranger need the relay policy off: relay_spec
+-- shows that it refuses them otherwise.
+local OPEN = { relay = true }
+
 local function uas(env, script)
   script = script or {}
   local seen = { requests = {}, acks = {}, cancels = 0 }
@@ -251,7 +255,8 @@ describe("sip.proxy", function()
         assert.equal(SDP, rsp.body)
         local rr = bob.INVITE:addrs("Record-Route")
         assert.equal(1, #rr)
-        assert.equal(("sip:%s;lr"):format(env.sent_by), rr[1].uri)
+        -- ours, with the token that lets the dialog's requests back in (the relay policy)
+        assert.matches(("^sip:%s;lr;rrt=%%x+$"):format(env.sent_by:gsub("%.", "%%.")), rr[1].uri)
         assert.equal(1, #rsp:addrs("Record-Route"))
         -- ACK and BYE follow the Record-Route (§16.4 loose routing: our Route is removed)
         local ack = env.ack(inv, rsp)
@@ -288,7 +293,7 @@ describe("sip.proxy", function()
     end)
 
     it("§16.4: a strict router before us put our URI in the Request-URI: the last Route is the target", function()
-      with_proxy(nil, function(env)
+      with_proxy(OPEN, function(env)
         local bob = uas(env)
         local target = ("sip:bob@127.0.0.1:%d"):format(bob.ep.listeners[1].port)
         local req = env.request("MESSAGE", ("sip:%s;lr"):format(env.sent_by), { to = "<sip:bob@example.com>",
@@ -301,7 +306,7 @@ describe("sip.proxy", function()
     end)
 
     it("§16.6 step 6: a strict router next: the Request-URI goes last in Route", function()
-      with_proxy(nil, function(env)
+      with_proxy(OPEN, function(env)
         local bob = uas(env)
         local strict = ("sip:127.0.0.1:%d"):format(bob.ep.listeners[1].port)
         local req = env.request("MESSAGE", "sip:carol@elsewhere.example.org", {
@@ -314,7 +319,7 @@ describe("sip.proxy", function()
     end)
 
     it("§16.4: with a preloaded Route set a request goes to the next Route, Request-URI untouched", function()
-      with_proxy(nil, function(env)
+      with_proxy(OPEN, function(env)
         local bob = uas(env)
         local next_hop = ("<sip:127.0.0.1:%d;lr>"):format(bob.ep.listeners[1].port)
         local req = env.request("MESSAGE", "sip:carol@elsewhere.example.org", {
@@ -562,7 +567,7 @@ describe("sip.proxy", function()
       end)
     end)
 
-    it("§10.3 step 4: a user registers its own address and free ones (own-or-free), not another user's", function()
+    it("§10.3 step 4: a user registers its own address only; with own-or-free also addresses nobody owns", function()
       local function register_as(env, ep, user, aor)
         local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = ("<sip:%s@example.com>"):format(user),
           to = ("<%s>"):format(aor), contact = ("<sip:%s@127.0.0.1:%d>"):format(user, ep.listeners[1].port), expires = 600 }
@@ -570,15 +575,16 @@ describe("sip.proxy", function()
         local cl = auth.client { user = user, password = users[user] }
         return assert(ep:request(assert(cl:authorize(req, rsp)), { dest = env.dest, timeout = 2 })).status
       end
-      with_proxy({ users = users }, function(env)
+      with_proxy({ users = users, register_policy = "own-or-free" }, function(env)
         local ep = env.client
         assert.equal(200, register_as(env, ep, "bob", "sip:bob@example.com"))
         assert.equal(403, register_as(env, ep, "bob", "sip:alice@example.com"))
         assert.equal(200, register_as(env, ep, "bob", "sip:doorbell@example.com")) -- nobody's
         assert.equal(200, register_as(env, ep, "bob", "sip:example.com")) -- no user part: nobody's
       end)
-      with_proxy({ users = users, register_policy = "own" }, function(env)
+      with_proxy({ users = users }, function(env) -- the default: "own"
         assert.equal(403, register_as(env, env.client, "bob", "sip:doorbell@example.com"))
+        assert.equal(403, register_as(env, env.client, "bob", "sip:alice@example.com"))
         assert.equal(200, register_as(env, env.client, "alice", "sip:alice@example.com"))
       end)
     end)
@@ -650,11 +656,20 @@ describe("sip.proxy", function()
       assert.equal(1, gated { users = users, log = function() end, log_level = "warn" })
     end)
 
-    it("a known user without bindings is 480, an unknown one 404", function()
+    it("§16.5: to a stranger an unknown user is one offline (480); our own users are told 404", function()
       with_proxy({ users = users }, function(env)
         local from = { from = "<sip:carol@elsewhere.example.org>" }
         assert.equal(480, (env.send(env.request("MESSAGE", "sip:alice@example.com", from))).status)
-        assert.equal(404, (env.send(env.request("MESSAGE", "sip:zed@example.com", from))).status)
+        assert.equal(480, (env.send(env.request("MESSAGE", "sip:zed@example.com", from))).status)
+        local function as_bob(uri)
+          local req = env.request("MESSAGE", uri, { from = "<sip:bob@example.com>" })
+          local rsp = env.send(req)
+          assert.equal(407, rsp.status)
+          local again = assert(auth.client { user = "bob", password = users.bob }:authorize(req, rsp))
+          return (env.send(again)).status
+        end
+        assert.equal(480, as_bob("sip:alice@example.com"))
+        assert.equal(404, as_bob("sip:zed@example.com"))
       end)
     end)
   end)

@@ -5,6 +5,9 @@
 --     users = {alice = "secret"} | "users.txt" | fn,   -- digest: 401 for REGISTER, 407 for
 --                                                       -- requests from local users
 --     location = "memory" | "sqlite:PATH" | store, record_route = true, relay = "local",
+--     secret = "16 or more bytes",                     -- the Record-Route tokens' key (default:
+--                                                       -- random per process; give the same
+--                                                       -- one to every process of a cluster)
 --     route = function(req, px) ... end,               -- default: proxy.default_route
 --     log = function(level, line) end, trace = function(dir, bytes, peer) end }
 --
@@ -16,7 +19,15 @@
 -- ACK for a 2xx and 2xx responses matching no transaction are forwarded statelessly; CANCEL is
 -- answered and cancels the pending branches (§16.10).
 --
---   px:relay(req[, targets[, {parallel=, timeout=}]]) -> best final response (message or table)
+-- The relay policy (what keeps the proxy from being an open relay) holds for every route
+-- function, in px:relay: a request goes to a foreign target (its own Request-URI, a Route it
+-- brought, a URI the route names) only when it came along a Route this proxy recorded for its
+-- dialog (the Record-Route's token checks out), when px:authorize proved it comes from one of
+-- our users (relay = "local"), or when relay = true; targets from the location service are
+-- always allowed. px:relay(req, targets, {trust = true}) relaxes it for one request, explicitly.
+-- An ACK for a 2xx is relayed along such a Route, or when it matches a 2xx we relayed.
+--
+--   px:relay(req[, targets[, {parallel=, timeout=, trust=}]]) -> best final response (message or table)
 --   px:reply(req, code[, reason[, opts]])     px:lookup(uri) -> targets (highest q first)
 --   px:authorize(req) -> true | false (answered 407/403)   px:is_local(uri)   px:close()
 --   px.registrar (sip.registrar), px.location (the store), px.ep (sip.endpoint)
@@ -43,6 +54,7 @@ Proxy.__name = "sip.proxy"
 local PENDING = { trying = true, proceeding = true }
 local NO_OPTS = {}
 local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
+local token, token_check = core.token, core.token_check
 local RR_METHODS = { INVITE = true, SUBSCRIBE = true, REFER = true, NOTIFY = true }
 -- §16.7 step 6: among 4xx, those that let the client resubmit come first
 local RESUBMIT = { [401] = true, [407] = true, [415] = true, [420] = true, [484] = true }
@@ -56,15 +68,27 @@ local function strip_brackets(h)
   return h
 end
 
+-- A peer {proto=, host=, port=} as the log shows it.
+local function peer_text(p)
+  if not p then return "?" end
+  local h = tostring(p.host)
+  if h:find(":", 1, true) and h:byte(1) ~= 91 then h = "[" .. h .. "]" end
+  return p.proto .. ":" .. h .. ":" .. tostring(p.port)
+end
+
 --- sip.proxy{...} -> proxy | nil, err (a listener or the users file). See the top of this file;
 -- more options: domains (names served besides realm), algorithms (digest, default
 -- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
 -- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
 -- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info"), fast_challenges
 -- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
--- a route function set on px.route after this call does not turn it off: pass it here).
+-- a route function set on px.route after this call does not turn it off: pass it here), limits
+-- (the endpoint's connection limits).
 function M.new(t)
   if type(t) ~= "table" then argerror("table expected") end
+  if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
+    argerror("secret must be a string of at least 16 bytes")
+  end
   if t.route ~= nil and type(t.route) ~= "function" then argerror("route must be a function") end
   if t.log ~= nil and type(t.log) ~= "function" then argerror("log must be a function") end
   if t.trace ~= nil and type(t.trace) ~= "function" then argerror("trace must be a function") end
@@ -83,6 +107,8 @@ function M.new(t)
     contexts = setmetatable({}, { __mode = "k" }), -- server txn -> context of the request
     ucache = {}, ucount = 0,
     loop_cur = {}, loop_old = {}, loop_n = 0, branch_n = 0, branch_prefix = core.branch():sub(8, 19) .. ".",
+    secret = t.secret or assert(core.digest.random_hex(32)),
+    acks_cur = {}, acks_old = {}, acks_n = 0,
   }, Proxy)
   self.log_on = self.log_fn ~= nil
 
@@ -98,7 +124,10 @@ function M.new(t)
     if type(users) ~= "table" and type(users) ~= "function" then argerror("users must be a table, a file name or a function") end
     if not self.realm then argerror("users need a realm") end
     local auth = require "sip.auth"
-    local policy = t.register_policy or "own-or-free"
+    local policy = t.register_policy or "own"
+    if type(policy) ~= "function" and policy ~= "own" and policy ~= "own-or-free" then
+      argerror("register_policy must be \"own\", \"own-or-free\" or a function")
+    end
     local function known(name)
       if type(users) == "table" then return users[name] ~= nil end
       return users(name, self.realm) ~= nil
@@ -127,7 +156,7 @@ function M.new(t)
   local ep, err = endpoint.new {
     listen = t.listen, handler = function(req) return self:serve(req) end,
     t1 = t.t1, t2 = t.t2, t4 = t.t4, advertise = t.advertise, tls_cert = t.tls_cert, tls_key = t.tls_key,
-    tls_ca = t.tls_ca, tls_verify = t.tls_verify, max_conns = t.max_conns, loss = t.loss,
+    tls_ca = t.tls_ca, tls_verify = t.tls_verify, max_conns = t.max_conns, loss = t.loss, limits = t.limits,
   }
   if not ep then return nil, err end
   self.ep = ep
@@ -202,7 +231,7 @@ function Proxy:learn_addresses(domains)
       local sb = host .. ":" .. port
       self.sent_by[#self.sent_by + 1] = sb
       self.via[l.proto] = "SIP/2.0/" .. l.proto:upper() .. " " .. sb .. ";branch=z9hG4bK"
-      self.rr[l.proto] = "<sip:" .. sb .. (l.proto == "udp" and "" or ";transport=" .. l.proto) .. ";lr>"
+      self.rr[l.proto] = "<sip:" .. sb .. (l.proto == "udp" and "" or ";transport=" .. l.proto) .. ";lr;rrt="
     end
   end
   if self.realm then names[self.realm:lower()] = true end
@@ -380,16 +409,38 @@ local function pop_route(msg, addrs)
   for i = 2, #addrs do msg:add_header("Route", addrs[i].value) end
 end
 
--- requests that named us in their Route (a dialog we record-routed): they go on, wherever to
-local req_loose = setmetatable({}, { __mode = "k" })
+-- The token of our Record-Route for req's dialog, over its Call-ID and the caller's tag: the
+-- requests of the dialog bring it back from either side (§12.2.1.1: their From and To tags are
+-- the two ends' tags, swapped on the callee's side), and nobody else can make it.
+function Proxy:dialog_token(req)
+  local from = req.from
+  return token(self.secret, req.call_id or "", from and from.tag or "")
+end
+
+-- Does u (a Route value naming us, or the Request-URI a strict router put there) carry the token
+-- of req's dialog? Only an in-dialog request can: the caller's tag is its From or its To tag.
+function Proxy:our_route(req, u)
+  local tok = u:param("rrt")
+  if type(tok) ~= "string" then return false end
+  local to = req.to
+  if not to or not to.tag then return false end
+  local cid, secret = req.call_id or "", self.secret
+  if token_check(secret, tok, cid, to.tag) then return true end
+  local from = req.from
+  return from ~= nil and from.tag ~= nil and token_check(secret, tok, cid, from.tag)
+end
 
 -- §16.4: a strict router before us put our Record-Route URI in the Request-URI: the real one is
--- the last Route. Then our own Route values go (two when we record-routed twice).
+-- the last Route. Then our own Route values go (two when we record-routed twice). Returns the
+-- facts of the Request-URI and whether the request came along a route we recorded for its
+-- dialog (the relay policy trusts those, and only those, to go where their route leads).
 function Proxy:preprocess(req, f)
-  if not req:header("Route") then return f end
+  if not req:header("Route") then return f, false end
+  local recorded = false
   if f and f.me and f.lr then
     local addrs = req:addrs("Route")
     if addrs and #addrs > 0 then
+      recorded = self:our_route(req, f.u)
       local last = addrs[#addrs]
       req:remove_header("Route")
       for i = 1, #addrs - 1 do req:add_header("Route", addrs[i].value) end
@@ -401,10 +452,10 @@ function Proxy:preprocess(req, f)
     local addrs = req:addrs("Route")
     local first = addrs and addrs[1] and uri_parse(addrs[1].uri)
     if not first or not self:is_me(first) then break end
+    recorded = recorded or self:our_route(req, first)
     pop_route(req, addrs)
-    req_loose[req] = true
   end
-  return f
+  return f, recorded
 end
 
 -- §16.6 step 6: when the next hop is a strict router, it gets the Request-URI as its Route and
@@ -467,11 +518,13 @@ function Proxy:handle(req)
   -- the fields a relayed request's context takes, in its constructor: made at its final size
   local ctx = { txn = txn, req = req, t0 = self.log_on and loop.now(), facts = nil, ruri = nil, key = nil, rr = nil,
     relaying = nil, in_place = nil, branches = nil, remembered = nil, answered = nil, status = nil, best = nil,
-    note = nil, trying = nil }
+    note = nil, trying = nil, recorded = nil, authorized = nil, foreign_route = nil, rr_token = nil }
   self.contexts[txn] = ctx
   local f = self:validate(req, ctx)
   if f then
-    f = self:preprocess(req, f)
+    f, ctx.recorded = self:preprocess(req, f)
+    -- a Route left after ours is one the sender brought, unless the dialog's route set has it
+    ctx.foreign_route = not ctx.recorded and req:header("Route") ~= nil
     ctx.facts = f
     if self.log_on then ctx.ruri = req.uri end
     local ok, err = xpcall(self.route or M.default_route, traceback, req, self, f.u)
@@ -492,17 +545,69 @@ function Proxy:handle(req)
   end
 end
 
--- The ACK of a 2xx is a transaction of its own: route it (§16.4, §16.6) and send it on without
--- state. One that names only us goes nowhere.
+-- The ACK of a 2xx is a transaction of its own (§13.2.2.4): we remember, for a while, each 2xx
+-- of an INVITE we relayed (its Call-ID, CSeq number and caller's tag; the Contact it gave; the
+-- branch it came from), two generations of a bounded count, like the loop keys.
+local ACKS = 16384
+local function ack_key(req)
+  local from = req.from
+  return (req.call_id or "") .. "\n" .. tostring(req.cseq) .. "\n" .. (from and from.tag or "")
+end
+
+function Proxy:expect_ack(req, rsp, dest)
+  local key = ack_key(req)
+  local cur = self.acks_cur
+  local e = cur[key]
+  if not e then
+    if self.acks_n >= ACKS then
+      self.acks_old, cur, self.acks_n = cur, {}, 0
+      self.acks_cur = cur
+    end
+    e = { dest = dest, contact = nil, contacts = {} }
+    cur[key] = e
+    self.acks_n = self.acks_n + 1
+  end
+  local c = rsp:addrs("Contact")
+  c = c and c[1] and c[1].uri
+  if c then
+    e.contacts[c] = dest
+    e.contact = e.contact or c
+  end
+end
+
+-- Route it (§16.4, §16.6) and send it on without state, when the relay policy lets it go: along
+-- a route we recorded for its dialog, or as the ACK of a 2xx we relayed, to where that 2xx came
+-- from. Any other ACK is dropped before its Request-URI is looked at further (no lookup of a
+-- name for a stranger). One that names only us goes nowhere.
 function Proxy:forward_ack(req)
   if req.max_forwards == 0 then return end
   local f = self:facts(req.uri)
   if not f or not f.sip then return end
-  f = self:preprocess(req, f)
-  if not req:header("Route") and f.me then return end
-  req:decrement_max_forwards()
+  local recorded
+  f, recorded = self:preprocess(req, f)
   local dest
-  if strict_postprocess(req) then dest = contact_dest(req.uri) else dest = next_hop(req) end
+  if not recorded and self.relay_policy ~= true then
+    local key = ack_key(req)
+    local e = self.acks_cur[key] or self.acks_old[key]
+    if not e then
+      if self.log_level >= 4 then
+        self:log("debug", "ACK %s from %s dropped: no 2xx of ours to acknowledge", req.uri, peer_text(req.source))
+      end
+      return
+    end
+    if not e.contacts[req.uri] then
+      -- sent to us rather than to the Contact (SIPp's built-in uac does so): to the branch
+      -- whose 2xx it acknowledges, not to us again
+      if not e.contact or not pcall(req.set_uri, req, e.contact) then return end
+      dest = e.dest
+    end
+  elseif not req:header("Route") and f.me then
+    return
+  end
+  req:decrement_max_forwards()
+  if not dest then
+    if strict_postprocess(req) then dest = contact_dest(req.uri) else dest = next_hop(req) end
+  end
   if not dest then return end
   if not self.via[dest.proto] then return end
   req:push_via(self:new_branch(dest.proto))
@@ -574,6 +679,21 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Forwarding (§16.6) and responses (§16.7)
 
+-- The target of a binding, made once per binding (a stored binding never changes: a REGISTER
+-- replaces it).
+local function binding_target(b)
+  local t = b._target
+  if t then return t end
+  -- headers in a registered Contact are not forwarded as header fields (§19.1.5)
+  local uri = b.contact
+  if uri:find("?", 1, true) then uri = uri:gsub("%?.*$", "") end
+  local dest
+  if not b.path then dest = b.nat and b.source or contact_dest(uri) end
+  t = { uri = uri, q = b.q, path = b.path, dest = dest, binding = true }
+  b._target = t
+  return t
+end
+
 -- A target from the location service or the caller: {uri=, dest=, path=, q=}.
 local function as_target(x)
   if type(x) == "string" then return { uri = x } end
@@ -585,21 +705,6 @@ end
 
 --- The targets for uri from the location service (§16.5), highest q first: a list (maybe empty)
 -- | nil, err.
--- The target of a binding, made once per binding (a stored binding never changes: a REGISTER
--- replaces it).
-local function binding_target(b)
-  local t = b._target
-  if t then return t end
-  -- headers in a registered Contact are not forwarded as header fields (§19.1.5)
-  local uri = b.contact
-  if uri:find("?", 1, true) then uri = uri:gsub("%?.*$", "") end
-  local dest
-  if not b.path then dest = b.nat and b.source or contact_dest(uri) end
-  t = { uri = uri, q = b.q, path = b.path, dest = dest }
-  b._target = t
-  return t
-end
-
 function Proxy:lookup(uri)
   local aor, list, err
   if type(uri) == "string" then
@@ -705,9 +810,14 @@ function Proxy:branch(ctx, req, target, opts)
     return unreachable("no " .. proto .. " listener")
   end
   if ctx.rr then -- §16.6 step 4; two values when the transport changes here
+    local tok = ctx.rr_token
+    if not tok then
+      tok = self:dialog_token(req) .. ">"
+      ctx.rr_token = tok
+    end
     local inbound = req.source.proto
-    if inbound ~= proto and self.rr[inbound] then msg:add_header("Record-Route", self.rr[inbound], "top") end
-    msg:add_header("Record-Route", self.rr[proto], "top")
+    if inbound ~= proto and self.rr[inbound] then msg:add_header("Record-Route", self.rr[inbound] .. tok, "top") end
+    msg:add_header("Record-Route", self.rr[proto] .. tok, "top")
   end
   msg:push_via(self:new_branch(proto))
   br.dest = dest
@@ -740,6 +850,7 @@ function Proxy:branch(ctx, req, target, opts)
   if invite or limit then ropts.on_txn = function(t) br.txn = t end end -- to CANCEL or end it
   if invite then
     ropts.on_2xx = function(r) -- further 2xx of the INVITE: forks and retransmissions
+      self:expect_ack(req, r, dest)
       r:pop_via()
       if not forward_up(ctx, r) then self:stray_up(r) end
     end
@@ -753,6 +864,7 @@ function Proxy:branch(ctx, req, target, opts)
     if s < 300 then
       ctx.answered = true
       ctx.status = s
+      if invite then self:expect_ack(req, rsp, dest) end
       forward_up(ctx, rsp)
       if invite then cancel_all(self, ctx, br) end -- §16.7 step 10
     elseif s >= 600 then
@@ -821,9 +933,24 @@ local function groups_of(targets, parallel)
   return groups
 end
 
+-- The relay policy (see the top of this file): why req may not go to these targets, or nil.
+-- Checked before any lookup of a name, so a stranger's request costs no DNS query.
+function Proxy:refusal(ctx, list)
+  local policy = self.relay_policy
+  if policy == true or ctx.recorded or (policy == "local" and ctx.authorized) then return nil end
+  if ctx.foreign_route then return "a Route it brought" end
+  for _, t in ipairs(list) do
+    if not t.binding and not self:is_local(t.uri) then
+      return (ctx.authorized and "relaying to other domains is off: " or "not from our users: ") .. tostring(t.uri)
+    end
+  end
+  return nil
+end
+
 --- Relay req to targets (default: its Request-URI, routed by its Route set) and wait for the
 -- outcome. targets: a URI, a binding, {uri=, dest=, path=, q=}, or a list of them (px:lookup).
--- opts: parallel (true, false or nil: by q), timeout (s per branch, for ring limits).
+-- opts: parallel (true, false or nil: by q), timeout (s per branch, for ring limits), trust (true:
+-- skip the relay policy for this request, which then goes wherever targets and Route say).
 -- Provisional responses (but 100) and every 2xx go upstream as they arrive; the return value is
 -- the best final response (§16.7), a message or {status=, reason=}; not yet sent unless 2xx.
 function Proxy:relay(req, targets, opts)
@@ -853,6 +980,15 @@ function Proxy:relay(req, targets, opts)
   if n == 0 then
     ctx.best = final_of(480, "Temporarily Unavailable")
     return ctx.best
+  end
+  if not opts.trust then
+    local why = self:refusal(ctx, list)
+    if why then
+      self:log("info", "relay refused: %s %s from %s: %s", req.method, req.uri, peer_text(req.source), why)
+      if self.log_on then ctx.note = " [relay refused: " .. why .. "]" end
+      ctx.best = final_of(403, "Relaying Forbidden")
+      return ctx.best
+    end
   end
   local method = req.method
   local rr = self.record_route
@@ -909,6 +1045,14 @@ local function consume_credentials(self, req)
   for _, v in ipairs(keep) do req:add_header("Proxy-Authorization", v) end
 end
 
+--- Is name one of our users (the users table or function)?
+function Proxy:has_user(name)
+  local users = self.users
+  if type(users) == "table" then return users[name] ~= nil end
+  if type(users) == "function" then return users(name, self.realm) ~= nil end
+  return false
+end
+
 --- Requests from our own users must prove who they are (407, §22.3) when users are configured.
 -- Returns true (go on), or false after answering.
 function Proxy:authorize(req)
@@ -925,6 +1069,8 @@ function Proxy:authorize(req)
     return false
   end
   consume_credentials(self, req)
+  local ctx = self.contexts[req.txn]
+  if ctx then ctx.authorized = true end
   return true
 end
 
@@ -943,7 +1089,6 @@ function M.default_route(req, px)
   local method = req.method
   local ctx = px.contexts[req.txn]
   local f = ctx and ctx.facts or px:facts(req.uri)
-  local u = f.u
   if method == "REGISTER" and f.host_local then
     local status, _, list = px.registrar:handle(req)
     if ctx then
@@ -952,33 +1097,34 @@ function M.default_route(req, px)
     end
     return
   end
+  -- along the route we recorded for its dialog: wherever it leads
+  if ctx and ctx.recorded then return px:relay(req, nil, IN_PLACE) end
   local route = req:header("Route")
   local in_dialog = has_to_tag(req)
-  -- a request in a dialog addressed to a user of our domain (no Route) is looked up like others
-  if route or (in_dialog and not (f.is_local and f.user and f.user ~= "")) then
-    if not route and f.me then return px:reply(req, 404, "Not Here") end
-    -- on a route through us, or for our domain; anything else follows the relay policy
-    if not req_loose[req] and not f.is_local and not relay_allowed(px, req) then
-      return px:reply(req, 403, "Relaying Forbidden")
-    end
-    return px:relay(req, nil, IN_PLACE)
-  end
-  if f.is_local then
+  if f.is_local and not route then
     if not f.user or f.user == "" then
       if method == "OPTIONS" then
         return px:reply(req, 200, nil, { headers = "Allow: " .. ALLOW .. "\r\nAccept: application/sdp\r\n" })
       end
       return px:reply(req, 404, "Not Found")
     end
+    -- a request in a dialog addressed to a user of our domain is looked up like others
     if not in_dialog and not px:authorize(req) then return end
     local targets = px:lookup(req.uri)
     if not targets then return px:reply(req, 500, "Location Service Failure") end
     if #targets == 0 then
-      local known = type(px.users) == "table" and px.users[f.user] ~= nil
-      return px:reply(req, known and 480 or 404, known and "Temporarily Unavailable" or "Not Found")
+      -- §16.5: 404 for a user we do not have, 480 for one without bindings; without users we
+      -- know of nobody (404). A stranger learns nothing of who exists: to all but our own
+      -- authenticated users, an unknown user is one offline.
+      if px.users == nil then return px:reply(req, 404, "Not Found") end
+      if ctx and ctx.authorized and not px:has_user(f.user) then return px:reply(req, 404, "Not Found") end
+      return px:reply(req, 480, "Temporarily Unavailable")
     end
     return px:relay(req, targets, #targets == 1 and IN_PLACE or nil)
   end
+  if not route and f.me then return px:reply(req, 404, "Not Here") end
+  -- anything else leaves our domain (its Request-URI, a Route it brought): our own users only,
+  -- with credentials; px:relay's policy says the last word
   if not relay_allowed(px, req) then return px:reply(req, 403, "Relaying Forbidden") end
   if not px:authorize(req) then return end
   return px:relay(req, nil, IN_PLACE)
