@@ -933,6 +933,12 @@ local function groups_of(targets, parallel)
   return groups
 end
 
+-- Every refusal of the relay policy is logged at the default level, with what and from where.
+function Proxy:refused(req, ctx, why)
+  self:log("info", "relay refused: %s %s from %s: %s", req.method, req.uri, peer_text(req.source), why)
+  if ctx and self.log_on then ctx.note = " [relay refused: " .. why .. "]" end
+end
+
 -- The relay policy (see the top of this file): why req may not go to these targets, or nil.
 -- Checked before any lookup of a name, so a stranger's request costs no DNS query.
 function Proxy:refusal(ctx, list)
@@ -984,8 +990,7 @@ function Proxy:relay(req, targets, opts)
   if not opts.trust then
     local why = self:refusal(ctx, list)
     if why then
-      self:log("info", "relay refused: %s %s from %s: %s", req.method, req.uri, peer_text(req.source), why)
-      if self.log_on then ctx.note = " [relay refused: " .. why .. "]" end
+      self:refused(req, ctx, why)
       ctx.best = final_of(403, "Relaying Forbidden")
       return ctx.best
     end
@@ -1125,7 +1130,10 @@ function M.default_route(req, px)
   if not route and f.me then return px:reply(req, 404, "Not Here") end
   -- anything else leaves our domain (its Request-URI, a Route it brought): our own users only,
   -- with credentials; px:relay's policy says the last word
-  if not relay_allowed(px, req) then return px:reply(req, 403, "Relaying Forbidden") end
+  if not relay_allowed(px, req) then
+    px:refused(req, ctx, route and "a Route it brought" or "not from our users")
+    return px:reply(req, 403, "Relaying Forbidden")
+  end
   if not px:authorize(req) then return end
   return px:relay(req, nil, IN_PLACE)
 end
