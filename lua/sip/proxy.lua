@@ -933,9 +933,10 @@ local function groups_of(targets, parallel)
   return groups
 end
 
--- Every refusal of the relay policy is logged at the default level, with what and from where.
+-- Every refusal of the relay policy is logged at warn (the default level of examples/proxy.lua),
+-- with what and from where: what a log watcher (fail2ban and the like) needs.
 function Proxy:refused(req, ctx, why)
-  self:log("info", "relay refused: %s %s from %s: %s", req.method, req.uri, peer_text(req.source), why)
+  self:log("warn", "relay refused: %s %s from %s: %s", req.method, req.uri, peer_text(req.source), why)
   if ctx and self.log_on then ctx.note = " [relay refused: " .. why .. "]" end
 end
 
