@@ -674,26 +674,33 @@ describe("sip.proxy", function()
     end)
   end)
 
-  it("RFC 6026: a 2xx matching no transaction goes up statelessly along the Vias", function()
+  it("RFC 6026: a 2xx of an INVITE we relayed, matching no transaction, goes up statelessly along the Vias", function()
     with_proxy(nil, function(env)
+      local bob = uas(env, { final = 200 })
+      env.register(bob.ep, "bob")
+      local inv = env.request("INVITE", "sip:bob@example.com")
+      assert.equal(200, (env.send(inv)).status)
       local w = sip.waiter()
       env.client.on_stray = function(r) w:wake(r) end
-      local raw = table.concat {
-        "SIP/2.0 200 OK\r\n",
-        "Via: SIP/2.0/UDP ", env.sent_by, ";branch=z9hG4bKgone.1\r\n",
-        "Via: SIP/2.0/UDP 127.0.0.1:", env.client.listeners[1].port, ";branch=z9hG4bKcaller\r\n",
-        "From: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>;tag=b\r\nCall-ID: stray@x\r\n",
-        "CSeq: 1 INVITE\r\nContact: <sip:bob@127.0.0.1:9>\r\nContent-Length: 0\r\n\r\n",
-      }
-      assert(env.client:send(raw, env.dest))
+      local function raw(call_id)
+        return table.concat {
+          "SIP/2.0 200 OK\r\n",
+          "Via: SIP/2.0/UDP ", env.sent_by, ";branch=z9hG4bKgone.1\r\n",
+          "Via: SIP/2.0/UDP 127.0.0.1:", env.client.listeners[1].port, ";branch=z9hG4bKcaller\r\n",
+          "From: <sip:alice@example.com>;tag=", inv.from.tag, "\r\nTo: <sip:bob@example.com>;tag=b\r\nCall-ID: ", call_id,
+          "\r\nCSeq: ", inv.cseq, " INVITE\r\nContact: <sip:bob@127.0.0.1:9>\r\nContent-Length: 0\r\n\r\n",
+        }
+      end
+      assert(env.client:send(raw(inv.call_id), env.dest))
       local r = w:block(2)
       assert.is_not_nil(r)
       assert.equal(200, r.status)
       assert.equal(1, #r:vias())
-      -- a stray response that is not ours is dropped
-      assert(env.client:send(raw:gsub(env.sent_by:gsub("%.", "%%."), "192.0.2.1:5060"), env.dest))
+      -- a stray response that is not ours is dropped; so is one of an INVITE we never relayed
       local w2 = sip.waiter()
       env.client.on_stray = function(x) w2:wake(x) end
+      assert(env.client:send(raw(inv.call_id):gsub(env.sent_by:gsub("%.", "%%."), "192.0.2.1:5060"), env.dest))
+      assert(env.client:send(raw("never-relayed@x"), env.dest))
       assert.is_nil((w2:block(0.2)))
     end)
   end)

@@ -627,16 +627,11 @@ function Proxy:stray(rsp)
   for _, sb in ipairs(self.sent_by) do
     if v.value:find(sb, 1, true) then ours = true end
   end
-  if not ours then return end
+  -- only a 2xx of an INVITE we relayed: a forged one is not reflected to the Via it names
+  local key = ack_key(rsp)
+  if not ours or not (self.acks_cur[key] or self.acks_old[key]) then return end
   rsp:pop_via()
-  local nv = rsp:via()
-  if not nv then return end
-  local host = strip_brackets(nv.received or nv.host)
-  if host == "255.255.255.255" then return end
-  local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
-  local proto = (nv.transport or "udp"):lower()
-  if not DEFAULT_PORT[proto] then return end
-  self.ep:send(rsp, { proto = proto, host = host, port = port or DEFAULT_PORT[proto] })
+  self:stray_up(rsp)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -887,10 +882,14 @@ end
 function Proxy:stray_up(rsp)
   local nv = rsp:via()
   if not nv then return end
+  local host = strip_brackets(nv.received or nv.host)
+  -- §18.2.2 would resolve a name here; without state we send to addresses only, so no response
+  -- makes us look a name up (and never to the broadcast address)
+  if host == "255.255.255.255" or not (host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$")) then return end
   local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
   local proto = (nv.transport or "udp"):lower()
   if not DEFAULT_PORT[proto] then return end
-  self.ep:send(rsp, { proto = proto, host = strip_brackets(nv.received or nv.host), port = port or DEFAULT_PORT[proto] })
+  self.ep:send(rsp, { proto = proto, host = host, port = port or DEFAULT_PORT[proto] })
 end
 
 -- Run a group of targets in parallel and wait for all of them.
