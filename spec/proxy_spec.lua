@@ -705,6 +705,20 @@ describe("sip.proxy", function()
     end)
   end)
 
+  it("one domain for all its host names: bob@ its address and bob@example.com are one binding", function()
+    with_proxy(nil, function(env)
+      local bob = uas(env)
+      local req = sip.request { method = "REGISTER", uri = "sip:" .. env.sent_by, from = "<sip:bob@" .. env.sent_by .. ">",
+        to = "<sip:bob@" .. env.sent_by .. ">", contact = ("<sip:bob@127.0.0.1:%d>"):format(bob.ep.listeners[1].port),
+        expires = 600 }
+      assert.equal(200, assert(bob.ep:request(req, { dest = env.dest, timeout = 2 })).status)
+      assert.same({ "sip:bob@example.com" }, env.px.location:aors())
+      assert.equal(200, (env.send(env.request("MESSAGE", "sip:bob@example.com"))).status)
+      assert.equal(200, (env.send(env.request("MESSAGE", "sip:bob@" .. env.sent_by))).status)
+      assert.equal(2, #bob.requests)
+    end)
+  end)
+
   it("sweeps expired bindings on its timer; an expired binding is no target", function()
     local now = os.time()
     with_proxy({ sweep_interval = 0.05, clock = function() return now end }, function(env)

@@ -37,9 +37,10 @@ local function escape_user(s)
 end
 
 --- The canonical form of an address-of-record (§10.3 step 5): URI parameters removed, escapes
--- decoded (and re-encoded uniformly), host lower-cased. uri: text or sip.uri.
+-- decoded (and re-encoded uniformly), host lower-cased. uri: text or sip.uri. domain: the name
+-- that stands for the host and port (a registrar's one domain for all its own host names).
 -- Returns the key, or nil, err for anything that is not a sip: or sips: URI.
-function M.aor(uri)
+function M.aor(uri, domain)
   local u = uri
   if type(uri) ~= "userdata" then
     local err
@@ -49,7 +50,11 @@ function M.aor(uri)
   local scheme = u.scheme
   if scheme ~= "sip" and scheme ~= "sips" then return nil, "not a SIP URI" end
   local user, host, port = u.user, u.host, u.port
-  if host:find("%u") then host = host:lower() end
+  if domain then
+    host, port = domain, nil
+  elseif host:find("%u") then
+    host = host:lower()
+  end
   if port then host = host .. ":" .. port end
   if user and user ~= "" then return scheme .. ":" .. escape_user(user) .. "@" .. host end
   return scheme .. ":" .. host

@@ -180,7 +180,7 @@ function M.new(t)
   self.location = loc
   self.registrar = assert(registrar.new {
     location = loc, auth = self.auth_www, clock = self.clock,
-    domains = function(host) return self:is_local_host(host) end,
+    domains = function(host) return self:is_local_host(host) end, domain = self.domain,
     min_expires = t.min_expires, max_expires = t.max_expires, default_expires = t.default_expires,
   })
   self:gate_challenges(t)
@@ -236,6 +236,8 @@ function Proxy:learn_addresses(domains)
   end
   if self.realm then names[self.realm:lower()] = true end
   for _, d in ipairs(domains or {}) do names[d:lower()] = true end
+  -- one domain for all our host names: its users' addresses are one address-of-record each
+  self.domain = self.realm and self.realm:lower() or (domains and domains[1] and domains[1]:lower())
   self.me, self.hosts, self.ports, self.names = me, hosts, ports, names
 end
 
@@ -277,7 +279,7 @@ function Proxy:facts(text)
   if sipish then
     f.me = self:is_me(u)
     f.is_local = self:is_local(u)
-    f.aor = location.aor(u)
+    f.aor = location.aor(u, f.is_local and self.domain or nil)
     f.user = u.user
     f.lr = u:param("lr") and true or false
     f.host = u.host

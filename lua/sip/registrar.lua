@@ -1,6 +1,8 @@
 --- sip.registrar: REGISTER processing (RFC 3261 §10.3) over a location store (sip.location).
 --
 --   local reg = registrar.new{ location = store, domains = fn(host) | {"example.com", ...},
+--     domain = "example.com" (the one name of every host domains accepts: bob@127.0.0.1 and
+--     bob@example.com are then one address-of-record),
 --     auth = sip.auth server | nil, min_expires = 60, max_expires = 7200, default_expires = 3600,
 --     max_contacts = nil, path = true, auth_info = false (Authentication-Info with rspauth in the
 --     200, RFC 3261 §20.6), stateless_challenges = true (§8.2.7), clock = os.time }
@@ -44,6 +46,7 @@ end
 function M.new(t)
   t = t or {}
   if type(t) ~= "table" then argerror("table expected") end
+  if t.domain ~= nil and type(t.domain) ~= "string" then argerror("domain must be a string") end
   local loc = t.location
   if loc == nil or type(loc) == "string" then
     local err
@@ -53,6 +56,7 @@ function M.new(t)
   local self = setmetatable({
     location = loc,
     is_domain = domain_check(t.domains),
+    domain = t.domain and t.domain:lower(),
     auth = t.auth,
     min_expires = t.min_expires or 60,
     max_expires = t.max_expires or 7200,
@@ -164,7 +168,8 @@ function Registrar:aor_of(text)
   if a then return a end
   local u = uri_parse(text)
   if u and (u.scheme == "sip" or u.scheme == "sips") then
-    a = { sip = true, ours = self.is_domain(u.host), aor = location.aor(u) }
+    local ours = self.is_domain(u.host)
+    a = { sip = true, ours = ours, aor = location.aor(u, ours and self.domain or nil) }
   else
     a = { sip = false }
   end
@@ -353,7 +358,9 @@ end
 
 --- The bindings of an address-of-record (uri: text or sip.uri): a list | nil, err.
 function Registrar:lookup(uri)
-  local aor, err = location.aor(uri)
+  local u = uri
+  if type(u) ~= "userdata" then u = uri_parse(tostring(uri)) end
+  local aor, err = location.aor(u or tostring(uri), u and self.domain and self.is_domain(u.host) and self.domain or nil)
   if not aor then return nil, err end
   return self.location:get(aor)
 end
