@@ -612,6 +612,8 @@ function Proxy:forward_ack(req)
   end
   if not dest then return end
   if not self.via[dest.proto] then return end
+  -- never to ourselves: it would come back until Max-Forwards ran out
+  if self.me[strip_brackets(tostring(dest.host)):lower() .. ":" .. tostring(dest.port)] then return end
   req:push_via(self:new_branch(dest.proto))
   local ok, err = self.ep:send(req, dest)
   if not ok then self:log("warn", "ACK %s not forwarded: %s", req.uri, err) end
@@ -761,6 +763,27 @@ local function best_response(responses)
 end
 M.best_response = best_response
 
+-- RFC 3581 §4, RFC 3261 §18.2.1: the Via we pass on carries what we learnt of its sender:
+-- received when its sent-by is not the source address, and with a bare rport both received and
+-- rport set to the source's address and port. (A value with a quoted parameter is left as is.)
+local function learnt_via(msg, src)
+  local v = msg:via()
+  if not v or not src then return end
+  local ask = v.rport == true
+  if not ask and strip_brackets(v.host):lower() == src.host then return end
+  local value = v.value
+  if value:find('"', 1, true) then return end
+  local parts = {}
+  for p in value:gmatch("[^;]+") do
+    local name = #parts > 0 and p:match("^%s*([^=%s]*)"):lower()
+    if name ~= "received" and name ~= "rport" then parts[#parts + 1] = p end
+  end
+  parts[#parts + 1] = "received=" .. src.host
+  if ask then parts[#parts + 1] = "rport=" .. src.port end
+  msg:pop_via()
+  msg:push_via(concat(parts, ";"))
+end
+
 -- One branch: copy, retarget, route, Via, send; returns its final response (a message, or a
 -- table for what failed here).
 function Proxy:branch(ctx, req, target, opts)
@@ -816,6 +839,7 @@ function Proxy:branch(ctx, req, target, opts)
     if inbound ~= proto and self.rr[inbound] then msg:add_header("Record-Route", self.rr[inbound] .. tok, "top") end
     msg:add_header("Record-Route", self.rr[proto] .. tok, "top")
   end
+  learnt_via(msg, req.source)
   msg:push_via(self:new_branch(proto))
   br.dest = dest
 
@@ -875,7 +899,7 @@ function Proxy:branch(ctx, req, target, opts)
     return final_of(408, "Request Timeout")
   end
   -- §16.9: a transport error counts as 503; Timer B/F as 408
-  self:log("warn", "%s to %s failed: %s", req.method, target.uri, tostring(err))
+  self:log("warn", "%s to %s via %s failed: %s", req.method, target.uri, peer_text(dest), tostring(err))
   if code == 408 then return final_of(408, "Request Timeout") end
   return unreachable(err)
 end
