@@ -125,7 +125,7 @@ end
 
 if not o.quiet then
   for _, l in ipairs(px.ep.listeners) do
-    print(("listening on %s:%s:%d"):format(l.proto, l.host, l.port))
+    print(("listening on %s:%s:%d"):format(l.proto, l.host:find(":", 1, true) and "[" .. l.host .. "]" or l.host, l.port))
   end
   local host, port = px.ep:sent_by(px.ep.listeners[1].proto)
   local domain = o.realm or host

@@ -725,6 +725,54 @@ describe("sip.proxy", function()
     end)
   end)
 
+  describe("dual-stack (RFC 5658): Via and Record-Route name the listener of each side's family", function()
+    local function dual(fn)
+      with_proxy({ listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0", "udp:[::1]:0" } }, function(env)
+        local v6
+        for _, l in ipairs(env.px.ep.listeners) do if l.host == "::1" then v6 = l.port end end
+        env.dest6 = { proto = "udp", host = "::1", port = v6 }
+        env.sent_by6 = "[::1]:" .. v6
+        fn(env)
+      end)
+    end
+    it("a call entirely on [::1] is recorded and forwarded with [::1] only", function()
+      dual(function(env)
+        local bob = uas(env, { final = 200, listen = { "udp:[::1]:0" } })
+        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+          to = "<sip:bob@example.com>", contact = ("<sip:bob@[::1]:%d>"):format(bob.ep.listeners[1].port), expires = 600 }
+        assert.equal(200, assert(bob.ep:request(reg, { dest = env.dest6, timeout = 2 })).status)
+        local caller = env.endpoint(nil, { "udp:[::1]:0" })
+        local inv = env.request("INVITE", "sip:bob@example.com")
+        assert.equal(200, (env.send(inv, { ep = caller, dest = env.dest6 })).status)
+        local rr = bob.INVITE:addrs("Record-Route")
+        assert.equal(1, #rr)
+        assert.matches("^sip:%[::1%]:" .. env.dest6.port .. ";lr;rrt=", rr[1].uri)
+        assert.equal("::1", bob.INVITE:via().host:gsub("[%[%]]", ""))
+      end)
+    end)
+    it("from 127.0.0.1 to [::1] the route is recorded twice, one value per family", function()
+      dual(function(env)
+        local bob = uas(env, { final = 200, listen = { "udp:[::1]:0" } })
+        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+          to = "<sip:bob@example.com>", contact = ("<sip:bob@[::1]:%d>"):format(bob.ep.listeners[1].port), expires = 600 }
+        assert.equal(200, assert(bob.ep:request(reg, { dest = env.dest6, timeout = 2 })).status)
+        local inv = env.request("INVITE", "sip:bob@example.com")
+        local rsp = env.send(inv)
+        assert.equal(200, rsp.status)
+        local rr = bob.INVITE:addrs("Record-Route")
+        assert.equal(2, #rr)
+        assert.matches("^sip:%[::1%]:", rr[1].uri)
+        assert.matches("^sip:127%.0%.0%.1:", rr[2].uri)
+        -- the caller's BYE comes in on IPv4 along both values and reaches bob on IPv6 (the
+        -- scripted UAS's Contact names 127.0.0.1: the BYE goes to its registered address)
+        local bye = env.in_dialog("BYE", inv, rsp)
+        bye:set_uri(("sip:bob@[::1]:%d"):format(bob.ep.listeners[1].port))
+        assert.equal(200, (env.send(bye, { dest = false })).status)
+        assert.equal("::1", bob.BYE.source.host)
+      end)
+    end)
+  end)
+
   it("one domain for all its host names: bob@ its address and bob@example.com are one binding", function()
     with_proxy(nil, function(env)
       local bob = uas(env)

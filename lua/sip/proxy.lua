@@ -68,6 +68,19 @@ local function strip_brackets(h)
   return h
 end
 
+-- "6" for an IPv6 address, "4" for an IPv4 one, "" for a name (its family is the resolver's).
+local function family_of(host)
+  host = tostring(host)
+  if host:find(":", 1, true) then return "6" end
+  if host:find("^%d+%.%d+%.%d+%.%d+$") then return "4" end
+  return ""
+end
+
+-- The key of self.via and self.rr for a destination or a source: by transport and family.
+local function side(p)
+  return p.proto .. family_of(p.host)
+end
+
 -- A peer {proto=, host=, port=} as the log shows it.
 local function peer_text(p)
   if not p then return "?" end
@@ -215,11 +228,15 @@ end
 
 -- Our addresses: what a Route or Request-URI naming us looks like, the Via sent-by per
 -- transport, the Record-Route values.
+-- Keyed by transport and by transport and family ("udp", "udp6"): a message leaves from the
+-- listener of its destination's family, and names that one.
 function Proxy:learn_addresses(domains)
   local me, hosts, ports, names = {}, {}, {}, {}
   self.via, self.rr, self.sent_by = {}, {}, {}
   for _, l in ipairs(self.ep.listeners) do
-    local host, port = self.ep:sent_by(l.proto)
+    local host, port = self.ep.advertise or l.host, l.port
+    if host == "0.0.0.0" then host = "127.0.0.1" elseif host == "::" then host = "::1" end
+    if host:find(":", 1, true) and host:byte(1) ~= 91 then host = "[" .. host .. "]" end
     local bare = strip_brackets(host):lower()
     for _, h in ipairs { bare, strip_brackets(l.host):lower() } do
       if h == "0.0.0.0" then h = "127.0.0.1" elseif h == "::" then h = "::1" end
@@ -227,11 +244,13 @@ function Proxy:learn_addresses(domains)
       hosts[h] = true
     end
     ports[l.port] = true
-    if not self.via[l.proto] then
+    local key = l.proto .. family_of(l.host)
+    if not self.via[key] then
       local sb = host .. ":" .. port
       self.sent_by[#self.sent_by + 1] = sb
-      self.via[l.proto] = "SIP/2.0/" .. l.proto:upper() .. " " .. sb .. ";branch=z9hG4bK"
-      self.rr[l.proto] = "<sip:" .. sb .. (l.proto == "udp" and "" or ";transport=" .. l.proto) .. ";lr;rrt="
+      self.via[key] = "SIP/2.0/" .. l.proto:upper() .. " " .. sb .. ";branch=z9hG4bK"
+      self.rr[key] = "<sip:" .. sb .. (l.proto == "udp" and "" or ";transport=" .. l.proto) .. ";lr;rrt="
+      if not self.via[l.proto] then self.via[l.proto], self.rr[l.proto] = self.via[key], self.rr[key] end
     end
   end
   if self.realm then names[self.realm:lower()] = true end
@@ -346,11 +365,12 @@ function Proxy:remember(key)
   self.loop_n = self.loop_n + 1
 end
 
--- A branch unique in space and time (§8.1.1.7): a random per-proxy prefix and a counter.
-function Proxy:new_branch(proto)
+-- Our Via for a request to dest, with a branch unique in space and time (§8.1.1.7): a random
+-- per-proxy prefix and a counter.
+function Proxy:new_branch(dest)
   local n = self.branch_n + 1
   self.branch_n = n
-  return self.via[proto] .. self.branch_prefix .. n
+  return (self.via[side(dest)] or self.via[dest.proto]) .. self.branch_prefix .. n
 end
 
 local function unsupported(req, name)
@@ -614,7 +634,7 @@ function Proxy:forward_ack(req)
   if not self.via[dest.proto] then return end
   -- never to ourselves: it would come back until Max-Forwards ran out
   if self.me[strip_brackets(tostring(dest.host)):lower() .. ":" .. tostring(dest.port)] then return end
-  req:push_via(self:new_branch(dest.proto))
+  req:push_via(self:new_branch(dest))
   local ok, err = self.ep:send(req, dest)
   if not ok then self:log("warn", "ACK %s not forwarded: %s", req.uri, err) end
   if self.log_level >= 4 then self:log("debug", "ACK %s -> %s:%s:%s", req.uri, dest.proto, dest.host, dest.port) end
@@ -835,12 +855,15 @@ function Proxy:branch(ctx, req, target, opts)
       tok = self:dialog_token(req) .. ">"
       ctx.rr_token = tok
     end
-    local inbound = req.source.proto
-    if inbound ~= proto and self.rr[inbound] then msg:add_header("Record-Route", self.rr[inbound] .. tok, "top") end
-    msg:add_header("Record-Route", self.rr[proto] .. tok, "top")
+    -- the side it came in on and the side it leaves from, by transport and family (RFC 5658)
+    local src = req.source
+    local rr_in = self.rr[side(src)] or self.rr[src.proto]
+    local rr_out = self.rr[side(dest)] or self.rr[proto]
+    if rr_in and rr_in ~= rr_out then msg:add_header("Record-Route", rr_in .. tok, "top") end
+    msg:add_header("Record-Route", rr_out .. tok, "top")
   end
   learnt_via(msg, req.source)
-  msg:push_via(self:new_branch(proto))
+  msg:push_via(self:new_branch(dest))
   br.dest = dest
 
   local invite = req.method == "INVITE"
