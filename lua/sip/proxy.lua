@@ -76,9 +76,15 @@ local function family_of(host)
   return ""
 end
 
--- The key of self.via and self.rr for a destination or a source: by transport and family.
+-- The key of self.via and self.rr for a destination or a source: by transport and family,
+-- kept in the table (a binding's destination serves every request to it).
 local function side(p)
-  return p.proto .. family_of(p.host)
+  local k = p.side
+  if not k then
+    k = p.proto .. family_of(p.host)
+    p.side = k
+  end
+  return k
 end
 
 -- A peer {proto=, host=, port=} as the log shows it.
@@ -457,7 +463,7 @@ end
 -- facts of the Request-URI and whether the request came along a route we recorded for its
 -- dialog (the relay policy trusts those, and only those, to go where their route leads).
 function Proxy:preprocess(req, f)
-  if not req:header("Route") then return f, false end
+  if not req:header("Route") then return f, false, false end
   local recorded = false
   if f and f.me and f.lr then
     local addrs = req:addrs("Route")
@@ -477,7 +483,7 @@ function Proxy:preprocess(req, f)
     recorded = recorded or self:our_route(req, first)
     pop_route(req, addrs)
   end
-  return f, recorded
+  return f, recorded, req:header("Route") ~= nil
 end
 
 -- §16.6 step 6: when the next hop is a strict router, it gets the Request-URI as its Route and
@@ -544,9 +550,10 @@ function Proxy:handle(req)
   self.contexts[txn] = ctx
   local f = self:validate(req, ctx)
   if f then
-    f, ctx.recorded = self:preprocess(req, f)
+    local recorded, routed
+    f, recorded, routed = self:preprocess(req, f)
     -- a Route left after ours is one the sender brought, unless the dialog's route set has it
-    ctx.foreign_route = not ctx.recorded and req:header("Route") ~= nil
+    ctx.recorded, ctx.foreign_route = recorded, routed and not recorded
     ctx.facts = f
     if self.log_on then ctx.ruri = req.uri end
     local ok, err = xpcall(self.route or M.default_route, traceback, req, self, f.u)
@@ -787,8 +794,19 @@ M.best_response = best_response
 -- received when its sent-by is not the source address, and with a bare rport both received and
 -- rport set to the source's address and port. (A value with a quoted parameter is left as is.)
 local function learnt_via(msg, src)
+  local top = msg:header("Via")
+  if not top or not src then return end
+  -- the usual case, from the raw value: the sent-by is the source address, no rport asked
+  if not top:find("rport", 1, true) then
+    local host = src.host
+    local i, j = top:find(host, 1, true)
+    if i and top:byte(i - 1) == 32 then
+      local c = top:byte(j + 1)
+      if c == nil or c == 58 or c == 59 then return end -- ':' or ';'
+    end
+  end
   local v = msg:via()
-  if not v or not src then return end
+  if not v then return end
   local ask = v.rport == true
   if not ask and strip_brackets(v.host):lower() == src.host then return end
   local value = v.value
