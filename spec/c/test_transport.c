@@ -790,7 +790,7 @@ TEST(tcp_first_message_deadline) {
   }
   CHECK(WAIT(r1.eof, 3));
   double took = since(t0);
-  CHECK(took >= 0.3 && took < 0.6);
+  CHECK(took >= 0.3 && took < 1.0);
   CHECK_EQ_INT(stats(s.tp).timeout_first, 1);
   CHECK_EQ_INT(stats(s.tp).idle_closed, 0);
   CHECK(!r2.eof && !r3.eof);
@@ -833,7 +833,7 @@ static void trickle(double message, double idle, const char *what, int timeouts)
   CHECK(WAIT(r1.eof, 3));
   double took = since(t0);
   double limit = message > 0 ? message : idle;
-  CHECK(took >= limit - 0.1 && took < limit + 0.3);
+  CHECK(took >= limit - 0.1 && took < limit + 0.6);
   CHECK(i < sizeof REQ - 1);
   CHECK_EQ_INT(s.nmsg, 2);
   CHECK(!r2.eof);
@@ -1053,7 +1053,7 @@ TEST(tls_handshake_deadline) {
   CHECK_EQ_INT(stats(s.tp).evicted, 1);
   CHECK(WAIT(r2.eof, 3));
   double took = since(t0);
-  CHECK(took >= 0.3 && took < 0.6);
+  CHECK(took >= 0.3 && took < 1.0);
   CHECK_EQ_INT(stats(s.tp).timeout_handshake, 1);
   CHECK(s.nev == 2 && !strcmp(s.ev_what[1], "TLS handshake timeout") && s.ev_err[1] == ETIMEDOUT);
   run_for(0.2);
