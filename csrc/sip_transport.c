@@ -825,8 +825,7 @@ static long stream_deliver(conn *c, const char *p, size_t n, int *msgs) {
     off += pskip;
     c->ka = 0;
     c->got_msg = 1;
-    conn_active(c);
-    (*msgs)++;
+    (*msgs)++; /* the caller marks the activity once per read */
     sip_peer from;
     from.proto = (sip_proto)c->proto;
     memset(&from.addr, 0, sizeof from.addr);
@@ -872,6 +871,7 @@ static void conn_read(conn *c) {
     size_t have = shared ? (size_t)n : c->rlen + (size_t)n;
     long used = stream_deliver(c, base, have, &msgs);
     if (used < 0) return;
+    if (msgs) conn_active(c);
     size_t left = have - (size_t)used;
     if (left >= tp->max_msg) {
       tp->st.framing_errors++;
