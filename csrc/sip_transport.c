@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +454,21 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   leave(tp);
 }
 
+/* The least recently active untrusted connection of any kind, or NULL. */
+static conn *oldest_untrusted(sip_tp *tp) {
+  conn *v = NULL;
+  for (int i = 0; i < NKIND; i++) {
+    conn *h = tp->lru_head[i];
+    if (h && (!v || h->last < v->last)) v = h;
+  }
+  return v;
+}
+
+static void evict(sip_tp *tp, conn *v) {
+  tp->st.evicted++;
+  conn_kill(v, ECONNABORTED, "evicted for a new connection", 1);
+}
+
 /* Room for one more connection of kind k, by evicting the least recently active untrusted one
  * where a cap is reached. 0, or -1 when a cap is reached by trusted connections alone. */
 static int make_room(sip_tp *tp, int k) {
@@ -460,16 +476,9 @@ static int make_room(sip_tp *tp, int k) {
   if (tp->nkind[k] >= tp->cap[k]) {
     if (!(v = tp->lru_head[k])) return -1;
   } else if (tp->nconns >= tp->max_conns) {
-    for (int i = 0; i < NKIND; i++) {
-      conn *h = tp->lru_head[i];
-      if (h && (!v || h->last < v->last)) v = h;
-    }
-    if (!v) return -1;
+    if (!(v = oldest_untrusted(tp))) return -1;
   }
-  if (v) {
-    tp->st.evicted++;
-    conn_kill(v, ECONNABORTED, "evicted for a new connection", 1);
-  }
+  if (v) evict(tp, v);
   return tp->nconns < tp->max_conns && tp->nkind[k] < tp->cap[k] ? 0 : -1;
 }
 
@@ -989,6 +998,15 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     int fd = accept4(w->fd, &a.sa, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
+      /* Out of descriptors is a full cap too: an untrusted connection makes way, if one waits
+       * (accept says EMFILE before it looks at the queue). */
+      conn *v;
+      struct pollfd pf = {w->fd, POLLIN, 0};
+      if ((errno == EMFILE || errno == ENFILE) && (v = oldest_untrusted(tp)) &&
+          poll(&pf, 1, 0) == 1) {
+        evict(tp, v);
+        continue;
+      }
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         /* the pending connection keeps the socket readable: pause, or we would spin */
         ev_io_stop(loop, &l->io);

@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -658,6 +659,36 @@ TEST(tcp_connection_cap_evicts_untrusted) {
   CHECK_LOOP_CLEAN();
 }
 
+/* Out of file descriptors (EMFILE) is a full cap too: the oldest untrusted connection makes way
+ * instead of the listener pausing while the attackers hold every descriptor. */
+TEST(tcp_out_of_descriptors_evicts_untrusted) {
+  rec s;
+  raw r1, r2, r3;
+  const char *err;
+  rec_tp(&s, NULL);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  CHECK(raw_open(&r1, &to) == 0 && raw_open(&r2, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 2, 3));
+  CHECK(raw_open(&r3, &to) == 0);
+  struct rlimit old, low;
+  getrlimit(RLIMIT_NOFILE, &old);
+  int next = dup(0); /* the lowest free descriptor: every one below it is taken */
+  close(next);
+  low = old;
+  low.rlim_cur = (rlim_t)next;
+  CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 3, 3));
+  setrlimit(RLIMIT_NOFILE, &old);
+  CHECK(WAIT(r1.eof, 3));
+  CHECK_EQ_INT(stats(s.tp).evicted, 1);
+  CHECK(!r2.eof && !r3.eof);
+  CHECK_EQ_INT(stats(s.tp).conns, 2);
+  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+
 /* An outbound connection may evict an untrusted inbound one too: a proxy can always forward. */
 TEST(tcp_outbound_evicts_untrusted) {
   rec s, peer;
@@ -1204,6 +1235,7 @@ int main(void) {
   RUN(tcp_idle_timeout);
   RUN(tcp_free_inside_event);
   RUN(tcp_connection_cap_evicts_untrusted);
+  RUN(tcp_out_of_descriptors_evicts_untrusted);
   RUN(tcp_outbound_evicts_untrusted);
   RUN(tcp_per_source_cap);
   RUN(tcp_first_message_deadline);
