@@ -404,12 +404,12 @@ static void conn_kill(conn *c, int err, const char *what, int report) {
 
 /* ---- deadlines and eviction ----------------------------------------------------------------- */
 
-/* The earliest deadline of c, and in *why which one; 0 when it has none. While a message is
- * half received its own deadline stands in for the idle one (which a trickle no longer resets). */
 static void earliest(ev_tstamp *d, int *why, ev_tstamp t, int w) {
   if (*d == 0 || t < *d) { *d = t; *why = w; }
 }
 
+/* The earliest deadline of c, and in *why which one; 0 when it has none. While a message is
+ * half received its own deadline stands in for the idle one (which a trickle no longer resets). */
 static ev_tstamp conn_deadline(const conn *c, int *why) {
   const sip_tp *tp = c->tp;
   ev_tstamp d = 0;
@@ -834,7 +834,9 @@ static long stream_deliver(conn *c, const char *p, size_t n, int *msgs) {
     off += pskip;
     c->ka = 0;
     c->got_msg = 1;
-    (*msgs)++; /* the caller marks the activity once per read */
+    /* once per read is enough, but before the handler: a connection it opens must not evict
+     * the one its message came on */
+    if ((*msgs)++ == 0) conn_active(c);
     sip_peer from;
     from.proto = (sip_proto)c->proto;
     memset(&from.addr, 0, sizeof from.addr);
@@ -880,7 +882,6 @@ static void conn_read(conn *c) {
     size_t have = shared ? (size_t)n : c->rlen + (size_t)n;
     long used = stream_deliver(c, base, have, &msgs);
     if (used < 0) return;
-    if (msgs) conn_active(c);
     size_t left = have - (size_t)used;
     if (left >= tp->max_msg) {
       tp->st.framing_errors++;

@@ -72,6 +72,7 @@ typedef struct rec {
   int nostore;          /* count only (memory measurements) */
   int ev_errs;          /* events with err != 0 */
   int close_in_recv;    /* sip_tp_close the connection from inside the callback */
+  const sip_peer *forward; /* send every message on to there too (as a proxy does) */
 } rec;
 
 static void rec_recv(void *ud, const char *buf, size_t len, const sip_peer *from) {
@@ -88,6 +89,10 @@ static void rec_recv(void *ud, const char *buf, size_t len, const sip_peer *from
     const char *e;
     if (sip_tp_send(r->tp, from, NULL, r->reply, strlen(r->reply), &e) < 0)
       printf("# reply failed: %s\n", e);
+  }
+  if (r->forward) {
+    const char *e;
+    if (sip_tp_send(r->tp, r->forward, NULL, buf, len, &e) < 0) printf("# forward failed: %s\n", e);
   }
   if (r->close_in_recv) sip_tp_close(r->tp, from->conn);
   if (r->free_in_recv) {
@@ -689,6 +694,34 @@ TEST(tcp_out_of_descriptors_evicts_untrusted) {
   CHECK_LOOP_CLEAN();
 }
 
+/* The connection a forward opens evicts an untrusted one, never the one whose message it forwards:
+ * that one is the most recently active from before the handler runs. */
+TEST(tcp_forward_keeps_its_own_connection) {
+  rec s, peer;
+  raw r1, r2;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.max_conns = 2;
+  rec_tp(&s, &cfg);
+  rec_tp(&peer, NULL);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  int lp = sip_tp_listen(peer.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP), tp2 = listener_peer(peer.tp, lp, SIP_PROTO_TCP);
+  s.forward = &tp2;
+  CHECK(raw_open(&r1, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 1, 3));
+  CHECK(raw_open(&r2, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 2, 3));
+  raw_send(&r1, REQ, sizeof REQ - 1); /* r1, the older, sends: r2 makes way for the forward */
+  CHECK(WAIT(peer.nmsg == 1 && r2.eof, 3));
+  CHECK(!r1.eof);
+  CHECK_EQ_INT(stats(s.tp).evicted, 1);
+  raw_close(&r1); raw_close(&r2);
+  rec_done(&s);
+  rec_done(&peer);
+  CHECK_LOOP_CLEAN();
+}
+
 /* An outbound connection may evict an untrusted inbound one too: a proxy can always forward. */
 TEST(tcp_outbound_evicts_untrusted) {
   rec s, peer;
@@ -1237,6 +1270,7 @@ int main(void) {
   RUN(tcp_connection_cap_evicts_untrusted);
   RUN(tcp_out_of_descriptors_evicts_untrusted);
   RUN(tcp_outbound_evicts_untrusted);
+  RUN(tcp_forward_keeps_its_own_connection);
   RUN(tcp_per_source_cap);
   RUN(tcp_first_message_deadline);
   RUN(tcp_message_deadline);
