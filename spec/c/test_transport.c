@@ -825,6 +825,26 @@ TEST(tcp_per_source_cap) {
   CHECK_LOOP_CLEAN();
 }
 
+/* IPv6 sources are counted by their /64 (here ::1, twice). */
+TEST(tcp_per_source_cap_v6) {
+  if (!have_v6) { printf("# no IPv6 loopback\n"); return; }
+  rec s;
+  raw a1, a2;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.max_per_source = 1;
+  rec_tp(&s, &cfg);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "::1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  CHECK(raw_open(&a1, &to) == 0 && raw_open(&a2, &to) == 0);
+  CHECK(WAIT(stats(s.tp).refused_source == 1 && a2.eof, 3));
+  CHECK(!a1.eof);
+  CHECK_EQ_INT(stats(s.tp).conns, 1);
+  raw_close(&a1); raw_close(&a2);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+
 /* An untrusted connection must bring a whole message within first_message_timeout of the
  * accept; pings (RFC 5626 §3.5.1) keep it from idling but do not count as that message. */
 TEST(tcp_first_message_deadline) {
@@ -1272,6 +1292,7 @@ int main(void) {
   RUN(tcp_outbound_evicts_untrusted);
   RUN(tcp_forward_keeps_its_own_connection);
   RUN(tcp_per_source_cap);
+  RUN(tcp_per_source_cap_v6);
   RUN(tcp_first_message_deadline);
   RUN(tcp_message_deadline);
   RUN(tcp_idle_not_reset_by_bytes);
