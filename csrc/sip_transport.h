@@ -47,7 +47,8 @@ typedef struct sip_tp_config {
   size_t max_msg;            /* framing limit, default 65536 */
   /* Caps on open stream connections (0: the default). When a cap is reached, a new connection
    * (accepted or opened) evicts the least recently active untrusted one of its transport (or,
-   * for the total, of any transport); it is refused only when none is untrusted. */
+   * for the total, of any transport); it is refused only when none is untrusted. Running out
+   * of file descriptors on accept counts as the total cap. */
   unsigned max_conns;        /* all stream transports together, default 1024 */
   unsigned max_tcp, max_tls, max_ws; /* each transport, default max_conns (ws: reserved) */
   unsigned max_per_source;   /* inbound untrusted connections from one address (IPv6: one /64),
