@@ -3,6 +3,7 @@
  * and goes stale (every method refuses) after its "terminated" event. Callbacks run under
  * lsip_pcall: an error stops the loop and comes back out of run(). */
 #include <errno.h>
+#include <limits.h>
 #include <ev.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,8 +307,17 @@ static const char *optstr(lua_State *L, int t, const char *k) {
   return v;
 }
 
-/* sip.core.stack{t1=, t2=, t4=, timer_d=, trying_delay= (ms), max_msg=, max_conns=,
- *   idle_timeout= (s), tls_cert=, tls_key=, tls_ca=, tls_verify=false|true} -> stack */
+/* A connection cap: absent 0 (the transport's default), else at least 1, at most UINT_MAX. */
+static unsigned optcap(lua_State *L, int t, const char *k) {
+  double v = optnum(L, t, k, 0);
+  if (!(v >= 0)) luaL_error(L, "%s must be a positive integer", k);
+  return v > UINT_MAX ? UINT_MAX : (unsigned)v;
+}
+
+/* sip.core.stack{t1=, t2=, t4=, timer_d=, trying_delay= (ms), max_msg=, max_conns=, max_tcp=,
+ *   max_tls=, max_ws=, max_per_source=, idle_timeout=, first_message_timeout=,
+ *   message_timeout=, handshake_timeout= (s; negative: never), tls_cert=, tls_key=, tls_ca=,
+ *   tls_verify=false|true} -> stack (absent limits: the transport's defaults) */
 static int l_stack(lua_State *L) {
   lsip_loop *lp = lsip_getloop(L);
   if (lua_isnoneornil(L, 1)) lua_newtable(L);
@@ -320,8 +330,15 @@ static int l_stack(lua_State *L) {
   cfg.txl.timer_d = (unsigned)optnum(L, 1, "timer_d", 0);
   cfg.txl.trying_delay = (unsigned)optnum(L, 1, "trying_delay", 0);
   cfg.tp.max_msg = (size_t)optnum(L, 1, "max_msg", 65536);
-  cfg.tp.max_conns = (unsigned)optnum(L, 1, "max_conns", 1024);
-  cfg.tp.idle_timeout = optnum(L, 1, "idle_timeout", 120);
+  cfg.tp.max_conns = optcap(L, 1, "max_conns");
+  cfg.tp.max_tcp = optcap(L, 1, "max_tcp");
+  cfg.tp.max_tls = optcap(L, 1, "max_tls");
+  cfg.tp.max_ws = optcap(L, 1, "max_ws");
+  cfg.tp.max_per_source = optcap(L, 1, "max_per_source");
+  cfg.tp.idle_timeout = optnum(L, 1, "idle_timeout", 0);
+  cfg.tp.first_message_timeout = optnum(L, 1, "first_message_timeout", 0);
+  cfg.tp.message_timeout = optnum(L, 1, "message_timeout", 0);
+  cfg.tp.handshake_timeout = optnum(L, 1, "handshake_timeout", 0);
   cfg.tp.tls_cert = optstr(L, 1, "tls_cert");
   cfg.tp.tls_key = optstr(L, 1, "tls_key");
   cfg.tp.tls_ca = optstr(L, 1, "tls_ca");
@@ -481,13 +498,28 @@ static int s_stats(lua_State *L) {
   sip_txl_stats xs;
   sip_tp_get_stats(sip_stack_tp(st->s), &ts);
   sip_txl_get_stats(sip_stack_txl(st->s), &xs);
-  lua_createtable(L, 0, 16);
+  lua_createtable(L, 0, 32);
 #define F(name, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
   F("listeners", ts.listeners);
   F("conns", ts.conns);
   F("rx_msgs", ts.rx_msgs);
   F("tx_msgs", ts.tx_msgs);
   F("framing_errors", ts.framing_errors);
+  F("conns_tcp", ts.conns_tcp);
+  F("conns_tls", ts.conns_tls);
+  F("conns_ws", ts.conns_ws);
+  F("untrusted", ts.untrusted);
+  F("accepted", ts.accepted);
+  F("refused_cap", ts.refused_cap);
+  F("refused_source", ts.refused_source);
+  F("evicted", ts.evicted);
+  F("timeout_handshake", ts.timeout_handshake);
+  F("timeout_first", ts.timeout_first);
+  F("timeout_message", ts.timeout_message);
+  F("idle_closed", ts.idle_closed);
+  F("keepalives", ts.keepalives);
+  F("connect_failed", ts.connect_failed);
+  F("tls_failed", ts.tls_failed);
   F("transactions", xs.live_total);
   F("created", xs.created);
   F("absorbed", xs.absorbed);
@@ -498,6 +530,15 @@ static int s_stats(lua_State *L) {
   F("timeouts", xs.timeouts);
   F("gated", xs.gated);
 #undef F
+  return 1;
+}
+
+/* stack:trust(conn) -> true, or false when there is no such connection (closed, or 0 for UDP):
+ * the layer above vouches for it (sip_tp_trust). */
+static int s_trust(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  lua_Integer c = luaL_checkinteger(L, 2);
+  lua_pushboolean(L, c > 0 && c <= UINT32_MAX && sip_tp_trust(sip_stack_tp(st->s), (uint32_t)c) == 0);
   return 1;
 }
 
@@ -796,7 +837,8 @@ static int x_index(lua_State *L) {
 int lsip_open_stack(lua_State *L) {
   const luaL_Reg stack_m[] = {{"on", s_on},     {"listen", s_listen},   {"request", s_request},
                               {"send", s_send}, {"resolve", s_resolve}, {"stats", s_stats},
-                              {"gate", s_gate},   {"close", s_close}, {NULL, NULL}};
+                              {"gate", s_gate},   {"trust", s_trust}, {"close", s_close},
+                              {NULL, NULL}};
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
   if (luaL_newmetatable(L, LSIP_TXN)) {

@@ -5,6 +5,12 @@
  * socket is full, so an idle connection is its struct (plus its SSL object for TLS, whose record
  * buffers SSL_MODE_RELEASE_BUFFERS frees).
  *
+ * Bounds: every connection counts toward its transport's cap and the total, an untrusted inbound
+ * one also toward its source's count (a small hash table of addresses), and sits in its
+ * transport's list of untrusted connections, least recently active first: the one a full cap
+ * evicts. One timer per connection is set to its earliest deadline; activity only moves a time
+ * stamp and the list position, and the timer re-arms itself when it fires early.
+ *
  * Reentrancy: callbacks may call anything, sip_tp_free included. A closed connection is unlinked
  * at once but freed (and reported) only when the outermost handler returns, so no pointer held
  * by a handler dangles. */
@@ -18,6 +24,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +41,8 @@
 #define ACCEPT_BUDGET 64
 #define READ_BUDGET 16     /* reads per stream per wakeup */
 #define RBUF_MIN 2048
+#define NKIND 3            /* stream transports with caps of their own: TCP, TLS, WebSocket */
+#define NEVER 1e9          /* a deadline this far is none */
 
 typedef union sip_sa {
   struct sockaddr sa;
@@ -42,21 +51,41 @@ typedef union sip_sa {
 } sip_sa;
 
 enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN };
+enum { K_TCP, K_TLS, K_WS };
+enum { DL_NONE, DL_HANDSHAKE, DL_FIRST, DL_MESSAGE, DL_IDLE };
+
+/* An address connections come from: IPv4, or the /64 of IPv6 (an end site gets at least a /64,
+ * RFC 6177 §2), with how many untrusted inbound connections it has open. */
+typedef struct src src;
+struct src {
+  src *next;
+  uint32_t hash;
+  unsigned n;
+  sa_family_t fam;
+  unsigned char ip[8];  /* IPv4 in the first 4 bytes, or the IPv6 prefix */
+};
 
 typedef struct conn conn;
 struct conn {
   ev_io io;             /* io.fd is the socket */
+  ev_timer tm;          /* the earliest deadline (due) */
   sip_tp *tp;
   conn *id_next;        /* chain in by_id; in the graveyard, the graveyard's link */
   conn *addr_next;      /* chain in by_addr */
+  conn *lru_prev, *lru_next; /* in its transport's untrusted list (when not trusted) */
+  src *src;             /* its source's count, while untrusted and inbound */
   uint32_t id, listener, hash;
-  uint8_t proto, state;
+  uint8_t proto, state, kind;
   uint8_t dead : 1, report : 1, outbound : 1, eof : 1, ssl_fatal : 1;
   uint8_t hs_want_write : 1, wr_want_read : 1, rd_want_write : 1;
+  uint8_t trusted : 1, got_msg : 1;
   uint8_t ka;           /* CR/LF bytes seen between messages: 4 make a ping (RFC 5626 §3.5.1) */
   int err;
   const char *what;
-  ev_tstamp last;
+  ev_tstamp born;       /* accepted or opened */
+  ev_tstamp last;       /* last activity: a complete message either way, or a ping */
+  ev_tstamp msg_start;  /* first byte of the message now half received (rlen > 0) */
+  ev_tstamp due;        /* when tm fires */
   sip_sa addr;
   socklen_t addrlen;
   char *rbuf;           /* an incomplete message, or NULL */
@@ -83,8 +112,8 @@ struct sip_tp {
   sip_tp_event_cb event;
   void *ud;
   size_t max_msg, max_queue;
-  unsigned max_conns;
-  double idle;
+  unsigned max_conns, cap[NKIND], per_source;
+  double idle, first, message, handshake;
   int verify;
   char *tls_cert, *tls_key, *tls_ca;
   sip_limits lim;
@@ -94,7 +123,9 @@ struct sip_tp {
   unsigned nlst;
 
   conn **by_id, **by_addr;
-  unsigned nbuckets, nconns;
+  src **by_src;
+  unsigned nbuckets, nconns, nkind[NKIND], nuntrusted;
+  conn *lru_head[NKIND], *lru_tail[NKIND];
   uint32_t next_id;
   conn *graveyard;
   conn *reporting;      /* the connection being reported to the event callback */
@@ -174,11 +205,18 @@ static int addr_eq(const sip_sa *a, const sip_sa *b) {
   return 0;
 }
 
+/* Sources are at most as many as connections, so they share the tables' size. */
 static int tables_grow(sip_tp *tp) {
   unsigned n = tp->nbuckets ? tp->nbuckets * 2 : 64;
   conn **id = calloc(n, sizeof *id), **ad = calloc(n, sizeof *ad);
-  if (!id || !ad) { free(id); free(ad); return -1; }
+  src **sr = calloc(n, sizeof *sr);
+  if (!id || !ad || !sr) { free(id); free(ad); free(sr); return -1; }
   for (unsigned i = 0; i < tp->nbuckets; i++) {
+    for (src *e = tp->by_src[i], *nx; e; e = nx) {
+      nx = e->next;
+      e->next = sr[e->hash & (n - 1)];
+      sr[e->hash & (n - 1)] = e;
+    }
     for (conn *c = tp->by_id[i], *nx; c; c = nx) {
       nx = c->id_next;
       c->id_next = id[c->id & (n - 1)];
@@ -192,10 +230,81 @@ static int tables_grow(sip_tp *tp) {
   }
   free(tp->by_id);
   free(tp->by_addr);
+  free(tp->by_src);
   tp->by_id = id;
   tp->by_addr = ad;
+  tp->by_src = sr;
   tp->nbuckets = n;
   return 0;
+}
+
+/* ---- per-source counts and the untrusted lists ---------------------------------------------- */
+
+static uint32_t src_key(const sip_sa *a, sa_family_t *fam, unsigned char ip[8]) {
+  memset(ip, 0, 8);
+  *fam = a->sa.sa_family;
+  if (*fam == AF_INET6) memcpy(ip, &a->in6.sin6_addr, 8);
+  else memcpy(ip, &a->in4.sin_addr, 4);
+  uint32_t h = 2166136261u;
+  for (int i = 0; i < 8; i++) h = (h ^ ip[i]) * 16777619u;
+  return h ^ *fam;
+}
+
+/* The entry of a's source, created with create (NULL when out of memory or absent). */
+static src *src_get(sip_tp *tp, const sip_sa *a, int create) {
+  sa_family_t fam;
+  unsigned char ip[8];
+  uint32_t h = src_key(a, &fam, ip);
+  src **head = &tp->by_src[h & (tp->nbuckets - 1)];
+  for (src *e = *head; e; e = e->next)
+    if (e->hash == h && e->fam == fam && !memcmp(e->ip, ip, 8)) return e;
+  if (!create) return NULL;
+  src *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->hash = h;
+  e->fam = fam;
+  memcpy(e->ip, ip, 8);
+  e->next = *head;
+  *head = e;
+  return e;
+}
+
+static void src_release(sip_tp *tp, conn *c) {
+  src *e = c->src;
+  if (!e) return;
+  c->src = NULL;
+  if (--e->n) return;
+  for (src **pp = &tp->by_src[e->hash & (tp->nbuckets - 1)]; *pp; pp = &(*pp)->next)
+    if (*pp == e) { *pp = e->next; break; }
+  free(e);
+}
+
+static void lru_unlink(sip_tp *tp, conn *c) {
+  if (c->trusted) return;
+  if (c->lru_prev) c->lru_prev->lru_next = c->lru_next;
+  else tp->lru_head[c->kind] = c->lru_next;
+  if (c->lru_next) c->lru_next->lru_prev = c->lru_prev;
+  else tp->lru_tail[c->kind] = c->lru_prev;
+  c->lru_prev = c->lru_next = NULL;
+}
+
+static void lru_append(sip_tp *tp, conn *c) {
+  c->lru_next = NULL;
+  c->lru_prev = tp->lru_tail[c->kind];
+  if (c->lru_prev) c->lru_prev->lru_next = c;
+  else tp->lru_head[c->kind] = c;
+  tp->lru_tail[c->kind] = c;
+}
+
+/* A complete message went either way, or a ping came: the idle deadline moves (lazily: the timer
+ * finds out when it fires) and an untrusted connection goes to the end of its list. */
+static void conn_active(conn *c) {
+  sip_tp *tp = c->tp;
+  c->last = ev_now(tp->loop);
+  if (!c->trusted && tp->lru_tail[c->kind] != c) {
+    lru_unlink(tp, c);
+    lru_append(tp, c);
+  }
 }
 
 static conn *conn_by_id(sip_tp *tp, uint32_t id) {
@@ -221,14 +330,15 @@ static void unlink_chain(conn **head, conn *c, int by_addr) {
     if (*pp == c) { *pp = by_addr ? c->addr_next : c->id_next; return; }
 }
 
-static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
 static void sweep_start(sip_tp *tp) {
   if (!ev_is_active(&tp->sweep)) ev_timer_again(tp->loop, &tp->sweep);
 }
 
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* trusted: we opened it. The caller sets the state, then arms the timer (conn_arm). */
 static conn *conn_new(sip_tp *tp, int fd, int proto, const sip_sa *a, socklen_t alen,
-                      uint32_t listener_id) {
+                      uint32_t listener_id, int trusted) {
   if (tp->nconns >= tp->nbuckets && tables_grow(tp) < 0) return NULL;
   conn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
@@ -241,16 +351,24 @@ static conn *conn_new(sip_tp *tp, int fd, int proto, const sip_sa *a, socklen_t 
   memcpy(&c->addr, a, alen);
   c->addrlen = alen;
   c->hash = addr_hash(proto, a);
-  c->last = ev_now(tp->loop);
+  c->kind = proto == SIP_PROTO_TLS ? K_TLS : K_TCP;
+  c->born = c->last = ev_now(tp->loop);
+  c->trusted = trusted ? 1 : 0;
   ev_io_init(&c->io, conn_io_cb, fd, 0);
   c->io.data = c;
+  ev_init(&c->tm, conn_timer_cb);
+  c->tm.data = c;
   unsigned b = tp->nbuckets - 1;
   c->id_next = tp->by_id[c->id & b];
   tp->by_id[c->id & b] = c;
   c->addr_next = tp->by_addr[c->hash & b];
   tp->by_addr[c->hash & b] = c;
   tp->nconns++;
-  if (tp->idle > 0) sweep_start(tp);
+  tp->nkind[c->kind]++;
+  if (!c->trusted) {
+    lru_append(tp, c);
+    tp->nuntrusted++;
+  }
   return c;
 }
 
@@ -263,6 +381,7 @@ static void conn_kill(conn *c, int err, const char *what, int report) {
   c->err = err;
   c->what = what;
   ev_io_stop(tp->loop, &c->io);
+  ev_timer_stop(tp->loop, &c->tm);
   if (c->ssl && c->state == ST_OPEN && !c->ssl_fatal) {
     SSL_shutdown(c->ssl); /* best effort close_notify; never waits */
     ERR_clear_error();
@@ -272,9 +391,95 @@ static void conn_kill(conn *c, int err, const char *what, int report) {
   unlink_chain(&tp->by_id[c->id & b], c, 0);
   unlink_chain(&tp->by_addr[c->hash & b], c, 1);
   tp->nconns--;
+  tp->nkind[c->kind]--;
+  if (!c->trusted) {
+    lru_unlink(tp, c);
+    tp->nuntrusted--;
+  }
+  src_release(tp, c);
   c->id_next = tp->graveyard;
   tp->graveyard = c;
   if (!tp->depth && !tp->freed) ev_idle_start(tp->loop, &tp->reaper);
+}
+
+/* ---- deadlines and eviction ----------------------------------------------------------------- */
+
+static void earliest(ev_tstamp *d, int *why, ev_tstamp t, int w) {
+  if (*d == 0 || t < *d) { *d = t; *why = w; }
+}
+
+/* The earliest deadline of c, and in *why which one; 0 when it has none. While a message is
+ * half received its own deadline stands in for the idle one (which a trickle no longer resets). */
+static ev_tstamp conn_deadline(const conn *c, int *why) {
+  const sip_tp *tp = c->tp;
+  ev_tstamp d = 0;
+  *why = DL_NONE;
+  if (c->state == ST_HANDSHAKE && tp->handshake > 0)
+    earliest(&d, why, c->born + tp->handshake, DL_HANDSHAKE);
+  if (!c->trusted && !c->got_msg && tp->first > 0)
+    earliest(&d, why, c->born + tp->first, DL_FIRST);
+  if (c->rlen && tp->message > 0) earliest(&d, why, c->msg_start + tp->message, DL_MESSAGE);
+  else if (tp->idle > 0) earliest(&d, why, c->last + tp->idle, DL_IDLE);
+  return d;
+}
+
+static void conn_arm(conn *c) {
+  sip_tp *tp = c->tp;
+  int why;
+  ev_timer_stop(tp->loop, &c->tm);
+  if (c->dead || !(c->due = conn_deadline(c, &why))) return;
+  ev_tstamp in = c->due - ev_now(tp->loop);
+  ev_timer_set(&c->tm, in > 0 ? in : 0, 0);
+  ev_timer_start(tp->loop, &c->tm);
+}
+
+/* Fires at c->due; deadlines that moved later since (activity, trust, a finished handshake)
+ * only re-arm it. */
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  conn *c = w->data;
+  sip_tp *tp = c->tp;
+  int why;
+  enter(tp);
+  ev_tstamp d = conn_deadline(c, &why);
+  if (d && d <= ev_now(loop) + 0.001) {
+    static const char *const what[] = {NULL, "TLS handshake timeout", "no message in time",
+                                       "message not complete in time", "idle timeout"};
+    uint64_t *n[] = {NULL, &tp->st.timeout_handshake, &tp->st.timeout_first,
+                     &tp->st.timeout_message, &tp->st.idle_closed};
+    (*n[why])++;
+    conn_kill(c, ETIMEDOUT, what[why], 1);
+  } else {
+    conn_arm(c);
+  }
+  leave(tp);
+}
+
+/* The least recently active untrusted connection of any kind, or NULL. */
+static conn *oldest_untrusted(sip_tp *tp) {
+  conn *v = NULL;
+  for (int i = 0; i < NKIND; i++) {
+    conn *h = tp->lru_head[i];
+    if (h && (!v || h->last < v->last)) v = h;
+  }
+  return v;
+}
+
+static void evict(sip_tp *tp, conn *v) {
+  tp->st.evicted++;
+  conn_kill(v, ECONNABORTED, "evicted for a new connection", 1);
+}
+
+/* Room for one more connection of kind k, by evicting the least recently active untrusted one
+ * where a cap is reached. 0, or -1 when a cap is reached by trusted connections alone. */
+static int make_room(sip_tp *tp, int k) {
+  conn *v = NULL;
+  if (tp->nkind[k] >= tp->cap[k]) {
+    if (!(v = tp->lru_head[k])) return -1;
+  } else if (tp->nconns >= tp->max_conns) {
+    if (!(v = oldest_untrusted(tp))) return -1;
+  }
+  if (v) evict(tp, v);
+  return tp->nconns < tp->max_conns && tp->nkind[k] < tp->cap[k] ? 0 : -1;
 }
 
 /* ---- TLS ------------------------------------------------------------------------------------ */
@@ -566,7 +771,7 @@ static int conn_flush(conn *c) {
 static int conn_write(conn *c, const char *p, size_t n, const char **err) {
   sip_tp *tp = c->tp;
   if (c->wlen - c->woff + n > tp->max_queue) { *err = "send queue full"; return -1; }
-  c->last = ev_now(tp->loop); /* sending is use too: a server that only pushes keeps its flow */
+  conn_active(c); /* sending is use too: a server that only pushes keeps its flow */
   if (c->state == ST_OPEN && c->woff == c->wlen && !c->wr_want_read) {
     long r = io_write(c, p, n);
     if (r < 0) { *err = "connection failed"; return -1; }
@@ -591,8 +796,9 @@ static void conn_update_io(conn *c) {
   }
 }
 
-/* Deliver every whole message in p[0..n). Returns the bytes consumed, or -1 if c was closed. */
-static long stream_deliver(conn *c, const char *p, size_t n) {
+/* Deliver every whole message in p[0..n), counting them in *msgs. Returns the bytes consumed, or
+ * -1 if c was closed. */
+static long stream_deliver(conn *c, const char *p, size_t n, int *msgs) {
   sip_tp *tp = c->tp;
   size_t off = 0;
   while (off < n) {
@@ -602,6 +808,7 @@ static long stream_deliver(conn *c, const char *p, size_t n) {
       /* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong. */
       off += skip;
       unsigned ka = c->ka + (unsigned)(skip > 255 ? 255 : skip);
+      if (ka >= 4) conn_active(c); /* a ping is activity, but not a message */
       for (; ka >= 4; ka -= 4) {
         const char *e;
         tp->st.keepalives++;
@@ -626,6 +833,10 @@ static long stream_deliver(conn *c, const char *p, size_t n) {
     if (m == 0 || pskip + (size_t)m > n - off) break;
     off += pskip;
     c->ka = 0;
+    c->got_msg = 1;
+    /* once per read is enough, but before the handler: a connection it opens must not evict
+     * the one its message came on */
+    if ((*msgs)++ == 0) conn_active(c);
     sip_peer from;
     from.proto = (sip_proto)c->proto;
     memset(&from.addr, 0, sizeof from.addr);
@@ -646,7 +857,7 @@ static void conn_read(conn *c) {
   int i;
   c->rd_want_write = 0;
   for (i = 0; i < READ_BUDGET; i++) {
-    int shared = c->rlen == 0;
+    int shared = c->rlen == 0, msgs = 0;
     char *dst;
     size_t room;
     if (shared) { /* nothing pending: read into the shared buffer, keep only a leftover */
@@ -667,10 +878,9 @@ static void conn_read(conn *c) {
     long n = io_read(c, dst, room);
     if (n == -2) return;
     if (n == -1) break;
-    c->last = ev_now(tp->loop);
     const char *base = shared ? dst : c->rbuf;
     size_t have = shared ? (size_t)n : c->rlen + (size_t)n;
-    long used = stream_deliver(c, base, have);
+    long used = stream_deliver(c, base, have, &msgs);
     if (used < 0) return;
     size_t left = have - (size_t)used;
     if (left >= tp->max_msg) {
@@ -694,6 +904,11 @@ static void conn_read(conn *c) {
       memmove(c->rbuf, c->rbuf + used, left);
     }
     c->rlen = (uint32_t)left;
+    if (left && (shared || msgs)) { /* a message began: its deadline may come before the timer */
+      c->msg_start = ev_now(tp->loop);
+      if (tp->message > 0 && (!ev_is_active(&c->tm) || c->msg_start + tp->message < c->due))
+        conn_arm(c);
+    }
     if (!c->ssl && (size_t)n < room) break; /* a short read drained the socket */
   }
   if (c->ssl && SSL_pending(c->ssl) > 0) /* decrypted bytes wait but the socket may stay quiet */
@@ -726,7 +941,6 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents) {
   if (c->state == ST_CONNECTING) {
     if (revents & (EV_WRITE | EV_READ)) conn_connected(c);
   } else if (c->state == ST_HANDSHAKE) {
-    c->last = ev_now(loop);
     conn_handshake(c);
   } else {
     if ((revents & EV_READ) || (c->rd_want_write && (revents & EV_WRITE))) conn_read(c);
@@ -785,6 +999,15 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     int fd = accept4(w->fd, &a.sa, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
+      /* Out of descriptors is a full cap too: an untrusted connection makes way, if one waits
+       * (accept says EMFILE before it looks at the queue). */
+      conn *v;
+      struct pollfd pf = {w->fd, POLLIN, 0};
+      if ((errno == EMFILE || errno == ENFILE) && (v = oldest_untrusted(tp)) &&
+          poll(&pf, 1, 0) == 1) {
+        evict(tp, v);
+        continue;
+      }
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         /* the pending connection keeps the socket readable: pause, or we would spin */
         ev_io_stop(loop, &l->io);
@@ -793,14 +1016,26 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
       }
       break;
     }
-    if (tp->nconns >= tp->max_conns) {
+    /* A source at its cap is refused, not let evict: one address cannot push the others out. */
+    src *e = src_get(tp, &a, 0);
+    if (e && e->n >= tp->per_source) {
       close(fd);
-      tp->st.refused++;
+      tp->st.refused_source++;
+      continue;
+    }
+    if (make_room(tp, l->proto == SIP_PROTO_TLS ? K_TLS : K_TCP) < 0) {
+      close(fd);
+      tp->st.refused_cap++;
       continue;
     }
     set_nodelay(fd);
-    conn *c = conn_new(tp, fd, l->proto, &a, alen, l->id);
-    if (!c) { close(fd); continue; }
+    conn *c = conn_new(tp, fd, l->proto, &a, alen, l->id, 0);
+    if (!c || !(c->src = src_get(tp, &a, 1))) { /* the eviction may have freed e */
+      if (c) conn_kill(c, ENOMEM, "out of memory", 0);
+      else close(fd);
+      continue;
+    }
+    c->src->n++;
     tp->st.accepted++;
     const char *err;
     if (l->proto == SIP_PROTO_TLS) {
@@ -809,36 +1044,32 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     } else {
       c->state = ST_OPEN;
     }
+    conn_arm(c);
     conn_update_io(c);
   }
   leave(tp);
 }
 
+/* Listeners paused by EMFILE and the like listen again. */
 static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   sip_tp *tp = w->data;
-  ev_tstamp now = ev_now(loop);
   enter(tp);
   for (unsigned i = 0; i < tp->nlst; i++)
     if (tp->lst[i]->paused) {
       tp->lst[i]->paused = 0;
       ev_io_start(loop, &tp->lst[i]->io);
     }
-  if (tp->idle > 0) {
-    for (unsigned b = 0; b < tp->nbuckets && !tp->freed; b++) {
-      for (conn *c = tp->by_id[b], *nx; c; c = nx) {
-        nx = c->id_next;
-        if (now - c->last >= tp->idle) {
-          tp->st.idle_closed++;
-          conn_kill(c, ETIMEDOUT, "idle timeout", 1);
-        }
-      }
-    }
-  }
-  if (tp->nconns == 0 || tp->idle <= 0) ev_timer_stop(loop, w);
+  ev_timer_stop(loop, w);
   leave(tp);
 }
 
 /* ---- API ------------------------------------------------------------------------------------ */
+
+/* A configured deadline: 0 the default, negative (or NaN, or beyond NEVER) none. */
+static double deadline(double v, double dflt) {
+  if (v == 0) return dflt;
+  return v > 0 && v < NEVER ? v : -1;
+}
 
 sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_cb recv,
                    sip_tp_event_cb event, void *ud) {
@@ -854,8 +1085,16 @@ sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_c
   tp->max_msg = cfg->max_msg ? cfg->max_msg : 65536;
   if (tp->max_msg > UINT32_MAX / 2) tp->max_msg = UINT32_MAX / 2;
   tp->max_queue = cfg->max_queue ? cfg->max_queue : 1u << 20;
+  /* Defaults for a server on the internet: the deadlines are far beyond what a client on a slow
+   * link needs, and 64 untrusted connections from one address fill a sixteenth of the slots. */
   tp->max_conns = cfg->max_conns ? cfg->max_conns : 1024;
-  tp->idle = cfg->idle_timeout == 0 ? 120 : cfg->idle_timeout;
+  const unsigned caps[NKIND] = {cfg->max_tcp, cfg->max_tls, cfg->max_ws};
+  for (int k = 0; k < NKIND; k++) tp->cap[k] = caps[k] ? caps[k] : tp->max_conns;
+  tp->per_source = cfg->max_per_source ? cfg->max_per_source : 64;
+  tp->idle = deadline(cfg->idle_timeout, 120);
+  tp->first = deadline(cfg->first_message_timeout, 20);
+  tp->message = deadline(cfg->message_timeout, 30);
+  tp->handshake = deadline(cfg->handshake_timeout, 10);
   tp->verify = cfg->tls_verify < 0 ? -1 : 1;
   tp->lim = sip_default_limits;
   tp->lim.max_msg = tp->max_msg;
@@ -864,15 +1103,12 @@ sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_c
       (cfg->tls_key && !(tp->tls_key = strdup(cfg->tls_key))) ||
       (cfg->tls_ca && !(tp->tls_ca = strdup(cfg->tls_ca))) || tables_grow(tp) < 0) {
     free(tp->rxbuf); free(tp->tls_cert); free(tp->tls_key); free(tp->tls_ca);
-    free(tp->by_id); free(tp->by_addr);
+    free(tp->by_id); free(tp->by_addr); free(tp->by_src);
     free(tp);
     return NULL;
   }
-  double every = tp->idle > 0 ? tp->idle / 4 : 1;
-  if (every > 10) every = 10;
-  if (every < 0.01) every = 0.01;
   ev_init(&tp->sweep, sweep_cb);
-  tp->sweep.repeat = every;
+  tp->sweep.repeat = 1;
   tp->sweep.data = tp;
   ev_idle_init(&tp->reaper, reaper_cb);
   tp->reaper.data = tp;
@@ -902,6 +1138,7 @@ static void tp_destroy(sip_tp *tp) {
   free(tp->lst);
   free(tp->by_id);
   free(tp->by_addr);
+  free(tp->by_src);
   free(tp->rxbuf);
   free(tp->tls_cert);
   free(tp->tls_key);
@@ -1014,7 +1251,10 @@ static int udp_send(sip_tp *tp, const sip_peer *to, const char *buf, size_t len,
 }
 
 static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, const char **err) {
-  if (tp->nconns >= tp->max_conns) { *err = "connection limit reached"; return NULL; }
+  if (make_room(tp, to->proto == SIP_PROTO_TLS ? K_TLS : K_TCP) < 0) {
+    *err = "connection limit reached";
+    return NULL;
+  }
   int fam = to->addr.ss_family;
   if ((fam != AF_INET && fam != AF_INET6) || to->addrlen == 0 || to->addrlen > sizeof(sip_sa)) {
     *err = "no address to connect to";
@@ -1039,7 +1279,7 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
   sip_sa a;
   memset(&a, 0, sizeof a);
   memcpy(&a, &to->addr, to->addrlen);
-  conn *c = conn_new(tp, fd, to->proto, &a, to->addrlen, 0);
+  conn *c = conn_new(tp, fd, to->proto, &a, to->addrlen, 0, 1);
   if (!c) { close(fd); *err = "out of memory"; return NULL; }
   c->outbound = 1;
   c->state = ST_CONNECTING;
@@ -1054,6 +1294,7 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
       if (c->dead) { c->report = 0; *err = c->what; return NULL; } /* said here, not twice */
     }
   }
+  conn_arm(c);
   conn_update_io(c);
   return c;
 }
@@ -1115,6 +1356,17 @@ int sip_tp_close(sip_tp *tp, uint32_t id) {
   conn *c = conn_by_id(tp, id);
   if (!c) return -1;
   conn_kill(c, 0, NULL, 0);
+  return 0;
+}
+
+int sip_tp_trust(sip_tp *tp, uint32_t id) {
+  conn *c = conn_by_id(tp, id);
+  if (!c) return -1;
+  if (c->trusted) return 0;
+  lru_unlink(tp, c);
+  tp->nuntrusted--;
+  c->trusted = 1; /* the first-message deadline goes: the timer finds out when it fires */
+  src_release(tp, c);
   return 0;
 }
 
@@ -1216,4 +1468,8 @@ void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st) {
   for (unsigned i = 0; i < tp->nlst; i++)
     if (tp->lst[i]->io.fd >= 0) st->listeners++;
   st->conns = tp->nconns;
+  st->conns_tcp = tp->nkind[K_TCP];
+  st->conns_tls = tp->nkind[K_TLS];
+  st->conns_ws = tp->nkind[K_WS];
+  st->untrusted = tp->nuntrusted;
 }

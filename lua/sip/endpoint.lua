@@ -26,20 +26,63 @@ end
 
 local function ms(s) return s and math.floor(s * 1000 + 0.5) or nil end
 
+-- limits = {...}: each key, the sip.core.stack option it sets, and whether it is a cap (an
+-- integer >= 1) or a deadline (seconds > 0, or negative for never). The defaults and what each
+-- one bounds are the transport's (csrc/sip_transport.h).
+local LIMITS = {
+  total = { "max_conns", "cap" }, tcp = { "max_tcp", "cap" }, tls = { "max_tls", "cap" },
+  ws = { "max_ws", "cap" }, per_source = { "max_per_source", "cap" },
+  idle = { "idle_timeout", "deadline" }, first_message = { "first_message_timeout", "deadline" },
+  message = { "message_timeout", "deadline" }, handshake = { "handshake_timeout", "deadline" },
+}
+local LIMIT_NAMES = "total, tcp, tls, ws, per_source, idle, first_message, message, handshake"
+
+-- opts.limits (and the older max_conns, idle_timeout) into the stack's options in cfg.
+local function limits(opts, cfg)
+  local l = opts.limits
+  if l == nil then l = {} end
+  if type(l) ~= "table" then error("endpoint option 'limits' must be a table", 3) end
+  for k, v in pairs(l) do
+    local o = LIMITS[k]
+    if not o then error(("unknown limit '%s' (known: %s)"):format(tostring(k), LIMIT_NAMES), 3) end
+    if o[2] == "cap" then
+      if math.type(v) ~= "integer" or v < 1 then
+        error(("limits.%s must be an integer >= 1 (got %s)"):format(k, tostring(v)), 3)
+      end
+    elseif type(v) ~= "number" or v ~= v or v == 0 then
+      error(("limits.%s must be seconds > 0, or negative for never (got %s)"):format(k, tostring(v)), 3)
+    end
+    cfg[o[1]] = v
+  end
+  for old, new in pairs { max_conns = "total", idle_timeout = "idle" } do -- the older names
+    local v = opts[old]
+    if v ~= nil then
+      if l[new] ~= nil and l[new] ~= v then
+        error(("endpoint options %s and limits.%s disagree"):format(old, new), 3)
+      end
+      cfg[LIMITS[new][1]] = v
+    end
+  end
+end
+
 --- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 = (s),
 --   advertise = "host" (address for Via/Contact when listening on a wildcard), tls_cert =,
---   tls_key =, tls_ca =, tls_verify =, max_msg =, max_conns =, idle_timeout =,
---   loss = share of outgoing UDP datagrams to drop (tests only) }
+--   tls_key =, tls_ca =, tls_verify =, max_msg =,
+--   limits = { total =, tcp =, tls =, ws =, per_source = (connections), idle =, first_message =,
+--   message =, handshake = (s) } (stream connections; see ep:trust), max_conns = (limits.total),
+--   idle_timeout = (limits.idle), loss = share of outgoing UDP datagrams to drop (tests only) }
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("bad argument #1 to 'endpoint' (table expected)", 2) end
   for _, l in ipairs(opts.listen or {}) do M.parse_listen(l) end -- misuse raises before anything opens
-  local st, err = core.stack {
+  local cfg = {
     t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
-    max_msg = opts.max_msg, max_conns = opts.max_conns, idle_timeout = opts.idle_timeout,
+    max_msg = opts.max_msg,
     tls_cert = opts.tls_cert, tls_key = opts.tls_key, tls_ca = opts.tls_ca, tls_verify = opts.tls_verify,
     loss = opts.loss,
   }
+  limits(opts, cfg)
+  local st, err = core.stack(cfg)
   if not st then return nil, err end
   local ep = setmetatable({ stack = st, listeners = {}, by_proto = {}, handler = opts.handler,
     advertise = opts.advertise }, Endpoint)
@@ -188,6 +231,20 @@ function Endpoint:send(msg, dest)
 end
 
 function Endpoint:stats() return self.stack:stats() end
+
+--- The sender of req authenticated: the stream connection it came in on is trusted, so it is
+-- never evicted for a newcomer, has no first-message deadline and leaves its address's
+-- per_source count. Returns true when a connection was marked; false (and nothing done) for UDP,
+-- a connection already closed, a request not received, or a closed endpoint.
+function Endpoint:trust(req)
+  if type(req) ~= "userdata" or not req.is_request then
+    error("bad argument #1 to 'trust' (a received request expected)", 2)
+  end
+  local src = req.source
+  local conn = src and src.conn
+  if not conn or not self.stack then return false end
+  return self.stack:trust(conn)
+end
 
 --- Close every listener and connection; pending transactions end without callbacks.
 function Endpoint:close()

@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ typedef struct rec {
   int nostore;          /* count only (memory measurements) */
   int ev_errs;          /* events with err != 0 */
   int close_in_recv;    /* sip_tp_close the connection from inside the callback */
+  const sip_peer *forward; /* send every message on to there too (as a proxy does) */
 } rec;
 
 static void rec_recv(void *ud, const char *buf, size_t len, const sip_peer *from) {
@@ -87,6 +89,10 @@ static void rec_recv(void *ud, const char *buf, size_t len, const sip_peer *from
     const char *e;
     if (sip_tp_send(r->tp, from, NULL, r->reply, strlen(r->reply), &e) < 0)
       printf("# reply failed: %s\n", e);
+  }
+  if (r->forward) {
+    const char *e;
+    if (sip_tp_send(r->tp, r->forward, NULL, buf, len, &e) < 0) printf("# forward failed: %s\n", e);
   }
   if (r->close_in_recv) sip_tp_close(r->tp, from->conn);
   if (r->free_in_recv) {
@@ -171,9 +177,17 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents) {
   }
 }
 
-static int raw_open(raw *r, const sip_peer *to) {
+/* from: the IPv4 address to connect from (another source on 127/8), or NULL. */
+static int raw_open_from(raw *r, const sip_peer *to, const char *from) {
   memset(r, 0, sizeof *r);
   r->fd = socket(to->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (r->fd >= 0 && from) {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, from, &a.sin_addr);
+    if (bind(r->fd, (struct sockaddr *)&a, sizeof a) < 0) return -1;
+  }
   /* loopback: the kernel completes the handshake from the backlog, before any accept */
   if (r->fd < 0 || connect(r->fd, (const struct sockaddr *)&to->addr, to->addrlen) < 0) return -1;
   fcntl(r->fd, F_SETFL, O_NONBLOCK);
@@ -182,6 +196,8 @@ static int raw_open(raw *r, const sip_peer *to) {
   ev_io_start(L, &r->io);
   return 0;
 }
+
+static int raw_open(raw *r, const sip_peer *to) { return raw_open_from(r, to, NULL); }
 
 static void raw_send(raw *r, const char *p, size_t n) {
   for (int spins = 0; n && spins < 100000; spins++) {
@@ -593,9 +609,11 @@ TEST(tcp_free_inside_event) {
   CHECK_LOOP_CLEAN();
 }
 
-TEST(tcp_connection_cap) {
+/* A full cap evicts the least recently active untrusted connection; trusted ones stay, and
+ * when only they are left the newcomer is refused. */
+TEST(tcp_connection_cap_evicts_untrusted) {
   rec s, c;
-  raw r1, r2, r3;
+  raw r1, r2, r3, r4, r5;
   const char *err;
   sip_tp_config cfg = {0};
   cfg.max_conns = 2;
@@ -603,25 +621,127 @@ TEST(tcp_connection_cap) {
   rec_tp(&c, &cfg);
   int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
   sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
-  CHECK(raw_open(&r1, &to) == 0 && raw_open(&r2, &to) == 0 && raw_open(&r3, &to) == 0);
-  CHECK(WAIT(stats(s.tp).refused == 1 && r3.eof, 3));
+  CHECK(raw_open(&r1, &to) == 0 && raw_open(&r2, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 2, 3));
+  CHECK(raw_open(&r3, &to) == 0);
+  CHECK(WAIT(r1.eof && s.nev == 1, 3));
+  CHECK_EQ_INT(stats(s.tp).evicted, 1);
+  CHECK_EQ_INT(stats(s.tp).refused_cap, 0);
+  if (s.nev == 1) CHECK_EQ_INT(s.ev_err[0], ECONNABORTED);
   CHECK_EQ_INT(stats(s.tp).conns, 2);
-  CHECK(!r1.eof && !r2.eof);
+  /* r2 sends a message: r3 is now the least recently active */
   raw_send(&r2, REQ, sizeof REQ - 1);
   CHECK(WAIT(s.nmsg == 1, 3));
-  /* outbound: the cap refuses a third connection with an error */
+  CHECK(raw_open(&r4, &to) == 0);
+  CHECK(WAIT(r3.eof, 3));
+  CHECK(!r2.eof);
+  CHECK_EQ_INT(stats(s.tp).evicted, 2);
+  /* both trusted: the next one is refused */
+  raw_send(&r4, REQ, sizeof REQ - 1);
+  CHECK(WAIT(s.nmsg == 2, 3));
+  CHECK(sip_tp_trust(s.tp, s.from[0].conn) == 0 && sip_tp_trust(s.tp, s.from[1].conn) == 0);
+  CHECK(sip_tp_trust(s.tp, s.from[1].conn) == 0); /* idempotent */
+  CHECK(sip_tp_trust(s.tp, 0) == -1 && sip_tp_trust(s.tp, 99999) == -1);
+  CHECK_EQ_INT(stats(s.tp).untrusted, 0);
+  CHECK(raw_open(&r5, &to) == 0);
+  CHECK(WAIT(stats(s.tp).refused_cap == 1 && r5.eof, 3));
+  CHECK(!r2.eof && !r4.eof);
+  CHECK_EQ_INT(stats(s.tp).evicted, 2);
+  /* outbound: ours are trusted, so the cap refuses a third connection with an error */
   int l2 = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
   int l3 = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
   sip_peer t1 = listener_peer(s.tp, ls, SIP_PROTO_TCP), t2 = listener_peer(s.tp, l2, SIP_PROTO_TCP);
   sip_peer t3 = listener_peer(s.tp, l3, SIP_PROTO_TCP);
   CHECK(sip_tp_send(c.tp, &t1, NULL, REQ, sizeof REQ - 1, &err) == 0);
   CHECK(sip_tp_send(c.tp, &t2, NULL, REQ, sizeof REQ - 1, &err) == 0);
+  CHECK_EQ_INT(stats(c.tp).untrusted, 0);
   err = NULL;
   CHECK(sip_tp_send(c.tp, &t3, NULL, REQ, sizeof REQ - 1, &err) == -1);
   CHECK(err && strstr(err, "limit"));
-  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  raw_close(&r1); raw_close(&r2); raw_close(&r3); raw_close(&r4); raw_close(&r5);
   rec_done(&s);
   rec_done(&c);
+  CHECK_LOOP_CLEAN();
+}
+
+/* Out of file descriptors (EMFILE) is a full cap too: the oldest untrusted connection makes way
+ * instead of the listener pausing while the attackers hold every descriptor. */
+TEST(tcp_out_of_descriptors_evicts_untrusted) {
+  rec s;
+  raw r1, r2, r3;
+  const char *err;
+  rec_tp(&s, NULL);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  CHECK(raw_open(&r1, &to) == 0 && raw_open(&r2, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 2, 3));
+  CHECK(raw_open(&r3, &to) == 0);
+  struct rlimit old, low;
+  getrlimit(RLIMIT_NOFILE, &old);
+  int next = dup(0); /* the lowest free descriptor: every one below it is taken */
+  close(next);
+  low = old;
+  low.rlim_cur = (rlim_t)next;
+  CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 3, 3));
+  setrlimit(RLIMIT_NOFILE, &old);
+  CHECK(WAIT(r1.eof, 3));
+  CHECK_EQ_INT(stats(s.tp).evicted, 1);
+  CHECK(!r2.eof && !r3.eof);
+  CHECK_EQ_INT(stats(s.tp).conns, 2);
+  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+
+/* The connection a forward opens evicts an untrusted one, never the one whose message it forwards:
+ * that one is the most recently active from before the handler runs. */
+TEST(tcp_forward_keeps_its_own_connection) {
+  rec s, peer;
+  raw r1, r2;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.max_conns = 2;
+  rec_tp(&s, &cfg);
+  rec_tp(&peer, NULL);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  int lp = sip_tp_listen(peer.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP), tp2 = listener_peer(peer.tp, lp, SIP_PROTO_TCP);
+  s.forward = &tp2;
+  CHECK(raw_open(&r1, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 1, 3));
+  CHECK(raw_open(&r2, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 2, 3));
+  raw_send(&r1, REQ, sizeof REQ - 1); /* r1, the older, sends: r2 makes way for the forward */
+  CHECK(WAIT(peer.nmsg == 1 && r2.eof, 3));
+  CHECK(!r1.eof);
+  CHECK_EQ_INT(stats(s.tp).evicted, 1);
+  raw_close(&r1); raw_close(&r2);
+  rec_done(&s);
+  rec_done(&peer);
+  CHECK_LOOP_CLEAN();
+}
+
+/* An outbound connection may evict an untrusted inbound one too: a proxy can always forward. */
+TEST(tcp_outbound_evicts_untrusted) {
+  rec s, peer;
+  raw r1;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.max_conns = 1;
+  rec_tp(&s, &cfg);
+  rec_tp(&peer, NULL);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  int lp = sip_tp_listen(peer.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP), tp2 = listener_peer(peer.tp, lp, SIP_PROTO_TCP);
+  CHECK(raw_open(&r1, &to) == 0);
+  CHECK(WAIT(stats(s.tp).accepted == 1, 3));
+  CHECK(sip_tp_send(s.tp, &tp2, NULL, REQ, sizeof REQ - 1, &err) == 0);
+  CHECK(WAIT(peer.nmsg == 1 && r1.eof, 3));
+  CHECK_EQ_INT(stats(s.tp).evicted, 1);
+  raw_close(&r1);
+  rec_done(&s);
+  rec_done(&peer);
   CHECK_LOOP_CLEAN();
 }
 
@@ -660,6 +780,155 @@ TEST(tcp_connect_failure_reported) {
   rec_done(&c);
   CHECK_LOOP_CLEAN();
 }
+
+
+static double since(ev_tstamp t0) {
+  ev_now_update(L);
+  return ev_now(L) - t0;
+}
+
+/* One address may hold max_per_source untrusted connections; its next is closed at once (no
+ * eviction), other addresses are not affected, and a trusted connection leaves the count. */
+TEST(tcp_per_source_cap) {
+  rec s;
+  raw a1, a2, a3, a4, b1;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.max_per_source = 2;
+  cfg.max_conns = 3;
+  rec_tp(&s, &cfg);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "0.0.0.0", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  ((struct sockaddr_in *)&to.addr)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(raw_open_from(&a1, &to, "127.0.0.2") == 0 && raw_open_from(&a2, &to, "127.0.0.2") == 0);
+  CHECK(raw_open_from(&a3, &to, "127.0.0.2") == 0);
+  CHECK(WAIT(stats(s.tp).refused_source == 1 && a3.eof, 3));
+  CHECK(!a1.eof && !a2.eof);
+  /* the total cap (3) is not reached by one source alone: another gets in without evicting */
+  CHECK(raw_open_from(&b1, &to, "127.0.0.1") == 0);
+  raw_send(&b1, REQ, sizeof REQ - 1);
+  CHECK(WAIT(s.nmsg == 1, 3));
+  CHECK_EQ_INT(stats(s.tp).evicted, 0);
+  CHECK_EQ_INT(stats(s.tp).conns, 3);
+  /* a1 authenticates: 127.0.0.2 has room for one more, which evicts b1 (the total is full,
+   * and b1 is the least recently active untrusted connection after a2) */
+  raw_send(&a1, REQ, sizeof REQ - 1);
+  CHECK(WAIT(s.nmsg == 2, 3));
+  CHECK(sip_tp_trust(s.tp, s.from[1].conn) == 0);
+  CHECK(raw_open_from(&a4, &to, "127.0.0.2") == 0);
+  CHECK(WAIT(stats(s.tp).evicted == 1 && a2.eof, 3));
+  CHECK(!a4.eof && !a1.eof && !b1.eof);
+  CHECK_EQ_INT(stats(s.tp).refused_source, 1);
+  CHECK_EQ_INT(stats(s.tp).conns, 3);
+  raw_close(&a1); raw_close(&a2); raw_close(&a3); raw_close(&a4); raw_close(&b1);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+
+/* IPv6 sources are counted by their /64 (here ::1, twice). */
+TEST(tcp_per_source_cap_v6) {
+  if (!have_v6) { printf("# no IPv6 loopback\n"); return; }
+  rec s;
+  raw a1, a2;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.max_per_source = 1;
+  rec_tp(&s, &cfg);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "::1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  CHECK(raw_open(&a1, &to) == 0 && raw_open(&a2, &to) == 0);
+  CHECK(WAIT(stats(s.tp).refused_source == 1 && a2.eof, 3));
+  CHECK(!a1.eof);
+  CHECK_EQ_INT(stats(s.tp).conns, 1);
+  raw_close(&a1); raw_close(&a2);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+
+/* An untrusted connection must bring a whole message within first_message_timeout of the
+ * accept; pings (RFC 5626 §3.5.1) keep it from idling but do not count as that message. */
+TEST(tcp_first_message_deadline) {
+  rec s;
+  raw r1, r2, r3;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.first_message_timeout = 0.3;
+  cfg.idle_timeout = 0.2;
+  rec_tp(&s, &cfg);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  ev_now_update(L);
+  ev_tstamp t0 = ev_now(L);
+  CHECK(raw_open(&r1, &to) == 0 && raw_open(&r2, &to) == 0 && raw_open(&r3, &to) == 0);
+  raw_send(&r2, REQ, sizeof REQ - 1);
+  CHECK(WAIT(s.nmsg == 1, 3));
+  CHECK(sip_tp_trust(s.tp, s.from[0].conn) == 0);
+  raw_send(&r3, REQ, sizeof REQ - 1);
+  CHECK(WAIT(s.nmsg == 2, 3));
+  /* r1 pings, r2 (trusted) and r3 (one message) ping too: pings hold off the idle deadline */
+  for (int i = 0; i < 5 && !r1.eof; i++) {
+    run_for(0.08);
+    raw_send(&r1, "\r\n\r\n", 4);
+    raw_send(&r2, "\r\n\r\n", 4);
+    raw_send(&r3, "\r\n\r\n", 4);
+  }
+  CHECK(WAIT(r1.eof, 3));
+  double took = since(t0);
+  CHECK(took >= 0.3 && took < 1.0);
+  CHECK_EQ_INT(stats(s.tp).timeout_first, 1);
+  CHECK_EQ_INT(stats(s.tp).idle_closed, 0);
+  CHECK(!r2.eof && !r3.eof);
+  if (s.nev >= 1) CHECK(!strcmp(s.ev_what[0], "no message in time") && s.ev_err[0] == ETIMEDOUT);
+  CHECK(WAIT(r2.eof && r3.eof, 3)); /* quiet now: both idle out */
+  CHECK_EQ_INT(stats(s.tp).idle_closed, 2);
+  CHECK_EQ_INT(stats(s.tp).timeout_first, 1);
+  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+
+/* Slowloris: a message trickled a byte at a time is closed message_timeout after its first
+ * byte, whatever the bytes; without a message deadline the idle one is not reset by them. */
+static void trickle(double message, double idle, const char *what, int timeouts) {
+  rec s;
+  raw r1, r2;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.message_timeout = message;
+  cfg.idle_timeout = idle;
+  rec_tp(&s, &cfg);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  CHECK(raw_open(&r1, &to) == 0 && raw_open(&r2, &to) == 0);
+  /* r2: one message, then a second in two halves while r1 trickles, then pings */
+  raw_send(&r2, REQ, sizeof REQ - 1);
+  CHECK(WAIT(s.nmsg == 1, 3));
+  run_for(0.1);
+  ev_now_update(L);
+  ev_tstamp t0 = ev_now(L);
+  size_t i;
+  for (i = 0; i < sizeof REQ - 1 && !r1.eof; i++) {
+    raw_send(&r1, REQ + i, 1);
+    if (i == 3) raw_send(&r2, REQ, 30);
+    if (i == 5) raw_send(&r2, REQ + 30, sizeof REQ - 1 - 30);
+    if (i > 5 && i % 5 == 0) raw_send(&r2, "\r\n\r\n", 4); /* r2 stays active */
+    run_for(0.02);
+  }
+  CHECK(WAIT(r1.eof, 3));
+  double took = since(t0);
+  double limit = message > 0 ? message : idle;
+  CHECK(took >= limit - 0.1 && took < limit + 0.6);
+  CHECK(i < sizeof REQ - 1);
+  CHECK_EQ_INT(s.nmsg, 2);
+  CHECK(!r2.eof);
+  CHECK_EQ_INT(timeouts == 1 ? stats(s.tp).timeout_message : stats(s.tp).idle_closed, 1);
+  if (s.nev >= 1) CHECK(!strcmp(s.ev_what[0], what));
+  raw_close(&r1); raw_close(&r2);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+TEST(tcp_message_deadline) { trickle(0.3, 5, "message not complete in time", 1); }
+TEST(tcp_idle_not_reset_by_bytes) { trickle(-1, 0.3, "idle timeout", 2); }
 
 /* Messages larger than the socket buffers: partial writes, the queue, a growing read buffer. */
 static void bulk(sip_proto proto, int count) {
@@ -831,6 +1100,57 @@ TEST(tls_wrong_hostname_refused) { tls_refused(cert_ok, "wrong.example", "hostna
 
 TEST(tls_bulk_partial_writes) { bulk(SIP_PROTO_TLS, 6); }
 
+
+/* Stalled TLS handshakes (nothing sent, or part of a ClientHello) close at handshake_timeout;
+ * while they hold the TLS cap a real TLS client evicts one, and TCP has its own cap. */
+TEST(tls_handshake_deadline) {
+  rec s, c;
+  raw r1, r2, r3;
+  const char *err;
+  sip_tp_config scfg = {0}, ccfg = {0};
+  scfg.tls_cert = cert_ok;
+  scfg.tls_key = key_ok;
+  scfg.handshake_timeout = 0.3;
+  scfg.max_tls = 2;
+  scfg.max_conns = 4;
+  ccfg.tls_ca = cert_ok;
+  rec_tp(&s, &scfg);
+  rec_tp(&c, &ccfg);
+  s.reply = RSP;
+  int lt = sip_tp_listen(s.tp, SIP_PROTO_TLS, "127.0.0.1", 0, &err);
+  int lc = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer tls = listener_peer(s.tp, lt, SIP_PROTO_TLS), tcp = listener_peer(s.tp, lc, SIP_PROTO_TCP);
+  ev_now_update(L);
+  ev_tstamp t0 = ev_now(L);
+  CHECK(raw_open(&r1, &tls) == 0 && raw_open(&r2, &tls) == 0);
+  static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"; /* 512 promised */
+  raw_send(&r2, hello, sizeof hello - 1);
+  CHECK(WAIT(stats(s.tp).accepted == 2, 3));
+  CHECK_EQ_INT(stats(s.tp).conns_tls, 2);
+  CHECK(raw_open(&r3, &tcp) == 0);
+  raw_send(&r3, REQ, sizeof REQ - 1);
+  CHECK(WAIT(s.nmsg == 1, 3));
+  CHECK_EQ_INT(stats(s.tp).evicted, 0);
+  CHECK(sip_tp_send(c.tp, &tls, "localhost", REQ, sizeof REQ - 1, &err) == 0);
+  CHECK(WAIT(c.nmsg == 1, 3));
+  CHECK(r1.eof && !r2.eof);
+  CHECK_EQ_INT(stats(s.tp).evicted, 1);
+  CHECK(WAIT(r2.eof, 3));
+  double took = since(t0);
+  CHECK(took >= 0.3 && took < 1.0);
+  CHECK_EQ_INT(stats(s.tp).timeout_handshake, 1);
+  CHECK(s.nev == 2 && !strcmp(s.ev_what[1], "TLS handshake timeout") && s.ev_err[1] == ETIMEDOUT);
+  run_for(0.2);
+  CHECK_EQ_INT(c.nev, 0);
+  CHECK(!r3.eof);
+  CHECK_EQ_INT(stats(s.tp).conns_tls, 1);
+  CHECK_EQ_INT(stats(s.tp).conns_tcp, 1);
+  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  rec_done(&s);
+  rec_done(&c);
+  CHECK_LOOP_CLEAN();
+}
+
 /* ---- memory per idle connection -------------------------------------------------------------- */
 
 size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
@@ -887,6 +1207,7 @@ static void idle_memory(sip_proto proto, size_t goal) {
   sip_tp_config cfg = {0};
   cfg.tls_cert = cert_ok;
   cfg.tls_key = key_ok;
+  cfg.max_per_source = N + 1; /* the child's connections all come from 127.0.0.1 */
   rec_tp(&s, &cfg);
   s.nostore = 1;
   int ls = sip_tp_listen(s.tp, proto, "127.0.0.1", 0, &err);
@@ -966,7 +1287,15 @@ int main(void) {
   RUN(tcp_close_and_free_inside_callback);
   RUN(tcp_idle_timeout);
   RUN(tcp_free_inside_event);
-  RUN(tcp_connection_cap);
+  RUN(tcp_connection_cap_evicts_untrusted);
+  RUN(tcp_out_of_descriptors_evicts_untrusted);
+  RUN(tcp_outbound_evicts_untrusted);
+  RUN(tcp_forward_keeps_its_own_connection);
+  RUN(tcp_per_source_cap);
+  RUN(tcp_per_source_cap_v6);
+  RUN(tcp_first_message_deadline);
+  RUN(tcp_message_deadline);
+  RUN(tcp_idle_not_reset_by_bytes);
   RUN(tcp_connect_failure_reported);
   RUN(tcp_bulk_partial_writes);
   RUN(tls_self_signed_cert_made);
@@ -975,6 +1304,7 @@ int main(void) {
   RUN(tls_wrong_ca_refused);
   RUN(tls_wrong_hostname_refused);
   RUN(tls_bulk_partial_writes);
+  RUN(tls_handshake_deadline);
   RUN(tcp_idle_memory);
   RUN(tls_idle_memory);
   RUN(tls_cleanup_files);
