@@ -215,4 +215,47 @@ describe("sip.endpoint limits", function()
       close_all(socks)
     end)
   end)
+
+  it("sip.proxy: a phone that registered with digest keeps its connection when strangers fill the cap", function()
+    sip.run(function()
+      local users = { bob = "builder" }
+      local px = assert(require("sip.proxy").new { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" },
+        realm = "example.com", users = users, limits = { total = 3 }, sweep_interval = 0 })
+      local got = {}
+      local bob = assert(sip.endpoint { listen = { "tcp:127.0.0.1:0" }, handler = function(req)
+        got[#got + 1] = req
+        req:reply(200)
+      end })
+      local pdest = { proto = "tcp", host = "127.0.0.1", port = px.ep.by_proto.tcp.port }
+      local reg = sip.request { method = "REGISTER", uri = "sip:example.com;transport=tcp", from = "<sip:bob@example.com>",
+        to = "<sip:bob@example.com>", contact = ("<sip:bob@127.0.0.1:%d;transport=tcp>"):format(bob.by_proto.tcp.port),
+        expires = 600 }
+      local r = assert(bob:request(reg, { dest = pdest, timeout = 2 }))
+      assert.equal(401, r.status)
+      r = assert(bob:request(assert(require("sip.auth").client { user = "bob", password = users.bob }:authorize(reg, r)),
+        { dest = pdest, timeout = 2 }))
+      assert.equal(200, r.status)
+      assert.equal(0, px.ep:stats().untrusted) -- its credentials made the connection bob's
+      local socks = {}
+      for i = 1, 5 do
+        socks[i] = attacker(px.ep, "tcp", "127.0.0.2")
+        local t0 = sip.now()
+        while px.ep:stats().accepted < 1 + i and sip.now() - t0 < 2 do sip.sleep(0.01) end
+      end
+      assert.is_true(px.ep:stats().evicted >= 3)
+      -- a caller's MESSAGE for bob goes over bob's own connection, still open
+      local caller = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } })
+      local msg = sip.request { method = "MESSAGE", uri = "sip:bob@example.com", from = "<sip:carol@elsewhere.test>",
+        to = "<sip:bob@example.com>", body = "hi", content_type = "text/plain" }
+      local rsp = caller:request(msg, { dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port },
+        timeout = 2 })
+      assert.equal(200, rsp and rsp.status)
+      assert.equal(1, #got)
+      assert.equal(0, bob:stats().accepted) -- it came over bob's own connection, not a new one to bob
+      close_all(socks)
+      caller:close()
+      bob:close()
+      px:close()
+    end)
+  end)
 end)

@@ -200,6 +200,8 @@ function M.new(t)
   self.registrar = assert(registrar.new {
     location = loc, auth = self.auth_www, clock = self.clock,
     domains = function(host) return self:is_local_host(host) end, domain = self.domain,
+    -- a connection that carried valid credentials is its user's: the connection limits keep it
+    on_authenticated = function(req) self.ep:trust(req) end,
     min_expires = t.min_expires, max_expires = t.max_expires, default_expires = t.default_expires,
   })
   self:gate_challenges(t)
@@ -1143,6 +1145,7 @@ function Proxy:authorize(req)
   consume_credentials(self, req)
   local ctx = self.contexts[req.txn]
   if ctx then ctx.authorized = true end
+  self.ep:trust(req)
   return true
 end
 

@@ -5,7 +5,8 @@
 --     bob@example.com are then one address-of-record),
 --     auth = sip.auth server | nil, min_expires = 60, max_expires = 7200, default_expires = 3600,
 --     max_contacts = nil, path = true, auth_info = false (Authentication-Info with rspauth in the
---     200, RFC 3261 §20.6), stateless_challenges = true (§8.2.7), clock = os.time }
+--     200, RFC 3261 §20.6), stateless_challenges = true (§8.2.7), clock = os.time,
+--     on_authenticated = fn(req, user) (called when a REGISTER's credentials check out) }
 --   reg:handle(req)      -- answers the REGISTER (200 listing every binding, or the error)
 --   reg:process(req)     -- the same decision without answering: status, reason, opts
 --   reg:lookup(uri)      -- the current bindings of an address-of-record
@@ -47,6 +48,9 @@ function M.new(t)
   t = t or {}
   if type(t) ~= "table" then argerror("table expected") end
   if t.domain ~= nil and type(t.domain) ~= "string" then argerror("domain must be a string") end
+  if t.on_authenticated ~= nil and type(t.on_authenticated) ~= "function" then
+    argerror("on_authenticated must be a function")
+  end
   local loc = t.location
   if loc == nil or type(loc) == "string" then
     local err
@@ -66,6 +70,7 @@ function M.new(t)
     auth_info = t.auth_info and true or false,
     stateless_challenges = t.stateless_challenges ~= false,
     clock = t.clock or os.time,
+    on_authenticated = t.on_authenticated,
     aor_cache = {}, aor_count = 0,
   }, Registrar)
   if self.min_expires > self.default_expires or self.default_expires > self.max_expires then
@@ -205,6 +210,7 @@ function Registrar:process(req)
     local ok, r = self.auth:check(req)
     if not ok then return r.status, r.reason, { headers = M.header_lines(r.headers) } end
     user = r
+    if self.on_authenticated then self.on_authenticated(req, user) end
   end
   -- step 5: the AOR, from To, in canonical form
   local a = self:aor_of(req.to_uri or "")
