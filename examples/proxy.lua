@@ -3,7 +3,8 @@
 --   lua5.4 examples/proxy.lua [--listen udp:127.0.0.1:5060 ...] [--realm example.com]
 --     [--users FILE] [--location memory|sqlite:PATH] [--log error|warn|info|debug] [--trace]
 --     [--cert FILE --key FILE] [--domain NAME ...] [--relay local|all|none]
---     [--algorithms MD5,SHA-256] [--register-policy own|own-or-free] [--secret-file FILE] [--quiet]
+--     [--algorithms MD5,SHA-256] [--register-policy own|own-or-free] [--secret-file FILE]
+--     [--limit KEY=VALUE]... [--quiet]
 -- --users: lines "user:password"; REGISTER is then challenged (401) and calls and messages from
 -- our users too (407). Without it nobody authenticates. --log info: one line per transaction on
 -- stderr (the default, warn, reports only trouble); --trace prints every message in and out.
@@ -19,7 +20,8 @@ local USAGE = [[
 usage: proxy.lua [--listen PROTO:HOST:PORT]... [--realm DOMAIN] [--users FILE]
                  [--location memory|sqlite:PATH] [--log LEVEL] [--trace] [--cert FILE --key FILE]
                  [--domain NAME]... [--relay local|all|none] [--algorithms LIST]
-                 [--register-policy own|own-or-free] [--secret-file FILE] [--quiet]
+                 [--register-policy own|own-or-free] [--secret-file FILE] [--limit KEY=VALUE]...
+                 [--quiet]
   --log: error, warn (default), info (one line per transaction), debug
   --relay: what goes to other domains: local (our authenticated users' requests, the default),
   all (anything: an open relay), none (nothing)
@@ -27,11 +29,13 @@ usage: proxy.lua [--listen PROTO:HOST:PORT]... [--realm DOMAIN] [--users FILE]
   (also addresses of the domain that belong to no user)
   --secret-file: the key of the Record-Route tokens (16 bytes or more), the same for every
   proxy that shares the dialogs; default: random at each start
+  --limit: a connection limit (sip.endpoint's limits): total, tcp, tls, ws, per_source
+  (connections), idle, first_message, message, handshake (seconds); e.g. --limit per_source=16
   --algorithms: digest algorithms offered, most preferred first (default MD5: what SIPp and
   most phones compute; SHA-256,MD5 offers RFC 8760's first)
 ]]
 
-local o = { listen = {}, domains = {}, realm = nil, log = "warn", relay = "local" }
+local o = { listen = {}, domains = {}, realm = nil, log = "warn", relay = "local", limits = nil }
 local i = 1
 local function value()
   local v = arg[i + 1]
@@ -56,6 +60,15 @@ while arg[i] do
   elseif a == "--algorithms" then o.algorithms = value()
   elseif a == "--register-policy" then o.register_policy = value()
   elseif a == "--secret-file" then o.secret_file = value()
+  elseif a == "--limit" then
+    local kv = value()
+    local k, v = kv:match("^([%w_]+)=(%-?[%d.]+)$")
+    if not k then
+      io.stderr:write("proxy.lua: --limit takes KEY=NUMBER, not ", kv, "\n")
+      os.exit(2)
+    end
+    o.limits = o.limits or {}
+    o.limits[k] = math.tointeger(tonumber(v)) or tonumber(v)
   elseif a == "--trace" then o.trace = true; i = i + 1
   elseif a == "--quiet" then o.quiet = true; i = i + 1
   elseif a == "--help" or a == "-h" then io.stdout:write(USAGE); os.exit(0)
@@ -113,11 +126,16 @@ if o.trace then
   end
 end
 
-local px, err = sip.proxy {
+-- a bad option value (a limit, the secret) raises: said as a usage error
+local made, px, err = pcall(sip.proxy, {
   listen = o.listen, realm = o.realm, users = o.users, location = o.location or "memory",
   domains = o.domains, relay = RELAY[o.relay], log = log, log_level = o.log, trace = trace, algorithms = algorithms,
-  tls_cert = o.cert, tls_key = o.key, register_policy = o.register_policy, secret = secret,
-}
+  tls_cert = o.cert, tls_key = o.key, register_policy = o.register_policy, secret = secret, limits = o.limits,
+})
+if not made then
+  stderr:write("proxy.lua: ", (tostring(px):gsub("^.-bad argument #1 to 'proxy' %((.*)%)$", "%1")), "\n")
+  os.exit(2)
+end
 if not px then
   stderr:write("proxy.lua: ", tostring(err), "\n")
   os.exit(1)
