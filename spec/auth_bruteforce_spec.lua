@@ -1,7 +1,9 @@
--- sip.auth against password guessing and account enumeration (RFC 7616 §5.7). The server runs
--- on a fake clock, so the backoffs of hours pass without waiting.
+-- sip.auth against password guessing and account enumeration (RFC 7616 §5.7), and digest bound
+-- to its request (RFC 7616 §3.4.6, RFC 2617 §3.2.2.5). The server runs on a fake clock, so the
+-- backoffs of hours pass without waiting; the last tests go through a real sip.proxy on 127.0.0.1.
 local sip = require "sip"
 local auth = require "sip.auth"
+local proxy = require "sip.proxy"
 local digest = require("sip.core").digest
 
 local T0 = 1700000000
@@ -320,5 +322,87 @@ describe("sip.auth against account enumeration", function()
     local _, spec = guess(srv, "mallory", "x", "127.0.0.1")
     assert.equal(401, spec.status)
     assert.equal(1, srv.lockout.users:get("mallory").n)
+  end)
+end)
+
+describe("digest bound to the request (RFC 7616 §3.4.6, RFC 2617 §3.2.2.5)", function()
+  -- credentials for `uri`, computed right, on a request for req_uri
+  local function credentials_for(srv, user, uri, req)
+    local _, spec = srv:check(req)
+    local name = srv.proxy and "Proxy-Authenticate" or "WWW-Authenticate"
+    local ch = assert(digest.parse_challenge(respond(req, spec):header(name)))
+    return (digest.make_credentials { challenge = ch, username = user, password = USERS[user], method = req.method, uri = uri })
+  end
+
+  for _, case in ipairs {
+    { "REGISTER", false, "sip:example.com", "sip:evil.example.net", 400 },
+    { "REGISTER", false, "sip:example.com", "sip:EXAMPLE.COM", true }, -- the same URI by §19.1.4
+    { "REGISTER", false, "sip:example.com", "sip:example.com:5060", 400 },
+    { "MESSAGE", true, "sip:premium@example.com", "sip:bob@example.com", 400 },
+    { "MESSAGE", true, "sip:bob@example.com", "sip:bob@example.com;lr", true },
+    { "INVITE", true, "sip:bob@example.com", "not a uri", 400 },
+  } do
+    local method, is_proxy, ruri, curi, want = table.unpack(case)
+    it(("%s %s with credentials for %s -> %s"):format(method, ruri, curi, tostring(want)), function()
+      local srv = server { proxy = is_proxy }
+      local req = request("alice", { method = method, uri = ruri })
+      req:add_header(is_proxy and "Proxy-Authorization" or "Authorization", credentials_for(srv, "alice", curi, req))
+      local ok, spec = srv:check(req)
+      if want == true then
+        assert.same({ true, "alice" }, { ok, spec })
+      else
+        assert.is_false(ok)
+        assert.same({ 400, "Bad Request: the digest uri is not the Request-URI" }, { spec.status, spec.reason })
+        assert.is_nil(srv.lockout.users:get("alice")) -- no password checked, nothing counted
+      end
+    end)
+  end
+
+  it("check_uri = false is the explicit leniency", function()
+    local srv = server { check_uri = false }
+    local req = request("alice")
+    req:add_header("Authorization", credentials_for(srv, "alice", "sip:evil.example.net", req))
+    assert.is_true(srv:check(req))
+  end)
+
+  it("through a sip.proxy: a REGISTER for another uri and a MESSAGE replayed to another user are 400", function()
+    sip.run(function()
+      local px = assert(proxy.new { listen = { "udp:127.0.0.1:0" }, realm = "example.com", users = USERS,
+        sweep_interval = 0, t1 = 0.05 })
+      local ep = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, t1 = 0.05, handler = function(r) r:reply(200) end })
+      local dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
+      local ok, err = pcall(function()
+        local function send(req) return assert(ep:request(req, { dest = dest, timeout = 2 })) end
+        local port = ep.listeners[1].port
+        -- REGISTER: the credentials name sip:evil.example.net
+        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+          to = "<sip:bob@example.com>", contact = ("<sip:bob@127.0.0.1:%d>"):format(port), expires = 60 }
+        local rsp = send(reg)
+        assert.equal(401, rsp.status)
+        local evil = reg:clone()
+        evil:set_uri("sip:evil.example.net")
+        local signed = assert(auth.client { user = "bob", password = "builder" }:authorize(evil, rsp))
+        signed:set_uri("sip:example.com")
+        rsp = send(signed)
+        assert.same({ 400, "Bad Request: the digest uri is not the Request-URI" }, { rsp.status, rsp.reason })
+        -- MESSAGE: credentials made for sip:bob@example.com, spent on sip:premium@example.com
+        local msg = sip.request { method = "MESSAGE", uri = "sip:bob@example.com", from = "<sip:alice@example.com>",
+          to = "<sip:bob@example.com>", body = "hi", content_type = "text/plain" }
+        rsp = send(msg)
+        assert.equal(407, rsp.status)
+        local good = assert(auth.client { user = "alice", password = "wonderland" }:authorize(msg, rsp))
+        local replay = sip.request { method = "MESSAGE", uri = "sip:premium@example.com", from = "<sip:alice@example.com>",
+          to = "<sip:premium@example.com>", body = "hi", content_type = "text/plain",
+          headers = { { "Proxy-Authorization", good:header("Proxy-Authorization") } } }
+        rsp = send(replay)
+        assert.same({ 400, "Bad Request: the digest uri is not the Request-URI" }, { rsp.status, rsp.reason })
+        -- the same credentials on the request they were made for pass the authentication
+        local st = send(good).status
+        assert.is_true(st ~= 400 and st ~= 407 and st ~= 403, tostring(st))
+      end)
+      ep:close()
+      px:close()
+      if not ok then error(err, 0) end
+    end)
   end)
 end)

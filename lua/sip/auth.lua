@@ -122,7 +122,7 @@ end
 -- The options of auth.server, and those it no longer takes with what replaced them.
 local SERVER_OPTIONS = {}
 for _, k in ipairs { "realm", "secret", "algorithms", "qop", "nonce_ttl", "users", "proxy", "lockout", "log",
-  "replay_slots", "check_to", "may_register", "userhash", "userhash_lookup", "opaque", "clock", "nonce_new",
+  "replay_slots", "check_to", "check_uri", "may_register", "userhash", "userhash_lookup", "opaque", "clock", "nonce_new",
   "nonce_check" } do
   SERVER_OPTIONS[k] = true
 end
@@ -133,11 +133,12 @@ local REPLACED = {
 }
 
 --- auth.server{realm=, users=, secret=, algorithms=, qop=, nonce_ttl=, proxy=, lockout=, log=,
--- replay_slots=, check_to=, may_register=, userhash=, userhash_lookup=, opaque=, clock=,
+-- replay_slots=, check_to=, check_uri=, may_register=, userhash=, userhash_lookup=, opaque=, clock=,
 -- nonce_new=, nonce_check=} -> server | nil, err (users file)
 -- lockout: thresholds for sip.auth_lockout ({user_free=, source_free=, base=, max=, forget=,
 -- remember=, tracked=}), a lockout object (auth.lockout{...}, to share one between servers) or
--- false (no limit). log: fn(level, line), told of every refusal and failure.
+-- false (no limit). log: fn(level, line), told of every refusal and failure. check_uri=false
+-- accepts credentials computed for another Request-URI (a leniency, off by default).
 function M.server(t)
   if type(t) ~= "table" then argerror(1, "server", "table expected") end
   for k in pairs(t) do
@@ -180,6 +181,7 @@ function M.server(t)
     log = t.log,
     quiet = bounded(1024), -- user and source -> {second, refusals not logged}
     check_to = t.check_to ~= false,
+    check_uri = t.check_uri ~= false,
     may_register = t.may_register,
     userhash = t.userhash and true or false,
     userhash_lookup = t.userhash_lookup,
@@ -363,6 +365,15 @@ local function failed(self, req, user, known, source, now)
   return false, self:challenge(req)
 end
 
+-- RFC 7616 §3.4.6, RFC 2617 §3.2.2.5: the credentials are for the resource of the Request-Line.
+-- As SIP URIs (RFC 3261 §19.1.4) when both parse, else as text.
+local function same_resource(cred_uri, req_uri)
+  if cred_uri == req_uri then return true end
+  local a, b = sip.uri(cred_uri), sip.uri(req_uri)
+  if a and b then return a == b end
+  return false
+end
+
 -- The user part of the To URI ("" when it has none, false when it does not parse): a UA's
 -- REGISTERs repeat the URI, so it is parsed once and kept in a bounded cache (sized for a
 -- registrar's whole population: the users refresh in turn).
@@ -427,6 +438,15 @@ function Server:check(req, source)
   end
 
   local src = source or source_of(req)
+  -- RFC 7616 §3.4.6, RFC 2617 §3.2.2.5: credentials for another resource are a 400, SHOULD, with
+  -- no password checked: a response computed for one Request-URI is never spent on another
+  local curi = cred.uri
+  if self.check_uri and not same_resource(curi, req.uri) then
+    say(self, "info", "auth: credentials of user %s from %s are for %s, the request for %s: 400",
+      printable(cred.username), printable(src), printable(curi), printable(req.uri))
+    return false, reject(400, "Bad Request: the digest uri is not the Request-URI")
+  end
+
   local sent = cred.username
   local user = sent
   if cred.userhash then user = unhash(self, sent, alg) end
