@@ -201,11 +201,11 @@ describe("sip.auth against brute force (RFC 7616 §5.7)", function()
     it("every failure and refusal names the user and the source", function()
       local srv, clock, lines = server { lockout = { user_free = 1 } }
       guess(srv, "alice", "bad", "198.51.100.7")
-      assert.truthy(logged(lines, "info", "^auth: wrong password for user alice from 198%.51%.100%.7 %(1 failures for the user, 1 from the source%)$"))
+      assert.truthy(logged(lines, "info", "^auth: wrong password for user alice from 198%.51%.100%.7 %(failures: 1 of the user, 1 from the source%)$"))
       guess(srv, "alice", "bad", "198.51.100.8")
       assert.truthy(logged(lines, "warn", "^auth: wrong password for user alice from 198%.51%.100%.8 .*: backoff 1 s$"))
       guess(srv, "carol", "x", "198.51.100.9")
-      assert.truthy(logged(lines, "info", "^auth: unknown user carol from 198%.51%.100%.9 %(1 failures for the user, 1 from the source%)$"))
+      assert.truthy(logged(lines, "info", "^auth: unknown user carol from 198%.51%.100%.9 %(failures: 1 of the user, 1 from the source%)$"))
       clock.now = clock.now + 1
       guess(srv, "alice", "bad", "198.51.100.8") -- 3rd: 2 s
       local n = #lines
@@ -314,6 +314,15 @@ describe("sip.auth against account enumeration", function()
       assert.same(shape(a[i][2]), shape(b[i][2]))
     end
     assert.same({ 401, 401, 503, 503 }, { a[1][2].status, a[2][2].status, a[3][2].status, a[4][2].status })
+  end)
+
+  it("a user with no HA1 for any algorithm offered is answered as one who does not exist", function()
+    local users = { dave = { ha1 = { MD5 = digest.ha1("MD5", "dave", "example.com", "pw") } } }
+    local srv = server { users = users, algorithms = { "SHA-256" } }
+    local _, known = guess(srv, "dave", "pw", "127.0.0.1")
+    local _, unknown = guess(srv, "nobody", "pw", "127.0.0.2")
+    assert.equal(401, known.status)
+    assert.same(shape(known), shape(unknown))
   end)
 
   it("an unknown user costs a hash too (no early return the timing would show)", function()

@@ -356,11 +356,14 @@ end
 -- A wrong password, or an unknown user (the same answer: RFC 7616 §5.7 wants no hint of who
 -- exists): a fresh challenge, or 503 when this failure starts a backoff.
 local function failed(self, req, user, known, source, now)
-  if not self.lockout then return false, self:challenge(req) end
+  local what = known and "wrong password for user" or "unknown user"
+  if not self.lockout then
+    say(self, "info", "auth: %s %s from %s", what, printable(user), printable(source))
+    return false, self:challenge(req)
+  end
   local wait, nu, ns = self.lockout:failed(user, source, now)
-  say(self, wait and "warn" or "info", "auth: %s %s from %s (%d failures for the user, %d from the source)%s",
-    known and "wrong password for user" or "unknown user", printable(user), printable(source), nu, ns,
-    wait and format(": backoff %d s", wait) or "")
+  say(self, wait and "warn" or "info", "auth: %s %s from %s (failures: %d of the user, %d from the source)%s",
+    what, printable(user), printable(source), nu, ns, wait and format(": backoff %d s", wait) or "")
   if wait then return false, backoff(wait) end
   return false, self:challenge(req)
 end
@@ -398,8 +401,10 @@ local function may_register(self, req, user)
 end
 
 --- Verify the credentials of req for our realm (RFC 3261 §22.4, RFC 7616 §3.4).
--- Returns true, user | false, {status=, reason=, headers=} (ready for sip.response).
--- source: the peer address for the failure count (default: the address the request came from).
+-- Returns true, user | false, {status=, reason=, headers=} (ready for sip.response): 401/407
+-- (a challenge), 400 (malformed, or for another Request-URI), 503 with Retry-After (a backoff
+-- of the lockout), 403 (REGISTER of an address the user may not change), 500 (lookup failed).
+-- source: the peer address the lockout counts (default: the address the request came from).
 function Server:check(req, source)
   check_request(req, "check")
   local method = req.method
@@ -465,13 +470,14 @@ function Server:check(req, source)
   if user then rec, lerr = lookup(self, user) end
   if lerr then return false, reject(500, "Server Internal Error: user lookup failed") end
   if rec and not can_answer(rec, alg) then
-    -- only HA1s of other hashes are stored: offer just those
+    -- only HA1s of other hashes are stored: offer just those (none: a user who cannot log in,
+    -- answered as one who does not exist)
     local algs = {}
     for _, a in ipairs(self.algorithms) do
       if can_answer(rec, a) then algs[#algs + 1] = a end
     end
-    if #algs == 0 then return false, reject(403, "Forbidden: no usable credentials stored") end
-    return false, self:challenge(req, false, algs)
+    if #algs > 0 then return false, self:challenge(req, false, algs) end
+    rec = nil
   end
   local body = qop == "auth-int" and req.body or nil
   local ok = false
