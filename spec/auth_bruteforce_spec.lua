@@ -415,3 +415,51 @@ describe("digest bound to the request (RFC 7616 §3.4.6, RFC 2617 §3.2.2.5)", f
     end)
   end)
 end)
+
+describe("sip.auth in a sip.proxy on 127.0.0.1, its real clock", function()
+  it("2 guesses from each of 100 addresses (the attack that found it in 0.04 s): 5 checked, none found; the phone gets in", function()
+    sip.run(function()
+      local px = assert(proxy.new { listen = { "udp:127.0.0.1:0" }, realm = "example.com", users = USERS,
+        sweep_interval = 0, t1 = 0.05 })
+      local dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
+      local eps = {}
+      local function endpoint(host)
+        local ep = assert(sip.endpoint { listen = { "udp:" .. host .. ":0" }, t1 = 0.05, handler = function(r) r:reply(200) end })
+        eps[#eps + 1] = ep
+        return ep
+      end
+      -- one REGISTER of alice from ep with password: the final status, the response
+      local function register(ep, password)
+        local req = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:alice@example.com>",
+          to = "<sip:alice@example.com>", contact = ("<sip:alice@%s:%d>"):format(ep.listeners[1].host, ep.listeners[1].port),
+          expires = 60 }
+        local rsp = assert(ep:request(req, { dest = dest, timeout = 2 }))
+        if rsp.status ~= 401 then return rsp.status, rsp end
+        rsp = assert(ep:request(assert(auth.client { user = "alice", password = password }:authorize(req, rsp)),
+          { dest = dest, timeout = 2 }))
+        return rsp.status, rsp
+      end
+      local ok, err = pcall(function()
+        local phone = endpoint("127.0.0.2")
+        assert.equal(200, register(phone, "wonderland"))
+        local counts, n = {}, 0
+        for a = 1, 100 do
+          local ep = endpoint(("127.0.%d.%d"):format(10 + a // 200, 10 + a % 200))
+          for g = 1, 2 do
+            n = n + 1
+            local status, rsp = register(ep, n == 190 and "wonderland" or ("guess" .. n))
+            counts[status] = (counts[status] or 0) + 1
+            if status == 503 then assert.matches("^%d+$", rsp:header("Retry-After")) end
+          end
+        end
+        assert.is_nil(counts[200], "found")
+        assert.is_true((counts[401] or 0) <= 10, tostring(counts[401])) -- 5 free, more only if a wait ends
+        assert.is_true((counts[503] or 0) >= 190, tostring(counts[503]))
+        assert.equal(200, register(phone, "wonderland")) -- the user's own phone, during the backoff
+      end)
+      for _, ep in ipairs(eps) do ep:close() end
+      px:close()
+      if not ok then error(err, 0) end
+    end)
+  end)
+end)
