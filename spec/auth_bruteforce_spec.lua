@@ -274,6 +274,7 @@ describe("sip.auth against brute force (RFC 7616 §5.7)", function()
       local lk = auth.lockout { user_free = 3 }
       local www = server { lockout = lk }
       local px = server { lockout = lk, proxy = true }
+      assert.equal(lk, auth.lockout(lk)) -- passed on as it is
       for i = 1, 3 do guess(www, "alice", "g" .. i, "127.0.0.1") end
       local _, spec = guess(px, "alice", "g4", "127.0.0.2", { method = "MESSAGE", uri = "sip:bob@example.com" })
       assert.equal(503, spec.status)

@@ -96,8 +96,11 @@ M.read_users_file = read_users_file
 
 --- auth.lockout{user_free=, source_free=, base=, max=, forget=, remember=, tracked=} -> a
 -- lockout to pass as the lockout= of several servers (a registrar's 401 and a proxy's 407 count
--- the same guesses).
-function M.lockout(t) return lockout.new(t, "lockout", 1) end
+-- the same guesses). Given a lockout, returns it: a caller's option can be passed on as it is.
+function M.lockout(t)
+  if lockout.is(t) then return t end
+  return lockout.new(t, "lockout", 1)
+end
 
 local function qop_list(q, fname)
   if q == nil then return { "auth" } end
