@@ -156,6 +156,24 @@ describe("sip.auth against brute force (RFC 7616 §5.7)", function()
     end)
   end)
 
+  describe("IPv6 sources, by their /64 (one host has a whole /64 to pick from)", function()
+    it("addresses of one /64 share a source's count; another /64 does not", function()
+      local srv = server { lockout = { source_free = 3, user_free = 100 } }
+      for i = 1, 3 do guess(srv, "user" .. i, "pw", ("2001:db8:0:1::%x"):format(i)) end
+      assert.equal(503, select(2, guess(srv, "user4", "pw", "[2001:DB8:0:1:ffff::9]")).status)
+      assert.equal(401, select(2, guess(srv, "user5", "pw", "2001:db8:0:2::1")).status)
+    end)
+
+    it("the phone's trust holds across its /64 (privacy addresses change, RFC 8981)", function()
+      local srv = server { lockout = { user_free = 1 } }
+      assert.is_true(guess(srv, "alice", "wonderland", "2001:db8:0:7::aaaa"))
+      guess(srv, "alice", "a", "2001:db8:9::1")
+      guess(srv, "alice", "b", "2001:db8:9::2")
+      assert.is_true(guess(srv, "alice", "wonderland", "2001:db8:0:7::bbbb"))
+      assert.equal(503, select(2, guess(srv, "alice", "wonderland", "2001:db8:0:8::aaaa")).status)
+    end)
+  end)
+
   describe("the user's own phone", function()
     it("a source that authenticated as the user keeps getting in during an attack on it", function()
       local srv, clock, lines = server()

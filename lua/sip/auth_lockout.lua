@@ -7,13 +7,13 @@
 --   lk:failed(user, source, now)  -> wait | nil (this failure started or lengthened a backoff)
 --   lk:succeeded(user, source, now) -> true when a backoff was running for that user
 --
--- Failures are counted per user (any source) and per source (any user). Past the free ones,
+-- Failures are counted per user (any source) and per source (any user; an IPv6 source by its /64). Past the free ones,
 -- each further failure doubles the wait, up to `max`; a count is forgotten `forget` seconds
 -- after its last failure. Successes do not reset a count (an attacker with one account of its
 -- own could reset it at will); instead a source a user authenticated from is trusted for that
 -- user for `remember` seconds: its user's own phone gets in while others are refused, until
 -- it fails user_free times itself. Every table is bounded (`tracked` entries).
-local type, pairs, error, setmetatable, format = type, pairs, error, setmetatable, string.format
+local type, pairs, ipairs, error, setmetatable, format = type, pairs, ipairs, error, setmetatable, string.format
 local min, max, tointeger = math.min, math.max, math.tointeger
 
 local M = {}
@@ -129,6 +129,46 @@ local function add(self, tbl, key, free, now)
   return e.till - now, e.n
 end
 
+-- The network a source address stands for: an IPv4 address itself (a NAT's users share it
+-- anyway), an IPv6 address its /64, since one host picks its addresses from a whole /64
+-- (RFC 4291 §2.5.1, RFC 8981). Text that is no address is its own key.
+local function network(addr)
+  local a = addr:gsub("^%[(.*)%]$", "%1"):gsub("%%.*$", "")
+  if not a:find(":", 1, true) then return a end
+  local v4 = a:lower():match("^::ffff:(%d+%.%d+%.%d+%.%d+)$")
+  if v4 then return v4 end
+  local function groups(part, out)
+    for g in part:gmatch("[^:]+") do
+      if g:find(".", 1, true) then -- a dotted IPv4 tail is two groups
+        out[#out + 1], out[#out + 1] = "0", "0"
+      else
+        out[#out + 1] = g
+      end
+    end
+    return out
+  end
+  local head, tail = a:match("^(.-)::(.*)$")
+  local g
+  if head then
+    local h, t = groups(head, {}), groups(tail, {})
+    if #h + #t > 7 then return a end
+    g = h
+    for _ = 1, 8 - #h - #t do g[#g + 1] = "0" end
+    for _, v in ipairs(t) do g[#g + 1] = v end
+  else
+    g = groups(a, {})
+  end
+  if #g ~= 8 then return a end
+  local out = {}
+  for i = 1, 4 do
+    local n = tonumber(g[i], 16)
+    if not n or #g[i] > 4 then return a end
+    out[i] = format("%x", n)
+  end
+  return table.concat(out, ":") .. "::/64"
+end
+M.network = network
+
 local function pair(user, source) return user .. "\0" .. source end
 
 -- Is source trusted for user (a success within remember, fewer than user_free failures since)?
@@ -143,6 +183,7 @@ local function trusted(self, key, now)
 end
 
 function Lockout:refused(user, source, now)
+  source = network(source)
   if trusted(self, pair(user, source), now) then return nil end
   local wu = waiting(self, self.users, user, now)
   local ws = waiting(self, self.sources, source, now)
@@ -155,6 +196,7 @@ end
 -- Returns the wait this failure imposes on others (nil while free), the user's and the source's
 -- failure counts.
 function Lockout:failed(user, source, now)
+  source = network(source)
   local key = pair(user, source)
   local t = self.trusted:get(key)
   if t then -- the trusted source fails too: after user_free, it is a stranger again
@@ -168,6 +210,7 @@ function Lockout:failed(user, source, now)
 end
 
 function Lockout:succeeded(user, source, now)
+  source = network(source)
   self.trusted:set(pair(user, source), { at = now, fails = 0 })
   return waiting(self, self.users, user, now) ~= nil
 end
