@@ -280,6 +280,8 @@ describe("sip.auth against brute force (RFC 7616 §5.7)", function()
         "bad argument #1 to 'server' (unknown option 'surprise')")
       assert.has_error(function() auth.server { realm = "example.com", users = USERS, log = "stderr" } end,
         "bad argument #1 to 'server' (log must be a function)")
+      assert.has_error(function() server():check(request("alice"), 127001) end,
+        "bad argument #2 to 'check' (source must be a string)")
     end)
 
     it("lockout = false: no limit (the old behaviour without max_failures)", function()

@@ -1,7 +1,8 @@
 --- sip.auth: Digest authentication for SIP in both roles (RFC 3261 §22, RFC 7616, RFC 8760).
 -- The server challenges and verifies requests (registrars, UAS, proxies); the client answers
 -- 401/407 challenges and pre-authorizes later requests with cached nonces. The hashing, nonces
--- and replay table are the C core (sip.core.digest); this file is the SIP wiring around them.
+-- and replay table are the C core (sip.core.digest), the counting of guesses sip.auth_lockout;
+-- this file is the SIP wiring around them.
 local sip = require "sip"
 local digest = require("sip.core").digest
 local lockout = require "sip.auth_lockout"
@@ -410,6 +411,7 @@ end
 -- source: the peer address the lockout counts (default: the address the request came from).
 function Server:check(req, source)
   check_request(req, "check")
+  if source ~= nil and type(source) ~= "string" then argerror(2, "check", "source must be a string") end
   local method = req.method
   -- §22.1: ACK and CANCEL cannot be resubmitted, so they are never challenged
   if method == "ACK" or method == "CANCEL" then return true, nil end
