@@ -24,6 +24,7 @@ build = {
     ["sip.loop"] = "lua/sip/loop.lua",
     ["sip.endpoint"] = "lua/sip/endpoint.lua",
     ["sip.auth"] = "lua/sip/auth.lua",
+    ["sip.auth_lockout"] = "lua/sip/auth_lockout.lua",
     ["sip.dialog"] = "lua/sip/dialog.lua",
     ["sip.ua"] = "lua/sip/ua.lua",
     ["sip.ua_call"] = "lua/sip/ua_call.lua",

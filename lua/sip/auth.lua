@@ -1,13 +1,16 @@
 --- sip.auth: Digest authentication for SIP in both roles (RFC 3261 §22, RFC 7616, RFC 8760).
 -- The server challenges and verifies requests (registrars, UAS, proxies); the client answers
 -- 401/407 challenges and pre-authorizes later requests with cached nonces. The hashing, nonces
--- and replay table are the C core (sip.core.digest); this file is the SIP wiring around them.
+-- and replay table are the C core (sip.core.digest), the counting of guesses sip.auth_lockout;
+-- this file is the SIP wiring around them.
 local sip = require "sip"
 local digest = require("sip.core").digest
+local lockout = require "sip.auth_lockout"
 local credentials = digest.credentials
 
 local type, pairs, ipairs, tostring, error, setmetatable = type, pairs, ipairs, tostring, error, setmetatable
 local format, floor = string.format, math.floor
+local bounded = lockout.bounded
 
 local M = {}
 
@@ -62,38 +65,6 @@ local function secret_of(rec, alg)
   return nil, ha1_for(rec.ha1, alg)
 end
 
--- Two generations of at most cap/2 entries each: bounded memory, recently used keys survive.
-local Bounded = {}
-Bounded.__index = Bounded
-
-local function bounded(cap)
-  return setmetatable({ cur = {}, old = {}, n = 0, half = math.max(1, cap // 2) }, Bounded)
-end
-
-function Bounded:get(k)
-  local v = self.cur[k]
-  if v == nil then
-    v = self.old[k]
-    if v ~= nil then self:set(k, v) end
-  end
-  return v
-end
-
-function Bounded:set(k, v)
-  if self.cur[k] == nil then
-    if self.n >= self.half then
-      self.old, self.cur, self.n = self.cur, {}, 0
-    end
-    self.n = self.n + 1
-  end
-  self.cur[k] = v
-end
-
-function Bounded:delete(k)
-  if self.cur[k] ~= nil then self.n = self.n - 1 end
-  self.cur[k], self.old[k] = nil, nil
-end
-
 --- Server -------------------------------------------------------------------------------------
 
 local Server = {}
@@ -124,6 +95,14 @@ end
 
 M.read_users_file = read_users_file
 
+--- auth.lockout{user_free=, source_free=, base=, max=, forget=, remember=, tracked=} -> a
+-- lockout to pass as the lockout= of several servers (a registrar's 401 and a proxy's 407 count
+-- the same guesses). Given a lockout, returns it: a caller's option can be passed on as it is.
+function M.lockout(t)
+  if lockout.is(t) then return t end
+  return lockout.new(t, "lockout", 1)
+end
+
 local function qop_list(q, fname)
   if q == nil then return { "auth" } end
   if q == false then return false end
@@ -144,11 +123,32 @@ local function qop_list(q, fname)
   return list
 end
 
---- auth.server{realm=, secret=, algorithms=, qop=, nonce_ttl=, users=, proxy=, max_failures=,
--- failure_window=, max_tracked=, replay_slots=, check_to=, may_register=, userhash=,
--- userhash_lookup=, opaque=, clock=, nonce_new=, nonce_check=} -> server | nil, err (users file)
+-- The options of auth.server, and those it no longer takes with what replaced them.
+local SERVER_OPTIONS = {}
+for _, k in ipairs { "realm", "secret", "algorithms", "qop", "nonce_ttl", "users", "proxy", "lockout", "log",
+  "replay_slots", "check_to", "check_uri", "may_register", "userhash", "userhash_lookup", "opaque", "clock", "nonce_new",
+  "nonce_check" } do
+  SERVER_OPTIONS[k] = true
+end
+local REPLACED = {
+  max_failures = "lockout.user_free (failures per user from any source) and lockout.source_free",
+  failure_window = "lockout.forget (seconds a failure count is kept) and lockout.max (the longest wait)",
+  max_tracked = "lockout.tracked",
+}
+
+--- auth.server{realm=, users=, secret=, algorithms=, qop=, nonce_ttl=, proxy=, lockout=, log=,
+-- replay_slots=, check_to=, check_uri=, may_register=, userhash=, userhash_lookup=, opaque=, clock=,
+-- nonce_new=, nonce_check=} -> server | nil, err (users file)
+-- lockout: thresholds for sip.auth_lockout ({user_free=, source_free=, base=, max=, forget=,
+-- remember=, tracked=}), a lockout object (auth.lockout{...}, to share one between servers) or
+-- false (no limit). log: fn(level, line), told of every refusal and failure. check_uri=false
+-- accepts credentials computed for another Request-URI (a leniency, off by default).
 function M.server(t)
   if type(t) ~= "table" then argerror(1, "server", "table expected") end
+  for k in pairs(t) do
+    if REPLACED[k] then argerror(1, "server", format("%s was replaced by %s", k, REPLACED[k])) end
+    if not SERVER_OPTIONS[k] then argerror(1, "server", format("unknown option '%s'", tostring(k))) end
+  end
   local realm = t.realm
   if type(realm) ~= "string" or realm == "" then argerror(1, "server", "realm must be a non-empty string") end
   local algs, algset = {}, {}
@@ -167,9 +167,11 @@ function M.server(t)
   if type(users) ~= "table" and type(users) ~= "string" and type(users) ~= "function" then
     argerror(1, "server", "users must be a table, a file name or a function")
   end
-  for _, k in ipairs { "may_register", "userhash_lookup", "clock", "nonce_new", "nonce_check" } do
+  for _, k in ipairs { "may_register", "userhash_lookup", "clock", "nonce_new", "nonce_check", "log" } do
     if t[k] ~= nil and type(t[k]) ~= "function" then argerror(1, "server", k .. " must be a function") end
   end
+  local lk = t.lockout
+  if lk ~= false and not lockout.is(lk) then lk = lockout.new(lk, "server", 1) end
   local self = setmetatable({
     realm = realm,
     secret = secret,
@@ -179,9 +181,11 @@ function M.server(t)
     nonce_ttl = math.tointeger(t.nonce_ttl or 300) or argerror(1, "server", "nonce_ttl must be an integer"),
     users = users,
     proxy = t.proxy and true or false,
-    max_failures = t.max_failures == nil and 3 or t.max_failures or 0,
-    failure_window = t.failure_window or 300,
+    lockout = lk or nil,
+    log = t.log,
+    quiet = bounded(1024), -- user and source -> {second, refusals not logged}
     check_to = t.check_to ~= false,
+    check_uri = t.check_uri ~= false,
     may_register = t.may_register,
     userhash = t.userhash and true or false,
     userhash_lookup = t.userhash_lookup,
@@ -190,7 +194,6 @@ function M.server(t)
     nonce_new_fn = t.nonce_new,
     nonce_check_fn = t.nonce_check,
     replay = digest.replay_new(t.replay_slots or 4096),
-    failures = bounded(t.max_tracked or 10000),
     to_users = bounded(65536),
     templates = {},
     verified = setmetatable({}, { __mode = "k" }), -- req -> what authentication_info needs
@@ -317,30 +320,65 @@ local function source_of(req)
   return v and (v.received or v.host) or "?"
 end
 
--- Consecutive wrong passwords per user and source within failure_window seconds.
-local function failures(self, key, now)
-  local e = self.failures:get(key)
-  if e and now - e.last > self.failure_window then
-    self.failures:delete(key)
-    return nil
-  end
-  return e
+-- A name or address from the network, fit for a log line: odd bytes %-escaped, 64 at most.
+local function printable(v)
+  v = tostring(v)
+  if #v > 64 then v = v:sub(1, 61) .. "..." end
+  return (v:gsub("[^%w%.%-_@+:%[%]]", function(c) return format("%%%02X", c:byte()) end))
 end
 
-local function locked(self, key, now)
-  if not self.max_failures or self.max_failures <= 0 then return false end
-  local e = failures(self, key, now)
-  return e ~= nil and e.count >= self.max_failures
+local function say(self, level, fmt, ...)
+  if self.log then self.log(level, format(fmt, ...)) end
 end
 
-local function failed(self, req, key, now)
-  local e = failures(self, key, now) or { count = 0 }
-  e.count, e.last = e.count + 1, now
-  self.failures:set(key, e)
-  if self.max_failures and self.max_failures > 0 and e.count >= self.max_failures then
-    return false, reject(403, "Forbidden: too many failed authentication attempts")
+-- RFC 3261 §21.5.4, §20.33: while a backoff runs the answer is 503 with Retry-After, the
+-- status that header is defined for: "try again in N seconds", which is true. A 403 would
+-- tell the client never to repeat the request (§21.4.4), and does not take Retry-After.
+local function backoff(wait)
+  return { status = 503, reason = "Service Unavailable: too many failed authentication attempts",
+    headers = { { "Retry-After", tostring(wait) } } }
+end
+
+-- A refusal while a backoff runs; logged at most once a second per user and source, the
+-- refusals not logged counted in the next line.
+local function refuse(self, user, source, wait, why, now)
+  if self.log then
+    local key = user .. "\0" .. source
+    local q = self.quiet:get(key)
+    if q and q.at == now then
+      q.n = q.n + 1
+    else
+      say(self, "warn", "auth: refused user %s from %s without checking the password: backoff of the %s, "
+        .. "retry after %d s%s", printable(user), printable(source), why, wait,
+        q and q.n > 0 and format(" (%d more refused since the last line)", q.n) or "")
+      self.quiet:set(key, { at = now, n = 0 })
+    end
   end
+  return false, backoff(wait)
+end
+
+-- A wrong password, or an unknown user (the same answer: RFC 7616 §5.7 wants no hint of who
+-- exists): a fresh challenge, or 503 when this failure starts a backoff.
+local function failed(self, req, user, known, source, now)
+  local what = known and "wrong password for user" or "unknown user"
+  if not self.lockout then
+    say(self, "info", "auth: %s %s from %s", what, printable(user), printable(source))
+    return false, self:challenge(req)
+  end
+  local wait, nu, ns = self.lockout:failed(user, source, now)
+  say(self, wait and "warn" or "info", "auth: %s %s from %s (failures: %d of the user, %d from the source)%s",
+    what, printable(user), printable(source), nu, ns, wait and format(": backoff %d s", wait) or "")
+  if wait then return false, backoff(wait) end
   return false, self:challenge(req)
+end
+
+-- RFC 7616 §3.4.6, RFC 2617 §3.2.2.5: the credentials are for the resource of the Request-Line.
+-- As SIP URIs (RFC 3261 §19.1.4) when both parse, else as text.
+local function same_resource(cred_uri, req_uri)
+  if cred_uri == req_uri then return true end
+  local a, b = sip.uri(cred_uri), sip.uri(req_uri)
+  if a and b then return a == b end
+  return false
 end
 
 -- The user part of the To URI ("" when it has none, false when it does not parse): a UA's
@@ -367,10 +405,13 @@ local function may_register(self, req, user)
 end
 
 --- Verify the credentials of req for our realm (RFC 3261 §22.4, RFC 7616 §3.4).
--- Returns true, user | false, {status=, reason=, headers=} (ready for sip.response).
--- source: the peer address for the failure count (default: the address the request came from).
+-- Returns true, user | false, {status=, reason=, headers=} (ready for sip.response): 401/407
+-- (a challenge), 400 (malformed, or for another Request-URI), 503 with Retry-After (a backoff
+-- of the lockout), 403 (REGISTER of an address the user may not change), 500 (lookup failed).
+-- source: the peer address the lockout counts (default: the address the request came from).
 function Server:check(req, source)
   check_request(req, "check")
+  if source ~= nil and type(source) ~= "string" then argerror(2, "check", "source must be a string") end
   local method = req.method
   -- §22.1: ACK and CANCEL cannot be resubmitted, so they are never challenged
   if method == "ACK" or method == "CANCEL" then return true, nil end
@@ -406,28 +447,42 @@ function Server:check(req, source)
     if not offered then return false, malformed(self, "qop " .. qop .. " was not offered") end
   end
 
-  local now = self:now()
-  local status = nonce_status(self, cred, now)
-  if status ~= "valid" and status ~= "stale" then return false, self:challenge(req) end
+  local src = source or source_of(req)
+  -- RFC 7616 §3.4.6, RFC 2617 §3.2.2.5: credentials for another resource are a 400, SHOULD, with
+  -- no password checked: a response computed for one Request-URI is never spent on another
+  local curi = cred.uri
+  if self.check_uri and not same_resource(curi, req.uri) then
+    say(self, "info", "auth: credentials of user %s from %s are for %s, the request for %s: 400",
+      printable(cred.username), printable(src), printable(curi), printable(req.uri))
+    return false, reject(400, "Bad Request: the digest uri is not the Request-URI")
+  end
 
   local sent = cred.username
   local user = sent
   if cred.userhash then user = unhash(self, sent, alg) end
-  local key = (user or sent) .. "\0" .. (source or source_of(req))
-  if locked(self, key, now) then
-    return false, reject(403, "Forbidden: too many failed authentication attempts")
+  -- the counts' key: names past 128 bytes share a count (only an attacker sends such names)
+  local who = (user or sent):sub(1, 128)
+  local now = self:now()
+  local lk = self.lockout
+  if lk then -- refused while a backoff runs, before any hash: no answer says if the password was right
+    local wait, why = lk:refused(who, src, now)
+    if wait then return refuse(self, who, src, wait, why, now) end
   end
+
+  local status = nonce_status(self, cred, now)
+  if status ~= "valid" and status ~= "stale" then return false, self:challenge(req) end
   local rec, lerr
   if user then rec, lerr = lookup(self, user) end
   if lerr then return false, reject(500, "Server Internal Error: user lookup failed") end
   if rec and not can_answer(rec, alg) then
-    -- only HA1s of other hashes are stored: offer just those
+    -- only HA1s of other hashes are stored: offer just those (none: a user who cannot log in,
+    -- answered as one who does not exist)
     local algs = {}
     for _, a in ipairs(self.algorithms) do
       if can_answer(rec, a) then algs[#algs + 1] = a end
     end
-    if #algs == 0 then return false, reject(403, "Forbidden: no usable credentials stored") end
-    return false, self:challenge(req, false, algs)
+    if #algs > 0 then return false, self:challenge(req, false, algs) end
+    rec = nil
   end
   local body = qop == "auth-int" and req.body or nil
   local ok = false
@@ -438,8 +493,7 @@ function Server:check(req, source)
   else -- an unknown user costs the same hashing, so the timing does not tell who exists
     pcall(cred.verify, cred, method, body, self.secret, nil, sent)
   end
-  if not ok then return failed(self, req, key, now) end
-  self.failures:delete(key)
+  if not ok then return failed(self, req, who, rec ~= nil, src, now) end
 
   -- RFC 7616 §3.3: stale only with a right response on an old nonce
   if status == "stale" then return false, self:challenge(req, true) end
@@ -447,6 +501,11 @@ function Server:check(req, source)
     -- RFC 7616 §3.4: nc must grow per nonce; an evicted nonce is stale, never accepted
     local fresh = self.replay:check(cred)
     if not fresh then return false, self:challenge(req, true) end
+  end
+  -- a success on a fresh nonce only: a replayed (stale) answer proves nothing of its source
+  if lk and lk:succeeded(who, src, now) then
+    say(self, "info", "auth: user %s from %s admitted during its backoff (a source it authenticated from before)",
+      printable(who), printable(src))
   end
   if method == "REGISTER" and not may_register(self, req, user) then
     return false, reject(403, "Forbidden: user may not register this address")
