@@ -402,7 +402,7 @@ describe("digest bound to the request (RFC 7616 §3.4.6, RFC 2617 §3.2.2.5)", f
       local ep = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, t1 = 0.05, handler = function(r) r:reply(200) end })
       local dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
       local ok, err = pcall(function()
-        local function send(req) return assert(ep:request(req, { dest = dest, timeout = 2 })) end
+        local function send(req) return assert(ep:request(req, { dest = dest, timeout = 5 })) end
         local port = ep.listeners[1].port
         -- REGISTER: the credentials name sip:evil.example.net
         local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",

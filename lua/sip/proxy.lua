@@ -102,7 +102,8 @@ end
 -- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info"), fast_challenges
 -- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
 -- a route function set on px.route after this call does not turn it off: pass it here), limits
--- (the endpoint's connection limits).
+-- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
+-- thresholds, an auth.lockout{} object, or false).
 function M.new(t)
   if type(t) ~= "table" then argerror("table expected") end
   if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
@@ -165,8 +166,12 @@ function M.new(t)
     end
     -- the nonce-count table holds every nonce answered within nonce_ttl: past its size,
     -- answers on nonces it had to forget come back stale (RFC 7616 §3.4); 65536 is 2 MB
+    -- one count of failed guesses for both servers (the 401 and the 407 of a user are one
+    -- attack), logged with the proxy's own logger
     local common = { realm = self.realm, users = users, algorithms = t.algorithms, may_register = may_register,
-      replay_slots = t.replay_slots or 65536, nonce_ttl = t.nonce_ttl }
+      replay_slots = t.replay_slots or 65536, nonce_ttl = t.nonce_ttl,
+      lockout = t.lockout ~= false and auth.lockout(t.lockout) or false,
+      log = function(level, line) self:log(level, "%s", line) end }
     self.auth_www = auth.server(common)
     common.proxy = true
     self.auth_proxy = auth.server(common)
