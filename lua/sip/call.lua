@@ -16,7 +16,7 @@
 --                     ending, sending within the dialog
 --   sip.call_uac      outgoing calls (dial, call, the INVITE client side, PRACK, ACK)
 --   sip.call_uas      incoming calls (ring, answer, reject, reliable 1xx, ACK, CANCEL)
---   sip.call_dialog   requests within the dialog
+--   sip.call_dialog   requests within the dialog, dispatched by method
 --   sip.call_session  changing and ending the session (re-INVITE, hold, UPDATE, BYE)
 local common = require "sip.call_common"
 local uac = require "sip.call_uac"

@@ -1,5 +1,5 @@
--- sip.call_dialog: the requests within a call's dialog (RFC 3261 §12.2.2). It adds methods to
--- the class and exports nothing.
+-- sip.call_dialog: the requests within a call's dialog (RFC 3261 §12.2.2), dispatched by method
+-- through the table M.methods.
 local dialog = require "sip.dialog"
 local sdp = require "sip.sdp"
 local common = require "sip.call_common"
@@ -9,6 +9,8 @@ local shared = common._internal
 local PENDING, has_sdp, parse_sdp = shared.PENDING, shared.has_sdp, shared.parse_sdp
 local copy_session = shared.copy_session
 local format = string.format
+
+local M = {}
 
 ---------------------------------------------------------------------------------------------------
 -- Requests within the dialog (§12.2.2)
@@ -22,17 +24,21 @@ function Call:_dialog_of(req)
   return nil
 end
 
+-- The methods the call itself answers within its dialog: method -> fn(call, req, d). A method
+-- the call takes on (REFER, SUBSCRIBE, NOTIFY ...) joins with an entry here; the entries are set
+-- at the end of this file, once their functions exist. Other methods go to the call's handlers,
+-- then the UA's, else OPTIONS gets 200 and the rest 405.
+local methods = {}
+M.methods = methods
+
 function Call:_request(req)
   local d = self:_dialog_of(req)
   if not d then return req:reply(481, "Call/Transaction Does Not Exist") end
   local ok, code, reason = d:receive(req)
   if not ok then return req:reply(code, reason) end
   local m = req.method
-  if m == "BYE" then return self:_on_bye(req)
-  elseif m == "INVITE" then return self:_on_reinvite(req, d)
-  elseif m == "UPDATE" then return self:_on_update(req, d)
-  elseif m == "PRACK" then return self:_on_prack(req)
-  end
+  local on = methods[m]
+  if on then return on(self, req, d) end
   local ua = self.ua
   local h = self.handlers[m]
   if h then return ua:_run_handler(function(r) return h(self, r) end, req) end
@@ -149,3 +155,10 @@ function Call:_on_prack(req)
   req:reply(200, nil, body and { body = body, content_type = "application/sdp" } or nil)
   self:_notify()
 end
+
+methods.BYE = Call._on_bye
+methods.INVITE = Call._on_reinvite
+methods.UPDATE = Call._on_update
+methods.PRACK = Call._on_prack
+
+return M
