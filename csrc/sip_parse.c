@@ -15,7 +15,15 @@
  * every error; the fast path accepts nothing the general path would not, with the same result. */
 #include "sip_fast.h"
 
-const sip_limits sip_default_limits = {65536, 256, 8192};
+/* The default limits (sip_msg.h); a line over the default max_line says so. */
+#define MAX_MSG 65536
+#define MAX_HEADERS 256
+#define MAX_LINE 8192
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const sip_limits sip_default_limits = {MAX_MSG, MAX_HEADERS, MAX_LINE};
+
+#define CRLF_LEN 2 /* a line's end; a blank line is one */
 
 #define is_wsp sip_is_wsp
 
@@ -56,11 +64,15 @@ static void value_err(pctx *c, int status, const char *at, const char *what) {
   c->m->err.what = what;
 }
 
+/* The octets of one physical line with its CRLF, at most. */
+static inline size_t line_max(const pctx *c) { return c->max_line + CRLF_LEN; }
+
 /* Why a line end was not found in [p, lim_end): the line is too long, the message is too large,
  * or the header section is not terminated. */
 static int no_line_end(pctx *c, const char *line, const char *what_unterminated) {
-  if ((size_t)(c->lim_end - line) >= c->max_line + 2) {
-    if (c->max_line == 8192) return fatal(c, 400, line, "line too long (limit 8192)");
+  if ((size_t)(c->lim_end - line) >= line_max(c)) {
+    if (c->max_line == MAX_LINE)
+      return fatal(c, 400, line, "line too long (limit " STR(MAX_LINE) ")");
     return fatal(c, 400, line, "line too long");
   }
   if (c->lim_end < c->end) return fatal(c, 513, c->lim_end, "message too large");
@@ -70,7 +82,7 @@ static int no_line_end(pctx *c, const char *line, const char *what_unterminated)
 /* Line feed of the physical line starting at line, searching from `from`; a line holds at most
  * max_line octets before its CRLF. */
 static inline const char *find_lf(pctx *c, const char *line, const char *from) {
-  size_t room = min_sz((size_t)(c->lim_end - line), c->max_line + 2);
+  size_t room = min_sz((size_t)(c->lim_end - line), line_max(c));
   const char *stop = line + room;
   if (from >= stop) return NULL;
   return sip_find_lf(from, stop, c->end);
@@ -813,7 +825,7 @@ typedef struct hline {
  * filled, -1 on a fatal error. */
 static int parse_line(pctx *c, const char *lp, hline *l) {
   const char *le = c->lim_end;
-  const size_t ml = c->max_line + 2; /* a physical line with its CRLF */
+  const size_t ml = line_max(c);
   /* the line end first (memchr is vectorized), then everything is bounded by it */
   const char *stop = (size_t)(le - lp) > ml ? lp + ml : le;
   const char *lf = memchr(lp, '\n', (size_t)(stop - lp));
@@ -903,6 +915,8 @@ static __attribute__((noinline)) const char *addr_check(const char *p, const cha
 #endif
 
 #ifdef SIP_SCAN_SSE2
+#define LOAD_LEN 16 /* the header loop's loads (SSE2); a name it looks up ends within two */
+
 /* The LF of the header line at lp, whose first 16 bytes are v0 (the header loop loads them for
  * the name anyway), or NULL when there is none before le: in v0, or 16 bytes at a time after it
  * while a load at q <= sstop stays inside the buffer and starts before le, then byte-wise: the
@@ -925,33 +939,35 @@ static inline const char *line_lf(__m128i v0, const char *lp, const char *sstop,
  * error set). The common line, "name:" value CRLF without folding, is taken apart here (see
  * above): its LF first, then a typed value by the fast parsers of sip_fast.h up to its CR, any
  * other value by the list splitter or as it is. Anything else (WS before the colon,
- * folding, a name of 32 bytes or more, the last 16 bytes of the buffer, errors) is
- * parse_line()'s. */
+ * folding, a name of 2 * LOAD_LEN bytes or more, the last LOAD_LEN bytes of the buffer,
+ * errors) is parse_line()'s. */
 static const char *parse_headers(pctx *c, const char *lp) {
   sip_msg *m = c->m;
   const char *le = c->lim_end;
 #ifdef SIP_SCAN_SSE2
   const char *end = c->end;
-  const size_t ml = c->max_line + 2; /* a physical line with its CRLF */
-  /* typed values end before this: their CRLF and the next octet inside the limits, 16 readable
-   * bytes past any octet a scan looks at (rd is the buffer's start without SSSE3) */
+  const size_t ml = line_max(c);
+  /* typed values end before this: their CRLF and the next octet inside the limits, LOAD_LEN
+   * readable bytes past any octet a scan looks at (rd is the buffer's start without SSSE3) */
   const char *tbound = lp;
-  if (c->rd - lp > 16) tbound = c->rd - 16;
-  if (le - lp < 2)
+  if (c->rd - lp > LOAD_LEN) tbound = c->rd - LOAD_LEN;
+  if (le - lp < CRLF_LEN)
     tbound = lp;
-  else if (le - 2 < tbound)
-    tbound = le - 2;
-  /* A line starting at or before hot0 has its 2 octets inside the limits and 16 readable ones:
-   * one compare instead of the two below (lp - 1: none is). A typed value's line must also have
-   * its CR before tb, the smaller of tbound and max_line octets after the start of a window of
-   * lines, so that its length needs no check: the window starts at a line and spans half a
-   * max_line (hot); the next line after it starts a new one. Only a header section longer than
-   * that has more than one window. */
+  else if (le - CRLF_LEN < tbound)
+    tbound = le - CRLF_LEN;
+  /* A line starting at or before hot0 has its CRLF_LEN octets inside the limits and LOAD_LEN
+   * readable ones: one compare instead of the two below (lp - 1: none is). A typed value's line
+   * must also have its CR before tb, the smaller of tbound and max_line octets after the start
+   * of a window of lines, so that its length needs no check: the window starts at a line and
+   * spans half a max_line (hot); the next line after it starts a new one. Only a header section
+   * longer than that has more than one window. */
   const char *hot0 = lp - 1;
-  if (end - lp >= 16 && le - lp >= 2) hot0 = end - 16 < le - 2 ? end - 16 : le - 2;
+  if (end - lp >= LOAD_LEN && le - lp >= CRLF_LEN)
+    hot0 = end - LOAD_LEN < le - CRLF_LEN ? end - LOAD_LEN : le - CRLF_LEN;
   const char *hot = lp - 1, *tb = tbound;
-  /* line_lf() loads 16 bytes at q <= sstop: inside the buffer, and q before le */
-  const char *sstop = end - lp >= 16 ? (end - 16 < le - 1 ? end - 16 : le - 1) : lp - 1;
+  /* line_lf() loads LOAD_LEN bytes at q <= sstop: inside the buffer, and q before le */
+  const char *sstop =
+    end - lp >= LOAD_LEN ? (end - LOAD_LEN < le - 1 ? end - LOAD_LEN : le - 1) : lp - 1;
 #endif
   unsigned line = 0;
   for (;; line++) {
@@ -970,7 +986,7 @@ static const char *parse_headers(pctx *c, const char *lp) {
       goto fast;
     }
 #endif
-    if (le - lp < 2) {
+    if (le - lp < CRLF_LEN) {
       m->nlines = line;
       no_line_end(c, lp, "header section not terminated by an empty line");
       return NULL;
@@ -985,7 +1001,7 @@ static const char *parse_headers(pctx *c, const char *lp) {
       return NULL;
     }
 #ifdef SIP_SCAN_SSE2
-    if (end - lp >= 16) {
+    if (end - lp >= LOAD_LEN) {
     fast:;
       __m128i v0 = sip_load(lp);
       const char *lf = line_lf(v0, lp, sstop, le, end);
@@ -996,10 +1012,10 @@ static const char *parse_headers(pctx *c, const char *lp) {
         n = sip_ctz(cm);
         hn = hname_find16(lp, n, v0);
       } else {
-        if (end - lp < 32) goto slow;
-        __m128i v1 = sip_load(lp + 16);
+        if (end - lp < 2 * LOAD_LEN) goto slow;
+        __m128i v1 = sip_load(lp + LOAD_LEN);
         if (!(cm = sip_eqmask(v1, ':'))) goto slow;
-        n = 16 + sip_ctz(cm);
+        n = LOAD_LEN + sip_ctz(cm);
         hn = hname_find(lp, n, v0, v1);
       }
       unsigned id = hn->id, kind = hn->kind;
@@ -1008,8 +1024,8 @@ static const char *parse_headers(pctx *c, const char *lp) {
         id = SIP_H_OTHER;
       }
       const char *v = lp + n + 1;
-      /* The usual line end: its CR before tb (so within the limits, and 16 bytes readable past
-       * it), then LF (line_lf() found it), and no folding (the next line does not start with SP
+      /* The usual line end: its CR before tb (so within the limits, and LOAD_LEN bytes
+       * readable past it), then LF (line_lf() found it), and no folding (the next line does not start with SP
        * or HTAB). lf NULL gives the largest address. The name holds no CR or LF (it is a token),
        * so the colon is before the CR and v is at most cr. */
       uintptr_t crp = (uintptr_t)lf - 1;
