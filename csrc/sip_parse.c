@@ -15,7 +15,15 @@
  * every error; the fast path accepts nothing the general path would not, with the same result. */
 #include "sip_fast.h"
 
-const sip_limits sip_default_limits = {65536, 256, 8192};
+/* The default limits (sip_msg.h); a line over the default max_line says so. */
+#define MAX_MSG 65536
+#define MAX_HEADERS 256
+#define MAX_LINE 8192
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const sip_limits sip_default_limits = {MAX_MSG, MAX_HEADERS, MAX_LINE};
+
+#define CRLF_LEN 2 /* a line's end; a blank line is one */
 
 #define is_wsp sip_is_wsp
 
@@ -56,11 +64,15 @@ static void value_err(pctx *c, int status, const char *at, const char *what) {
   c->m->err.what = what;
 }
 
+/* The octets of one physical line with its CRLF, at most. */
+static inline size_t line_max(const pctx *c) { return c->max_line + CRLF_LEN; }
+
 /* Why a line end was not found in [p, lim_end): the line is too long, the message is too large,
  * or the header section is not terminated. */
 static int no_line_end(pctx *c, const char *line, const char *what_unterminated) {
-  if ((size_t)(c->lim_end - line) >= c->max_line + 2) {
-    if (c->max_line == 8192) return fatal(c, 400, line, "line too long (limit 8192)");
+  if ((size_t)(c->lim_end - line) >= line_max(c)) {
+    if (c->max_line == MAX_LINE)
+      return fatal(c, 400, line, "line too long (limit " STR(MAX_LINE) ")");
     return fatal(c, 400, line, "line too long");
   }
   if (c->lim_end < c->end) return fatal(c, 513, c->lim_end, "message too large");
@@ -70,7 +82,7 @@ static int no_line_end(pctx *c, const char *line, const char *what_unterminated)
 /* Line feed of the physical line starting at line, searching from `from`; a line holds at most
  * max_line octets before its CRLF. */
 static inline const char *find_lf(pctx *c, const char *line, const char *from) {
-  size_t room = min_sz((size_t)(c->lim_end - line), c->max_line + 2);
+  size_t room = min_sz((size_t)(c->lim_end - line), line_max(c));
   const char *stop = line + room;
   if (from >= stop) return NULL;
   return sip_find_lf(from, stop, c->end);
@@ -813,7 +825,7 @@ typedef struct hline {
  * filled, -1 on a fatal error. */
 static int parse_line(pctx *c, const char *lp, hline *l) {
   const char *le = c->lim_end;
-  const size_t ml = c->max_line + 2; /* a physical line with its CRLF */
+  const size_t ml = line_max(c);
   /* the line end first (memchr is vectorized), then everything is bounded by it */
   const char *stop = (size_t)(le - lp) > ml ? lp + ml : le;
   const char *lf = memchr(lp, '\n', (size_t)(stop - lp));
@@ -903,6 +915,8 @@ static __attribute__((noinline)) const char *addr_check(const char *p, const cha
 #endif
 
 #ifdef SIP_SCAN_SSE2
+#define LOAD_LEN 16 /* the header loop's loads (SSE2); a name it looks up ends within two */
+
 /* The LF of the header line at lp, whose first 16 bytes are v0 (the header loop loads them for
  * the name anyway), or NULL when there is none before le: in v0, or 16 bytes at a time after it
  * while a load at q <= sstop stays inside the buffer and starts before le, then byte-wise: the
@@ -919,228 +933,241 @@ static inline const char *line_lf(__m128i v0, const char *lp, const char *sstop,
     if ((k = sip_eqmask(sip_load(q), '\n')) != 0) return q + sip_ctz(k);
   }
 }
+
+/* The typed value of the given kind at [vv, cr), the line's CR, by the fast parsers of
+ * sip_fast.h, which must end at cr. Returns cr, with the typed fields of the first such header
+ * set; or NULL: the general path parses the value again (and words any error). The typed
+ * results wait for the end of the grammar, but Via, From and To, which the general path parses
+ * again when refused. */
+static inline const char *fast_typed(pctx *c, sip_msg *m, unsigned kind, int first,
+                                     const char *vv, const char *cr) {
+  const char *r = NULL, *q;
+  switch (kind) {
+  case HK_VIA: {
+    sip_via tmp, *vp = first ? &m->via : &tmp;
+    sip_via_init_fast(vp);
+    r = sip_via_fast_(vv, cr, vp);
+    break;
+  }
+  case HK_FROM:
+  case HK_TO:
+  case HK_ADDR:
+  case HK_NAMEADDR: {
+    sip_addr *a = NULL;
+    if (first && kind == HK_FROM) a = &m->from;
+    if (first && kind == HK_TO) a = &m->to;
+    r = a ? addr_fast(vv, cr, c->rd, a, 0) : addr_check(vv, cr, c->rd, kind == HK_NAMEADDR);
+    break;
+  }
+  case HK_CALL_ID:
+    /* callid = word [ "@" word ] (RFC 3261 §25.1) */
+    if ((q = SIP_FSPAN(vv, cr, WORD)) == vv) return NULL;
+    if (q < cr && *q == '@') {
+      const char *w = q + 1;
+      if ((q = SIP_FSPAN(w, cr, WORD)) == w) return NULL;
+    }
+    if (q != cr) return NULL;
+    r = q;
+    if (first) m->call_id = sip_str_make(vv, (size_t)(r - vv));
+    break;
+  case HK_CSEQ: {
+    /* 1*7DIGIT SP token */
+    unsigned k;
+    uint64_t x = sip_digits8s(vv, &k);
+    const char *w = vv + k;
+    if (k == 0 || k == 8 || w >= cr || *w != ' ') return NULL;
+    if (++w >= cr) return NULL;
+    if ((q = SIP_FSPAN(w, cr, TOKEN)) == w || q != cr) return NULL;
+    size_t mn = (size_t)(q - w);
+    sip_method_id mid;
+    if (m->is_request) {
+      /* the request's method, whose id is known (a mismatch is for typed() to report) */
+      if (mn != m->method.n) return NULL;
+      if (mn <= 8) {
+        /* 8 bytes readable at both: the request line goes on, and w < cr < tb */
+        uint64_t a, b2, mask = mn == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * mn)) - 1;
+        memcpy(&a, w, 8);
+        memcpy(&b2, m->method.p, 8);
+        if ((a ^ b2) & mask) return NULL;
+      } else if (memcmp(w, m->method.p, mn) != 0) {
+        return NULL;
+      }
+      mid = m->method_id;
+    } else {
+      mid = sip_method_lookup(w, mn);
+    }
+    r = q;
+    if (first) {
+      m->cseq = (uint32_t)x;
+      m->cseq_method = sip_str_make(w, mn);
+      m->cseq_method_id = mid;
+    }
+    break;
+  }
+  case HK_MAX_FORWARDS:
+  case HK_CONTENT_LENGTH: {
+    unsigned k;
+    uint64_t x = sip_digits8s(vv, &k);
+    if (k == 0 || k == 8 || vv + k != cr) return NULL;
+    if (kind == HK_MAX_FORWARDS) {
+      if (x > 255) return NULL;
+      if (first) m->max_forwards = (int)x;
+    } else if (first) {
+      m->content_length = (int64_t)x;
+    }
+    r = vv + k;
+    break;
+  }
+  default: /* HK_PLAIN does not come here: no range check for the jump table */
+    __builtin_unreachable();
+  }
+  return r == cr ? r : NULL;
+}
+
+/* What fast_line() did with a header line. */
+typedef enum fast_res {
+  FAST_GENERAL, /* nothing: the line is the general path's (parse_line()) */
+  FAST_DONE,    /* indexed (and typed): the next line starts at *next */
+  FAST_ERROR    /* a fatal error, set */
+} fast_res;
+
+/* The common header line at lp, "name:" value CRLF without folding, taken apart with 16-byte
+ * loads: its LF first (line_lf()), then the name by the first ':' within two loads, then a
+ * typed value by fast_typed() up to the line's CR, any other value by the list splitter or as
+ * it is. lp is no blank line, LOAD_LEN bytes at it are readable and its first CRLF_LEN octets
+ * are inside the limits; a typed value's CR must come before tb (see parse_headers()). */
+static inline fast_res fast_line(pctx *c, sip_msg *m, const char *lp, unsigned line,
+                                 const char *le, const char *end, const char *tb,
+                                 const char *sstop, size_t ml, const char **next) {
+  __m128i v0 = sip_load(lp);
+  const char *lf = line_lf(v0, lp, sstop, le, end);
+  unsigned cm = sip_eqmask(v0, ':');
+  size_t n;
+  const struct hname *hn;
+  if (cm) {
+    n = sip_ctz(cm);
+    hn = hname_find16(lp, n, v0);
+  } else {
+    if (end - lp < 2 * LOAD_LEN) return FAST_GENERAL;
+    __m128i v1 = sip_load(lp + LOAD_LEN);
+    if (!(cm = sip_eqmask(v1, ':'))) return FAST_GENERAL;
+    n = LOAD_LEN + sip_ctz(cm);
+    hn = hname_find(lp, n, v0, v1);
+  }
+  unsigned id = hn->id, kind = hn->kind;
+  if (id == SIP_H__COUNT) {
+    if (n == 0 || SIP_SPAN(lp, lp + n, end, TOKEN) != lp + n) return FAST_GENERAL;
+    id = SIP_H_OTHER;
+  }
+  const char *v = lp + n + 1;
+  /* The usual line end: its CR before tb (so within the limits, and LOAD_LEN bytes readable
+   * past it), then LF (line_lf() found it), and no folding (the next line does not start with SP
+   * or HTAB). lf NULL gives the largest address. The name holds no CR or LF (it is a token),
+   * so the colon is before the CR and v is at most cr. */
+  uintptr_t crp = (uintptr_t)lf - 1;
+  const char *cr = (const char *)crp;
+  int eol = 0;
+  if (crp < (uintptr_t)tb) {
+    uint32_t w; /* CR LF and the next line's first octet (readable: cr < tb) */
+    memcpy(&w, cr, 4);
+    unsigned c2 = (w >> 16) & 0xff;
+    eol = (w & 0xff) == '\r' && (c2 > ' ' || (c2 != ' ' && c2 != '\t'));
+  }
+  if (kind != HK_PLAIN && eol) {
+    const char *vv = v + (*v == ' ');
+    if (vv < cr && fast_typed(c, m, kind, m->first[id] == SIP_NO_HDR, vv, cr)) {
+      if (add_plain(c, lp, n, sip_str_make(vv, (size_t)(cr - vv)), id, line) != 0)
+        return FAST_ERROR;
+      *next = lf + 1;
+      return FAST_DONE;
+    }
+  }
+  /* a line longer than max_line is parse_line()'s to report */
+  if (!eol && (!lf || lf >= le || lf <= v || (size_t)(lf - lp) >= ml || lf[-1] != '\r' ||
+               (le - lf > 1 && (lf[1] == ' ' || lf[1] == '\t'))))
+    return FAST_GENERAL;
+  /* the value's WS: usually one SP after the colon (v < ve: lf[-1] is the CR) */
+  const char *ve = lf - 1;
+  if (*v == ' ') v++;
+  if ((unsigned char)*v <= ' ')
+    while (v < ve && SIP_IS(*v, SIP_C_WS)) v++;
+  if ((unsigned char)ve[-1] <= ' ')
+    while (ve > v && SIP_IS(ve[-1], SIP_C_WS)) ve--;
+  sip_str val = sip_str_make(v, (size_t)(ve - v));
+  int r = sip_hdr_list_ids[id] && !typed_ids[id] ? list_fast(c, lp, n, val, id, line)
+                                                 : fast_entry(c, lp, n, val, id, line);
+  if (r < 0 || (r == 0 && index_line(c, lp, n, val, id, line, 0) != 0)) return FAST_ERROR;
+  *next = lf + 1;
+  return FAST_DONE;
+}
 #endif
 
 /* The header section from line start lp. Returns the end of the blank line, or NULL (fatal
- * error set). The common line, "name:" value CRLF without folding, is taken apart here (see
- * above): its LF first, then a typed value by the fast parsers of sip_fast.h up to its CR, any
- * other value by the list splitter or as it is. Anything else (WS before the colon,
- * folding, a name of 32 bytes or more, the last 16 bytes of the buffer, errors) is
- * parse_line()'s. */
+ * error set). Each line goes to fast_line() where it may (x86-64); what it does not take (WS
+ * before the colon, folding, a name of 2 * LOAD_LEN bytes or more, the last LOAD_LEN bytes of
+ * the buffer, errors) is parse_line()'s. */
 static const char *parse_headers(pctx *c, const char *lp) {
   sip_msg *m = c->m;
   const char *le = c->lim_end;
 #ifdef SIP_SCAN_SSE2
   const char *end = c->end;
-  const size_t ml = c->max_line + 2; /* a physical line with its CRLF */
-  /* typed values end before this: their CRLF and the next octet inside the limits, 16 readable
-   * bytes past any octet a scan looks at (rd is the buffer's start without SSSE3) */
+  const size_t ml = line_max(c);
+  /* typed values end before this: their CRLF and the next octet inside the limits, LOAD_LEN
+   * readable bytes past any octet a scan looks at (rd is the buffer's start without SSSE3) */
   const char *tbound = lp;
-  if (c->rd - lp > 16) tbound = c->rd - 16;
-  if (le - lp < 2)
+  if (c->rd - lp > LOAD_LEN) tbound = c->rd - LOAD_LEN;
+  if (le - lp < CRLF_LEN)
     tbound = lp;
-  else if (le - 2 < tbound)
-    tbound = le - 2;
-  /* A line starting at or before hot0 has its 2 octets inside the limits and 16 readable ones:
-   * one compare instead of the two below (lp - 1: none is). A typed value's line must also have
-   * its CR before tb, the smaller of tbound and max_line octets after the start of a window of
-   * lines, so that its length needs no check: the window starts at a line and spans half a
-   * max_line (hot); the next line after it starts a new one. Only a header section longer than
-   * that has more than one window. */
+  else if (le - CRLF_LEN < tbound)
+    tbound = le - CRLF_LEN;
+  /* A line starting at or before hot0 has its CRLF_LEN octets inside the limits and LOAD_LEN
+   * readable ones (lp - 1: none has). A typed value's line must also have its CR before tb, the
+   * smaller of tbound and max_line octets after the start of a window of lines, so that its
+   * length needs no check: the window starts at a line and spans half a max_line (up to hot);
+   * the next line after it starts a new one. Only a header section longer than that has more
+   * than one window. */
   const char *hot0 = lp - 1;
-  if (end - lp >= 16 && le - lp >= 2) hot0 = end - 16 < le - 2 ? end - 16 : le - 2;
+  if (end - lp >= LOAD_LEN && le - lp >= CRLF_LEN)
+    hot0 = end - LOAD_LEN < le - CRLF_LEN ? end - LOAD_LEN : le - CRLF_LEN;
   const char *hot = lp - 1, *tb = tbound;
-  /* line_lf() loads 16 bytes at q <= sstop: inside the buffer, and q before le */
-  const char *sstop = end - lp >= 16 ? (end - 16 < le - 1 ? end - 16 : le - 1) : lp - 1;
+  /* line_lf() loads LOAD_LEN bytes at q <= sstop: inside the buffer, and q before le */
+  const char *sstop =
+    end - lp >= LOAD_LEN ? (end - LOAD_LEN < le - 1 ? end - LOAD_LEN : le - 1) : lp - 1;
 #endif
   unsigned line = 0;
   for (;; line++) {
 #ifdef SIP_SCAN_SSE2
-    if (lp <= hot) {
-      if (*lp == '\r') goto blank;
-      goto fast;
-    }
-    if (lp <= hot0) {
-      /* tb = min(tbound, lp + ml - 1), as sizes (a max_line near SIZE_MAX wraps ml to 0 or 1:
-       * then nothing is taken here, as the general path takes no line either) */
+    if (lp > hot && lp <= hot0) {
+      /* a new window: tb = min(tbound, lp + ml - 1), as sizes (a max_line near SIZE_MAX wraps
+       * ml to 0 or 1: then no line is typed here, as the general path takes none); hot >= lp */
       ptrdiff_t room = tbound - lp;
       tb = room > 0 && (size_t)room >= ml ? lp + ml - 1 : tbound;
       hot = hot0 - lp > (ptrdiff_t)(ml / 2) ? lp + ml / 2 : hot0;
-      if (*lp == '\r') goto blank;
-      goto fast;
+    }
+    if (lp <= hot && *lp != '\r') {
+      const char *next;
+      fast_res r = fast_line(c, m, lp, line, le, end, tb, sstop, ml, &next);
+      if (r == FAST_DONE) {
+        lp = next;
+        continue;
+      }
+      if (r == FAST_ERROR) {
+        m->nlines = line;
+        return NULL;
+      }
     }
 #endif
-    if (le - lp < 2) {
+    if (le - lp < CRLF_LEN) {
       m->nlines = line;
       no_line_end(c, lp, "header section not terminated by an empty line");
       return NULL;
     }
     if (*lp == '\r') {
-#ifdef SIP_SCAN_SSE2
-    blank:
-#endif
       m->nlines = line;
       if (lp[1] == '\n') return lp + 2;
       fatal(c, 400, lp, "bad header line: CR without LF");
       return NULL;
     }
-#ifdef SIP_SCAN_SSE2
-    if (end - lp >= 16) {
-    fast:;
-      __m128i v0 = sip_load(lp);
-      const char *lf = line_lf(v0, lp, sstop, le, end);
-      unsigned cm = sip_eqmask(v0, ':');
-      size_t n;
-      const struct hname *hn;
-      if (cm) {
-        n = sip_ctz(cm);
-        hn = hname_find16(lp, n, v0);
-      } else {
-        if (end - lp < 32) goto slow;
-        __m128i v1 = sip_load(lp + 16);
-        if (!(cm = sip_eqmask(v1, ':'))) goto slow;
-        n = 16 + sip_ctz(cm);
-        hn = hname_find(lp, n, v0, v1);
-      }
-      unsigned id = hn->id, kind = hn->kind;
-      if (id == SIP_H__COUNT) {
-        if (n == 0 || SIP_SPAN(lp, lp + n, end, TOKEN) != lp + n) goto slow;
-        id = SIP_H_OTHER;
-      }
-      const char *v = lp + n + 1;
-      /* The usual line end: its CR before tb (so within the limits, and 16 bytes readable past
-       * it), then LF (line_lf() found it), and no folding (the next line does not start with SP
-       * or HTAB). lf NULL gives the largest address. The name holds no CR or LF (it is a token),
-       * so the colon is before the CR and v is at most cr. */
-      uintptr_t crp = (uintptr_t)lf - 1;
-      const char *cr = (const char *)crp;
-      int eol = 0;
-      if (crp < (uintptr_t)tb) {
-        uint32_t w; /* CR LF and the next line's first octet (readable: cr < tb) */
-        memcpy(&w, cr, 4);
-        unsigned c2 = (w >> 16) & 0xff;
-        eol = (w & 0xff) == '\r' && (c2 > ' ' || (c2 != ' ' && c2 != '\t'));
-      }
-      if (kind != HK_PLAIN) {
-        /* typed: its grammar must end at the line's CR; the typed results wait for that, but
-         * Via, From and To, which the general path parses again when refused */
-        const char *vv = v + (*v == ' '), *r = NULL, *q;
-        int first = m->first[id] == SIP_NO_HDR;
-        if (eol && vv < cr) {
-          switch (kind) {
-          case HK_VIA: {
-            sip_via tmp, *vp = first ? &m->via : &tmp;
-            sip_via_init_fast(vp);
-            r = sip_via_fast_(vv, cr, vp);
-            if (r != cr) r = NULL;
-            break;
-          }
-          case HK_FROM:
-          case HK_TO:
-          case HK_ADDR:
-          case HK_NAMEADDR: {
-            sip_addr *a = NULL;
-            if (first && kind == HK_FROM) a = &m->from;
-            if (first && kind == HK_TO) a = &m->to;
-            r = a ? addr_fast(vv, cr, c->rd, a, 0) : addr_check(vv, cr, c->rd, kind == HK_NAMEADDR);
-            if (r != cr) r = NULL;
-            break;
-          }
-          case HK_CALL_ID:
-            /* callid = word [ "@" word ] (RFC 3261 §25.1) */
-            if ((q = SIP_FSPAN(vv, cr, WORD)) == vv) break;
-            if (q < cr && *q == '@') {
-              const char *w = q + 1;
-              if ((q = SIP_FSPAN(w, cr, WORD)) == w) break;
-            }
-            if (q != cr) break;
-            r = q;
-            if (first) m->call_id = sip_str_make(vv, (size_t)(r - vv));
-            break;
-          case HK_CSEQ: {
-            /* 1*7DIGIT SP token */
-            unsigned k;
-            uint64_t x = sip_digits8s(vv, &k);
-            const char *w = vv + k;
-            if (k == 0 || k == 8 || w >= cr || *w != ' ') break;
-            if (++w >= cr) break;
-            if ((q = SIP_FSPAN(w, cr, TOKEN)) == w || q != cr) break;
-            size_t mn = (size_t)(q - w);
-            sip_method_id mid;
-            if (m->is_request) {
-              /* the request's method, whose id is known (a mismatch is for typed() to report) */
-              if (mn != m->method.n) break;
-              if (mn <= 8) {
-                /* 8 bytes readable at both: the request line goes on, and w < tb */
-                uint64_t a, b2, mask = mn == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * mn)) - 1;
-                memcpy(&a, w, 8);
-                memcpy(&b2, m->method.p, 8);
-                if ((a ^ b2) & mask) break;
-              } else if (memcmp(w, m->method.p, mn) != 0) {
-                break;
-              }
-              mid = m->method_id;
-            } else {
-              mid = sip_method_lookup(w, mn);
-            }
-            r = q;
-            if (first) {
-              m->cseq = (uint32_t)x;
-              m->cseq_method = sip_str_make(w, mn);
-              m->cseq_method_id = mid;
-            }
-            break;
-          }
-          case HK_MAX_FORWARDS:
-          case HK_CONTENT_LENGTH: {
-            unsigned k;
-            uint64_t x = sip_digits8s(vv, &k);
-            if (k == 0 || k == 8 || vv + k != cr) break;
-            if (kind == HK_MAX_FORWARDS) {
-              if (x > 255) break;
-              if (first) m->max_forwards = (int)x;
-            } else if (first) {
-              m->content_length = (int64_t)x;
-            }
-            r = vv + k;
-            break;
-          }
-          default: /* HK_PLAIN does not come here: no range check for the jump table */
-            __builtin_unreachable();
-          }
-          if (r) {
-            if (add_plain(c, lp, n, sip_str_make(vv, (size_t)(r - vv)), id, line) != 0) {
-              m->nlines = line;
-              return NULL;
-            }
-            lp = lf + 1;
-            continue;
-          }
-        }
-      }
-      /* a line longer than max_line is parse_line()'s to report */
-      if (!eol && (!lf || lf >= le || lf <= v || (size_t)(lf - lp) >= ml || lf[-1] != '\r' ||
-                   (le - lf > 1 && (lf[1] == ' ' || lf[1] == '\t'))))
-        goto slow;
-      /* the value's WS: usually one SP after the colon (v < ve: lf[-1] is the CR) */
-      const char *ve = lf - 1;
-      if (*v == ' ') v++;
-      if ((unsigned char)*v <= ' ')
-        while (v < ve && SIP_IS(*v, SIP_C_WS)) v++;
-      if ((unsigned char)ve[-1] <= ' ')
-        while (ve > v && SIP_IS(ve[-1], SIP_C_WS)) ve--;
-      sip_str val = sip_str_make(v, (size_t)(ve - v));
-      int r = sip_hdr_list_ids[id] && !typed_ids[id] ? list_fast(c, lp, n, val, id, line)
-                                                     : fast_entry(c, lp, n, val, id, line);
-      if (r < 0 || (r == 0 && index_line(c, lp, n, val, id, line, 0) != 0)) {
-        m->nlines = line;
-        return NULL;
-      }
-      lp = lf + 1;
-      continue;
-    }
-  slow:;
-#endif
     hline l = {NULL, 0, {NULL, 0}, 0, 0, NULL}; /* quiets -Wmaybe-uninitialized */
     m->nlines = line;
     if (parse_line(c, lp, &l) < 0) return NULL;

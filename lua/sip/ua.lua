@@ -2,7 +2,7 @@
 -- A UA listens on one or more transports under one identity (user@domain, display name,
 -- password). Out of dialogs it sends REGISTER (sip.ua_register), MESSAGE (RFC 3428), OPTIONS and
 -- any request, answering digest challenges on the way; it places and takes calls (INVITE
--- dialogs, sip.ua_call). Incoming requests get the checks of §8.2 here (405/501, 416, 420, 415,
+-- dialogs, sip.call). Incoming requests get the checks of §8.2 here (405/501, 416, 420, 415,
 -- 482, 481), then reach a handler in a coroutine of their own. Calls that wait yield; failures
 -- of the outside world come back as nil, err, code.
 local sip = require "sip"
@@ -10,7 +10,7 @@ local core = require "sip.core"
 local loop = require "sip.loop"
 local endpoint = require "sip.endpoint"
 local dialog = require "sip.dialog"
-local Call = require "sip.ua_call"
+local Call = require "sip.call"
 local Registration = require "sip.ua_register"
 
 local format, concat = string.format, table.concat
@@ -332,7 +332,7 @@ function UA:unregister(opts)
   return Registration.unregister(self, opts or {})
 end
 
---- Place a call and wait for its answer: the call, or nil, err, code, call. See sip.ua_call.
+--- Place a call and wait for its answer: the call, or nil, err, code, call. See sip.call.
 function UA:call(target, opts)
   return Call.call(self, target, opts or {})
 end
