@@ -422,3 +422,22 @@ describe("sip messages", function()
     end)
   end)
 end)
+
+describe("sip messages from real devices", function()
+  describe("sip.uri errors", function()
+    it("name the offending byte, counted from 1 in the text given", function()
+      for _, c in ipairs {
+        { "sip:h.com;=x", "empty URI parameter", "=" },
+        { "sip:alice@atlanta.com:5060;transport=tcp;lr=", "empty URI parameter value", nil },
+        { "sip:bob@192.0.2.256", "invalid IPv4 address in URI", "1" },
+        { "sip:carol@chicago.com?subject", "missing '=' in URI header", nil },
+      } do
+        local text, what, char = c[1], c[2], c[3]
+        local u, err = sip.uri(text)
+        assert.is_nil(u)
+        local n = assert(tonumber(err:match("^" .. what .. " at byte (%d+)$")), err)
+        if char then assert.equal(char, text:sub(n, n)) else assert.equal(#text + 1, n) end
+      end
+    end)
+  end)
+end)
