@@ -3,10 +3,11 @@
  * allocation: every field is a slice, still %-escaped.
  *
  * Leniency, decided here: a hostname label may hold '_' (seen in real deployments), a top label may
- * start with a digit as long as it is not all digits (RFC 1123 §2.1; all-digit names must be
- * IPv4), a trailing dot is accepted (§25.1 allows it). tel numbers without phone-context are
- * accepted (RFC 3966 §5.1.5 requires it for local numbers, but many SIP peers omit it). Empty
- * param names and values, and headers without '=', are rejected as the ABNF says.
+ * start with a digit, a host of digits and dots is a hostname unless it has four labels
+ * (sip_host_kind(): GB/T 28181 domains are all digits), a trailing dot is accepted (§25.1 allows
+ * it). tel numbers without phone-context are accepted (RFC 3966 §5.1.5 requires it for local
+ * numbers, but many SIP peers omit it). Empty param names and values, and headers without '=',
+ * are rejected as the ABNF says.
  *
  * The common sip:/sips: URI is first tried on the fast path of sip_fast.h (sip_uri_fast), which
  * accepts exactly what parse_sip() accepts of its kind and leaves the rest (and every error) to
@@ -212,7 +213,7 @@ static int parse_sip(const char *s, const char *end, sip_uri *u, const char **er
   } else {
     /* hostname / IPv4address in one pass: labels of alphanum, '_' and inner '-' (§25.1). The
      * class bits of each label are OR-ed together to learn whether it has a non-digit. */
-    unsigned all = 0, top = 0, k;
+    unsigned all = 0, top = 0, k, labels = 0;
     for (;;) {
       const char *ls = s;
       unsigned acc = 0;
@@ -232,20 +233,16 @@ static int parse_sip(const char *s, const char *end, sip_uri *u, const char **er
       if (*ls == '-' || s[-1] == '-') FAIL("invalid hostname in URI", *ls == '-' ? ls : s - 1);
       all |= acc;
       top = acc;
+      labels++;
       if (s == end || *s != '.') break;
       s++;
     }
-    if (!(all & U_NONDIGIT)) {
-      uint8_t v4[4];
-      if (ipv4_parse(h, s, v4) < 0) {
-        if (looks_like_bare_ipv6(h, end)) FAIL("IPv6 address without [] in URI", h);
-        FAIL("invalid IPv4 address in URI", h);
-      }
-      u->host_type = SIP_HOST_IPV4;
-    } else {
-      /* the top label (before an optional trailing dot) must not be all digits */
-      if (!(top & U_NONDIGIT)) FAIL("invalid hostname in URI", h);
-      u->host_type = SIP_HOST_NAME;
+    int digits_only = !(all & U_NONDIGIT);
+    u->host_type = sip_host_kind(h, s, digits_only, !(top & U_NONDIGIT), labels);
+    if (u->host_type == SIP_HOST_NONE) {
+      if (!digits_only) FAIL("invalid hostname in URI", h);
+      if (looks_like_bare_ipv6(h, end)) FAIL("IPv6 address without [] in URI", h);
+      FAIL("invalid IPv4 address in URI", h);
     }
   }
   u->host = sip_str_make(h, (size_t)(s - h));

@@ -424,6 +424,48 @@ describe("sip messages", function()
 end)
 
 describe("sip messages from real devices", function()
+  describe("GB/T 28181", function()
+    -- every device and platform is a 20-digit ID in a 10-digit domain
+    local KEEPALIVE = msg({
+      "MESSAGE sip:34020000002000000001@3402000000 SIP/2.0",
+      "Via: SIP/2.0/UDP 192.168.1.93:5060;rport;branch=z9hG4bK-3d09000-2a2b21b",
+      "From: <sip:34020000001320000001@3402000000>;tag=UL61Qycy",
+      "To: <sip:34020000002000000001@3402000000>",
+      "Call-ID: 5be796e4-b5ab-592e-cc13-64f34ea57528@192.168.1.93",
+      "CSeq: 35 MESSAGE",
+      "Contact: <sip:34020000001320000001@192.168.1.93:5060>",
+      "Content-Type: Application/MANSCDP+xml",
+      "Max-Forwards: 70",
+      "Content-Length: 8",
+    }, "<Notify>")
+
+    it("a keepalive MESSAGE to the platform's ID parses, its domain a hostname", function()
+      local m = assert(sip.parse(KEEPALIVE))
+      assert.equal("MESSAGE", m.method)
+      local u = m:request_uri()
+      assert.equal("34020000002000000001", u.user)
+      assert.equal("3402000000", u.host)
+      assert.equal("3402000000", sip.uri(m.from.uri).host)
+      assert.equal("UL61Qycy", m.from.tag)
+    end)
+
+    it("all-digit hosts are names unless they are four dotted labels (then IPv4 or nothing)", function()
+      for _, host in ipairs { "3402000000", "3402000000.", "192.0.2", "192.0.2.1.5", "0" } do
+        assert.equal(host, assert(sip.uri("sip:u@" .. host)).host)
+      end
+      assert.equal("192.0.2.1", sip.uri("sip:u@192.0.2.1").host)
+      for _, host in ipairs { "192.0.2.256", "1234.0.2.1", "192.0.2.1.", "a.3402000000", "3402-" } do
+        assert.is_nil((sip.uri("sip:u@" .. host)))
+      end
+    end)
+
+    it("§19.1.4 compares all-digit names as text", function()
+      assert.is_true(sip.uri("sip:34020000001320000001@3402000000") == sip.uri("sip:34020000001320000001@3402000000"))
+      assert.is_false(sip.uri("sip:u@3402000000") == sip.uri("sip:u@03402000000"))
+      assert.is_false(sip.uri("sip:u@3402000000") == sip.uri("sip:u@202.198.226.128"))
+    end)
+  end)
+
   describe("sip.uri errors", function()
     it("name the offending byte, counted from 1 in the text given", function()
       for _, c in ipairs {

@@ -253,6 +253,18 @@ TEST(rfc5118_via_ipv6_sent_by_and_received) {
   CHECK(sip_parse_via(S("SIP/2.0/UDP [1:2:3:4:5:6:7:8:9]"), &v, &err, &at) == -1);
 }
 
+TEST(gb28181_all_digit_sent_by_and_maddr) {
+  sip_via v;
+  const char *err = NULL, *at = NULL;
+  CHECK(sip_parse_via(S("SIP/2.0/UDP 3402000000:5060;maddr=3402000000;branch=z9hG4bK1"), &v, &err,
+                      &at) == 0);
+  CHECK_STR(v.host, "3402000000");
+  CHECK_EQ_INT(v.port, 5060);
+  CHECK_STR(v.maddr, "3402000000");
+  CHECK(sip_parse_via(S("SIP/2.0/UDP 192.0.2"), &v, &err, &at) == 0); /* a name, as in a URI */
+  CHECK_STR(v.host, "192.0.2");
+}
+
 TEST(s20_42_via_errors_name_the_problem) {
   sip_via v;
   const char *err = NULL, *at = NULL;
@@ -268,8 +280,9 @@ TEST(s20_42_via_errors_name_the_problem) {
   CHECK(sip_parse_via(S("SIP/2.0/UDP host:0"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host:65536"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP -host"), &v, &err, &at) == -1);
-  CHECK(sip_parse_via(S("SIP/2.0/UDP 1.2.3"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP 1.2.3.256"), &v, &err, &at) == -1);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP 1234.2.3.4"), &v, &err, &at) == -1);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP a.3402000000"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host x"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host;branch"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host;branch=\"q\""), &v, &err, &at) == -1);
@@ -507,6 +520,7 @@ int main(void) {
   RUN(rfc3581_rport_with_value);
   RUN(rfc4475_3_1_1_1_via_lws_everywhere);
   RUN(rfc5118_via_ipv6_sent_by_and_received);
+  RUN(gb28181_all_digit_sent_by_and_maddr);
   RUN(s20_42_via_errors_name_the_problem);
   RUN(rfc4475_3_2_1_empty_branch_after_cookie_parses);
   RUN(rfc4475_3_1_1_10_unknown_transports);
