@@ -552,12 +552,15 @@ int sip_host_ok(sip_str s) { return s.n && scan_host(s.p, s.p + s.n) == s.p + s.
 /* One ";name[=value]" (RFC 3261 §25.1 generic-param, with SEMI and EQUAL allowing LWS). The value
  * is a token, a quoted-string (quotes kept) or a host; ':' and brackets are accepted in unquoted
  * values so that IPv6 addresses (Via received, RFC 5118 §4.5) pass. *tok tells whether the value
- * is a plain token (tag and branch must be), without scanning it twice. */
+ * is a plain token (tag and branch must be), without scanning it twice. An empty param before
+ * another (";;") is skipped, not refused: the RFC 3428 §4 examples have them in Via and From. A
+ * final ';' is refused (RFC 4475 §3.1.2.1: "Contact: <...>;;;;"). */
 static inline int param_next(const char **pp, const char *e, sip_str *name, sip_str *value,
                              int *tok, const char **at) {
   const char *p = skip_lws(*pp, e);
   if (p == e) return 0;
   if (*p == ';') p = skip_lws(p + 1, e);
+  while (p < e && *p == ';') p = skip_lws(p + 1, e);
   const char *q = scan_token(p, e);
   if (q == p) {
     *at = p;

@@ -466,6 +466,116 @@ describe("sip messages from real devices", function()
     end)
   end)
 
+  describe("RFC 3428 §4, the MESSAGE example as printed", function()
+    -- F1 to F4, continuation lines and the RFC's stray ";;" included
+    local BODY = "Watson, come here."
+    local F1 = msg({
+      "MESSAGE sip:user2@domain.com SIP/2.0",
+      "Via: SIP/2.0/TCP user1pc.domain.com;branch=z9hG4bK776sgdkse",
+      "Max-Forwards: 70",
+      "From: sip:user1@domain.com;tag=49583",
+      "To: sip:user2@domain.com",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Type: text/plain",
+      "Content-Length: 18",
+    }, BODY)
+    local F2 = msg({
+      "MESSAGE sip:user2@domain.com SIP/2.0",
+      "Via: SIP/2.0/TCP proxy.domain.com;branch=z9hG4bK123dsghds",
+      "Via: SIP/2.0/TCP user1pc.domain.com;branch=z9hG4bK776sgdkse;",
+      "   received=1.2.3.4",
+      "Max-Forwards: 69",
+      "From: sip:user1@domain.com;tag=49394",
+      "To: sip:user2@domain.com",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Type: text/plain",
+      "Content-Length: 18",
+    }, BODY)
+    local F3 = msg({
+      "SIP/2.0 200 OK",
+      "Via: SIP/2.0/TCP proxy.domain.com;branch=z9hG4bK123dsghds;",
+      "   received=192.0.2.1",
+      "Via: SIP/2.0/TCP user1pc.domain.com;;branch=z9hG4bK776sgdkse;",
+      "   received=1.2.3.4",
+      "From: sip:user1@domain.com;tag=49394",
+      "To: sip:user2@domain.com;tag=ab8asdasd9",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Length: 0",
+    })
+    local F4 = msg({
+      "SIP/2.0 200 OK",
+      "Via: SIP/2.0/TCP user1pc.domain.com;branch=z9hG4bK776sgdkse;",
+      "   received=1.2.3.4",
+      "From: sip:user1@domain.com;;tag=49394",
+      "To: sip:user2@domain.com;tag=ab8asdasd9",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Length: 0",
+    })
+
+    it("F1 and F2: the MESSAGE, sent and relayed, parse", function()
+      local m1 = assert(sip.parse(F1))
+      assert.same({ "MESSAGE", "z9hG4bK776sgdkse", "49583", BODY }, { m1.method, m1.branch, m1.from.tag, m1.body })
+      local m2 = assert(sip.parse(F2))
+      assert.equal("z9hG4bK123dsghds", m2.branch)
+      local vias = m2:vias()
+      assert.same({ "z9hG4bK776sgdkse", "1.2.3.4" }, { vias[2].branch, vias[2].received })
+      assert.equal(69, m2.max_forwards)
+    end)
+
+    it("F3: the 200 OK, whose second Via has ';;branch=', parses; the empty param is skipped", function()
+      local m = assert(sip.parse(F3))
+      assert.equal(200, m.status)
+      assert.same({ "z9hG4bK123dsghds", "192.0.2.1" }, { m.branch, m:via().received })
+      local v = m:vias()[2]
+      assert.same({ "user1pc.domain.com", "z9hG4bK776sgdkse", "1.2.3.4" }, { v.host, v.branch, v.received })
+      assert.same({ branch = "z9hG4bK776sgdkse", received = "1.2.3.4" }, v.params)
+      assert.equal("ab8asdasd9", m.to.tag)
+    end)
+
+    it("F4: the 200 OK that reaches user1, its From with ';;tag=', parses", function()
+      local m = assert(sip.parse(F4))
+      assert.same({ "49394", "z9hG4bK776sgdkse", "1.2.3.4" }, { m.from.tag, m.branch, m:via().received })
+    end)
+
+    it("the same on one line each (the fast path), in Via, From and the Request-URI", function()
+      local m = assert(sip.parse(msg({
+        "MESSAGE sip:user2@domain.com;;transport=tcp SIP/2.0",
+        "Via: SIP/2.0/TCP 192.0.2.1:5060;;rport;;branch=z9hG4bK776sgdkse",
+        "From: <sip:user1@domain.com;;transport=tcp>;;tag=49583",
+        "To: sip:user2@domain.com",
+        "Call-ID: asd88asd77a@1.2.3.4",
+        "CSeq: 1 MESSAGE",
+        "Max-Forwards: 70",
+        "Content-Length: 0",
+      })))
+      assert.same({ "z9hG4bK776sgdkse", "49583", "tcp" }, { m.branch, m.from.tag, m:request_uri().transport })
+      assert.is_true(m:via().rport)
+      assert.equal("tcp", sip.uri(m.from.uri).transport)
+    end)
+
+    it("RFC 4475 §3.1.2.1 still holds: a final ';' is no param, ';;,;,,' no Via", function()
+      for _, line in ipairs {
+        "Via: SIP/2.0/UDP 192.0.2.15;;,;,,",
+        "Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bK1;;",
+        "Contact: \"Joe\" <sip:joe@example.org>;;;;",
+      } do
+        local m, err, code = sip.parse(msg({
+          "OPTIONS sip:user@example.com SIP/2.0", line,
+          "Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bK2",
+          "From: <sip:a@example.com>;tag=1", "To: <sip:b@example.com>", "Call-ID: x", "CSeq: 1 OPTIONS",
+          "Max-Forwards: 70", "Content-Length: 0",
+        }))
+        assert.is_nil(m, line)
+        assert.equal(400, code)
+        assert.matches("at byte %d+", err)
+      end
+    end)
+  end)
+
   describe("sip.uri errors", function()
     it("name the offending byte, counted from 1 in the text given", function()
       for _, c in ipairs {

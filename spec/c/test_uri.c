@@ -413,8 +413,17 @@ TEST(rfc3261_25_1_uri_parameters) {
   PARSE("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31", u); /* esc01 Contact */
   CHECK_STR(u.user, "cal%6Cer");
   CHECK_STR(u.params, "%6C%72;n%61me=v%61lue%25%34%31");
+  /* an empty param before another is skipped, as in Via (RFC 3428 §4); the text is kept */
+  PARSE("sip:h.com;;lr;;;transport=tcp", u);
+  CHECK_STR(u.params, ";lr;;;transport=tcp");
+  sip_str v;
+  CHECK(sip_uri_param(&u, "transport", &v) && sip_str_eq(v, SIP_STR_LIT("tcp")));
+  CHECK(sip_uri_param(&u, "lr", &v) && v.n == 0);
+  CHECK(!sip_uri_param(&u, "", &v));
+  PARSE("sip:h.com;;lr?a=b", u);
+  CHECK_STR(u.headers, "a=b");
   REJECT_WITH("sip:h.com;", "empty URI parameter", 10);
-  REJECT_WITH("sip:h.com;;lr", "empty URI parameter", 10);
+  REJECT_WITH("sip:h.com;lr;;", "empty URI parameter", 14);
   REJECT_WITH("sip:h.com;=x", "empty URI parameter", 10);
   REJECT_WITH("sip:h.com;a=", "empty URI parameter value", 12);
   REJECT_WITH("sip:h.com;a=b=c", "invalid character in URI parameter", 13);
@@ -696,6 +705,11 @@ TEST(rfc3261_19_1_4_other_params_compared_only_when_in_both) {
   /* only the first of duplicate names counts */
   EQUAL("sip:a@h.com;x=1;x=2", "sip:a@h.com;x=1");
   NOT_EQUAL("sip:a@h.com;x=1;x=2", "sip:a@h.com;x=2");
+  /* an empty param is no param */
+  EQUAL("sip:a@h.com;;transport=tcp", "sip:a@h.com;transport=tcp");
+  EQUAL("sip:a@h.com;;;x=1;;x=2", "sip:a@h.com;x=1");
+  NOT_EQUAL("sip:a@h.com;;transport=tcp", "sip:a@h.com");
+  NOT_EQUAL("sip:a@h.com;;x=1", "sip:a@h.com;x=2");
 }
 
 TEST(rfc3261_19_1_4_headers_are_never_ignored) {
