@@ -264,8 +264,9 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
    * quoted value holding a ';', an error), the sequential loop below decides. */
   for (const char *sc = p0;;) {
     const char *nx = sip_ffind(sc + 1, e, ';'), *se = nx ? nx : e;
-    /* an empty param before another (";;") is skipped, as via_slow() does */
-    if (sc + 1 == se ? !nx : sip_via_param_at(sc + 1, se, v) != se) break;
+    /* an empty param before another (";;") is skipped, as via_slow() does (checked only once
+     * the param's parse failed: the common path pays nothing for it) */
+    if (sip_via_param_at(sc + 1, se, v) != se && !(sc + 1 == se && nx)) break;
     if (!nx) {
       v->params = sip_str_make(p0 + 1, (size_t)(e - p0 - 1));
       return e;
@@ -469,15 +470,15 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
   int tok;
   while (p < e && *p == ';') {
     const char *n0 = p + 1;
-    if (n0 < e && *n0 == ';') { /* ";;": skipped, as param_next() does */
-      p = n0;
-      continue;
-    }
     if (e - n0 >= 4 && sip_fword(n0, "tag=\0\0\0", 4)) {
       const char *vs = n0 + 4, *ve = SIP_FSPAN(vs, e, TOKEN);
       if (ve == vs || (ve < e && (*ve == ':' || *ve == '[' || *ve == ']'))) return NULL;
       if (a) a->tag = sip_str_make(vs, (size_t)(ve - vs));
       p = ve;
+      continue;
+    }
+    if (n0 < e && *n0 == ';') { /* ";;": skipped, as param_next() does */
+      p = n0;
       continue;
     }
     if (!sip_param_fast(&p, e, &pn, &pv, &tok)) return NULL;
