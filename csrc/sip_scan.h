@@ -356,8 +356,8 @@ static inline __attribute__((always_inline)) const char *sip_host_end(const char
  * is the longest run of alphanum, '-', '_' and '.' before e, whose dots and dashes, as bit masks,
  * show the bad neighbours (no "..", ".-" or "-.": no empty label, none starting or ending inside
  * with '-'); then its ends, and a non-digit in the top label makes it a hostname, else
- * sip_host_kind() says what it is. Returns the end and sets *ipv4, or NULL when the host is wrong or longer than
- * 63 bytes, for the general parser to decide (and word the error). */
+ * sip_host_kind() says what it is. Returns the end and sets *ipv4, or NULL when the host is wrong
+ * or longer than 63 bytes, for the general parser to decide (and word the error). */
 static inline __attribute__((always_inline)) const char *sip_host_fast(const char *h, const char *e,
                                                                        int *ipv4) {
   const char *t;

@@ -273,8 +273,8 @@ TEST(gb28181_all_digit_hosts_are_hostnames) {
   CHECK_STR(u.host, "3402000000");
   CHECK_EQ_INT(u.port, 5060);
   CHECK_STR(u.params, "transport=udp");
-  static const char *const names[] = {"sip:2001", "sip:192.0.2", "sip:192.0.2.1.5", "sip:3402000000.",
-                                      "sip:0", "sip:3402000000.44"};
+  static const char *const names[] = {"sip:2001",        "sip:192.0.2", "sip:192.0.2.1.5",
+                                      "sip:3402000000.", "sip:0",       "sip:3402000000.44"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     PARSE(names[i], u);
     if (u.host_type != SIP_HOST_NAME) FAILF("\"%s\": host type %d", names[i], (int)u.host_type);
