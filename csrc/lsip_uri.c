@@ -35,12 +35,16 @@ static void push_unescaped(lua_State *L, sip_str s) {
   luaL_pushresultsize(&b, (size_t)k);
 }
 
-static lsip_uri *newuri(lua_State *L, const char *text, size_t n, const char **err, const char **at) {
+/* The parse runs over the userdata's copy, so that the slices point into it; on an error, *off is
+ * the offending byte's offset in the text (the copy is gone by then). */
+static lsip_uri *newuri(lua_State *L, const char *text, size_t n, const char **err, size_t *off) {
   lsip_uri *u = lua_newuserdatauv(L, sizeof *u + n + 1, 0);
   memcpy(u->text, text, n);
   u->text[n] = 0;
   u->n = n;
-  if (sip_uri_parse(u->text, n, &u->u, err, at) != 0) {
+  const char *at = u->text;
+  if (sip_uri_parse(u->text, n, &u->u, err, &at) != 0) {
+    *off = (size_t)(at - u->text);
     lua_pop(L, 1);
     return NULL;
   }
@@ -49,19 +53,20 @@ static lsip_uri *newuri(lua_State *L, const char *text, size_t n, const char **e
 }
 
 void lsip_pushuri(lua_State *L, const char *text, size_t n, const sip_uri *parsed) {
-  const char *err, *at;
+  const char *err;
+  size_t off;
   (void)parsed;
-  if (!newuri(L, text, n, &err, &at)) lua_pushnil(L);
+  if (!newuri(L, text, n, &err, &off)) lua_pushnil(L);
 }
 
-/* sip.uri(text) -> uri | nil, err */
+/* sip.uri(text) -> uri | nil, "what at byte N" (N counts from 1, like string.sub) */
 static int l_uri(lua_State *L) {
-  size_t n;
+  size_t n, off = 0;
   const char *s = luaL_checklstring(L, 1, &n);
-  const char *err = "bad URI", *at = s;
-  if (!newuri(L, s, n, &err, &at)) {
+  const char *err = "bad URI";
+  if (!newuri(L, s, n, &err, &off)) {
     lua_pushnil(L);
-    lua_pushfstring(L, "%s at byte %d", err, (int)(at - s) + 1);
+    lua_pushfstring(L, "%s at byte %I", err, (lua_Integer)off + 1);
     return 2;
   }
   return 1;
@@ -156,8 +161,9 @@ static int uri_equals(lua_State *L) {
   if (!b) {
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
-    const char *err, *at;
-    b = newuri(L, s, n, &err, &at);
+    const char *err;
+    size_t off;
+    b = newuri(L, s, n, &err, &off);
     if (!b) {
       lua_pushboolean(L, 0);
       return 1;

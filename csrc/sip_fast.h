@@ -264,7 +264,9 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
    * quoted value holding a ';', an error), the sequential loop below decides. */
   for (const char *sc = p0;;) {
     const char *nx = sip_ffind(sc + 1, e, ';'), *se = nx ? nx : e;
-    if (sip_via_param_at(sc + 1, se, v) != se) break;
+    /* an empty param before another (";;") is skipped, as via_slow() does (checked only once
+     * the param's parse failed: the common path pays nothing for it) */
+    if (sip_via_param_at(sc + 1, se, v) != se && !(sc + 1 == se && nx)) break;
     if (!nx) {
       v->params = sip_str_make(p0 + 1, (size_t)(e - p0 - 1));
       return e;
@@ -272,8 +274,13 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
     sc = nx;
   }
   q = p0;
-  while (q < e && *q == ';')
+  while (q < e && *q == ';') {
+    if (e - q > 1 && q[1] == ';') {
+      q++;
+      continue;
+    }
     if (!(q = sip_via_param_at(q + 1, e, v))) return NULL;
+  }
   v->params = sip_str_make(p0 + 1, (size_t)(q - p0 - 1));
   return q;
 }
@@ -338,7 +345,10 @@ static inline __attribute__((always_inline)) int sip_uri_fast_(const char *p, co
     while (s < e && *s == ';') {
       const char *nm = ++s;
       SIP_FSPAN_ESC(s, e, PARAM);
-      if (s == nm) return 0;
+      if (s == nm) {
+        if (s < e && *s == ';') continue; /* ";;": skipped, as parse_sip() does */
+        return 0;
+      }
       if (s < e && *s == '=') {
         const char *v = ++s;
         SIP_FSPAN_ESC(s, e, PARAM);
@@ -465,6 +475,10 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
       if (ve == vs || (ve < e && (*ve == ':' || *ve == '[' || *ve == ']'))) return NULL;
       if (a) a->tag = sip_str_make(vs, (size_t)(ve - vs));
       p = ve;
+      continue;
+    }
+    if (n0 < e && *n0 == ';') { /* ";;": skipped, as param_next() does */
+      p = n0;
       continue;
     }
     if (!sip_param_fast(&p, e, &pn, &pv, &tok)) return NULL;

@@ -506,10 +506,9 @@ static int all_digits(const char *p, const char *e) {
 }
 
 /* host at p: IPv6reference, or hostname / IPv4address (RFC 3261 §25.1). Labels of alphanum,
- * inner "-" and "_", an optional final "."; a name without letters must be an IPv4address (parts
- * 0..255), and the top label must not be all digits (RFC 1123 §2.1). The same leniency as
- * sip_uri.c ('_', a top label starting with a digit), so a host valid in a URI is valid in a Via.
- * Returns the end, or NULL. */
+ * inner "-" and "_", an optional final "."; what they make is sip_host_kind()'s rule, as in
+ * sip_uri.c ('_', a top label starting with a digit, all-digit names), so a host valid in a URI
+ * is valid in a Via. Returns the end, or NULL. */
 static const char *scan_host(const char *p, const char *e) {
   if (p < e && *p == '[') {
     const char *q = p + 1;
@@ -523,6 +522,7 @@ static const char *scan_host(const char *p, const char *e) {
     if (r && (r == e || !(hostlabel[(unsigned char)*r] || *r == '.'))) return r;
   }
   const char *q = p, *label, *top = NULL, *top_end = NULL;
+  unsigned labels = 0;
   for (;;) {
     label = q;
     q = span_label(q, e);
@@ -534,16 +534,15 @@ static const char *scan_host(const char *p, const char *e) {
     if (*label == '-' || q[-1] == '-') return NULL;
     top = label;
     top_end = q;
+    labels++;
     if (q >= e || *q != '.') break;
     q++;
   }
-  /* a name of digits only is an IPv4address, and the top label has a non-digit */
-  if (all_digits(top, top_end)) {
-    for (const char *t = p; t < q; t++)
-      if (*t != '.' && (unsigned)((unsigned char)*t - '0') > 9) return NULL;
-    return sip_ipv4_exact(p, q) ? q : NULL;
-  }
-  return q;
+  if (!all_digits(top, top_end)) return q;
+  int digits_only = 1;
+  for (const char *t = p; digits_only && t < top; t++)
+    digits_only = *t == '.' || (unsigned)((unsigned char)*t - '0') <= 9;
+  return sip_host_kind(p, q, digits_only, 1, labels) != SIP_HOST_NONE ? q : NULL;
 }
 
 int sip_host_ok(sip_str s) { return s.n && scan_host(s.p, s.p + s.n) == s.p + s.n; }
@@ -553,12 +552,15 @@ int sip_host_ok(sip_str s) { return s.n && scan_host(s.p, s.p + s.n) == s.p + s.
 /* One ";name[=value]" (RFC 3261 §25.1 generic-param, with SEMI and EQUAL allowing LWS). The value
  * is a token, a quoted-string (quotes kept) or a host; ':' and brackets are accepted in unquoted
  * values so that IPv6 addresses (Via received, RFC 5118 §4.5) pass. *tok tells whether the value
- * is a plain token (tag and branch must be), without scanning it twice. */
+ * is a plain token (tag and branch must be), without scanning it twice. An empty param before
+ * another (";;") is skipped, not refused: the RFC 3428 §4 examples have them in Via and From. A
+ * final ';' is refused (RFC 4475 §3.1.2.1: "Contact: <...>;;;;"). */
 static inline int param_next(const char **pp, const char *e, sip_str *name, sip_str *value,
                              int *tok, const char **at) {
   const char *p = skip_lws(*pp, e);
   if (p == e) return 0;
   if (*p == ';') p = skip_lws(p + 1, e);
+  while (p < e && *p == ';') p = skip_lws(p + 1, e);
   const char *q = scan_token(p, e);
   if (q == p) {
     *at = p;

@@ -242,6 +242,20 @@ static inline const char *sip_ipv4_scan(const char *p, const char *e) {
 /* IPv4address covering exactly [p, e). */
 static inline int sip_ipv4_exact(const char *p, const char *e) { return sip_ipv4_scan(p, e) == e; }
 
+/* What a host [h, e) of valid labels is (RFC 3261 §25.1 with our leniency), the one rule of every
+ * host parser (sip_uri.c, sip_hdr.c, the fast paths). Of digits and dots only, it is an
+ * IPv4address when it has four labels (then each must be 0..255, with no trailing dot), and
+ * otherwise a hostname: GB/T 28181 domains are 10 digits ("3402000000"). With any other octet it
+ * is a hostname, whose top label must not be all digits (RFC 1123 §2.1). digits_only: no octet
+ * but digits and dots; top_digits: the top label is all digits; labels: how many (a trailing dot
+ * adds none). SIP_HOST_NONE when refused. */
+static inline sip_host_type sip_host_kind(const char *h, const char *e, int digits_only,
+                                          int top_digits, unsigned labels) {
+  if (digits_only)
+    return labels != 4 ? SIP_HOST_NAME : sip_ipv4_exact(h, e) ? SIP_HOST_IPV4 : SIP_HOST_NONE;
+  return top_digits ? SIP_HOST_NONE : SIP_HOST_NAME;
+}
+
 #ifdef SIP_SCAN_SSE2
 /* The run of decimal digits at p, up to 8 of them (8 bytes readable at p): sets *n to its length
  * and returns its value. Eight bytes at a time: a byte is a digit when its high nibble is 3 and
@@ -320,9 +334,15 @@ static inline __attribute__((always_inline)) const char *sip_host_end(const char
   if ((unsigned)((unsigned char)h[i] - '0') <= 9) {
     while (i > 0 && h[i - 1] != '.' && (unsigned)((unsigned char)h[i - 1] - '0') <= 9) i--;
     if (i == 0 || h[i - 1] == '.') {
-      /* an all-digit top label: only an IPv4address will do */
-      if (!sip_ipv4_exact(h, h + len)) return NULL;
-      *ipv4 = 1;
+      /* an all-digit top label: sip_host_kind() decides, from the labels before it */
+      int digits_only = 1;
+      for (size_t j = 0; digits_only && j < i; j++)
+        digits_only = h[j] == '.' || (unsigned)((unsigned char)h[j] - '0') <= 9;
+      unsigned labels = (unsigned)__builtin_popcountll(dots & (((uint64_t)1 << len) - 1)) + 1 -
+                        (unsigned)((dots >> (len - 1)) & 1);
+      sip_host_type k = sip_host_kind(h, h + len, digits_only, 1, labels);
+      if (k == SIP_HOST_NONE) return NULL;
+      *ipv4 = k == SIP_HOST_IPV4;
       return h + len;
     }
   }
@@ -331,13 +351,13 @@ static inline __attribute__((always_inline)) const char *sip_host_end(const char
 }
 
 /* hostname / IPv4address at h (RFC 3261 §25.1, with the leniency of sip_uri.c: '_' in labels, a
- * top label starting with a digit but not all digits, one trailing dot), for the fast paths
+ * top label starting with a digit, one trailing dot, sip_host_kind()), for the fast paths
  * (sip_fast_ok). A dotted quad not followed by a host octet is taken at once. Otherwise the host
  * is the longest run of alphanum, '-', '_' and '.' before e, whose dots and dashes, as bit masks,
  * show the bad neighbours (no "..", ".-" or "-.": no empty label, none starting or ending inside
- * with '-'); then its ends, and a non-digit in the top label makes it a hostname, else it must be
- * an IPv4address. Returns the end and sets *ipv4, or NULL when the host is wrong or longer than
- * 63 bytes, for the general parser to decide (and word the error). */
+ * with '-'); then its ends, and a non-digit in the top label makes it a hostname, else
+ * sip_host_kind() says what it is. Returns the end and sets *ipv4, or NULL when the host is wrong
+ * or longer than 63 bytes, for the general parser to decide (and word the error). */
 static inline __attribute__((always_inline)) const char *sip_host_fast(const char *h, const char *e,
                                                                        int *ipv4) {
   const char *t;

@@ -3,10 +3,13 @@
  * allocation: every field is a slice, still %-escaped.
  *
  * Leniency, decided here: a hostname label may hold '_' (seen in real deployments), a top label may
- * start with a digit as long as it is not all digits (RFC 1123 §2.1; all-digit names must be
- * IPv4), a trailing dot is accepted (§25.1 allows it). tel numbers without phone-context are
- * accepted (RFC 3966 §5.1.5 requires it for local numbers, but many SIP peers omit it). Empty
- * param names and values, and headers without '=', are rejected as the ABNF says.
+ * start with a digit, a host of digits and dots is a hostname unless it has four labels
+ * (sip_host_kind(): GB/T 28181 domains are all digits), a trailing dot is accepted (§25.1 allows
+ * it). An empty URI parameter before another (";;") is skipped, as in Via (the RFC 3428 §4
+ * example), but a URI does not end in ';' (RFC 4475 §3.1.2.8). tel numbers without
+ * phone-context are accepted (RFC 3966 §5.1.5 requires it for local numbers, but many SIP peers
+ * omit it). Parameters without a name, empty values, and headers without '=', are rejected as the
+ * ABNF says.
  *
  * The common sip:/sips: URI is first tried on the fast path of sip_fast.h (sip_uri_fast), which
  * accepts exactly what parse_sip() accepts of its kind and leaves the rest (and every error) to
@@ -212,7 +215,7 @@ static int parse_sip(const char *s, const char *end, sip_uri *u, const char **er
   } else {
     /* hostname / IPv4address in one pass: labels of alphanum, '_' and inner '-' (§25.1). The
      * class bits of each label are OR-ed together to learn whether it has a non-digit. */
-    unsigned all = 0, top = 0, k;
+    unsigned all = 0, top = 0, k, labels = 0;
     for (;;) {
       const char *ls = s;
       unsigned acc = 0;
@@ -232,20 +235,16 @@ static int parse_sip(const char *s, const char *end, sip_uri *u, const char **er
       if (*ls == '-' || s[-1] == '-') FAIL("invalid hostname in URI", *ls == '-' ? ls : s - 1);
       all |= acc;
       top = acc;
+      labels++;
       if (s == end || *s != '.') break;
       s++;
     }
-    if (!(all & U_NONDIGIT)) {
-      uint8_t v4[4];
-      if (ipv4_parse(h, s, v4) < 0) {
-        if (looks_like_bare_ipv6(h, end)) FAIL("IPv6 address without [] in URI", h);
-        FAIL("invalid IPv4 address in URI", h);
-      }
-      u->host_type = SIP_HOST_IPV4;
-    } else {
-      /* the top label (before an optional trailing dot) must not be all digits */
-      if (!(top & U_NONDIGIT)) FAIL("invalid hostname in URI", h);
-      u->host_type = SIP_HOST_NAME;
+    int digits_only = !(all & U_NONDIGIT);
+    u->host_type = sip_host_kind(h, s, digits_only, !(top & U_NONDIGIT), labels);
+    if (u->host_type == SIP_HOST_NONE) {
+      if (!digits_only) FAIL("invalid hostname in URI", h);
+      if (looks_like_bare_ipv6(h, end)) FAIL("IPv6 address without [] in URI", h);
+      FAIL("invalid IPv4 address in URI", h);
     }
   }
   u->host = sip_str_make(h, (size_t)(s - h));
@@ -266,14 +265,17 @@ static int parse_sip(const char *s, const char *end, sip_uri *u, const char **er
     u->has_port = 1;
   }
 
-  /* uri-parameters = *( ";" pname [ "=" pvalue ] ), both 1*paramchar */
+  /* uri-parameters = *( ";" pname [ "=" pvalue ] ), both 1*paramchar; ";;" is skipped */
   if (s < end && *s == ';') {
     const char *ps = s + 1;
     while (s < end && *s == ';') {
       const char *nm = ++s;
       s = scan(s, end, U_PARAM);
       if (s < end && *s == '%') FAIL("bad escape in URI parameter", s);
-      if (s == nm) FAIL("empty URI parameter", s);
+      if (s == nm) {
+        if (s < end && *s == ';') continue;
+        FAIL("empty URI parameter", s);
+      }
       if (s < end && *s == '=') {
         const char *v = ++s;
         s = scan(s, end, U_PARAM);
@@ -455,29 +457,34 @@ static int tok_eq(sip_str a, sip_str b, int icase) {
   return i == a.n && j == b.n;
 }
 
-/* Split the next element of a ';'- or '&'-separated list: name, value (.n == 0 for a flag). */
+/* Split the next element of a ';'- or '&'-separated list: name, value (.n == 0 for a flag).
+ * Empty elements (";;", which parse_sip() skips) are skipped here too. */
 static int next_pair(sip_str *rest, char sep, sip_str *name, sip_str *value) {
-  if (rest->n == 0) return 0;
-  const char *p = rest->p, *e = memchr(p, sep, rest->n);
-  size_t n = e ? (size_t)(e - p) : rest->n;
-  const char *eq = n ? memchr(p, '=', n) : NULL;
+  size_t n;
+  const char *p;
+  do {
+    if (rest->n == 0) return 0;
+    p = rest->p;
+    const char *e = memchr(p, sep, rest->n);
+    n = e ? (size_t)(e - p) : rest->n;
+    if (e) *rest = sip_str_make(e + 1, rest->n - n - 1);
+    else *rest = sip_str_make(p + n, 0);
+  } while (n == 0);
+  const char *eq = memchr(p, '=', n);
   *name = sip_str_make(p, eq ? (size_t)(eq - p) : n);
   *value = eq ? sip_str_make(eq + 1, n - (size_t)(eq + 1 - p)) : sip_str_make(p + n, 0);
-  if (e) *rest = sip_str_make(e + 1, rest->n - n - 1);
-  else *rest = sip_str_make(p + n, 0);
   return 1;
 }
 
-/* First param with this name (case-insensitive, after unescaping). Later duplicates are ignored
- * everywhere, so that comparison stays reflexive and lookups agree with it. */
+/* First param with this name (case-insensitive, after unescaping); *at is its name. Later
+ * duplicates are ignored everywhere, so that comparison stays reflexive and lookups agree with
+ * it. */
 static int find_pair(sip_str list, char sep, sip_str name, sip_str *value, const char **at) {
   sip_str nm, v;
-  while (list.n) {
-    const char *here = list.p;
-    next_pair(&list, sep, &nm, &v);
+  while (next_pair(&list, sep, &nm, &v)) {
     if (tok_eq(nm, name, 1)) {
       if (value) *value = v;
-      if (at) *at = here;
+      if (at) *at = nm.p;
       return 1;
     }
   }
@@ -504,10 +511,9 @@ static int must_match(sip_str name) {
  * (case-insensitive); present only in a is fatal when all is set (tel) or for must_match names. */
 static int params_cover(sip_str a, sip_str b, int all) {
   sip_str rest = a, nm, va, vb;
-  while (rest.n) {
-    const char *here = rest.p, *first = NULL;
-    next_pair(&rest, ';', &nm, &va);
-    if (!find_pair(a, ';', nm, NULL, &first) || first != here) continue;
+  while (next_pair(&rest, ';', &nm, &va)) {
+    const char *first = NULL;
+    if (!find_pair(a, ';', nm, NULL, &first) || first != nm.p) continue;
     if (find_pair(b, ';', nm, &vb, NULL)) {
       if (!tok_eq(va, vb, 1)) return 0;
     } else if (all || must_match(nm)) {

@@ -4,9 +4,14 @@
 --            [--advertise HOST] [--t1 S] [--quiet]
 -- A device in the style of a GB/T 28181 camera: it registers with digest, then sends a
 -- keepalive MESSAGE (Application/MANSCDP+xml, CmdType Keepalive) to the server every --interval
--- seconds (default 60), registering again when three keepalives in a row fail. Queries the
--- server sends by MESSAGE (DeviceInfo, DeviceStatus, Catalog) get 200 and a Response MESSAGE.
--- On Ctrl-C or SIGTERM, or after --count keepalives, it unregisters and exits (0 on success).
+-- seconds (default 60), registering again when three keepalives in a row fail (no answer, or
+-- one that is not 2xx). Queries the server sends by MESSAGE (DeviceInfo, DeviceStatus, Catalog)
+-- get 200 and a Response MESSAGE. On Ctrl-C or SIGTERM, or after --count keepalives, it
+-- unregisters and exits (0 on success). Device and server are 20-digit IDs in a 10-digit domain:
+--   device.lua --registrar sip:34020000002000000001@192.0.2.1:5060 --domain 3402000000 \
+--     --user 34020000001320000001 --password P
+-- prints "registered ...", then "keepalive N: STATUS REASON" per answer ("keepalive N: no
+-- answer: ..." otherwise).
 -- run from a checkout: its lua/ and build/ come first; an installed rock is found otherwise
 local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
 package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
@@ -46,14 +51,18 @@ local reg_uri = sip.uri(o.registrar)
 if not reg_uri or (reg_uri.scheme ~= "sip" and reg_uri.scheme ~= "sips") then usage("--registrar must be a SIP URI") end
 if o.interval <= 0 then usage("--interval must be positive") end
 local hop = sip.dialog.hop(o.registrar)
+local MANSCDP = "Application/MANSCDP+xml"
 if #o.listen == 0 then o.listen[1] = hop.proto .. ":0.0.0.0:0" end
--- GB/T 28181 §9.3: the server is addressed by its ID in the domain, reached at the registrar
-local server_id = o.server or (reg_uri.user ~= "" and reg_uri.user) or o.domain
-local hostport = reg_uri.host .. (reg_uri.port and (":" .. reg_uri.port) or "")
-local target = ("sip:%s@%s%s"):format(server_id, hostport, hop.proto ~= "udp" and (";transport=" .. hop.proto) or "")
+-- GB/T 28181 §9.3: the server is addressed by its ID in the domain (sip:34020000002000000001@
+-- 3402000000), reached at the registrar's address: the domain is no name to look up (an all-digit
+-- one would even read as an IPv4 number)
+local server_id = o.server or reg_uri.user or o.domain
 local server_aor = ("sip:%s@%s"):format(server_id, o.domain)
 
-local MANSCDP = "Application/MANSCDP+xml"
+-- a MESSAGE to the server: the response (2xx) | nil, err, code[, the final answer of 300 or more]
+local function to_server(ua, body)
+  return ua:request("MESSAGE", server_aor, { body = body, content_type = MANSCDP, dest = hop })
+end
 
 local function say(fmt, ...)
   if not o.quiet then
@@ -105,7 +114,7 @@ local ok, err = pcall(sip.run, function()
       return 200
     end
     req:reply(200)
-    ua:message(target, xml("Response", fields), MANSCDP, { to = { uri = server_aor } })
+    to_server(ua, xml("Response", fields))
   end)
 
   local reg, rerr, code = ua:register { expires = o.expires }
@@ -135,16 +144,18 @@ local ok, err = pcall(sip.run, function()
   local sent, failures = 0, 0
   while not stopping do
     local n = next_sn()
-    local rsp, merr, mcode = ua:message(target, xml("Notify", {
+    local rsp, merr, mcode, answer = to_server(ua, xml("Notify", {
       { "CmdType", "Keepalive" }, { "SN", n }, { "DeviceID", o.user }, { "Status", "OK" },
-    }), MANSCDP, { to = { uri = server_aor } })
+    }))
     if stopping then break end
+    sent = sent + 1
+    local got = rsp or answer
+    if got then say("keepalive %d: %d %s", n, got.status, got.reason)
+    else say("keepalive %d: no answer: %s (%s)", n, tostring(merr), tostring(mcode)) end
     if rsp then
-      sent, failures = sent + 1, 0
-      say("keepalive %d: %d %s", n, rsp.status, rsp.reason)
+      failures = 0
     else
       failures = failures + 1
-      say("keepalive %d failed: %s (%s)", n, tostring(merr), tostring(mcode))
       if failures >= 3 then
         -- the server lost us: register again
         local r2 = reg:refresh_now()

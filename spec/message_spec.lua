@@ -422,3 +422,174 @@ describe("sip messages", function()
     end)
   end)
 end)
+
+describe("sip messages from real devices", function()
+  describe("GB/T 28181", function()
+    -- every device and platform is a 20-digit ID in a 10-digit domain
+    local KEEPALIVE = msg({
+      "MESSAGE sip:34020000002000000001@3402000000 SIP/2.0",
+      "Via: SIP/2.0/UDP 192.168.1.93:5060;rport;branch=z9hG4bK-3d09000-2a2b21b",
+      "From: <sip:34020000001320000001@3402000000>;tag=UL61Qycy",
+      "To: <sip:34020000002000000001@3402000000>",
+      "Call-ID: 5be796e4-b5ab-592e-cc13-64f34ea57528@192.168.1.93",
+      "CSeq: 35 MESSAGE",
+      "Contact: <sip:34020000001320000001@192.168.1.93:5060>",
+      "Content-Type: Application/MANSCDP+xml",
+      "Max-Forwards: 70",
+      "Content-Length: 8",
+    }, "<Notify>")
+
+    it("a keepalive MESSAGE to the platform's ID parses, its domain a hostname", function()
+      local m = assert(sip.parse(KEEPALIVE))
+      assert.equal("MESSAGE", m.method)
+      local u = m:request_uri()
+      assert.equal("34020000002000000001", u.user)
+      assert.equal("3402000000", u.host)
+      assert.equal("3402000000", sip.uri(m.from.uri).host)
+      assert.equal("UL61Qycy", m.from.tag)
+    end)
+
+    it("all-digit hosts are names unless they are four dotted labels (then IPv4 or nothing)", function()
+      for _, host in ipairs { "3402000000", "3402000000.", "192.0.2", "192.0.2.1.5", "0" } do
+        assert.equal(host, assert(sip.uri("sip:u@" .. host)).host)
+      end
+      assert.equal("192.0.2.1", sip.uri("sip:u@192.0.2.1").host)
+      for _, host in ipairs { "192.0.2.256", "1234.0.2.1", "192.0.2.1.", "a.3402000000", "3402-" } do
+        assert.is_nil((sip.uri("sip:u@" .. host)))
+      end
+    end)
+
+    it("§19.1.4 compares all-digit names as text", function()
+      assert.is_true(sip.uri("sip:34020000001320000001@3402000000") == sip.uri("sip:34020000001320000001@3402000000"))
+      assert.is_false(sip.uri("sip:u@3402000000") == sip.uri("sip:u@03402000000"))
+      assert.is_false(sip.uri("sip:u@3402000000") == sip.uri("sip:u@202.198.102.128"))
+    end)
+  end)
+
+  describe("RFC 3428 §4, the MESSAGE example as printed", function()
+    -- F1 to F4, continuation lines and the RFC's stray ";;" included
+    local BODY = "Watson, come here."
+    local F1 = msg({
+      "MESSAGE sip:user2@domain.com SIP/2.0",
+      "Via: SIP/2.0/TCP user1pc.domain.com;branch=z9hG4bK776sgdkse",
+      "Max-Forwards: 70",
+      "From: sip:user1@domain.com;tag=49583",
+      "To: sip:user2@domain.com",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Type: text/plain",
+      "Content-Length: 18",
+    }, BODY)
+    local F2 = msg({
+      "MESSAGE sip:user2@domain.com SIP/2.0",
+      "Via: SIP/2.0/TCP proxy.domain.com;branch=z9hG4bK123dsghds",
+      "Via: SIP/2.0/TCP user1pc.domain.com;branch=z9hG4bK776sgdkse;",
+      "   received=1.2.3.4",
+      "Max-Forwards: 69",
+      "From: sip:user1@domain.com;tag=49394",
+      "To: sip:user2@domain.com",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Type: text/plain",
+      "Content-Length: 18",
+    }, BODY)
+    local F3 = msg({
+      "SIP/2.0 200 OK",
+      "Via: SIP/2.0/TCP proxy.domain.com;branch=z9hG4bK123dsghds;",
+      "   received=192.0.2.1",
+      "Via: SIP/2.0/TCP user1pc.domain.com;;branch=z9hG4bK776sgdkse;",
+      "   received=1.2.3.4",
+      "From: sip:user1@domain.com;tag=49394",
+      "To: sip:user2@domain.com;tag=ab8asdasd9",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Length: 0",
+    })
+    local F4 = msg({
+      "SIP/2.0 200 OK",
+      "Via: SIP/2.0/TCP user1pc.domain.com;branch=z9hG4bK776sgdkse;",
+      "   received=1.2.3.4",
+      "From: sip:user1@domain.com;;tag=49394",
+      "To: sip:user2@domain.com;tag=ab8asdasd9",
+      "Call-ID: asd88asd77a@1.2.3.4",
+      "CSeq: 1 MESSAGE",
+      "Content-Length: 0",
+    })
+
+    it("F1 and F2: the MESSAGE, sent and relayed, parse", function()
+      local m1 = assert(sip.parse(F1))
+      assert.same({ "MESSAGE", "z9hG4bK776sgdkse", "49583", BODY }, { m1.method, m1.branch, m1.from.tag, m1.body })
+      local m2 = assert(sip.parse(F2))
+      assert.equal("z9hG4bK123dsghds", m2.branch)
+      local vias = m2:vias()
+      assert.same({ "z9hG4bK776sgdkse", "1.2.3.4" }, { vias[2].branch, vias[2].received })
+      assert.equal(69, m2.max_forwards)
+    end)
+
+    it("F3: the 200 OK, whose second Via has ';;branch=', parses; the empty param is skipped", function()
+      local m = assert(sip.parse(F3))
+      assert.equal(200, m.status)
+      assert.same({ "z9hG4bK123dsghds", "192.0.2.1" }, { m.branch, m:via().received })
+      local v = m:vias()[2]
+      assert.same({ "user1pc.domain.com", "z9hG4bK776sgdkse", "1.2.3.4" }, { v.host, v.branch, v.received })
+      assert.same({ branch = "z9hG4bK776sgdkse", received = "1.2.3.4" }, v.params)
+      assert.equal("ab8asdasd9", m.to.tag)
+    end)
+
+    it("F4: the 200 OK that reaches user1, its From with ';;tag=', parses", function()
+      local m = assert(sip.parse(F4))
+      assert.same({ "49394", "z9hG4bK776sgdkse", "1.2.3.4" }, { m.from.tag, m.branch, m:via().received })
+    end)
+
+    it("the same on one line each (the fast path), in Via, From and the Request-URI", function()
+      local m = assert(sip.parse(msg({
+        "MESSAGE sip:user2@domain.com;;transport=tcp SIP/2.0",
+        "Via: SIP/2.0/TCP 192.0.2.1:5060;;rport;;branch=z9hG4bK776sgdkse",
+        "From: <sip:user1@domain.com;;transport=tcp>;;tag=49583",
+        "To: sip:user2@domain.com",
+        "Call-ID: asd88asd77a@1.2.3.4",
+        "CSeq: 1 MESSAGE",
+        "Max-Forwards: 70",
+        "Content-Length: 0",
+      })))
+      assert.same({ "z9hG4bK776sgdkse", "49583", "tcp" }, { m.branch, m.from.tag, m:request_uri().transport })
+      assert.is_true(m:via().rport)
+      assert.equal("tcp", sip.uri(m.from.uri).transport)
+    end)
+
+    it("RFC 4475 §3.1.2.1 still holds: a final ';' is no param, ';;,;,,' no Via", function()
+      for _, line in ipairs {
+        "Via: SIP/2.0/UDP 192.0.2.15;;,;,,",
+        "Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bK1;;",
+        "Contact: \"Joe\" <sip:joe@example.org>;;;;",
+      } do
+        local m, err, code = sip.parse(msg({
+          "OPTIONS sip:user@example.com SIP/2.0", line,
+          "Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bK2",
+          "From: <sip:a@example.com>;tag=1", "To: <sip:b@example.com>", "Call-ID: x", "CSeq: 1 OPTIONS",
+          "Max-Forwards: 70", "Content-Length: 0",
+        }))
+        assert.is_nil(m, line)
+        assert.equal(400, code)
+        assert.matches("at byte %d+", err)
+      end
+    end)
+  end)
+
+  describe("sip.uri errors", function()
+    it("name the offending byte, counted from 1 in the text given", function()
+      for _, c in ipairs {
+        { "sip:h.com;=x", "empty URI parameter", "=" },
+        { "sip:alice@atlanta.com:5060;transport=tcp;lr=", "empty URI parameter value", nil },
+        { "sip:bob@192.0.2.256", "invalid IPv4 address in URI", "1" },
+        { "sip:carol@chicago.com?subject", "missing '=' in URI header", nil },
+      } do
+        local text, what, char = c[1], c[2], c[3]
+        local u, err = sip.uri(text)
+        assert.is_nil(u)
+        local n = assert(tonumber(err:match("^" .. what .. " at byte (%d+)$")), err)
+        if char then assert.equal(char, text:sub(n, n)) else assert.equal(#text + 1, n) end
+      end
+    end)
+  end)
+end)

@@ -133,9 +133,15 @@ TEST(s25_1_generic_params_with_lws) {
 
 TEST(rfc4475_3_1_2_1_empty_params_are_errors) {
   sip_str n, v;
-  sip_str a = SIP_STR_LIT("a;;b");
+  /* but one before another is skipped: a Via may hold it (RFC 3428 §4) */
+  sip_str a = SIP_STR_LIT("a;;b; ;c");
   CHECK_EQ_INT(sip_param_next(&a, &n, &v), 1);
-  CHECK_EQ_INT(sip_param_next(&a, &n, &v), -1);
+  CHECK_STR(n, "a");
+  CHECK_EQ_INT(sip_param_next(&a, &n, &v), 1);
+  CHECK_STR(n, "b");
+  CHECK_EQ_INT(sip_param_next(&a, &n, &v), 1);
+  CHECK_STR(n, "c");
+  CHECK_EQ_INT(sip_param_next(&a, &n, &v), 0);
   sip_str b = SIP_STR_LIT("a;");
   CHECK_EQ_INT(sip_param_next(&b, &n, &v), 1);
   CHECK_EQ_INT(sip_param_next(&b, &n, &v), -1);
@@ -253,13 +259,55 @@ TEST(rfc5118_via_ipv6_sent_by_and_received) {
   CHECK(sip_parse_via(S("SIP/2.0/UDP [1:2:3:4:5:6:7:8:9]"), &v, &err, &at) == -1);
 }
 
+TEST(rfc3428_4_empty_header_params_are_skipped) {
+  sip_addr a;
+  const char *err = NULL, *at = NULL;
+  /* the From of the 200 OK that reaches user1 in RFC 3428 §4 */
+  CHECK(sip_parse_addr_hdr(SIP_H_FROM, S("sip:user1@domain.com;;tag=49394"), &a, &err, &at) == 0);
+  CHECK_STR(a.uri, "sip:user1@domain.com");
+  CHECK_STR(a.tag, "49394");
+  CHECK_STR(a.params, ";tag=49394");
+  CHECK(sip_parse_addr_hdr(SIP_H_CONTACT, S("<sip:a@b>;;;expires=60"), &a, &err, &at) == 0);
+  CHECK(sip_parse_addr_hdr(SIP_H_CONTACT, S("<sip:a@b>;expires=60;;"), &a, &err, &at) == -1);
+}
+
+TEST(rfc3428_4_empty_via_params_are_skipped) {
+  sip_via v;
+  const char *err = NULL, *at = NULL;
+  /* the 200 OK of RFC 3428 §4, as printed */
+  const char *s = "SIP/2.0/TCP user1pc.domain.com;;branch=z9hG4bK776sgdkse;\r\n received=1.2.3.4";
+  CHECK(sip_parse_via(s, strlen(s), &v, &err, &at) == 0);
+  CHECK_STR(v.host, "user1pc.domain.com");
+  CHECK_STR(v.branch, "z9hG4bK776sgdkse");
+  CHECK_STR(v.received, "1.2.3.4");
+  CHECK_STR(v.params, ";branch=z9hG4bK776sgdkse;\r\n received=1.2.3.4");
+  CHECK(sip_parse_via(S("SIP/2.0/UDP h;rport;;; ;branch=z9hG4bKx"), &v, &err, &at) == 0);
+  CHECK_EQ_INT(v.rport, 0);
+  CHECK_STR(v.branch, "z9hG4bKx");
+}
+
+TEST(gb28181_all_digit_sent_by_and_maddr) {
+  sip_via v;
+  const char *err = NULL, *at = NULL;
+  CHECK(sip_parse_via(S("SIP/2.0/UDP 3402000000:5060;maddr=3402000000;branch=z9hG4bK1"), &v, &err,
+                      &at) == 0);
+  CHECK_STR(v.host, "3402000000");
+  CHECK_EQ_INT(v.port, 5060);
+  CHECK_STR(v.maddr, "3402000000");
+  CHECK(sip_parse_via(S("SIP/2.0/UDP 192.0.2"), &v, &err, &at) == 0); /* a name, as in a URI */
+  CHECK_STR(v.host, "192.0.2");
+}
+
 TEST(s20_42_via_errors_name_the_problem) {
   sip_via v;
   const char *err = NULL, *at = NULL;
-  const char *s = "SIP/2.0/UDP 192.0.2.15;;";
+  const char *s = "SIP/2.0/UDP 192.0.2.15;;=x";
   CHECK(sip_parse_via(s, strlen(s), &v, &err, &at) == -1);
   CHECK(err && strstr(err, "Via") && strstr(err, "parameter"));
-  CHECK(at == s + 23);
+  CHECK(at == s + 24);
+  s = "SIP/2.0/UDP 192.0.2.15;branch=z9hG4bK1;;"; /* a final ';' is no param */
+  CHECK(sip_parse_via(s, strlen(s), &v, &err, &at) == -1);
+  CHECK(at == s + strlen(s));
   CHECK(sip_parse_via(S(""), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0 UDP host"), &v, &err, &at) == -1);
@@ -268,8 +316,9 @@ TEST(s20_42_via_errors_name_the_problem) {
   CHECK(sip_parse_via(S("SIP/2.0/UDP host:0"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host:65536"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP -host"), &v, &err, &at) == -1);
-  CHECK(sip_parse_via(S("SIP/2.0/UDP 1.2.3"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP 1.2.3.256"), &v, &err, &at) == -1);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP 1234.2.3.4"), &v, &err, &at) == -1);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP a.3402000000"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host x"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host;branch"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP host;branch=\"q\""), &v, &err, &at) == -1);
@@ -507,6 +556,9 @@ int main(void) {
   RUN(rfc3581_rport_with_value);
   RUN(rfc4475_3_1_1_1_via_lws_everywhere);
   RUN(rfc5118_via_ipv6_sent_by_and_received);
+  RUN(rfc3428_4_empty_via_params_are_skipped);
+  RUN(rfc3428_4_empty_header_params_are_skipped);
+  RUN(gb28181_all_digit_sent_by_and_maddr);
   RUN(s20_42_via_errors_name_the_problem);
   RUN(rfc4475_3_2_1_empty_branch_after_cookie_parses);
   RUN(rfc4475_3_1_1_10_unknown_transports);

@@ -254,12 +254,41 @@ TEST(rfc3261_25_1_ipv4address) {
   CHECK_EQ_INT(u.port, 5060);
   PARSE("sip:0.0.0.0", u);
   CHECK_EQ_INT(u.host_type, SIP_HOST_IPV4);
+  /* four labels of digits are an IPv4address or nothing */
   REJECT_WITH("sip:192.0.2.256", "invalid IPv4 address in URI", 4);
-  REJECT("sip:192.0.2");
-  REJECT("sip:192.0.2.1.5");
-  REJECT("sip:1234.0.2.1");
-  REJECT("sip:192.0.2.1.");
-  REJECT("sip:2001");
+  REJECT_WITH("sip:1234.0.2.1", "invalid IPv4 address in URI", 4);
+  REJECT_WITH("sip:u@192.0.2.1.", "invalid IPv4 address in URI", 6);
+  REJECT("sip:192.0.2.01234");
+}
+
+/* GB/T 28181 addresses every device and platform as a 20-digit user in a 10-digit domain: an
+ * all-digit host is a hostname unless it is four dotted labels (sip_host_kind()). */
+TEST(gb28181_all_digit_hosts_are_hostnames) {
+  sip_uri u;
+  PARSE("sip:34020000001320000001@3402000000", u);
+  CHECK_STR(u.user, "34020000001320000001");
+  CHECK_STR(u.host, "3402000000");
+  CHECK_EQ_INT(u.host_type, SIP_HOST_NAME);
+  PARSE("sip:34020000002000000001@3402000000:5060;transport=udp", u);
+  CHECK_STR(u.host, "3402000000");
+  CHECK_EQ_INT(u.port, 5060);
+  CHECK_STR(u.params, "transport=udp");
+  static const char *const names[] = {"sip:2001",        "sip:192.0.2", "sip:192.0.2.1.5",
+                                      "sip:3402000000.", "sip:0",       "sip:3402000000.44"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    PARSE(names[i], u);
+    if (u.host_type != SIP_HOST_NAME) FAILF("\"%s\": host type %d", names[i], (int)u.host_type);
+  }
+  /* a letter anywhere keeps RFC 1123 §2.1: the top label is not all digits */
+  REJECT_WITH("sip:a.3402000000", "invalid hostname in URI", 4);
+  REJECT_WITH("sip:3402000000-", "invalid hostname in URI", 14);
+  REJECT_WITH("sip:3402..000", "invalid hostname in URI", 9);
+  REJECT_WITH("sip:2001:db8::10", "IPv6 address without [] in URI", 4); /* RFC 5118 §4.2 */
+  /* §19.1.4: names compare as text; no number is read out of them (inet_aton would) */
+  EQUAL("sip:34020000001320000001@3402000000", "sip:34020000001320000001@3402000000");
+  NOT_EQUAL("sip:u@3402000000", "sip:u@03402000000");
+  NOT_EQUAL("sip:u@3402000000", "sip:u@202.198.102.128");
+  NOT_EQUAL("sip:u@192.0.2", "sip:u@192.0.0.2");
 }
 
 /* RFC 5118 §4 and RFC 4291 §2.2: IPv6 references ------------------------------------------------*/
@@ -384,8 +413,17 @@ TEST(rfc3261_25_1_uri_parameters) {
   PARSE("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31", u); /* esc01 Contact */
   CHECK_STR(u.user, "cal%6Cer");
   CHECK_STR(u.params, "%6C%72;n%61me=v%61lue%25%34%31");
+  /* an empty param before another is skipped, as in Via (RFC 3428 §4); the text is kept */
+  PARSE("sip:h.com;;lr;;;transport=tcp", u);
+  CHECK_STR(u.params, ";lr;;;transport=tcp");
+  sip_str v;
+  CHECK(sip_uri_param(&u, "transport", &v) && sip_str_eq(v, SIP_STR_LIT("tcp")));
+  CHECK(sip_uri_param(&u, "lr", &v) && v.n == 0);
+  CHECK(!sip_uri_param(&u, "", &v));
+  PARSE("sip:h.com;;lr?a=b", u);
+  CHECK_STR(u.headers, "a=b");
   REJECT_WITH("sip:h.com;", "empty URI parameter", 10);
-  REJECT_WITH("sip:h.com;;lr", "empty URI parameter", 10);
+  REJECT_WITH("sip:h.com;lr;;", "empty URI parameter", 14);
   REJECT_WITH("sip:h.com;=x", "empty URI parameter", 10);
   REJECT_WITH("sip:h.com;a=", "empty URI parameter value", 12);
   REJECT_WITH("sip:h.com;a=b=c", "invalid character in URI parameter", 13);
@@ -667,6 +705,11 @@ TEST(rfc3261_19_1_4_other_params_compared_only_when_in_both) {
   /* only the first of duplicate names counts */
   EQUAL("sip:a@h.com;x=1;x=2", "sip:a@h.com;x=1");
   NOT_EQUAL("sip:a@h.com;x=1;x=2", "sip:a@h.com;x=2");
+  /* an empty param is no param */
+  EQUAL("sip:a@h.com;;transport=tcp", "sip:a@h.com;transport=tcp");
+  EQUAL("sip:a@h.com;;;x=1;;x=2", "sip:a@h.com;x=1");
+  NOT_EQUAL("sip:a@h.com;;transport=tcp", "sip:a@h.com");
+  NOT_EQUAL("sip:a@h.com;;x=1", "sip:a@h.com;x=2");
 }
 
 TEST(rfc3261_19_1_4_headers_are_never_ignored) {
@@ -820,6 +863,7 @@ int main(void) {
   RUN(rfc3261_25_1_user_and_password_chars);
   RUN(rfc3261_25_1_hostnames);
   RUN(rfc3261_25_1_ipv4address);
+  RUN(gb28181_all_digit_hosts_are_hostnames);
   RUN(rfc5118_4_1_ipv6_reference);
   RUN(rfc5118_4_2_ipv6_without_brackets_is_rejected);
   RUN(rfc5118_4_3_port_inside_brackets_is_part_of_the_address);
