@@ -9,6 +9,7 @@
 #include "sip_build.h"
 #include "sip_rand.h"
 #include "sip_transport.h"
+#include "sip_txn.h"
 
 #define MAX_INDEX 4096
 
@@ -369,6 +370,20 @@ static int addr_field(lua_State *L, const sip_msg *m, sip_hdr_id id) {
   return 1;
 }
 
+/* The tag of From or To alone (nil when it has none, or the value does not parse): what dialog
+ * and relay decisions read, without the table of req.from / req.to. */
+static int tag_field(lua_State *L, const sip_msg *m, int dirty, sip_hdr_id id, const sip_addr *parsed) {
+  const sip_hdr *h = first(m, id);
+  sip_addr a;
+  const char *err, *at;
+  if (!h) return 0;
+  if (!dirty && parsed->uri.p) a = *parsed;
+  else if (sip_parse_addr(h->value.p, h->value.n, &a, &err, &at)) return 0;
+  if (!a.tag.p) return 0;
+  lsip_pushstr(L, a.tag);
+  return 1;
+}
+
 static int cseq_of(const sip_msg *m, int dirty, uint32_t *num, sip_str *meth) {
   if (!dirty && m->cseq_method.p) {
     *num = m->cseq;
@@ -407,6 +422,14 @@ static int m_index(lua_State *L) {
     }
     break;
   case 'c':
+    if (!strcmp(k, "contact_uri")) { /* the first Contact's URI text, without the tables of addrs() */
+      const sip_hdr *h = first(m, SIP_H_CONTACT);
+      sip_addr a;
+      const char *err, *at;
+      if (!h || sip_parse_addr(h->value.p, h->value.n, &a, &err, &at) || a.star) return 0;
+      lsip_pushvalue(L, a.uri, h->flags & SIP_HF_FOLDED);
+      return 1;
+    }
     if (!strcmp(k, "call_id")) {
       const sip_hdr *h = first(m, SIP_H_CALL_ID);
       if (!h) return 0;
@@ -430,6 +453,7 @@ static int m_index(lua_State *L) {
     break;
   case 'f':
     if (!strcmp(k, "from")) return addr_field(L, m, SIP_H_FROM);
+    if (!strcmp(k, "from_tag")) return tag_field(L, m, dirty, SIP_H_FROM, &m->from);
     break;
   case 'i':
     if (!strcmp(k, "is_request")) {
@@ -494,6 +518,7 @@ static int m_index(lua_State *L) {
     break;
   case 't':
     if (!strcmp(k, "to")) return addr_field(L, m, SIP_H_TO);
+    if (!strcmp(k, "to_tag")) return tag_field(L, m, dirty, SIP_H_TO, &m->to);
     if (!strcmp(k, "to_uri")) { /* the To URI's text alone, without the table of req.to */
       const sip_hdr *h = first(m, SIP_H_TO);
       sip_addr a;
@@ -661,6 +686,37 @@ static int m_push_via(lua_State *L) {
   if (pos == u->e.m.nhdr) pos = 0;
   if (sip_emsg_insert(&u->e, pos, "Via", 3, val, vl)) editfail(L);
   lua_settop(L, 1);
+  return 1;
+}
+
+/* msg:fix_via([from]) -> true | false: what a proxy passes on (RFC 3261 §18.2.1, RFC 3581 §4
+ * say the server MUST set them): received, and rport when asked, in the top Via, as the
+ * transport saw the sender of from (a received request; default msg itself). false when there is
+ * nothing to set, no source, or no Via that parses. */
+static int m_fix_via(lua_State *L) {
+  lsip_msg *u = checkmsg(L, 1);
+  lsip_msg *from = lua_isnoneornil(L, 2) ? u : checkmsg(L, 2);
+  const sip_msg *m = &u->e.m;
+  unsigned i = m->first[SIP_H_VIA];
+  sip_via v;
+  const char *err, *at;
+  char ip[48];
+  sip_via_fix fix = {NULL, 0};
+  if (from->has_src && i != SIP_NO_HDR && !sip_parse_via(m->hdr[i].value.p, m->hdr[i].value.n, &v, &err, &at))
+    sip_via_fix_for(&v, &from->src, ip, &fix);
+  if (!fix.received && !fix.rport) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  sip_buf b = SIP_BUF_INIT;
+  int fixed = sip_build_via_value(&b, m->hdr[i].value, &fix) == 1 && !b.oom;
+  u = editable(L, 1);
+  if (fixed && (sip_emsg_remove(&u->e, i) || sip_emsg_insert(&u->e, i, "Via", 3, b.p, b.n))) {
+    sip_buf_free(&b);
+    editfail(L);
+  }
+  sip_buf_free(&b);
+  lua_pushboolean(L, fixed);
   return 1;
 }
 
@@ -902,6 +958,7 @@ int lsip_open_message(lua_State *L) {
                           {"set_header", m_set_header},
                           {"push_via", m_push_via},
                           {"pop_via", m_pop_via},
+                          {"fix_via", m_fix_via},
                           {"decrement_max_forwards", m_decrement_mf},
                           {"set_body", m_set_body},
                           {"set_uri", m_set_uri},

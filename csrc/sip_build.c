@@ -81,17 +81,13 @@ static void put_header(sip_buf *b, const char *name, sip_str value) {
   sip_buf_put(b, "\r\n", 2);
 }
 
-/* The top Via with received/rport set (RFC 3261 §18.2.1, RFC 3581 §4): existing received and
- * rport params are replaced, every other param is kept in order. */
-static void put_top_via(sip_buf *b, sip_str value, const sip_via_fix *fix) {
+int sip_build_via_value(sip_buf *b, sip_str value, const sip_via_fix *fix) {
   sip_via v;
   const char *err, *at;
-  if (!fix || (!fix->received && !fix->rport) ||
-      sip_parse_via(value.p, value.n, &v, &err, &at) != 0) {
-    put_header(b, "Via", value);
-    return;
+  if (!fix || (!fix->received && !fix->rport) || sip_parse_via(value.p, value.n, &v, &err, &at) != 0) {
+    sip_buf_putstr(b, value);
+    return 0;
   }
-  sip_buf_puts(b, "Via: ");
   const char *params = v.params.p ? v.params.p - 1 : value.p + value.n; /* at the first ';' */
   sip_str head = sip_str_trim(sip_str_make(value.p, (size_t)(params - value.p)));
   sip_buf_putstr(b, head);
@@ -114,6 +110,13 @@ static void put_top_via(sip_buf *b, sip_str value, const sip_via_fix *fix) {
     sip_buf_puts(b, ";rport=");
     sip_buf_putu(b, (unsigned)fix->rport);
   }
+  return 1;
+}
+
+/* The top Via header line with received/rport set. */
+static void put_top_via(sip_buf *b, sip_str value, const sip_via_fix *fix) {
+  sip_buf_puts(b, "Via: ");
+  sip_build_via_value(b, value, fix);
   sip_buf_put(b, "\r\n", 2);
 }
 

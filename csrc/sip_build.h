@@ -14,6 +14,11 @@ typedef struct sip_via_fix {
   int rport;            /* 0: none (or keep as sent) */
 } sip_via_fix;
 
+/* Write the Via value with received/rport set (RFC 3261 §18.2.1, RFC 3581 §4): existing received
+ * and rport params are replaced, every other param is kept in order. 1 when fixed, 0 when value
+ * was written as it is (nothing to set, or it does not parse). */
+int sip_build_via_value(sip_buf *b, sip_str value, const sip_via_fix *fix);
+
 /* A response to req (§8.2.6.2): copies every Via (the top one with fix applied), From, To (adding
  * ";tag=to_tag" when To has no tag and status > 100), Call-ID, CSeq, and for 100 a Timestamp;
  * then extra (raw header lines, each ending in CRLF, may be NULL), then Content-Type and

@@ -754,15 +754,17 @@ static int peer_ip(const sip_peer *p, char *out, size_t cap, int *port) {
   return sip_tp_addr_str(&p->addr, out, cap, port);
 }
 
-/* §18.2.1: received when the sent-by host is not the source address; RFC 3581 §4: with a bare
- * rport, received always and rport set to the source port. ip: where received is written. */
-static void fix_of(const sip_msg *m, const sip_peer *from, char ip[48], sip_via_fix *fix) {
+void sip_via_fix_for(const sip_via *v, const sip_peer *from, char ip[48], sip_via_fix *fix) {
   int port;
   if (peer_ip(from, ip, 48, &port)) return;
-  sip_str host = m->via.host;
+  sip_str host = v->host;
   if (host.n >= 2 && host.p[0] == '[') { host.p++; host.n -= 2; }
-  if (m->via.rport == 0 || !sip_str_ieq(host, ip)) fix->received = ip;
-  if (m->via.rport == 0) fix->rport = port;
+  if (v->rport == 0 || !sip_str_ieq(host, ip)) fix->received = ip;
+  if (v->rport == 0) fix->rport = port;
+}
+
+static void fix_of(const sip_msg *m, const sip_peer *from, char ip[48], sip_via_fix *fix) {
+  sip_via_fix_for(&m->via, from, ip, fix);
 }
 
 /* A request the gate answers (sip_gate.h): no transaction; the answer goes where the TU's

@@ -178,4 +178,9 @@ void sip_txl_get_stats(const sip_txl *x, sip_txl_stats *st);
  * allocation). */
 size_t sip_txn_overhead(void);
 
+/* What a server adds to the top Via v of a request from `from` (RFC 3261 §18.2.1: received when
+ * the sent-by host is not the source address; RFC 3581 §4: with a bare rport, received always and
+ * rport set to the source port): fix's fields are set, received pointing into ip. */
+void sip_via_fix_for(const sip_via *v, const sip_peer *from, char ip[48], sip_via_fix *fix);
+
 #endif

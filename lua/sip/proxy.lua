@@ -128,7 +128,7 @@ function M.new(t)
     ucache = {}, ucount = 0,
     loop_cur = {}, loop_old = {}, loop_n = 0, branch_n = 0, branch_prefix = core.branch():sub(8, 19) .. ".",
     secret = t.secret or assert(core.digest.random_hex(32)),
-    acks_cur = {}, acks_old = {}, acks_n = 0,
+    acks_cur = {}, acks_old = {}, acks_n = 0, tokens_cur = {}, tokens_old = {}, tokens_n = 0,
   }, Proxy)
   self.log_on = self.log_fn ~= nil
 
@@ -447,22 +447,41 @@ end
 -- The token of our Record-Route for req's dialog, over its Call-ID and the caller's tag: the
 -- requests of the dialog bring it back from either side (§12.2.1.1: their From and To tags are
 -- the two ends' tags, swapped on the callee's side), and nobody else can make it.
-function Proxy:dialog_token(req)
-  local from = req.from
-  return token(self.secret, req.call_id or "", from and from.tag or "")
+-- The tokens made lately are kept (two generations of a bounded count, by Call-ID and tag), so
+-- the ACK and BYE of a dialog are checked by a table look-up, not a MAC each; a token not found
+-- there (made before a restart, by another process of the cluster) is checked by its MAC.
+local TOKENS = 16384
+function Proxy:dialog_token(call_id, tag)
+  local key = call_id .. "\n" .. tag
+  local tok = self.tokens_cur[key] or self.tokens_old[key]
+  if tok then return tok end
+  tok = token(self.secret, call_id, tag)
+  if self.tokens_n >= TOKENS then
+    self.tokens_old, self.tokens_cur, self.tokens_n = self.tokens_cur, {}, 0
+  end
+  self.tokens_cur[key] = tok
+  self.tokens_n = self.tokens_n + 1
+  return tok
+end
+
+local function made_by(self, tok, call_id, tag)
+  local key = call_id .. "\n" .. tag
+  local known = self.tokens_cur[key] or self.tokens_old[key]
+  if known then return known == tok end -- short strings: interned, compared by address
+  return token_check(self.secret, tok, call_id, tag)
 end
 
 -- Does u (a Route value naming us, or the Request-URI a strict router put there) carry the token
--- of req's dialog? Only an in-dialog request can: the caller's tag is its From or its To tag.
+-- of req's dialog? Only an in-dialog request can: the caller's tag is its From tag (a request
+-- from the caller's side, the usual case, tried first) or its To tag (from the callee's side).
 function Proxy:our_route(req, u)
   local tok = u:param("rrt")
   if type(tok) ~= "string" then return false end
-  local to = req.to
-  if not to or not to.tag then return false end
-  local cid, secret = req.call_id or "", self.secret
-  if token_check(secret, tok, cid, to.tag) then return true end
-  local from = req.from
-  return from ~= nil and from.tag ~= nil and token_check(secret, tok, cid, from.tag)
+  local to_tag = req.to_tag
+  if not to_tag then return false end
+  local cid, from_tag = req.call_id or "", req.from_tag
+  if from_tag and made_by(self, tok, cid, from_tag) then return true end
+  return made_by(self, tok, cid, to_tag)
 end
 
 -- §16.4: a strict router before us put our Record-Route URI in the Request-URI: the real one is
@@ -553,7 +572,7 @@ function Proxy:handle(req)
   -- the fields a relayed request's context takes, in its constructor: made at its final size
   local ctx = { txn = txn, req = req, t0 = self.log_on and loop.now(), facts = nil, ruri = nil, key = nil, rr = nil,
     relaying = nil, in_place = nil, branches = nil, remembered = nil, answered = nil, status = nil, best = nil,
-    note = nil, trying = nil, recorded = nil, authorized = nil, foreign_route = nil, rr_token = nil }
+    note = nil, trying = nil, recorded = nil, authorized = nil, foreign_route = nil, rr_token = nil, ack_key = nil }
   self.contexts[txn] = ctx
   local f = self:validate(req, ctx)
   if f then
@@ -586,12 +605,10 @@ end
 -- branch it came from), two generations of a bounded count, like the loop keys.
 local ACKS = 16384
 local function ack_key(req)
-  local from = req.from
-  return (req.call_id or "") .. "\n" .. tostring(req.cseq) .. "\n" .. (from and from.tag or "")
+  return (req.call_id or "") .. "\n" .. tostring(req.cseq) .. "\n" .. (req.from_tag or "")
 end
 
-function Proxy:expect_ack(req, rsp, dest)
-  local key = ack_key(req)
+function Proxy:expect_ack(key, rsp, dest)
   local cur = self.acks_cur
   local e = cur[key]
   if not e then
@@ -603,8 +620,7 @@ function Proxy:expect_ack(req, rsp, dest)
     cur[key] = e
     self.acks_n = self.acks_n + 1
   end
-  local c = rsp:addrs("Contact")
-  c = c and c[1] and c[1].uri
+  local c = rsp.contact_uri
   if c then
     e.contacts[c] = dest
     e.contact = e.contact or c
@@ -797,38 +813,6 @@ local function best_response(responses)
 end
 M.best_response = best_response
 
--- RFC 3581 §4, RFC 3261 §18.2.1: the Via we pass on carries what we learnt of its sender:
--- received when its sent-by is not the source address, and with a bare rport both received and
--- rport set to the source's address and port. (A value with a quoted parameter is left as is.)
-local function learnt_via(msg, src)
-  local top = msg:header("Via")
-  if not top or not src then return end
-  -- the usual case, from the raw value: the sent-by is the source address, no rport asked
-  if not top:find("rport", 1, true) then
-    local host = src.host
-    local i, j = top:find(host, 1, true)
-    if i and top:byte(i - 1) == 32 then
-      local c = top:byte(j + 1)
-      if c == nil or c == 58 or c == 59 then return end -- ':' or ';'
-    end
-  end
-  local v = msg:via()
-  if not v then return end
-  local ask = v.rport == true
-  if not ask and strip_brackets(v.host):lower() == src.host then return end
-  local value = v.value
-  if value:find('"', 1, true) then return end
-  local parts = {}
-  for p in value:gmatch("[^;]+") do
-    local name = #parts > 0 and p:match("^%s*([^=%s]*)"):lower()
-    if name ~= "received" and name ~= "rport" then parts[#parts + 1] = p end
-  end
-  parts[#parts + 1] = "received=" .. src.host
-  if ask then parts[#parts + 1] = "rport=" .. src.port end
-  msg:pop_via()
-  msg:push_via(concat(parts, ";"))
-end
-
 -- One branch: copy, retarget, route, Via, send; returns its final response (a message, or a
 -- table for what failed here).
 function Proxy:branch(ctx, req, target, opts)
@@ -876,10 +860,6 @@ function Proxy:branch(ctx, req, target, opts)
   end
   if ctx.rr then -- §16.6 step 4; two values when the transport changes here
     local tok = ctx.rr_token
-    if not tok then
-      tok = self:dialog_token(req) .. ">"
-      ctx.rr_token = tok
-    end
     -- the side it came in on and the side it leaves from, by transport and family (RFC 5658)
     local src = req.source
     local rr_in = self.rr[side(src)] or self.rr[src.proto]
@@ -887,7 +867,7 @@ function Proxy:branch(ctx, req, target, opts)
     if rr_in and rr_in ~= rr_out then msg:add_header("Record-Route", rr_in .. tok, "top") end
     msg:add_header("Record-Route", rr_out .. tok, "top")
   end
-  learnt_via(msg, req.source)
+  msg:fix_via(req) -- RFC 3581 §4: received/rport as we saw the sender, in the Via we pass on
   msg:push_via(self:new_branch(dest))
   br.dest = dest
 
@@ -919,7 +899,7 @@ function Proxy:branch(ctx, req, target, opts)
   if invite or limit then ropts.on_txn = function(t) br.txn = t end end -- to CANCEL or end it
   if invite then
     ropts.on_2xx = function(r) -- further 2xx of the INVITE: forks and retransmissions
-      self:expect_ack(req, r, dest)
+      self:expect_ack(ctx.ack_key, r, dest)
       r:pop_via()
       if not forward_up(ctx, r) then self:stray_up(r) end
     end
@@ -933,7 +913,7 @@ function Proxy:branch(ctx, req, target, opts)
     if s < 300 then
       ctx.answered = true
       ctx.status = s
-      if invite then self:expect_ack(req, rsp, dest) end
+      if invite then self:expect_ack(ctx.ack_key, rsp, dest) end
       forward_up(ctx, rsp)
       if invite then cancel_all(self, ctx, br) end -- §16.7 step 10
     elseif s >= 600 then
@@ -1074,6 +1054,12 @@ function Proxy:relay(req, targets, opts)
   if rr == "all" then ctx.rr = true
   elseif type(rr) == "function" then ctx.rr = rr(req) and true or false
   else ctx.rr = rr and RR_METHODS[method] and not has_to_tag(req) or false end
+  -- what the branches need of the request's From tag
+  if ctx.rr or method == "INVITE" then
+    local tag = req.from_tag or ""
+    if ctx.rr then ctx.rr_token = self:dialog_token(req.call_id or "", tag) .. ">" end
+    if method == "INVITE" then ctx.ack_key = ack_key(req) end
+  end
   -- §16.2: an INVITE gets its 100 (Trying) now, so the caller stops retransmitting over UDP
   if method == "INVITE" and state == "proceeding" and not ctx.trying then
     ctx.trying = true
