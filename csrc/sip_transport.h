@@ -137,8 +137,10 @@ void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st);
  *
  * A transport is one row of the table in sip_transport.c naming the two (and the cap it counts
  * toward): TCP = plain + SIP framing, TLS = TLS + SIP framing. WebSocket (RFC 7118) is a framing
- * of its own file (its Upgrade handshake and frames, kept in sip_conn_framing's word) and two
- * rows: WS = plain + WebSocket, WSS = TLS + WebSocket. What lies above the seams (connection
+ * of its own file (the Upgrade, the frames, its state behind sip_conn_framing's word) and two
+ * rows: WS = plain + WebSocket, WSS = TLS + WebSocket. It will add two operations to
+ * sip_framing_ops: open (a client's Upgrade request, ahead of anything queued) and release (the
+ * state it allocates). What lies above the seams (connection
  * tables, caps, deadlines, eviction, trust, send queues, the loop) never asks which layers it
  * drives. The hot path pays one indirect call per read, per write and per message sent. */
 
