@@ -1,9 +1,11 @@
-/* sip_transport.c: UDP, TCP and TLS transports over libev (RFC 3261 §18).
+/* sip_transport.c: UDP, and the stream transports over libev (RFC 3261 §18): the connections
+ * and what bounds them, above the two seams of sip_transport.h; below them, the plain byte stream
+ * and SIP's own framing. TLS is sip_tls.c.
  *
  * Memory: one shared 64 KiB receive buffer serves every datagram and every stream read; a stream
  * keeps bytes of its own only while a message is incomplete, and a write queue only while the
- * socket is full, so an idle connection is its struct (plus its SSL object for TLS, whose record
- * buffers SSL_MODE_RELEASE_BUFFERS frees).
+ * socket is full, so an idle connection is its struct (plus its byte stream's state: for TLS an
+ * SSL object, whose record buffers SSL_MODE_RELEASE_BUFFERS frees).
  *
  * Bounds: every connection counts toward its transport's cap and the total, an untrusted inbound
  * one also toward its source's count (a small hash table of addresses), and sits in its
@@ -17,6 +19,7 @@
 #define _GNU_SOURCE
 #include "sip_transport.h"
 #include "sip_msg.h"
+#include "sip_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,9 +35,6 @@
 #include <unistd.h>
 
 #include <ev.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #define RXBUF_SIZE 65536   /* a datagram can be up to 65527 bytes (IPv6), so one buffer fits all */
 #define UDP_BUDGET 64      /* datagrams per wakeup, so one busy socket cannot starve the rest */
@@ -54,6 +54,31 @@ enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN };
 enum { K_TCP, K_TLS, K_WS };
 enum { DL_NONE, DL_HANDSHAKE, DL_FIRST, DL_MESSAGE, DL_IDLE };
 
+/* ---- the stream transports: a byte stream under a framing (sip_transport.h) ------------------ */
+
+static const sip_stream_ops plain_stream;
+static const sip_framing_ops sip_framing;
+
+enum { L_PLAIN, L_TLS, NLAYER };
+static const sip_stream_ops *const layers[NLAYER] = {&plain_stream, &sip_tls_stream};
+
+typedef struct stream_kind {
+  uint8_t kind;         /* the cap it counts toward (K_*) */
+  uint8_t layer;        /* its byte stream (L_*) */
+  const sip_framing_ops *framing;
+} stream_kind;
+
+static const stream_kind streams[] = {
+  [SIP_PROTO_TCP] = {K_TCP, L_PLAIN, &sip_framing},
+  [SIP_PROTO_TLS] = {K_TLS, L_TLS, &sip_framing},
+};
+
+/* NULL for UDP and unknown protocols. */
+static const stream_kind *stream_of(int proto) {
+  if (proto < 0 || (size_t)proto >= sizeof streams / sizeof *streams) return NULL;
+  return streams[proto].framing ? &streams[proto] : NULL;
+}
+
 /* An address connections come from: IPv4, or the /64 of IPv6 (an end site gets at least a /64,
  * RFC 6177 §2), with how many untrusted inbound connections it has open. */
 typedef struct src src;
@@ -65,8 +90,8 @@ struct src {
   unsigned char ip[8];  /* IPv4 in the first 4 bytes, or the IPv6 prefix */
 };
 
-typedef struct conn conn;
-struct conn {
+typedef struct sip_conn conn;
+struct sip_conn {
   ev_io io;             /* io.fd is the socket */
   ev_timer tm;          /* the earliest deadline (due) */
   sip_tp *tp;
@@ -76,12 +101,11 @@ struct conn {
   src *src;             /* its source's count, while untrusted and inbound */
   uint32_t id, listener, hash;
   uint8_t proto, state, kind;
-  uint8_t dead : 1, report : 1, outbound : 1, eof : 1, ssl_fatal : 1;
+  uint8_t dead : 1, report : 1, outbound : 1;
+  /* the byte stream waits for the other socket event: in the handshake, for a write, a read */
   uint8_t hs_want_write : 1, wr_want_read : 1, rd_want_write : 1;
   uint8_t trusted : 1, got_msg : 1;
-  uint8_t ka;           /* CR/LF bytes seen between messages: 4 make a ping (RFC 5626 §3.5.1) */
-  int err;
-  const char *what;
+  uint8_t rd_msg : 1;   /* the current read delivered a message */
   ev_tstamp born;       /* accepted or opened */
   ev_tstamp last;       /* last activity: a complete message either way, or a ping */
   ev_tstamp msg_start;  /* first byte of the message now half received (rlen > 0) */
@@ -92,8 +116,10 @@ struct conn {
   uint32_t rlen, rcap;
   char *wbuf;           /* queued output, or NULL */
   size_t woff, wlen, wcap;
-  SSL *ssl;
-  char *sni;            /* outbound TLS: the name it was verified for */
+  sip_stream st;        /* the byte stream; st.err and st.what also say why c closed */
+  const sip_framing_ops *fr;
+  uintptr_t framing;    /* the framing's own state (SIP: CR/LF bytes seen between messages) */
+  char *sni;            /* outbound, a layer that checks names: the name it was verified for */
 };
 
 typedef struct listener {
@@ -114,8 +140,7 @@ struct sip_tp {
   size_t max_msg, max_queue;
   unsigned max_conns, cap[NKIND], per_source;
   double idle, first, message, handshake;
-  int verify;
-  char *tls_cert, *tls_key, *tls_ca;
+  void *layer[NLAYER];  /* the byte streams' shared state */
   sip_limits lim;
 
   char *rxbuf;
@@ -134,8 +159,6 @@ struct sip_tp {
   ev_idle reaper;       /* reaps the graveyard when a close happened outside any handler */
   int depth, freed;
 
-  SSL_CTX *srv_ctx, *cli_ctx;
-  BIO_METHOD *biometh;
   sip_tp_stats st;
 };
 
@@ -153,10 +176,10 @@ static void reap(sip_tp *tp) {
     tp->graveyard = c->id_next;
     if (c->report && tp->event && !tp->freed) {
       tp->reporting = c;
-      tp->event(tp->ud, c->id, c->err, c->what);
+      tp->event(tp->ud, c->id, c->st.err, c->st.what);
       tp->reporting = NULL;
     }
-    if (c->ssl) SSL_free(c->ssl);
+    if (c->st.ops->release) c->st.ops->release(&c->st);
     free(c->rbuf);
     free(c->wbuf);
     free(c->sni);
@@ -319,7 +342,7 @@ static conn *conn_by_addr(sip_tp *tp, int proto, const sip_sa *a, const char *sn
   uint32_t h = addr_hash(proto, a);
   for (conn *c = tp->by_addr[h & (tp->nbuckets - 1)]; c; c = c->addr_next)
     if (c->hash == h && c->proto == proto && addr_eq(&c->addr, a) &&
-        /* a TLS connection verified for one name is not reused for another */
+        /* a connection verified for one name (TLS) is not reused for another */
         (!sni || !c->sni || !strcasecmp(sni, c->sni)))
       return c;
   return NULL;
@@ -351,7 +374,11 @@ static conn *conn_new(sip_tp *tp, int fd, int proto, const sip_sa *a, socklen_t 
   memcpy(&c->addr, a, alen);
   c->addrlen = alen;
   c->hash = addr_hash(proto, a);
-  c->kind = proto == SIP_PROTO_TLS ? K_TLS : K_TCP;
+  const stream_kind *k = stream_of(proto);
+  c->kind = k->kind;
+  c->st.ops = layers[k->layer];
+  c->st.fd = fd;
+  c->fr = k->framing;
   c->born = c->last = ev_now(tp->loop);
   c->trusted = trusted ? 1 : 0;
   ev_io_init(&c->io, conn_io_cb, fd, 0);
@@ -378,14 +405,11 @@ static void conn_kill(conn *c, int err, const char *what, int report) {
   if (c->dead) return;
   c->dead = 1;
   c->report = report ? 1 : 0;
-  c->err = err;
-  c->what = what;
+  c->st.err = err;
+  c->st.what = what;
   ev_io_stop(tp->loop, &c->io);
   ev_timer_stop(tp->loop, &c->tm);
-  if (c->ssl && c->state == ST_OPEN && !c->ssl_fatal) {
-    SSL_shutdown(c->ssl); /* best effort close_notify; never waits */
-    ERR_clear_error();
-  }
+  if (c->state == ST_OPEN && c->st.ops->shutdown) c->st.ops->shutdown(&c->st);
   close(c->io.fd);
   unsigned b = tp->nbuckets - 1;
   unlink_chain(&tp->by_id[c->id & b], c, 0);
@@ -482,251 +506,77 @@ static int make_room(sip_tp *tp, int k) {
   return tp->nconns < tp->max_conns && tp->nkind[k] < tp->cap[k] ? 0 : -1;
 }
 
-/* ---- TLS ------------------------------------------------------------------------------------ */
+/* ---- the plain byte stream ------------------------------------------------------------------ */
 
-/* A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own uses write(), which raises SIGPIPE
- * when the peer is gone, and a library must not depend on the process ignoring it. */
-static int bio_write(BIO *b, const char *buf, int len) {
-  conn *c = BIO_get_data(b);
-  BIO_clear_retry_flags(b);
-  ssize_t n = send(c->io.fd, buf, (size_t)len, MSG_NOSIGNAL);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(b);
-    return -1;
-  }
-  return (int)n;
-}
-
-static int bio_read(BIO *b, char *buf, int len) {
-  conn *c = BIO_get_data(b);
-  BIO_clear_retry_flags(b);
-  ssize_t n = recv(c->io.fd, buf, (size_t)len, 0);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_read(b);
-    return -1;
-  }
-  if (n == 0) c->eof = 1;
-  return (int)n;
-}
-
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  conn *c = BIO_get_data(b);
-  (void)num; (void)ptr;
-  switch (cmd) {
-  case BIO_CTRL_FLUSH: return 1;
-  case BIO_CTRL_EOF: return c && c->eof;
-  default: return 0;
+static long plain_read(sip_stream *s, char *dst, size_t room) {
+  for (;;) {
+    ssize_t n = recv(s->fd, dst, room, 0);
+    if (n > 0) return n;
+    if (n == 0) { s->err = 0; s->what = "closed by peer"; return SIP_IO_FAIL; }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return SIP_IO_WANT_READ;
+    s->err = errno;
+    s->what = "read failed";
+    return SIP_IO_FAIL;
   }
 }
 
-static int bio_create(BIO *b) {
-  BIO_set_init(b, 1);
-  return 1;
+static long plain_write(sip_stream *s, const char *p, size_t n) {
+  for (;;) {
+    ssize_t r = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r >= 0) return r;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return SIP_IO_WANT_WRITE;
+    s->err = errno;
+    s->what = "write failed";
+    return SIP_IO_FAIL;
+  }
 }
 
-static int tls_bio_method(sip_tp *tp) {
-  if (tp->biometh) return 0;
-  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sip socket");
-  if (!m) return -1;
-  BIO_meth_set_write(m, bio_write);
-  BIO_meth_set_read(m, bio_read);
-  BIO_meth_set_ctrl(m, bio_ctrl);
-  BIO_meth_set_create(m, bio_create);
-  tp->biometh = m;
-  return 0;
-}
-
-static void tls_ctx_common(SSL_CTX *ctx) {
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  /* EOF without close_notify is how many SIP peers hang up; messages are length-framed, so a
-   * truncation cannot pass as a whole message. Renegotiation only serves DoS. */
-  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
-  /* Release the 16 KiB record buffers of idle connections; let a queued write resume from
-   * wherever the queue has moved to. */
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-}
-
-static const char *tls_err(const char *dflt) {
-  unsigned long e = ERR_peek_last_error();
-  const char *r = e ? ERR_reason_error_string(e) : NULL;
-  ERR_clear_error();
-  return r ? r : dflt;
-}
-
-static int tls_server_ctx(sip_tp *tp, const char **err) {
-  if (tp->srv_ctx) return 0;
-  if (!tp->tls_cert || !tp->tls_key) {
-    *err = "TLS listener needs tls_cert and tls_key";
-    return -1;
-  }
-  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) { *err = tls_err("SSL_CTX_new failed"); return -1; }
-  tls_ctx_common(ctx);
-  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_use_certificate_chain_file(ctx, tp->tls_cert) != 1) {
-    *err = tls_err("cannot load tls_cert");
-    SSL_CTX_free(ctx);
-    return -1;
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx, tp->tls_key, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
-    *err = tls_err("cannot load tls_key");
-    SSL_CTX_free(ctx);
-    return -1;
-  }
-  tp->srv_ctx = ctx;
-  return 0;
-}
-
-static int tls_client_ctx(sip_tp *tp, const char **err) {
-  if (tp->cli_ctx) return 0;
-  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) { *err = tls_err("SSL_CTX_new failed"); return -1; }
-  tls_ctx_common(ctx);
-  if (tp->verify >= 0) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = tp->tls_ca ? SSL_CTX_load_verify_locations(ctx, tp->tls_ca, NULL)
-                        : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
-      *err = tls_err("cannot load tls_ca");
-      SSL_CTX_free(ctx);
-      return -1;
-    }
-  } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-  }
-  tp->cli_ctx = ctx;
-  return 0;
-}
-
-static int is_ip_literal(const char *s) {
-  unsigned char b[16];
-  return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
-}
-
-/* Attach an SSL object. sni: client side (may be NULL); server side when server. */
-static int tls_attach(conn *c, int server, const char *sni, const char **err) {
-  sip_tp *tp = c->tp;
-  if (tls_bio_method(tp) < 0) { *err = "out of memory"; return -1; }
-  SSL *s = SSL_new(server ? tp->srv_ctx : tp->cli_ctx);
-  BIO *b = s ? BIO_new(tp->biometh) : NULL;
-  if (!b) { SSL_free(s); *err = tls_err("SSL_new failed"); return -1; }
-  BIO_set_data(b, c);
-  SSL_set_bio(s, b, b);
-  c->ssl = s;
-  if (server) {
-    SSL_set_accept_state(s);
-    return 0;
-  }
-  SSL_set_connect_state(s);
-  if (sni && !is_ip_literal(sni)) SSL_set_tlsext_host_name(s, sni); /* no IPs in SNI: RFC 6066 §3 */
-  if (tp->verify >= 0) {
-    int ok;
-    if (sni && !is_ip_literal(sni)) {
-      SSL_set_hostflags(s, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      ok = SSL_set1_host(s, sni);
-    } else {
-      char ip[INET6_ADDRSTRLEN];
-      const char *lit = sni;
-      if (!lit) {
-        int port;
-        sip_tp_addr_str((const struct sockaddr_storage *)(void *)&c->addr, ip, sizeof ip, &port);
-        lit = ip;
-      }
-      ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), lit);
-    }
-    if (ok != 1) { *err = "cannot set the TLS peer name"; return -1; }
-  }
-  if (sni && !(c->sni = strdup(sni))) { *err = "out of memory"; return -1; }
-  return 0;
-}
-
-static void tls_fail(conn *c, int ssl_err, const char *dflt) {
-  const char *what = dflt;
-  long v = SSL_get_verify_result(c->ssl);
-  c->ssl_fatal = 1;
-  if (ssl_err == SSL_ERROR_SYSCALL) {
-    ERR_clear_error();
-    conn_kill(c, errno ? errno : ECONNRESET, c->eof ? "closed by peer" : "connection failed", 1);
-    return;
-  }
-  if (v != X509_V_OK) {
-    what = X509_verify_cert_error_string(v);
-    ERR_clear_error();
-  } else {
-    what = tls_err(dflt);
-  }
-  if (c->state != ST_OPEN) c->tp->st.tls_failed++;
-  conn_kill(c, EPROTO, what, 1);
-}
+static const sip_stream_ops plain_stream = {
+  .name = "plain",
+  .read = plain_read,
+  .write = plain_write,
+};
 
 /* ---- stream I/O ----------------------------------------------------------------------------- */
 
 static void conn_read(conn *c);
 
 static void conn_handshake(conn *c) {
-  ERR_clear_error();
-  int r = SSL_do_handshake(c->ssl);
-  if (r == 1) {
+  int r = c->st.ops->handshake(&c->st);
+  if (r == 0) {
     c->state = ST_OPEN;
     c->hs_want_write = 0;
     if (conn_flush(c) < 0) return;
     conn_read(c); /* application data may have come with the last handshake flight */
     return;
   }
-  int e = SSL_get_error(c->ssl, r);
-  if (e == SSL_ERROR_WANT_READ) c->hs_want_write = 0;
-  else if (e == SSL_ERROR_WANT_WRITE) c->hs_want_write = 1;
+  if (r == SIP_IO_WANT_READ) c->hs_want_write = 0;
+  else if (r == SIP_IO_WANT_WRITE) c->hs_want_write = 1;
   else {
-    if (e == SSL_ERROR_SYSCALL) c->tp->st.tls_failed++;
-    tls_fail(c, e, "TLS handshake failed");
+    c->tp->st.tls_failed++; /* the one byte stream with a handshake */
+    conn_kill(c, c->st.err, c->st.what, 1);
   }
 }
 
 /* > 0 bytes, -1 nothing now, -2 the connection was closed. */
 static long io_read(conn *c, char *dst, size_t room) {
-  if (!c->ssl) {
-    for (;;) {
-      ssize_t n = recv(c->io.fd, dst, room, 0);
-      if (n > 0) return n;
-      if (n == 0) { conn_kill(c, 0, "closed by peer", 1); return -2; }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
-      conn_kill(c, errno, "read failed", 1);
-      return -2;
-    }
-  }
-  ERR_clear_error();
-  int n = SSL_read(c->ssl, dst, room > INT_MAX ? INT_MAX : (int)room);
+  long n = c->st.ops->read(&c->st, dst, room);
   if (n > 0) return n;
-  int e = SSL_get_error(c->ssl, n);
-  if (e == SSL_ERROR_WANT_READ) return -1;
-  if (e == SSL_ERROR_WANT_WRITE) { c->rd_want_write = 1; return -1; }
-  if (e == SSL_ERROR_ZERO_RETURN) { conn_kill(c, 0, "closed by peer", 1); return -2; }
-  tls_fail(c, e, "TLS read failed");
+  if (n == SIP_IO_WANT_READ) return -1;
+  if (n == SIP_IO_WANT_WRITE) { c->rd_want_write = 1; return -1; }
+  conn_kill(c, c->st.err, c->st.what, 1);
   return -2;
 }
 
-/* Bytes written (>= 0), or -1 after closing the connection. Sets wr_want_read for TLS. */
+/* Bytes written (>= 0), or -1 after closing the connection. Sets wr_want_read. */
 static long io_write(conn *c, const char *p, size_t n) {
-  if (!c->ssl) {
-    for (;;) {
-      ssize_t r = send(c->io.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (r >= 0) return r;
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-      conn_kill(c, errno, "write failed", 1);
-      return -1;
-    }
-  }
-  ERR_clear_error();
-  int r = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+  long r = c->st.ops->write(&c->st, p, n);
   if (r > 0) { c->wr_want_read = 0; return r; }
-  int e = SSL_get_error(c->ssl, r);
-  if (e == SSL_ERROR_WANT_WRITE) return 0;
-  if (e == SSL_ERROR_WANT_READ) { c->wr_want_read = 1; return 0; }
-  tls_fail(c, e, "TLS write failed");
+  if (r == 0 || r == SIP_IO_WANT_WRITE) return 0;
+  if (r == SIP_IO_WANT_READ) { c->wr_want_read = 1; return 0; }
+  conn_kill(c, c->st.err, c->st.what, 1);
   return -1;
 }
 
@@ -796,10 +646,60 @@ static void conn_update_io(conn *c) {
   }
 }
 
-/* Deliver every whole message in p[0..n), counting them in *msgs. Returns the bytes consumed, or
- * -1 if c was closed. */
-static long stream_deliver(conn *c, const char *p, size_t n, int *msgs) {
+/* ---- what a framing may do (sip_transport.h) ------------------------------------------------ */
+
+/* Inline for the framing of this file: it runs for every message. */
+static inline int conn_deliver(conn *c, const char *msg, size_t len) {
   sip_tp *tp = c->tp;
+  c->got_msg = 1;
+  /* once per read is enough, but before the handler: a connection it opens must not evict the
+   * one its message came on */
+  if (!c->rd_msg) {
+    c->rd_msg = 1;
+    conn_active(c);
+  }
+  sip_peer from;
+  from.proto = (sip_proto)c->proto;
+  memset(&from.addr, 0, sizeof from.addr);
+  memcpy(&from.addr, &c->addr, c->addrlen);
+  from.addrlen = c->addrlen;
+  from.conn = c->id;
+  from.listener = c->listener;
+  tp->st.rx_msgs++;
+  if (tp->recv) tp->recv(tp->ud, msg, len, &from);
+  return c->dead || tp->freed ? -1 : 0;
+}
+
+int sip_conn_deliver(sip_conn *c, const char *msg, size_t len) { return conn_deliver(c, msg, len); }
+
+int sip_conn_write(sip_conn *c, const char *p, size_t n, const char **err) {
+  return conn_write(c, p, n, err);
+}
+
+void sip_conn_keepalive(sip_conn *c) {
+  c->tp->st.keepalives++;
+  conn_active(c);
+}
+
+void sip_conn_fail(sip_conn *c, int err, const char *what) { conn_kill(c, err, what, 1); }
+
+void sip_conn_framing_error(sip_conn *c, const char *what) {
+  if (c->dead) return;
+  c->tp->st.framing_errors++;
+  conn_kill(c, EPROTO, what, 1);
+}
+
+uintptr_t *sip_conn_framing(sip_conn *c) { return &c->framing; }
+
+const struct sip_limits *sip_conn_limits(const sip_conn *c) { return &c->tp->lim; }
+
+static inline uintptr_t *conn_framing(conn *c) { return &c->framing; }
+
+/* ---- SIP's own framing: Content-Length, and CRLF keepalives --------------------------------- */
+
+static long sip_frame_input(sip_conn *c, const char *p, size_t n) {
+  uintptr_t *crlf = conn_framing(c); /* CR/LF bytes seen between messages */
+  const sip_limits *lim = &c->tp->lim;
   size_t off = 0;
   while (off < n) {
     size_t skip = 0;
@@ -807,57 +707,51 @@ static long stream_deliver(conn *c, const char *p, size_t n, int *msgs) {
     if (skip) {
       /* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong. */
       off += skip;
-      unsigned ka = c->ka + (unsigned)(skip > 255 ? 255 : skip);
-      if (ka >= 4) conn_active(c); /* a ping is activity, but not a message */
+      unsigned ka = (unsigned)*crlf + (unsigned)(skip > 255 ? 255 : skip);
       for (; ka >= 4; ka -= 4) {
         const char *e;
-        tp->st.keepalives++;
-        if (conn_write(c, "\r\n", 2, &e) < 0) {
-          if (!c->dead) conn_kill(c, ENOBUFS, e, 1);
+        sip_conn_keepalive(c);
+        if (sip_conn_write(c, "\r\n", 2, &e) < 0) {
+          sip_conn_fail(c, ENOBUFS, e);
           return -1;
         }
-        if (c->dead) return -1;
       }
-      c->ka = (uint8_t)ka;
+      *crlf = ka;
       continue;
     }
     sip_error e = {0, 0, NULL};
     size_t pskip = 0;
-    long m = sip_frame_stream(p + off, n - off, &tp->lim, &pskip, &e);
+    long m = sip_frame_stream(p + off, n - off, lim, &pskip, &e);
     if (m < 0) {
       /* A bad Content-Length leaves no way to find the next message (RFC 3261 §18.3). */
-      tp->st.framing_errors++;
-      conn_kill(c, EPROTO, e.what ? e.what : "framing error", 1);
+      sip_conn_framing_error(c, e.what ? e.what : "framing error");
       return -1;
     }
     if (m == 0 || pskip + (size_t)m > n - off) break;
     off += pskip;
-    c->ka = 0;
-    c->got_msg = 1;
-    /* once per read is enough, but before the handler: a connection it opens must not evict
-     * the one its message came on */
-    if ((*msgs)++ == 0) conn_active(c);
-    sip_peer from;
-    from.proto = (sip_proto)c->proto;
-    memset(&from.addr, 0, sizeof from.addr);
-    memcpy(&from.addr, &c->addr, c->addrlen);
-    from.addrlen = c->addrlen;
-    from.conn = c->id;
-    from.listener = c->listener;
-    tp->st.rx_msgs++;
-    if (tp->recv) tp->recv(tp->ud, p + off, (size_t)m, &from);
+    *crlf = 0;
+    if (conn_deliver(c, p + off, (size_t)m) < 0) return -1;
     off += (size_t)m;
-    if (c->dead || tp->freed) return -1;
   }
   return (long)off;
 }
+
+static int sip_frame_output(sip_conn *c, const char *msg, size_t len, const char **err) {
+  return sip_conn_write(c, msg, len, err);
+}
+
+static const sip_framing_ops sip_framing = {
+  .name = "sip",
+  .input = sip_frame_input,
+  .output = sip_frame_output,
+};
 
 static void conn_read(conn *c) {
   sip_tp *tp = c->tp;
   int i;
   c->rd_want_write = 0;
   for (i = 0; i < READ_BUDGET; i++) {
-    int shared = c->rlen == 0, msgs = 0;
+    int shared = c->rlen == 0;
     char *dst;
     size_t room;
     if (shared) { /* nothing pending: read into the shared buffer, keep only a leftover */
@@ -880,7 +774,8 @@ static void conn_read(conn *c) {
     if (n == -1) break;
     const char *base = shared ? dst : c->rbuf;
     size_t have = shared ? (size_t)n : c->rlen + (size_t)n;
-    long used = stream_deliver(c, base, have, &msgs);
+    c->rd_msg = 0;
+    long used = c->fr->input(c, base, have);
     if (used < 0) return;
     size_t left = have - (size_t)used;
     if (left >= tp->max_msg) {
@@ -904,14 +799,14 @@ static void conn_read(conn *c) {
       memmove(c->rbuf, c->rbuf + used, left);
     }
     c->rlen = (uint32_t)left;
-    if (left && (shared || msgs)) { /* a message began: its deadline may come before the timer */
+    if (left && (shared || c->rd_msg)) { /* a message began: its deadline may come before the timer */
       c->msg_start = ev_now(tp->loop);
       if (tp->message > 0 && (!ev_is_active(&c->tm) || c->msg_start + tp->message < c->due))
         conn_arm(c);
     }
-    if (!c->ssl && (size_t)n < room) break; /* a short read drained the socket */
+    if (!c->st.ops->pending && (size_t)n < room) break; /* a short read drained the socket */
   }
-  if (c->ssl && SSL_pending(c->ssl) > 0) /* decrypted bytes wait but the socket may stay quiet */
+  if (c->st.ops->pending && c->st.ops->pending(&c->st)) /* bytes wait, the socket may stay quiet */
     ev_feed_event(tp->loop, &c->io, EV_READ);
   conn_update_io(c);
 }
@@ -925,7 +820,7 @@ static void conn_connected(conn *c) {
     conn_kill(c, e, "connect failed", 1);
     return;
   }
-  if (c->ssl) {
+  if (c->st.ops->handshake) {
     c->state = ST_HANDSHAKE;
     conn_handshake(c);
   } else {
@@ -1023,7 +918,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
       tp->st.refused_source++;
       continue;
     }
-    if (make_room(tp, l->proto == SIP_PROTO_TLS ? K_TLS : K_TCP) < 0) {
+    const stream_kind *k = stream_of(l->proto);
+    if (make_room(tp, k->kind) < 0) {
       close(fd);
       tp->st.refused_cap++;
       continue;
@@ -1038,11 +934,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     c->src->n++;
     tp->st.accepted++;
     const char *err;
-    if (l->proto == SIP_PROTO_TLS) {
-      c->state = ST_HANDSHAKE;
-      if (tls_attach(c, 1, NULL, &err) < 0) { conn_kill(c, ENOMEM, err, 0); continue; }
-    } else {
-      c->state = ST_OPEN;
+    c->state = c->st.ops->handshake ? ST_HANDSHAKE : ST_OPEN;
+    if (c->st.ops->attach && c->st.ops->attach(tp->layer[k->layer], &c->st, 1, NULL, &c->addr.sa, &err) < 0) {
+      conn_kill(c, ENOMEM, err, 0);
+      continue;
     }
     conn_arm(c);
     conn_update_io(c);
@@ -1071,6 +966,11 @@ static double deadline(double v, double dflt) {
   return v > 0 && v < NEVER ? v : -1;
 }
 
+static void layers_teardown(sip_tp *tp) {
+  for (int i = 0; i < NLAYER; i++)
+    if (tp->layer[i]) layers[i]->teardown(tp->layer[i]);
+}
+
 sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_cb recv,
                    sip_tp_event_cb event, void *ud) {
   sip_tp_config d;
@@ -1095,14 +995,15 @@ sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_c
   tp->first = deadline(cfg->first_message_timeout, 20);
   tp->message = deadline(cfg->message_timeout, 30);
   tp->handshake = deadline(cfg->handshake_timeout, 10);
-  tp->verify = cfg->tls_verify < 0 ? -1 : 1;
   tp->lim = sip_default_limits;
   tp->lim.max_msg = tp->max_msg;
   tp->rxbuf = malloc(RXBUF_SIZE);
-  if (!tp->rxbuf || (cfg->tls_cert && !(tp->tls_cert = strdup(cfg->tls_cert))) ||
-      (cfg->tls_key && !(tp->tls_key = strdup(cfg->tls_key))) ||
-      (cfg->tls_ca && !(tp->tls_ca = strdup(cfg->tls_ca))) || tables_grow(tp) < 0) {
-    free(tp->rxbuf); free(tp->tls_cert); free(tp->tls_key); free(tp->tls_ca);
+  int ok = tp->rxbuf && tables_grow(tp) == 0;
+  for (int i = 0; i < NLAYER && ok; i++)
+    if (layers[i]->setup && !(tp->layer[i] = layers[i]->setup(cfg))) ok = 0;
+  if (!ok) {
+    layers_teardown(tp);
+    free(tp->rxbuf);
     free(tp->by_id); free(tp->by_addr); free(tp->by_src);
     free(tp);
     return NULL;
@@ -1140,12 +1041,7 @@ static void tp_destroy(sip_tp *tp) {
   free(tp->by_addr);
   free(tp->by_src);
   free(tp->rxbuf);
-  free(tp->tls_cert);
-  free(tp->tls_key);
-  free(tp->tls_ca);
-  SSL_CTX_free(tp->srv_ctx);
-  SSL_CTX_free(tp->cli_ctx);
-  BIO_meth_free(tp->biometh);
+  layers_teardown(tp);
   free(tp);
 }
 
@@ -1169,13 +1065,16 @@ static const char *bind_err(int e) {
 int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const char **err) {
   const char *dummy;
   if (!err) err = &dummy;
-  if (proto != SIP_PROTO_UDP && proto != SIP_PROTO_TCP && proto != SIP_PROTO_TLS) {
+  const stream_kind *k = stream_of(proto);
+  if (proto != SIP_PROTO_UDP && !k) {
     *err = "unknown transport";
     return -1;
   }
   sip_peer p;
   if (sip_tp_resolve(host ? host : "0.0.0.0", port, proto, &p, err) < 0) return -1;
-  if (proto == SIP_PROTO_TLS && tls_server_ctx(tp, err) < 0) return -1;
+  if (k && layers[k->layer]->prepare &&
+      layers[k->layer]->prepare(tp->layer[k->layer], 1, err) < 0)
+    return -1;
   listener **nl = realloc(tp->lst, (tp->nlst + 1) * sizeof *nl);
   if (!nl) { *err = "out of memory"; return -1; }
   tp->lst = nl;
@@ -1251,7 +1150,9 @@ static int udp_send(sip_tp *tp, const sip_peer *to, const char *buf, size_t len,
 }
 
 static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, const char **err) {
-  if (make_room(tp, to->proto == SIP_PROTO_TLS ? K_TLS : K_TCP) < 0) {
+  const stream_kind *k = stream_of(to->proto);
+  const sip_stream_ops *ops = layers[k->layer];
+  if (make_room(tp, k->kind) < 0) {
     *err = "connection limit reached";
     return NULL;
   }
@@ -1260,7 +1161,7 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
     *err = "no address to connect to";
     return NULL;
   }
-  if (to->proto == SIP_PROTO_TLS && tls_client_ctx(tp, err) < 0) return NULL;
+  if (ops->prepare && ops->prepare(tp->layer[k->layer], 0, err) < 0) return NULL;
   int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) { *err = "cannot create socket"; return NULL; }
   set_nodelay(fd);
@@ -1283,15 +1184,20 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
   if (!c) { close(fd); *err = "out of memory"; return NULL; }
   c->outbound = 1;
   c->state = ST_CONNECTING;
-  if (to->proto == SIP_PROTO_TLS && tls_attach(c, 0, sni, err) < 0) {
+  if (ops->attach && ops->attach(tp->layer[k->layer], &c->st, 0, sni, &c->addr.sa, err) < 0) {
+    conn_kill(c, ENOMEM, *err, 0);
+    return NULL;
+  }
+  if (sni && ops->checks_name && !(c->sni = strdup(sni))) {
+    *err = "out of memory";
     conn_kill(c, ENOMEM, *err, 0);
     return NULL;
   }
   if (r == 0) { /* loopback may connect at once */
-    c->state = to->proto == SIP_PROTO_TLS ? ST_HANDSHAKE : ST_OPEN;
-    if (c->ssl) {
+    c->state = ops->handshake ? ST_HANDSHAKE : ST_OPEN;
+    if (ops->handshake) {
       conn_handshake(c);
-      if (c->dead) { c->report = 0; *err = c->what; return NULL; } /* said here, not twice */
+      if (c->dead) { c->report = 0; *err = c->st.what; return NULL; } /* said here, not twice */
     }
   }
   conn_arm(c);
@@ -1310,7 +1216,8 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
     tp->st.tx_msgs++;
     return 0;
   }
-  if (to->proto != SIP_PROTO_TCP && to->proto != SIP_PROTO_TLS) {
+  const stream_kind *k = stream_of(to->proto);
+  if (!k) {
     *err = "unknown transport";
     return -1;
   }
@@ -1322,13 +1229,13 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
     memset(&a, 0, sizeof a);
     memcpy(&a, &to->addr, to->addrlen);
     if (a.sa.sa_family == AF_INET || a.sa.sa_family == AF_INET6)
-      c = conn_by_addr(tp, to->proto, &a, to->proto == SIP_PROTO_TLS ? sni : NULL);
+      c = conn_by_addr(tp, to->proto, &a, layers[k->layer]->checks_name ? sni : NULL);
   }
   if (!c) {
     if (!to->addrlen) { *err = "connection closed"; return -1; }
     if (!(c = stream_connect(tp, to, sni, err))) return -1;
   }
-  if (conn_write(c, buf, len, err) < 0) return -1;
+  if (c->fr->output(c, buf, len, err) < 0) return -1;
   if (conn_out) *conn_out = c->id;
   tp->st.tx_msgs++;
   return 0;

@@ -124,4 +124,109 @@ typedef struct sip_tp_stats {
 } sip_tp_stats;
 void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st);
 
+/* ---- The two seams of a stream transport ----------------------------------------------------
+ *
+ * For the transport's own files; users of sip_tp need none of this. A stream transport is two
+ * layers over a connected socket, each a table of operations:
+ *
+ *   the byte stream (sip_stream_ops): how bytes cross the socket, and the handshake, if any,
+ *     before they do. Plain TCP (sip_transport.c), TLS (sip_tls.c).
+ *   the framing (sip_framing_ops): how those bytes are cut into SIP messages and how a message is
+ *     put on them. SIP's own, by Content-Length, with CRLF keepalives (RFC 3261 §18.3, RFC 5626
+ *     §3.5.1; sip_transport.c).
+ *
+ * A transport is one row of the table in sip_transport.c naming the two (and the cap it counts
+ * toward): TCP = plain + SIP framing, TLS = TLS + SIP framing. WebSocket (RFC 7118) is a framing
+ * of its own file (the Upgrade, the frames, its state behind sip_conn_framing's word) and two
+ * rows: WS = plain + WebSocket, WSS = TLS + WebSocket. It will add two operations to
+ * sip_framing_ops: open (a client's Upgrade request, ahead of anything queued) and release (the
+ * state it allocates). What lies above the seams (connection
+ * tables, caps, deadlines, eviction, trust, send queues, the loop) never asks which layers it
+ * drives. The hot path pays one indirect call per read, per write and per message sent. */
+
+struct sip_limits;
+
+/* What the byte stream's calls return instead of a count of bytes. */
+enum {
+  SIP_IO_FAIL = -1,       /* closed or failed: s->err (an errno value; 0 the peer closed) and
+                             s->what (static text) say why */
+  SIP_IO_WANT_READ = -2,  /* nothing now: call again once the socket is readable */
+  SIP_IO_WANT_WRITE = -3, /* nothing now: call again once the socket is writable */
+};
+
+typedef struct sip_stream_ops sip_stream_ops;
+
+/* One connection as its byte stream sees it (a part of the connection). */
+typedef struct sip_stream {
+  const sip_stream_ops *ops;
+  void *priv;           /* this connection's own state (ops->attach), or NULL */
+  int fd;               /* the connected socket, nonblocking */
+  int err;              /* after SIP_IO_FAIL */
+  const char *what;
+} sip_stream;
+
+/* An operation that may be NULL says what NULL means. */
+struct sip_stream_ops {
+  const char *name;
+  /* It verifies the server's name: a connection opened for one name is not reused for another. */
+  unsigned checks_name : 1;
+  /* The state shared by one sip_tp's connections, from its configuration; NULL when out of
+   * memory. NULL: none. teardown frees it (sip_tp_free). */
+  void *(*setup)(const sip_tp_config *cfg);
+  void (*teardown)(void *layer);
+  /* Make ready a side, before its first listener (server) or outbound connection: certificates,
+   * the trust store. 0, or -1 with *err. NULL: nothing to make. */
+  int (*prepare)(void *layer, int server, const char **err);
+  /* Take a new connection (s->fd set), on the side prepare made ready. Client side, name is the
+   * server's name to ask for and check, or NULL to check its address, peer. 0, or -1 with *err
+   * (then release still runs). NULL: nothing to take. */
+  int (*attach)(void *layer, sip_stream *s, int server, const char *name, const struct sockaddr *peer,
+                const char **err);
+  /* Drive the opening handshake: 0 done, SIP_IO_WANT_*, SIP_IO_FAIL. NULL: open once connected. */
+  int (*handshake)(sip_stream *s);
+  /* Bytes read (> 0), SIP_IO_WANT_*, or SIP_IO_FAIL (the peer closing is one, with err 0). */
+  long (*read)(sip_stream *s, char *dst, size_t room);
+  /* Bytes written (> 0, or 0 for n == 0), SIP_IO_WANT_WRITE (the socket is full),
+   * SIP_IO_WANT_READ (the layer must read first), or SIP_IO_FAIL. */
+  long (*write)(sip_stream *s, const char *p, size_t n);
+  /* Bytes the layer holds, ready to read, that no socket event will announce. NULL: it holds
+   * none, so a read shorter than room drained the socket. */
+  size_t (*pending)(const sip_stream *s);
+  /* An open connection closes: say so to the peer, best effort, never waiting. NULL: nothing. */
+  void (*shutdown)(sip_stream *s);
+  /* Free s->priv. NULL: nothing to free. */
+  void (*release)(sip_stream *s);
+};
+
+/* A stream connection, as its framing sees it. */
+typedef struct sip_conn sip_conn;
+
+typedef struct sip_framing_ops {
+  const char *name;
+  /* Bytes received: hand up every whole message at the start of p[0..n) (sip_conn_deliver) and
+   * answer what the framing answers itself (keepalives). Returns the bytes consumed (the rest
+   * comes again, with what follows, after the next read), or -1 once c is closed. */
+  long (*input)(sip_conn *c, const char *p, size_t n);
+  /* Put one message on the stream (sip_conn_write). 0, or -1 with *err. */
+  int (*output)(sip_conn *c, const char *msg, size_t len, const char **err);
+} sip_framing_ops;
+
+/* What a framing may do with its connection (sip_transport.c). */
+/* Hand one message up to the receive callback. 0, or -1 when c or the transport was closed by
+ * the callback (return -1 from input then). */
+int sip_conn_deliver(sip_conn *c, const char *msg, size_t len);
+/* Bytes out through the byte stream, written now or queued. 0, or -1 with *err (a failed write
+ * has closed c; a full queue has not). */
+int sip_conn_write(sip_conn *c, const char *p, size_t n, const char **err);
+/* A keepalive came: activity, not a message (no first-message credit, no message deadline). */
+void sip_conn_keepalive(sip_conn *c);
+/* The stream cannot go on: close c and report err and what (no-op when c is closed already).
+ * sip_conn_framing_error is the same with EPROTO, counted in framing_errors. */
+void sip_conn_fail(sip_conn *c, int err, const char *what);
+void sip_conn_framing_error(sip_conn *c, const char *what);
+/* The framing's own word of state for c, 0 when c opens. */
+uintptr_t *sip_conn_framing(sip_conn *c);
+/* The limits messages are framed under (max_msg). */
+const struct sip_limits *sip_conn_limits(const sip_conn *c);
+
 #endif
