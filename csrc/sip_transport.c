@@ -1309,6 +1309,14 @@ int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, c
     out->addrlen = sizeof *s6;
     return 0;
   }
+  /* A name of digits and dots only (a GB/T 28181 domain such as 3402000000) is a name to the
+   * parser, but getaddrinfo reads inet_aton's forms as IPv4 numbers (3402000000 is
+   * 202.198.102.128, 0x7f.1 is 127.0.0.1): never send to an address nobody wrote. */
+  struct in_addr aton;
+  if (inet_aton(host, &aton)) {
+    *err = "unknown host (not a dotted-quad address, and no name)";
+    return -1;
+  }
   /* Names, and scoped IPv6 literals ("fe80::1%eth0"). Blocks. */
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);

@@ -274,6 +274,11 @@ TEST(resolve_and_format) {
   CHECK(sip_tp_resolve("[::1", 5060, SIP_PROTO_UDP, &p, &err) == -1 && err);
   CHECK(sip_tp_resolve("1.2.3.4", 70000, SIP_PROTO_UDP, &p, &err) == -1);
   CHECK(sip_tp_resolve("", 1, SIP_PROTO_UDP, &p, &err) == -1);
+  /* all-digit names (GB/T 28181 domains) are names, never inet_aton's IPv4 numbers */
+  err = NULL;
+  CHECK(sip_tp_resolve("3402000000", 5060, SIP_PROTO_UDP, &p, &err) == -1 && err);
+  CHECK(sip_tp_resolve("192.0.2", 5060, SIP_PROTO_UDP, &p, &err) == -1);
+  CHECK(sip_tp_resolve("0x7f.1", 5060, SIP_PROTO_UDP, &p, &err) == -1); /* a name, and no such host */
 }
 
 /* ---- UDP ------------------------------------------------------------------------------------ */
