@@ -95,6 +95,9 @@ build/fuzz/fuzz_fast: spec/fuzz/fuzz_fast.c spec/fuzz/fuzz.h build/libsipcore-fu
 build/bench-parse: csrc/bench/bench_parse.c csrc/bench/bench_util.h build/libsipcore.a
 	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
 
+build/bench-stream: csrc/bench/bench_stream.c csrc/bench/bench_util.h build/libsipcore.a
+	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
+
 deps:
 	@sh tools/deps.sh build test
 
@@ -125,7 +128,7 @@ spec: all
 	  $(LUA_ENV) sh tools/tap.sh spec-$$n timeout -k 5 $(SPEC_TIMEOUT) $(BUSTED) -o TAP $$f; done
 
 # ---- benchmarks -------------------------------------------------------------------------------
-bench: build/bench-parse all
+bench: build/bench-parse build/bench-stream all
 	@sh tools/deps.sh build bench
 	@sh csrc/bench/run.sh
 
