@@ -58,6 +58,7 @@ static inline int sip_fname_eq(const char *p, const char *lc, size_t n) {
   if (n >= 8) {
     for (size_t i = 0; i + 8 < n; i += 8)
       if (!sip_feq8(p + i, lc + i)) return 0;
+    // cppcheck-suppress pointerOutOfBoundsCond ; lc holds n bytes: the callers pass its length
     return sip_feq8(p + n - 8, lc + n - 8);
   }
   if (n >= 4) {

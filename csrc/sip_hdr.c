@@ -127,6 +127,7 @@ static inline int name_eq(const char *p, const char *lc, size_t n) {
   if (n >= 8) {
     for (size_t i = 0; i + 8 < n; i += 8)
       if (!eq8(p + i, lc + i)) return 0;
+    // cppcheck-suppress pointerOutOfBoundsCond ; lc holds n bytes: the callers pass its length
     return eq8(p + n - 8, lc + n - 8);
   }
   if (n >= 4) return eq4(p, lc) && eq4(p + n - 4, lc + n - 4);

@@ -48,6 +48,7 @@ typedef struct pctx {
  * before, since the index is now incomplete; but not a start-line error (505, a bad
  * Request-URI), which is what the request must be answered with. */
 static int fatal(pctx *c, int status, const char *at, const char *what) {
+  // cppcheck-suppress ctuuninitvar ; sip_parse sets line_err, m and buf before any call
   if (c->line_err) return -1;
   c->m->err.status = status;
   c->m->err.off = (size_t)(at - c->buf);
@@ -944,7 +945,7 @@ static inline const char *fast_typed(pctx *c, sip_msg *m, unsigned kind, int fir
   const char *r = NULL, *q;
   switch (kind) {
   case HK_VIA: {
-    sip_via tmp, *vp = first ? &m->via : &tmp;
+    sip_via tmp, *vp = first ? &m->via : &tmp; // cppcheck-suppress uninitvar ; filled next
     sip_via_init_fast(vp);
     r = sip_via_fast_(vv, cr, vp);
     break;

@@ -802,7 +802,7 @@ static sip_txl_rx bad_request(sip_txl *x, const sip_msg *idx, const sip_peer *fr
   const char *rp = NULL;
   if (status == 400 && what && *what) {
     size_t n = 0;
-    for (; what[n] && n < sizeof reason - 1; n++) {
+    for (; n < sizeof reason - 1 && what[n]; n++) {
       unsigned char c = (unsigned char)what[n];
       reason[n] = (char)(c < 0x20 || c == 0x7f ? ' ' : c);
     }
