@@ -4,6 +4,7 @@
 #                   specs, interop with SIPp/Kamailio); ends with "N passed, N failed"
 #   make bench      parser and runtime benchmarks beside the anchors (oSIP2, sofia-sip, Kamailio)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make lint       luacheck, clang-format and cppcheck (also part of make test)
 #   make run        the registrar/proxy on 127.0.0.1:5060 (UDP and TCP)
 #   make demo       alice and bob register, message and call each other through it (a ladder)
 # As root, test/bench/run install missing Debian packages themselves (tools/deps.sh).
@@ -35,7 +36,7 @@ BUSTED     := $(LUA) /usr/bin/busted
 LUA_ENV    := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;" \
               LUA_CPATH="$(CURDIR)/build/?.so;;"
 
-.PHONY: all deps test ctest spec fuzz-smoke fuzz bench run demo clean
+.PHONY: all deps test ctest spec lint fuzz-smoke fuzz bench run demo clean
 
 all: build/sip/core.so
 
@@ -112,6 +113,10 @@ ctest: $(CTESTS) $(CTESTS_SAN)
 	@for t in $(CTESTS_SAN); do \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tools/tap.sh san-$$(basename $$t) $$t; done
+
+# The style the tools check (tools/lint.sh): luacheck, clang-format, cppcheck; one test each.
+lint:
+	@sh tools/tap.sh lint sh tools/lint.sh
 
 # Each fuzz target: its whole seed corpus, then SMOKE_SECONDS of fuzzing. One test each.
 fuzz-smoke: $(FUZZERS)
