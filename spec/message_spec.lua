@@ -499,6 +499,48 @@ describe("sip messages", function()
     end)
   end)
 
+  describe("on the wire", function()
+    it("§18.3 a datagram a proxy relays over TCP stays one message, whatever its script set", function()
+      local proxy = require "sip.proxy"
+      local loop = require "sip.loop"
+      local got = {}
+      sip.run(function()
+        local bob = assert(sip.endpoint { listen = { "tcp:127.0.0.1:0" },
+          handler = function(req) got[#got + 1] = req; req:reply(200) end })
+        local px = assert(proxy.new { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, realm = "example.com",
+          sweep_interval = 0,
+          route = function(req, p)
+            if req.method ~= "REGISTER" then req:set_header("Content-Length", "0") end -- a copied untrusted value
+            return proxy.default_route(req, p)
+          end })
+        local client = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } })
+        local dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
+        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+          to = "<sip:bob@example.com>", contact = ("<sip:bob@127.0.0.1:%d;transport=tcp>"):format(bob.by_proto.tcp.port),
+          expires = 60 }
+        assert.equal(200, assert(client:request(reg, { dest = dest, timeout = 2 })).status)
+        -- Content-Length 5, then octets a stream would take for a second request (§18.3 drops them)
+        local smuggled = "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKs\r\n" ..
+          "From: <sip:eve@example.com>;tag=e\r\nTo: <sip:bob@example.com>\r\nCall-ID: s\r\nCSeq: 1 MESSAGE\r\n" ..
+          "Content-Length: 0\r\n\r\n"
+        local m = sip.request { method = "MESSAGE", uri = "sip:bob@example.com", from = "<sip:alice@example.com>",
+          to = "<sip:bob@example.com>", body = "hello", content_type = "text/plain",
+          via = { host = "127.0.0.1", port = client.by_proto.udp.port } }
+        assert(client:send(tostring(m) .. smuggled, dest))
+        for _ = 1, 100 do
+          if #got > 0 then break end
+          sip.sleep(0.02)
+        end
+        sip.sleep(0.2) -- room for a second message, were there one
+        client:close(); px:close(); bob:close()
+      end)
+      assert.equal(1, #got)
+      assert.equal("hello", got[1].body)
+      assert.equal("alice", got[1].from.uri:match("sip:(%w+)@"))
+      assert.equal(0, loop.active())
+    end)
+  end)
+
   describe("URIs", function()
     it("§19.1.1 parses the parts", function()
       local u = assert(sip.uri("sips:alice:secret@[2001:db8::1]:5061;transport=tcp;lr?subject=hi%20there"))
