@@ -82,31 +82,36 @@ const char *sip_bad_text_byte(const char *p, size_t n) {
   return bad;
 }
 
+/* One preformatted line at p (before end): 0 with *next after its CRLF, or -1 with *name, *what. */
+static int check_line(const char *p, const char *end, const char **next, sip_str *name, const char **what) {
+  const char *q = p;
+  while (q < end && SIP_IS(*q, SIP_C_TOKEN)) q++;
+  *name = sip_str_make(p, (size_t)(q - p));
+  while (q < end && (*q == ' ' || *q == '\t')) q++;
+  if (q == p || q == end || *q != ':') {
+    *name = sip_str_make(p, 0);
+    *what = *p == '\r' || *p == '\n' ? "empty line (it would end the header section)"
+                                     : "header name must be a token followed by ':'";
+    return -1;
+  }
+  const char *lf = memchr(q, '\n', (size_t)(end - q));
+  const char *ve = lf && lf[-1] == '\r' ? lf - 1 : (lf ? lf : end);
+  if (sip_bad_text_byte(q, (size_t)(ve - q)) || (lf && ve == lf)) {
+    *what = "value must not contain CR, LF or NUL";
+    return -1;
+  }
+  if (!lf) {
+    *what = "header line must end in CRLF";
+    return -1;
+  }
+  *next = lf + 1;
+  return 0;
+}
+
 int sip_check_header_lines(const char *p, size_t n, sip_str *name, const char **what) {
   const char *end = p + n;
-  while (p < end) {
-    const char *q = p;
-    while (q < end && SIP_IS(*q, SIP_C_TOKEN)) q++;
-    *name = sip_str_make(p, (size_t)(q - p));
-    while (q < end && (*q == ' ' || *q == '\t')) q++;
-    if (q == p || q == end || *q != ':') {
-      *name = sip_str_make(p, 0);
-      *what = *p == '\r' || *p == '\n' ? "empty line (it would end the header section)"
-                                       : "header name must be a token followed by ':'";
-      return -1;
-    }
-    const char *lf = memchr(q, '\n', (size_t)(end - q));
-    const char *ve = lf && lf[-1] == '\r' ? lf - 1 : (lf ? lf : end);
-    if (sip_bad_text_byte(q, (size_t)(ve - q))) {
-      *what = "value must not contain CR, LF or NUL";
-      return -1;
-    }
-    if (!lf || ve == lf) {
-      *what = lf ? "value must not contain CR, LF or NUL" : "header line must end in CRLF";
-      return -1;
-    }
-    p = lf + 1;
-  }
+  while (p < end)
+    if (check_line(p, end, &p, name, what)) return -1;
   return 0;
 }
 
@@ -126,6 +131,19 @@ void sip_put_header_lines(sip_buf *b, const char *p, size_t n) {
     if (!is_content_length_line(p, len)) sip_buf_put(b, p, len);
     p += len;
   }
+}
+
+/* Check and append in one pass (a response's extra lines): -1 at the first bad line. */
+static int put_checked_lines(sip_buf *b, const char *p) {
+  const char *end = p + strlen(p), *next;
+  sip_str name;
+  const char *what;
+  while (p < end) {
+    if (check_line(p, end, &next, &name, &what)) return -1;
+    if (!is_content_length_line(p, (size_t)(next - p))) sip_buf_put(b, p, (size_t)(next - p));
+    p = next;
+  }
+  return 0;
 }
 
 static void put_header(sip_buf *b, const char *name, sip_str value) {
@@ -236,14 +254,12 @@ int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char 
                        const char *to_tag, const sip_via_fix *fix, const char *extra,
                        const char *content_type, const char *body, size_t body_len) {
   if (status < 100 || status > 699) return -1;
-  sip_str bad_name;
-  const char *bad_what;
-  if ((extra && sip_check_header_lines(extra, strlen(extra), &bad_name, &bad_what)) ||
-      (reason && sip_bad_text_byte(reason, strlen(reason))) ||
-      (to_tag && sip_bad_text_byte(to_tag, strlen(to_tag))) ||
+  if ((reason && sip_bad_text_byte(reason, strlen(reason))) ||
+      (to_tag && *to_tag && !sip_is_token(to_tag, strlen(to_tag))) ||
       (content_type && sip_bad_text_byte(content_type, strlen(content_type))) ||
       (fix && fix->received && sip_bad_text_byte(fix->received, strlen(fix->received))))
     return -1;
+  size_t start = out->n;
   if (!reason) reason = sip_reason_phrase(status);
   sip_buf_puts(out, "SIP/2.0 ");
   sip_buf_putu(out, (unsigned)status);
@@ -275,7 +291,10 @@ int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char 
   if ((h = first_of(req, SIP_H_CSEQ))) put_header(out, "CSeq", h->value);
   /* §8.2.6.1: a 100 echoes Timestamp */
   if (status == 100 && (h = first_of(req, SIP_H_TIMESTAMP))) put_header(out, "Timestamp", h->value);
-  if (extra) sip_put_header_lines(out, extra, strlen(extra));
+  if (extra && put_checked_lines(out, extra)) {
+    out->n = start; /* nothing written */
+    return -1;
+  }
   put_body(out, content_type, body, body ? body_len : 0);
   return out->oom ? -1 : 0;
 }

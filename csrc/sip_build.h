@@ -35,8 +35,9 @@ void sip_put_header_lines(sip_buf *b, const char *p, size_t n);
  * ";tag=to_tag" when To has no tag and status > 100), Call-ID, CSeq, and for 100 a Timestamp;
  * then extra (header lines that pass sip_check_header_lines, may be NULL; a Content-Length among
  * them is dropped), then Content-Type and the Content-Length of the body (§20.14), and the body.
- * reason NULL picks the RFC's phrase for the code. Returns 0, or -1 when out ran out of memory,
- * or extra, reason or to_tag hold CR, LF or NUL (nothing is written then). Works on a request
+ * reason NULL picks the RFC's phrase for the code. Returns 0, or -1 when out ran out of memory
+ * (out->oom), or with out unchanged when extra, reason, content_type or fix->received hold CR,
+ * LF or NUL, or to_tag is not a token (§19.3). Works on a request
  * whose index is complete even when sip_parse failed on a header value (to answer 400), copying
  * the raw header values it has. */
 int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char *reason,
