@@ -40,13 +40,15 @@ local function sample()
     used / 1024, free / 1024, live and (" %.0f"):format(live) or ""))
 end
 
--- SOAK_GC="incremental,PAUSE,STEPMUL" or "generational,MINOR,MAJOR": another collector setting
--- than proxy.lua's own, set when the loop starts (after proxy.lua made its choice): for A/B runs.
+-- SOAK_GC="incremental,PAUSE,STEPMUL" or "generational,MINOR,MAJOR", or several joined by ';'
+-- (in order: "incremental,200;generational" is generational with Lua's default pause): another
+-- collector setting than proxy.lua's own, set when the loop starts (after proxy.lua made its
+-- choice), for A/B runs.
 local gc = os.getenv("SOAK_GC")
 local run = sip.run
 sip.run = function(...)
-  if gc then
-    local mode, a, b = gc:match("^(%a+),?(%d*),?(%d*)$")
+  for step in (gc or ""):gmatch("[^;]+") do
+    local mode, a, b = step:match("^(%a+),?(%d*),?(%d*)$")
     collectgarbage(mode, tonumber(a), tonumber(b))
   end
   sip.spawn(function()
