@@ -62,6 +62,9 @@ void lsip_pushpeer(lua_State *L, const struct sip_peer *p);
  * req (may be NULL: the stored request is parsed) is the request to build from. */
 int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req);
 int lsip_open_reply(lua_State *L);
+/* Raise on bad text in a response's opts table at index o (not a table: nothing): to_tag not a
+ * token, CR, LF or NUL in received or content_type, headers that are not well-formed lines. */
+void lsip_check_reply_opts(lua_State *L, int o);
 /* The bytes of the argument at idx: a string, or a sip.message serialized in its place. */
 const char *lsip_tobytes(lua_State *L, int idx, size_t *len);
 int lsip_open_stack(lua_State *L);   /* sets fields on the table at the top */

@@ -85,12 +85,17 @@ static int cache_gc(lua_State *L) {
 
 static const char ANCHOR = 'a';
 
-/* sip.core.alloc_cache() -> bytes held in the cache | nil when it is not installed */
+/* sip.core.alloc_cache() -> bytes held in the cache (nil when it is not installed), then what
+ * malloc has handed out and what it holds free (mallinfo2: the process's whole C heap, the Lua
+ * state's share and the C core's alike), for the memory benchmarks. */
 int lsip_alloc_cached(lua_State *L) {
   void *ud;
-  if (lua_getallocf(L, &ud) != cached_alloc) return 0;
-  lua_pushinteger(L, (lua_Integer)((cache *)ud)->bytes);
-  return 1;
+  if (lua_getallocf(L, &ud) != cached_alloc) lua_pushnil(L);
+  else lua_pushinteger(L, (lua_Integer)((cache *)ud)->bytes);
+  struct mallinfo2 mi = mallinfo2();
+  lua_pushinteger(L, (lua_Integer)(mi.uordblks + mi.hblkhd));
+  lua_pushinteger(L, (lua_Integer)mi.fordblks);
+  return 3;
 }
 
 void lsip_install_alloc(lua_State *L) {

@@ -592,15 +592,54 @@ static int m_check(lua_State *L) {
 
 /* ---- editing -------------------------------------------------------------------------------- */
 
-static void editfail(lua_State *L) { luaL_error(L, "out of memory editing a message"); }
+/* An edit's result: 0 goes on; out of memory and refused text raise. */
+static void edited(lua_State *L, int rc) {
+  if (rc == SIP_EDIT_REFUSED) luaL_error(L, "edit refused: a name that is not a token, or CR, LF or NUL in a value");
+  if (rc) luaL_error(L, "out of memory editing a message");
+}
+#define editfail(L) edited(L, -1)
 
+/* RFC 3261 §7.3, §25.1: a header name is a token. */
 static void checkname(lua_State *L, int i, const char *name, size_t n) {
-  if (!sip_is_token(name, n)) luaL_argerror(L, i, "header name must be a token");
+  if (!sip_is_token(name, n)) luaL_argerror(L, i, "header name must be a token (RFC 3261 §25.1)");
 }
 
-static void checkvalue(lua_State *L, int i, const char *v, size_t n) {
-  for (size_t k = 0; k < n; k++)
-    if (v[k] == '\r' || v[k] == '\n' || v[k] == 0) luaL_argerror(L, i, "header value must not contain CR, LF or NUL");
+/* what names the text in the error ("Subject value", "reason phrase"): a CR, LF or NUL would end
+ * its line early and turn the rest into headers or a second message (sip_bad_text_byte). */
+static void checktext(lua_State *L, int i, const char *what, const char *v, size_t n) {
+  const char *bad = sip_bad_text_byte(v, n);
+  if (bad)
+    luaL_argerror(L, i, lua_pushfstring(L, "%s must not contain CR, LF or NUL (byte %d is %s)", what,
+                                        (int)(bad - v) + 1, *bad == '\r' ? "CR" : *bad == '\n' ? "LF" : "NUL"));
+}
+
+static void checkvalue(lua_State *L, int i, const char *name, size_t nl, const char *v, size_t n) {
+  if (sip_bad_text_byte(v, n)) {
+    lua_pushfstring(L, "%s value", lua_pushlstring(L, name, nl));
+    checktext(L, i, lua_tostring(L, -1), v, n);
+  }
+}
+
+/* The opts of a response (sip.response, req:reply, txn:respond) at index o, when it is a table:
+ * to_tag a token (§19.3), received, and headers (preformatted lines, sip_check_header_lines). */
+void lsip_check_reply_opts(lua_State *L, int o) {
+  if (!lua_istable(L, o)) return;
+  size_t n;
+  const char *s;
+  if (lua_getfield(L, o, "to_tag") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n)) && !sip_is_token(s, n))
+    luaL_argerror(L, o, "to_tag must be a token (RFC 3261 §19.3)");
+  if (lua_getfield(L, o, "received") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n)))
+    checktext(L, o, "received", s, n);
+  if (lua_getfield(L, o, "content_type") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n)))
+    checktext(L, o, "content_type", s, n);
+  if (lua_getfield(L, o, "headers") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n))) {
+    sip_str name;
+    const char *what;
+    if (sip_check_header_lines(s, n, &name, &what))
+      luaL_argerror(L, o, lua_pushfstring(L, "headers: %s%s%s", lua_pushlstring(L, name.p, name.n),
+                                          name.n ? ": " : "", what));
+  }
+  lua_pop(L, 4);
 }
 
 static unsigned first_index_of(const sip_msg *m, sip_hdr_id id, const char *name, size_t n) {
@@ -618,14 +657,14 @@ static int m_add_header(lua_State *L) {
   static const char *const where[] = {"bottom", "top", NULL};
   int top = luaL_checkoption(L, 4, "bottom", where);
   checkname(L, 2, name, nl);
-  checkvalue(L, 3, val, vl);
+  checkvalue(L, 3, name, nl, val, vl);
   sip_msg *m = &u->e.m;
   unsigned pos = m->nhdr;
   if (top) {
     pos = first_index_of(m, sip_hdr_lookup(name, nl), name, nl);
     if (pos == m->nhdr) pos = 0;
   }
-  if (sip_emsg_insert(&u->e, pos, name, nl, val, vl)) editfail(L);
+  edited(L, sip_emsg_insert(&u->e, pos, name, nl, val, vl));
   lua_settop(L, 1);
   return 1;
 }
@@ -639,7 +678,7 @@ static int m_remove_header(lua_State *L) {
   int removed = 0;
   for (unsigned i = u->e.m.nhdr; i-- > 0;)
     if (samename(&u->e.m.hdr[i], id, name, nl)) {
-      if (sip_emsg_remove(&u->e, i)) editfail(L);
+      edited(L, sip_emsg_remove(&u->e, i));
       removed++;
     }
   lua_pushinteger(L, removed);
@@ -659,13 +698,13 @@ static int m_set_header(lua_State *L) {
   }
   const char *val = luaL_checklstring(L, 3, &vl);
   checkname(L, 2, name, nl);
-  checkvalue(L, 3, val, vl);
+  checkvalue(L, 3, name, nl, val, vl);
   sip_hdr_id id = sip_hdr_lookup(name, nl);
   unsigned pos = first_index_of(&u->e.m, id, name, nl);
   if (pos == u->e.m.nhdr) {
-    if (sip_emsg_insert(&u->e, pos, name, nl, val, vl)) editfail(L);
+    edited(L, sip_emsg_insert(&u->e, pos, name, nl, val, vl));
   } else {
-    if (sip_emsg_set_value(&u->e, pos, val, vl)) editfail(L);
+    edited(L, sip_emsg_set_value(&u->e, pos, val, vl));
     for (unsigned i = u->e.m.nhdr; i-- > pos + 1;)
       if (samename(&u->e.m.hdr[i], id, name, nl) && sip_emsg_remove(&u->e, i)) editfail(L);
   }
@@ -678,13 +717,13 @@ static int m_push_via(lua_State *L) {
   lsip_msg *u = editable(L, 1);
   size_t vl;
   const char *val = luaL_checklstring(L, 2, &vl);
-  checkvalue(L, 2, val, vl);
+  checkvalue(L, 2, "Via", 3, val, vl);
   sip_via v;
   const char *err, *at;
   if (sip_parse_via(val, vl, &v, &err, &at)) luaL_argerror(L, 2, err);
   unsigned pos = first_index_of(&u->e.m, SIP_H_VIA, "Via", 3);
   if (pos == u->e.m.nhdr) pos = 0;
-  if (sip_emsg_insert(&u->e, pos, "Via", 3, val, vl)) editfail(L);
+  edited(L, sip_emsg_insert(&u->e, pos, "Via", 3, val, vl));
   lua_settop(L, 1);
   return 1;
 }
@@ -727,7 +766,7 @@ static int m_pop_via(lua_State *L) {
   if (m->first[SIP_H_VIA] == SIP_NO_HDR) return 0;
   unsigned i = m->first[SIP_H_VIA];
   pushhdr(L, &m->hdr[i]);
-  if (sip_emsg_remove(&u->e, i)) editfail(L);
+  edited(L, sip_emsg_remove(&u->e, i));
   return 1;
 }
 
@@ -763,9 +802,10 @@ static int m_set_body(lua_State *L) {
   lsip_msg *u = editable(L, 1);
   size_t n;
   const char *body = luaL_optlstring(L, 2, "", &n);
-  const char *ct = luaL_optstring(L, 3, NULL);
-  if (ct) checkvalue(L, 3, ct, strlen(ct));
-  if (sip_emsg_set_body(&u->e, body, n, ct)) editfail(L);
+  size_t ctl;
+  const char *ct = luaL_optlstring(L, 3, NULL, &ctl);
+  if (ct) checkvalue(L, 3, "Content-Type", 12, ct, ctl);
+  edited(L, sip_emsg_set_body(&u->e, body, n, ct));
   lua_settop(L, 1);
   return 1;
 }
@@ -778,10 +818,11 @@ static int m_set_uri(lua_State *L) {
   if (luaL_testudata(L, 2, LSIP_URI)) s = lua_tolstring(L, (luaL_tolstring(L, 2, &n), -1), &n);
   else s = luaL_checklstring(L, 2, &n);
   if (!u->e.m.is_request) luaL_error(L, "set_uri: not a request");
+  checktext(L, 2, "Request-URI", s, n);
   sip_uri x;
   const char *err, *at;
   if (sip_uri_parse(s, n, &x, &err, &at)) luaL_argerror(L, 2, err);
-  if (sip_emsg_set_ruri(&u->e, s, n)) editfail(L);
+  edited(L, sip_emsg_set_ruri(&u->e, s, n));
   lua_settop(L, 1);
   return 1;
 }
@@ -794,24 +835,22 @@ static int m_set_status(lua_State *L) {
   const char *reason = luaL_optlstring(L, 3, NULL, &rl);
   if (u->e.m.is_request) luaL_error(L, "set_status: not a response");
   luaL_argcheck(L, code >= 100 && code <= 699, 2, "status must be 100..699");
-  if (reason) checkvalue(L, 3, reason, rl);
-  if (sip_emsg_set_status(&u->e, (int)code, reason, rl)) editfail(L);
+  if (reason) checktext(L, 3, "reason phrase", reason, rl);
+  edited(L, sip_emsg_set_status(&u->e, (int)code, reason, rl));
   lua_settop(L, 1);
   return 1;
 }
 
 static int m_tostring(lua_State *L) {
   lsip_msg *u = checkmsg(L, 1);
-  if (!u->e.dirty) { /* untouched: the bytes as received (extra datagram octets excluded) */
-    lua_pushlstring(L, u->e.m.buf, u->e.m.len);
-    return 1;
-  }
   sip_buf b = SIP_BUF_INIT;
-  if (sip_msg_serialize(&u->e.m, &b)) {
+  const char *p;
+  size_t n;
+  if (sip_emsg_bytes(&u->e, &b, &p, &n)) { /* untouched: the bytes as received, when they frame it */
     sip_buf_free(&b);
     editfail(L);
   }
-  lua_pushlstring(L, b.p, b.n);
+  lua_pushlstring(L, p, n);
   sip_buf_free(&b);
   return 1;
 }
@@ -856,11 +895,13 @@ static int pushbuilt(lua_State *L, sip_buf *b) {
 static int l_response(lua_State *L) {
   lsip_msg *u = checkmsg(L, 1);
   lua_Integer status = luaL_checkinteger(L, 2);
-  const char *reason = luaL_optstring(L, 3, NULL);
+  size_t rl;
+  const char *reason = luaL_optlstring(L, 3, NULL, &rl);
   luaL_argcheck(L, status >= 100 && status <= 699, 2, "status must be 100..699");
   luaL_argcheck(L, u->e.m.is_request, 1, "not a request");
-  if (reason) checkvalue(L, 3, reason, strlen(reason));
+  if (reason) checktext(L, 3, "reason phrase", reason, rl);
   int o = 4;
+  lsip_check_reply_opts(L, o);
   const char *to_tag = NULL, *ctype = NULL, *body = NULL;
   size_t blen = 0;
   sip_via_fix fix = {NULL, 0};
@@ -885,11 +926,34 @@ static int l_response(lua_State *L) {
     if (sip_rand_tag(tag)) return luaL_error(L, "random source failed");
     to_tag = tag;
   }
-  if (ctype) checkvalue(L, o, ctype, strlen(ctype));
   sip_buf b = SIP_BUF_INIT;
   sip_build_response(&b, &u->e.m, (int)status, reason, to_tag, &fix,
                      extra, ctype, body, blen);
   return pushbuilt(L, &b);
+}
+
+/* sip.core.header_lines(lines) -> the lines without Content-Length | nil, err: preformatted
+ * header lines checked (sip_check_header_lines) for a builder written in Lua (sip.request) */
+static int l_header_lines(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  sip_str name;
+  const char *what;
+  if (sip_check_header_lines(s, n, &name, &what)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s%s%s", lua_pushlstring(L, name.p, name.n), name.n ? ": " : "", what);
+    lua_remove(L, -2); /* stack: nil, message */
+    return 2;
+  }
+  sip_buf b = SIP_BUF_INIT;
+  sip_put_header_lines(&b, s, n);
+  if (b.oom) {
+    sip_buf_free(&b);
+    return luaL_error(L, "out of memory");
+  }
+  lua_pushlstring(L, b.p ? b.p : "", b.n);
+  sip_buf_free(&b);
+  return 1;
 }
 
 /* sip.ack(invite, response) -> ACK for a non-2xx final (§17.1.1.3) */
@@ -993,7 +1057,7 @@ int lsip_open_message(lua_State *L) {
   luaL_Reg fns[] = {{"parse", l_parse},   {"frame", l_frame},   {"response", l_response},
                     {"ack", l_ack},       {"cancel", l_cancel}, {"branch", l_branch},
                     {"tag", l_tag},       {"callid", l_callid}, {"reason_phrase", l_reason},
-                    {NULL, NULL}};
+                    {"header_lines", l_header_lines},           {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
   return 0;
 }

@@ -663,6 +663,7 @@ int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req) {
   int o = arg + 2;
   if (!lua_isnoneornil(L, o)) {
     luaL_checktype(L, o, LUA_TTABLE);
+    lsip_check_reply_opts(L, o); /* lsip_msg.c: no CR/LF/NUL smuggled into the response */
     to_tag = optstr(L, o, "to_tag");
     extra = optstr(L, o, "headers");
     ctype = optstr(L, o, "content_type");

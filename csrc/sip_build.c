@@ -74,6 +74,78 @@ const char *sip_reason_phrase(int status) {
   }
 }
 
+const char *sip_bad_text_byte(const char *p, size_t n) {
+  /* three memchr passes: each is vectorized, and edits are short; the parser never calls this */
+  const char *bad = memchr(p, '\r', n), *q;
+  if ((q = memchr(p, '\n', bad ? (size_t)(bad - p) : n))) bad = q;
+  if ((q = memchr(p, 0, bad ? (size_t)(bad - p) : n))) bad = q;
+  return bad;
+}
+
+/* One preformatted line at p (before end): 0 with *next after its CRLF, or -1 with *name, *what. */
+static int check_line(const char *p, const char *end, const char **next, sip_str *name, const char **what) {
+  const char *q = p;
+  while (q < end && SIP_IS(*q, SIP_C_TOKEN)) q++;
+  *name = sip_str_make(p, (size_t)(q - p));
+  while (q < end && (*q == ' ' || *q == '\t')) q++;
+  if (q == p || q == end || *q != ':') {
+    *name = sip_str_make(p, 0);
+    *what = *p == '\r' || *p == '\n' ? "empty line (it would end the header section)"
+                                     : "header name must be a token followed by ':'";
+    return -1;
+  }
+  const char *lf = memchr(q, '\n', (size_t)(end - q));
+  const char *ve = lf && lf[-1] == '\r' ? lf - 1 : (lf ? lf : end);
+  if (sip_bad_text_byte(q, (size_t)(ve - q)) || (lf && ve == lf)) {
+    *what = "value must not contain CR, LF or NUL";
+    return -1;
+  }
+  if (!lf) {
+    *what = "header line must end in CRLF";
+    return -1;
+  }
+  *next = lf + 1;
+  return 0;
+}
+
+int sip_check_header_lines(const char *p, size_t n, sip_str *name, const char **what) {
+  const char *end = p + n;
+  while (p < end)
+    if (check_line(p, end, &p, name, what)) return -1;
+  return 0;
+}
+
+/* Is this preformatted line (ending in CRLF) a Content-Length? */
+static int is_content_length_line(const char *line, size_t n) {
+  const char *colon = memchr(line, ':', n);
+  if (!colon) return 0;
+  sip_str name = sip_str_trim(sip_str_make(line, (size_t)(colon - line)));
+  return (name.n == 1 || name.n == 14) && sip_hdr_lookup(name.p, name.n) == SIP_H_CONTENT_LENGTH;
+}
+
+void sip_put_header_lines(sip_buf *b, const char *p, size_t n) {
+  const char *end = p + n;
+  while (p < end) {
+    const char *lf = memchr(p, '\n', (size_t)(end - p));
+    size_t len = lf ? (size_t)(lf + 1 - p) : (size_t)(end - p);
+    if (!is_content_length_line(p, len)) sip_buf_put(b, p, len);
+    p += len;
+  }
+}
+
+/* Check and append in one pass (a response's extra lines): -1 at the first bad line. */
+static int put_checked_lines(sip_buf *b, const char *p) {
+  const char *end = p + strlen(p), *next;
+  sip_str name;
+  const char *what;
+  while (p < end) {
+    if (check_line(p, end, &next, &name, &what)) return -1;
+    if (!is_content_length_line(p, (size_t)(next - p))) sip_buf_put(b, p, (size_t)(next - p));
+    p = next;
+  }
+  return 0;
+}
+
 static void put_header(sip_buf *b, const char *name, sip_str value) {
   sip_buf_puts(b, name);
   sip_buf_put(b, ": ", 2);
@@ -185,6 +257,12 @@ int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char 
                        const char *to_tag, const sip_via_fix *fix, const char *extra,
                        const char *content_type, const char *body, size_t body_len) {
   if (status < 100 || status > 699) return -1;
+  if ((reason && sip_bad_text_byte(reason, strlen(reason))) ||
+      (to_tag && *to_tag && !sip_is_token(to_tag, strlen(to_tag))) ||
+      (content_type && sip_bad_text_byte(content_type, strlen(content_type))) ||
+      (fix && fix->received && sip_bad_text_byte(fix->received, strlen(fix->received))))
+    return -1;
+  size_t start = out->n;
   if (!reason) reason = sip_reason_phrase(status);
   sip_buf_puts(out, "SIP/2.0 ");
   sip_buf_putu(out, (unsigned)status);
@@ -216,7 +294,10 @@ int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char 
   if ((h = first_of(req, SIP_H_CSEQ))) put_header(out, "CSeq", h->value);
   /* §8.2.6.1: a 100 echoes Timestamp */
   if (status == 100 && (h = first_of(req, SIP_H_TIMESTAMP))) put_header(out, "Timestamp", h->value);
-  if (extra) sip_buf_puts(out, extra);
+  if (extra && put_checked_lines(out, extra)) {
+    out->n = start; /* nothing written */
+    return -1;
+  }
   put_body(out, content_type, body, body ? body_len : 0);
   return out->oom ? -1 : 0;
 }
@@ -335,6 +416,7 @@ static void emsg_blank(sip_emsg *e) {
 
 int sip_emsg_request(sip_emsg *e, const char *method, size_t ml, const char *ruri, size_t rl) {
   emsg_blank(e);
+  if (!sip_is_token(method, ml)) return SIP_EDIT_REFUSED;
   e->m.is_request = 1;
   const char *mp = own(e, method, ml);
   if (!mp || grow(e, 16)) return -1;
@@ -361,6 +443,7 @@ void sip_emsg_free(sip_emsg *e) {
 }
 
 int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, const char *val, size_t vl) {
+  if (!sip_is_token(name, nl) || sip_bad_text_byte(val, vl)) return SIP_EDIT_REFUSED;
   if (pos > e->m.nhdr || grow(e, e->m.nhdr + 1)) return -1;
   const char *np = own(e, name, nl), *vp = own(e, val, vl);
   if (!np || !vp) return -1;
@@ -371,8 +454,6 @@ int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, cons
   h->id = (uint16_t)sip_hdr_lookup(np, nl);
   h->line = (uint16_t)e->m.nlines++;
   h->flags = SIP_HF_OWNED;
-  for (size_t i = 0; i < vl; i++)
-    if (vp[i] == '\r' || vp[i] == '\n') h->flags |= SIP_HF_FOLDED;
   e->m.nhdr++;
   e->dirty = 1;
   sip_msg_reindex(&e->m);
@@ -389,28 +470,27 @@ int sip_emsg_remove(sip_emsg *e, unsigned idx) {
 }
 
 int sip_emsg_set_value(sip_emsg *e, unsigned idx, const char *val, size_t vl) {
+  if (sip_bad_text_byte(val, vl)) return SIP_EDIT_REFUSED;
   if (idx >= e->m.nhdr || grow(e, e->m.nhdr + 1)) return -1;
   const char *vp = own(e, val, vl);
   if (!vp) return -1;
   sip_hdr *h = &e->m.hdr[idx];
   h->value = sip_str_make(vp, vl);
   h->flags = (uint16_t)((h->flags & ~SIP_HF_FOLDED) | SIP_HF_OWNED);
-  for (size_t i = 0; i < vl; i++)
-    if (vp[i] == '\r' || vp[i] == '\n') h->flags |= SIP_HF_FOLDED;
   e->dirty = 1;
   return 0;
 }
 
 /* Set the single header of id to value: replace the first, drop the others, or append. */
 static int set_single(sip_emsg *e, sip_hdr_id id, const char *name, const char *val, size_t vl) {
-  int done = 0;
+  int done = 0, rc;
   for (unsigned i = 0; i < e->m.nhdr;) {
     if (e->m.hdr[i].id == id) {
       if (done) {
         if (sip_emsg_remove(e, i)) return -1;
         continue;
       }
-      if (sip_emsg_set_value(e, i, val, vl)) return -1;
+      if ((rc = sip_emsg_set_value(e, i, val, vl))) return rc;
       done = 1;
     }
     i++;
@@ -419,6 +499,7 @@ static int set_single(sip_emsg *e, sip_hdr_id id, const char *name, const char *
 }
 
 int sip_emsg_set_body(sip_emsg *e, const char *body, size_t n, const char *content_type) {
+  if (content_type && sip_bad_text_byte(content_type, strlen(content_type))) return SIP_EDIT_REFUSED;
   const char *bp = own(e, body ? body : "", n);
   if (!bp) return -1;
   e->m.body = sip_str_make(bp, n);
@@ -426,8 +507,8 @@ int sip_emsg_set_body(sip_emsg *e, const char *body, size_t n, const char *conte
   e->dirty = 1;
   if (content_type) {
     if (*content_type) {
-      if (set_single(e, SIP_H_CONTENT_TYPE, "Content-Type", content_type, strlen(content_type)))
-        return -1;
+      int rc = set_single(e, SIP_H_CONTENT_TYPE, "Content-Type", content_type, strlen(content_type));
+      if (rc) return rc;
     } else {
       for (unsigned i = e->m.nhdr; i-- > 0;)
         if (e->m.hdr[i].id == SIP_H_CONTENT_TYPE && sip_emsg_remove(e, i)) return -1;
@@ -439,6 +520,7 @@ int sip_emsg_set_body(sip_emsg *e, const char *body, size_t n, const char *conte
 }
 
 int sip_emsg_set_ruri(sip_emsg *e, const char *ruri, size_t n) {
+  if (sip_bad_text_byte(ruri, n)) return SIP_EDIT_REFUSED;
   const char *p = own(e, ruri, n);
   if (!p) return -1;
   e->m.ruri = sip_str_make(p, n);
@@ -454,6 +536,7 @@ int sip_emsg_set_status(sip_emsg *e, int status, const char *reason, size_t rl) 
     reason = sip_reason_phrase(status);
     rl = strlen(reason);
   }
+  if (sip_bad_text_byte(reason, rl)) return SIP_EDIT_REFUSED;
   const char *p = own(e, reason, rl);
   if (!p) return -1;
   e->m.is_request = 0;
@@ -461,6 +544,14 @@ int sip_emsg_set_status(sip_emsg *e, int status, const char *reason, size_t rl) 
   e->m.reason = sip_str_make(p, rl);
   e->dirty = 1;
   return 0;
+}
+
+/* "Content-Length: N" under the name the message used (full or compact form). */
+static void put_length(sip_buf *b, sip_str name, size_t n) {
+  sip_buf_putstr(b, name);
+  sip_buf_put(b, ": ", 2);
+  sip_buf_putu(b, n);
+  sip_buf_put(b, "\r\n", 2);
 }
 
 int sip_msg_serialize(const sip_msg *m, sip_buf *out) {
@@ -476,15 +567,35 @@ int sip_msg_serialize(const sip_msg *m, sip_buf *out) {
     sip_buf_putstr(out, m->reason);
     sip_buf_put(out, "\r\n", 2);
   }
+  int length_done = 0;
   for (unsigned i = 0; i < m->nhdr; i++) {
     const sip_hdr *h = &m->hdr[i];
     if (h->flags & SIP_HF_DELETED) continue;
+    if (h->id == SIP_H_CONTENT_LENGTH) { /* the body's length, once, whatever the entries say */
+      if (!length_done) put_length(out, h->name, m->body.n);
+      length_done = 1;
+      continue;
+    }
     sip_buf_putstr(out, h->name);
     sip_buf_put(out, ": ", 2);
     sip_buf_putstr(out, h->value);
     sip_buf_put(out, "\r\n", 2);
   }
+  if (!length_done) put_length(out, SIP_STR_LIT("Content-Length"), m->body.n);
   sip_buf_put(out, "\r\n", 2);
   sip_buf_putstr(out, m->body);
   return out->oom ? -1 : 0;
+}
+
+int sip_emsg_bytes(const sip_emsg *e, sip_buf *out, const char **p, size_t *n) {
+  if (!e->dirty && e->m.content_length >= 0) {
+    /* sip_parse framed it by this Content-Length: the bytes end where the body does (§18.3) */
+    *p = e->m.buf;
+    *n = e->m.len;
+    return 0;
+  }
+  if (sip_msg_serialize(&e->m, out)) return -1;
+  *p = out->p;
+  *n = out->n;
+  return 0;
 }

@@ -19,12 +19,32 @@ typedef struct sip_via_fix {
  * was written as it is (nothing to set, or it does not parse). */
 int sip_build_via_value(sip_buf *b, sip_str value, const sip_via_fix *fix);
 
+/* Text a caller puts into a message ------------------------------------------------------------
+ * A CR or LF inside a header value, reason phrase or URI ends its line early: what follows would
+ * pass as more headers, or after an empty line as a body and a second message on a stream (request
+ * smuggling). A NUL ends the text for C readers. Every edit and builder refuses all three; the
+ * parser never needs this scan (it splits lines itself). */
+
+/* The first CR, LF or NUL in p[0..n), or NULL when there is none. */
+const char *sip_bad_text_byte(const char *p, size_t n);
+
+/* Preformatted header lines (a reply's extra headers): each "name: value" CRLF, name a token
+ * (RFC 3261 §25.1), value without CR, LF or NUL (so no folding and no empty line). 0, or -1 with
+ * *what (static text) and *name (the name of the bad line, empty when the name is the problem). */
+int sip_check_header_lines(const char *p, size_t n, sip_str *name, const char **what);
+/* Append lines that passed sip_check_header_lines, without any Content-Length among them: the
+ * writer of a message gives the body's own (§20.14). */
+void sip_put_header_lines(sip_buf *b, const char *p, size_t n);
+
 /* A response to req (§8.2.6.2): copies every Via (the top one with fix applied), From, To (adding
  * ";tag=to_tag" when To has no tag and status > 100), Call-ID, CSeq, and for 100 a Timestamp;
- * then extra (raw header lines, each ending in CRLF, may be NULL), then Content-Type and
- * Content-Length and the body. reason NULL picks the RFC's phrase for the code. Returns 0, or -1
- * when out ran out of memory. Works on a request whose index is complete even when sip_parse
- * failed on a header value (to answer 400), copying the raw header values it has. */
+ * then extra (header lines that pass sip_check_header_lines, may be NULL; a Content-Length among
+ * them is dropped), then Content-Type and the Content-Length of the body (§20.14), and the body.
+ * reason NULL picks the RFC's phrase for the code. Returns 0, or -1 when out ran out of memory
+ * (out->oom), or with out unchanged when extra, reason, content_type or fix->received hold CR,
+ * LF or NUL, or to_tag is not a token (§19.3). Works on a request
+ * whose index is complete even when sip_parse failed on a header value (to answer 400), copying
+ * the raw header values it has. */
 int sip_build_response(sip_buf *out, const sip_msg *req, int status, const char *reason,
                        const char *to_tag, const sip_via_fix *fix, const char *extra,
                        const char *content_type, const char *body, size_t body_len);
@@ -73,6 +93,10 @@ int sip_emsg_request(sip_emsg *e, const char *method, size_t ml, const char *rur
 int sip_emsg_response(sip_emsg *e, int status, const char *reason, size_t rl);
 void sip_emsg_free(sip_emsg *e);
 
+/* Edits return 0, -1 when out of memory, or SIP_EDIT_REFUSED (nothing changed) for a name that
+ * is not a token, or a value, URI or reason phrase with CR, LF or NUL (sip_bad_text_byte). */
+#define SIP_EDIT_REFUSED (-2)
+
 /* Insert a header entry at index pos (0 = first line, m.nhdr = last). */
 int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, const char *val, size_t vl);
 int sip_emsg_remove(sip_emsg *e, unsigned idx);
@@ -86,7 +110,16 @@ int sip_emsg_set_status(sip_emsg *e, int status, const char *reason, size_t rl);
 /* Rebuild first[], count[] and the next chains after the index changed. */
 void sip_msg_reindex(sip_msg *m);
 
-/* Serialize: start line, one line per index entry ("Name: value"), blank line, body. */
+/* Serialize: start line, one line per index entry ("Name: value"), blank line, body. Content-Length
+ * is always the body's length (§18.3, §20.14): written where the first Content-Length entry
+ * stands (or after the last header when there is none), whatever the entries say; other
+ * Content-Length entries are left out. So an edit cannot make the bytes frame as something else
+ * on a stream. */
 int sip_msg_serialize(const sip_msg *m, sip_buf *out);
+
+/* The bytes that carry e: its original bytes while they still frame it exactly (never edited,
+ * and they have a Content-Length: a datagram without one must not go onto a stream as is),
+ * else e serialized into out. Sets *p, *n; returns 0, or -1 when out ran out of memory. */
+int sip_emsg_bytes(const sip_emsg *e, sip_buf *out, const char **p, size_t *n);
 
 #endif

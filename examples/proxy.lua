@@ -14,7 +14,11 @@ local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
 package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
 package.cpath = here .. "/build/?.so;" .. package.cpath
 local sip = require "sip"
-collectgarbage("generational")
+-- The collector, set here (require leaves it alone): incremental, a cycle once the heap is 1.5x
+-- what the last one left. In generational mode transactions outlive the minor collections
+-- (Timer J/L, 32 s), majors free too little, and each then waits for the heap to double: RSS
+-- kept growing. Numbers: csrc/bench/soak.py (RSS, Lua heap and CPU per call over minutes).
+collectgarbage("incremental", 150, 200)
 
 local USAGE = [[
 usage: proxy.lua [--listen PROTO:HOST:PORT]... [--realm DOMAIN] [--users FILE]

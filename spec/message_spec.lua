@@ -275,6 +275,66 @@ describe("sip messages", function()
       assert.has_error(function() m:push_via("not a via") end)
     end)
 
+    -- A CR or LF would end the line early: the rest would pass as headers, or after an empty line
+    -- as a second message on a stream. A NUL ends the text for C.
+    for _, bad in ipairs({ { "CRLF", "0\r\n\r\nINVITE sip:x SIP/2.0" }, { "LF", "a\nVia: evil" },
+                           { "CR", "a\rb" }, { "NUL", "a\0b" } }) do
+      it("§7.3 refuses a " .. bad[1] .. " in a value, naming the header, for every edit", function()
+        local m = assert(sip.parse(INVITE))
+        local before = tostring(m)
+        local function refused(fn, what)
+          local ok, err = pcall(fn)
+          assert.is_false(ok)
+          assert.matches(what .. " must not contain CR, LF or NUL", err, 1, true)
+        end
+        refused(function() m:set_header("Subject", bad[2]) end, "Subject value")
+        refused(function() m:add_header("X-Copied", bad[2]) end, "X-Copied value")
+        refused(function() m:add_header("X-Copied", bad[2], "top") end, "X-Copied value")
+        refused(function() m:push_via("SIP/2.0/UDP p.example;branch=z9hG4bK1" .. bad[2]) end, "Via value")
+        refused(function() m:set_body("x", "text/plain" .. bad[2]) end, "Content-Type value")
+        refused(function() m:set_uri("sip:bob@example.com" .. bad[2]) end, "Request-URI")
+        local rsp = sip.response(m, 200)
+        refused(function() rsp:set_status(200, "OK" .. bad[2]) end, "reason phrase")
+        refused(function() sip.response(m, 200, "OK" .. bad[2]) end, "reason phrase")
+        assert.equal(before, tostring(m)) -- nothing changed
+      end)
+    end
+
+    it("§25.1 refuses a header name that is not a token", function()
+      local m = assert(sip.parse(INVITE))
+      for _, name in ipairs({ "Bad Name", "X:Y", "", "X\r\nY", "X\0" }) do
+        local ok, err = pcall(m.set_header, m, name, "v")
+        assert.is_false(ok)
+        assert.matches("header name must be a token", err, 1, true)
+        assert.has_error(function() m:add_header(name, "v") end)
+      end
+    end)
+
+    it("§20.14 writes the body's length whatever Content-Length a script set", function()
+      for _, edit in ipairs({ function(m) m:set_header("Content-Length", "0") end,
+                              function(m) m:set_header("l", "99999") end,
+                              function(m) m:add_header("Content-Length", "1", "top") end,
+                              function(m) m:remove_header("Content-Length") end }) do
+        local m = assert(sip.parse(INVITE))
+        edit(m)
+        local bytes = tostring(m)
+        assert.equal(#bytes, (sip.frame(bytes))) -- one message on a stream, all of the bytes
+        local again = assert(sip.parse(bytes, { stream = true }))
+        assert.equal("v=0\n", again.body)
+        assert.same({ "4" }, again:headers("Content-Length"))
+      end
+    end)
+
+    it("§18.3 a datagram goes on as one message: extra octets cut, a missing length written", function()
+      local smuggled = "MESSAGE sip:bob@example.com SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+      local m = assert(sip.parse(INVITE .. smuggled))
+      assert.equal(INVITE, tostring(m))
+      local nolen = assert(sip.parse((INVITE:gsub("l: 4\r\n", "")) .. smuggled))
+      local bytes = tostring(nolen)
+      assert.equal(#bytes, (sip.frame(bytes)))
+      assert.equal("v=0\n" .. smuggled, assert(sip.parse(bytes, { stream = true })).body)
+    end)
+
     it("serializes an untouched message as its original bytes", function()
       assert.equal(INVITE, tostring(assert(sip.parse(INVITE))))
     end)
@@ -377,6 +437,54 @@ describe("sip messages", function()
       assert.equal(inv.uri, cancel.uri)
     end)
 
+    it("§7.3 refuses CR, LF or NUL in the header tables, strings and fields of the builders", function()
+      local function refused(fn, what)
+        local ok, err = pcall(fn)
+        assert.is_false(ok)
+        assert.matches(what, err, 1, true)
+      end
+      local r = req()
+      local base = { method = "OPTIONS", uri = "sip:a@b", from = "<sip:a@b>", to = "<sip:a@b>" }
+      local function request(extra)
+        local t = {}
+        for k, v in pairs(base) do t[k] = v end
+        for k, v in pairs(extra) do t[k] = v end
+        return sip.request(t)
+      end
+      for _, bad in ipairs({ "a\r\nVia: evil", "a\nb", "a\rb", "a\0b" }) do
+        refused(function() request { headers = { ["X-A"] = bad } } end, "header value must not contain CR, LF or NUL")
+        if not bad:find("\r\n", 1, true) then -- a CRLF in a string of lines is one more line
+          refused(function() request { headers = "X-A: " .. bad .. "\r\n" } end, "X-A: value must not contain CR, LF or NUL")
+          refused(function() sip.response(r, 200, nil, { headers = "X-A: " .. bad .. "\r\n" }) end,
+            "headers: X-A: value must not contain CR, LF or NUL")
+        end
+        refused(function() request { via = { host = bad } } end, "via.host must not contain")
+        refused(function() request { from = { uri = "sip:a@b", params = { [bad] = true } } } end, "from.params")
+        refused(function() sip.response(r, 200, nil, { headers = { ["X-A"] = bad } }) end, "header value must not contain")
+        refused(function() sip.response(r, 200, nil, { to_tag = bad }) end, "to_tag must be a token")
+        refused(function() sip.response(r, 200, nil, { received = bad }) end, "received must not contain")
+        refused(function() sip.response(r, 200, nil, { body = "x", content_type = "text/plain" .. bad }) end,
+          "content_type must not contain")
+      end
+      refused(function() sip.response(r, 200, nil, { headers = "X-A: 1\r\n\r\nSIP/2.0 200 OK\r\n" }) end,
+        "empty line (it would end the header section)")
+      refused(function() sip.response(r, 200, nil, { headers = "X-A: 1" }) end, "header line must end in CRLF")
+    end)
+
+    it("§20.14 a Content-Length among a builder's headers gives way to the body's", function()
+      local q = sip.request { method = "MESSAGE", uri = "sip:a@b", from = "<sip:a@b>", to = "<sip:a@b>",
+        headers = "X-A: 1\r\nl: 0\r\n", body = "hello", content_type = "text/plain" }
+      local rsp = sip.response(q, 200, nil, { headers = { ["Content-Length"] = "0", ["X-B"] = "2" },
+        body = "body!", content_type = "text/plain" })
+      for _, m in ipairs({ q, rsp }) do
+        local bytes = tostring(m)
+        assert.equal(#bytes, (sip.frame(bytes)))
+        assert.equal(1, #m:headers("Content-Length"))
+      end
+      assert.equal("hello", q.body)
+      assert.equal("body!", rsp.body)
+    end)
+
     it("raises on misuse", function()
       assert.has_error(function() sip.request {} end)
       assert.has_error(function() sip.request { method = "A B", uri = "sip:x", from = "<sip:a@b>", to = "<sip:a@b>" } end)
@@ -388,6 +496,48 @@ describe("sip messages", function()
       assert.matches("^z9hG4bK%w+$", sip.branch())
       assert.equal(16, #sip.tag())
       assert.are_not.equal(sip.callid(), sip.callid())
+    end)
+  end)
+
+  describe("on the wire", function()
+    it("§18.3 a datagram a proxy relays over TCP stays one message, whatever its script set", function()
+      local proxy = require "sip.proxy"
+      local loop = require "sip.loop"
+      local got = {}
+      sip.run(function()
+        local bob = assert(sip.endpoint { listen = { "tcp:127.0.0.1:0" },
+          handler = function(req) got[#got + 1] = req; req:reply(200) end })
+        local px = assert(proxy.new { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, realm = "example.com",
+          sweep_interval = 0,
+          route = function(req, p)
+            if req.method ~= "REGISTER" then req:set_header("Content-Length", "0") end -- a copied untrusted value
+            return proxy.default_route(req, p)
+          end })
+        local client = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } })
+        local dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
+        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+          to = "<sip:bob@example.com>", contact = ("<sip:bob@127.0.0.1:%d;transport=tcp>"):format(bob.by_proto.tcp.port),
+          expires = 60 }
+        assert.equal(200, assert(client:request(reg, { dest = dest, timeout = 2 })).status)
+        -- Content-Length 5, then octets a stream would take for a second request (§18.3 drops them)
+        local smuggled = "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKs\r\n" ..
+          "From: <sip:eve@example.com>;tag=e\r\nTo: <sip:bob@example.com>\r\nCall-ID: s\r\nCSeq: 1 MESSAGE\r\n" ..
+          "Content-Length: 0\r\n\r\n"
+        local m = sip.request { method = "MESSAGE", uri = "sip:bob@example.com", from = "<sip:alice@example.com>",
+          to = "<sip:bob@example.com>", body = "hello", content_type = "text/plain",
+          via = { host = "127.0.0.1", port = client.by_proto.udp.port } }
+        assert(client:send(tostring(m) .. smuggled, dest))
+        for _ = 1, 100 do
+          if #got > 0 then break end
+          sip.sleep(0.02)
+        end
+        sip.sleep(0.2) -- room for a second message, were there one
+        client:close(); px:close(); bob:close()
+      end)
+      assert.equal(1, #got)
+      assert.equal("hello", got[1].body)
+      assert.equal("alice", got[1].from.uri:match("sip:(%w+)@"))
+      assert.equal(0, loop.active())
     end)
   end)
 

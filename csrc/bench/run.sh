@@ -91,6 +91,20 @@ make --no-print-directory build/ctest/test_txn build/ctest/test_transport >/dev/
 build/ctest/test_txn | sed -n 's/^# *\(sizeof(sip_txn).*\)/transaction: \1 (goal: at most 2 KiB beyond the message)/p'
 build/ctest/test_transport | sed -n 's/^# *\(idle TCP.*\)/\1 (goal: 8 KiB or less)/p; s/^# *\(idle TLS.*\)/\1 (goal: 40 KiB or less)/p'
 
+# ---- memory under load: RSS and live Lua heap per 1,000 INVITE transactions in flight -----------
+# inflight.py: calls held ringing through examples/proxy.lua (a SIPp UAS answering after 15 s).
+# csrc/bench/soak.py is the long mixed load (minutes; not run here).
+if command -v sipp >/dev/null; then
+  echo
+  echo "== memory per 1,000 INVITE transactions in flight through examples/proxy.lua (csrc/bench/inflight.py)"
+  python3 csrc/bench/inflight.py --calls "${INFLIGHT_CALLS:-2000}" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read().strip().splitlines()[-1])
+if "error" in r: print(r["error"]); sys.exit()
+print("%d calls ringing: RSS %.1f -> %.1f MiB, live Lua heap %.1f -> %.1f MiB" % (r["calls"], *r["rss_mib"], *r["live_heap_mib"]))
+print("per 1,000 in flight: RSS %d KiB, live Lua heap %d KiB" % (r["rss_kib_per_1000"], r["lua_kib_per_1000"]))'
+fi
+
 # ---- runtime: stateful MESSAGE answering from Lua vs Kamailio's native REGISTER -----------------
 if command -v sipp >/dev/null && command -v kamailio >/dev/null; then
   echo

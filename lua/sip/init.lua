@@ -68,7 +68,7 @@ local function name_addr(v, what)
   end
   if v.tag then s = s .. ";tag=" .. check_value(v.tag, what .. ".tag") end
   for k, p in pairs(v.params or {}) do
-    s = s .. ";" .. k .. (p == true and "" or "=" .. check_value(p, what .. ".params"))
+    s = s .. ";" .. check_value(k, what .. ".params") .. (p == true and "" or "=" .. check_value(p, what .. ".params"))
   end
   return s
 end
@@ -95,8 +95,9 @@ function sip.request(t)
   local lines = { method .. " " .. uri .. " SIP/2.0\r\n" }
   local via = t.via
   if type(via) == "table" then
-    local v = format("SIP/2.0/%s %s%s;branch=%s", (via.transport or "UDP"):upper(), via.host or "0.0.0.0",
-      via.port and (":" .. via.port) or "", via.branch or sip.branch())
+    local v = format("SIP/2.0/%s %s%s;branch=%s", check_value(via.transport or "UDP", "via.transport"):upper(),
+      check_value(via.host or "0.0.0.0", "via.host"), via.port and (":" .. check_value(via.port, "via.port")) or "",
+      check_value(via.branch or sip.branch(), "via.branch"))
     if via.rport then v = v .. ";rport" end
     lines[#lines + 1] = "Via: " .. v .. "\r\n"
   elseif type(via) == "string" then
@@ -114,7 +115,10 @@ function sip.request(t)
   lines[#lines + 1] = "CSeq: " .. cseq .. " " .. method .. "\r\n"
   if t.contact then lines[#lines + 1] = "Contact: " .. name_addr(t.contact, "contact") .. "\r\n" end
   if t.expires then lines[#lines + 1] = "Expires: " .. math.tointeger(t.expires) .. "\r\n" end
-  header_lines(t.headers, lines)
+  -- checked in C, and without a Content-Length: the body gives it (§20.14)
+  local extra, herr = core.header_lines(concat(header_lines(t.headers)))
+  if not extra then argerror(1, "request", "headers: " .. herr) end
+  lines[#lines + 1] = extra
   local body = t.body or ""
   if #body > 0 then
     lines[#lines + 1] = "Content-Type: " .. check_value(t.content_type or "application/sdp", "content_type") .. "\r\n"

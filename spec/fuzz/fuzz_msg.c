@@ -1,8 +1,9 @@
 /* fuzz_msg: sip_parse in datagram and stream mode, with default and tight limits, over an exact
  * copy of the input (so ASan sees any read past it). On success: every slice inside the message,
- * the id chains consistent, lookups and the app check run, and every Via / address / CSeq value
- * parses again on its own; a request the gate answers (sip_gate.h) gets a 401 that parses, with
- * its Call-ID and CSeq. On failure: a status and an offset inside the buffer. */
+ * the id chains consistent, lookups and the app check run, every Via / address / CSeq value
+ * parses again on its own, the bytes sent on frame on a stream as that one message, and a
+ * request the gate answers (sip_gate.h) gets a 401 that parses, with its Call-ID and CSeq. On
+ * failure: a status and an offset inside the buffer. */
 #include "fuzz.h"
 #include "sip_gate.h"
 
@@ -129,6 +130,27 @@ static void check_rebase(const sip_msg *m, const char *buf, size_t size, const s
   free(copy);
 }
 
+/* What goes on from a parsed message frames on a stream as exactly that message (RFC 3261 §18.3):
+ * the original bytes (when sip_emsg_bytes keeps them) and the message serialized again. A stream
+ * peer may refuse them, but never sees a shorter message or waits for more. */
+static void check_frames(const sip_msg *m) {
+  sip_emsg e;
+  sip_emsg_wrap(&e, m);
+  for (int pass = 0; pass < 2; pass++) {
+    sip_buf b = SIP_BUF_INIT;
+    const char *p = NULL;
+    size_t n = 0, skip;
+    sip_error err;
+    int rc = pass ? sip_msg_serialize(m, &b) : sip_emsg_bytes(&e, &b, &p, &n);
+    if (pass) p = b.p, n = b.n;
+    if (rc == 0 && n) {
+      long k = sip_frame_stream(p, n, NULL, &skip, &err);
+      ASSERT(k < 0 || (k == (long)n && skip == 0));
+    }
+    sip_buf_free(&b);
+  }
+}
+
 /* The gate's answer to an accepted request is a well-formed 401 for it. */
 static void check_gate(const sip_msg *m) {
   static sip_gate *g;
@@ -173,6 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_ok(&m, buf, size);
         check_rebase(&m, buf, size, fuzz_limits[l], mode);
         if (l == 0 && mode == 0) check_gate(&m);
+        if (l == 0) check_frames(&m);
       } else
         check_err(&m, buf, size);
     }
