@@ -25,8 +25,9 @@ lsip_loop *lsip_getloop(lua_State *L);
  * and stops the loop. Pops function and arguments; returns the lua_pcall code. */
 int lsip_pcall(lsip_loop *lp, lua_State *L, int nargs);
 
-/* Put a free-block cache in front of the state's allocator when it is lauxlib's (lsip_alloc.c). */
-void lsip_install_alloc(lua_State *L);
+/* sip.core.install_alloc_cache(): a free-block cache in front of the state's allocator when it is
+ * lauxlib's (lsip_alloc.c); pushes whether it is there. */
+int lsip_install_alloc(lua_State *L);
 int lsip_alloc_cached(lua_State *L); /* sip.core.alloc_cache() */
 
 /* Leave on the stack the metatable `name` of a handle class, made on first use: its methods as

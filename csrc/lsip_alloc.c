@@ -98,24 +98,31 @@ int lsip_alloc_cached(lua_State *L) {
   return 3;
 }
 
-void lsip_install_alloc(lua_State *L) {
+/* sip.core.install_alloc_cache() -> true when the cache is in front of the state's allocator
+ * (now or already), false when that allocator is not lauxlib's (the host's own: left alone).
+ * An explicit call, never a side effect of require: it changes the whole state's allocator. */
+int lsip_install_alloc(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ANCHOR) != LUA_TNIL) { /* once per state */
-    lua_pop(L, 1);
-    return;
+    lua_pushboolean(L, 1);
+    return 1;
   }
   lua_pop(L, 1);
-  if (getenv("LUA_SIP_NO_ALLOC_CACHE")) return; /* for allocator debugging and comparisons */
   void *ud;
   lua_Alloc cur = lua_getallocf(L, &ud);
   /* is it lauxlib's own allocator? a fresh state of luaL_newstate gets that one */
   lua_State *probe = luaL_newstate();
-  if (!probe) return;
-  void *pud;
-  lua_Alloc std = lua_getallocf(probe, &pud);
-  lua_close(probe);
-  if (cur != std || ud != pud) return;
-  cache *c = calloc(1, sizeof *c);
-  if (!c) return;
+  int std_alloc = 0;
+  if (probe) {
+    void *pud;
+    lua_Alloc std = lua_getallocf(probe, &pud);
+    lua_close(probe);
+    std_alloc = cur == std && ud == pud;
+  }
+  cache *c = std_alloc ? calloc(1, sizeof *c) : NULL;
+  if (!c) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   c->prev = cur;
   c->prev_ud = ud;
   cache **pc = lua_newuserdatauv(L, sizeof *pc, 0);
@@ -126,4 +133,6 @@ void lsip_install_alloc(lua_State *L) {
   lua_setmetatable(L, -2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &ANCHOR);
   lua_setallocf(L, cached_alloc, c);
+  lua_pushboolean(L, 1);
+  return 1;
 }

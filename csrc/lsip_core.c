@@ -14,7 +14,6 @@ void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFu
 }
 
 int luaopen_sip_core(lua_State *L) {
-  lsip_install_alloc(L);
   lua_newtable(L);
   lsip_open_message(L);
   lsip_open_uri(L);
@@ -26,6 +25,8 @@ int luaopen_sip_core(lua_State *L) {
   lua_setfield(L, -2, "digest");
   lua_pushcfunction(L, lsip_alloc_cached);
   lua_setfield(L, -2, "alloc_cache");
+  lua_pushcfunction(L, lsip_install_alloc);
+  lua_setfield(L, -2, "install_alloc_cache");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   return 1;

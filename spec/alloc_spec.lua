@@ -1,9 +1,16 @@
 -- The free-block cache in front of the Lua allocator (csrc/lsip_alloc.c): installed over the
--- standard allocator when sip.core loads, bounded, and invisible to Lua's semantics.
+-- standard allocator when asked, never by require, bounded, and invisible to Lua's semantics.
 local core = require "sip.core"
 
 describe("the allocator's free-block cache", function()
-  it("is installed over lauxlib's allocator when sip.core loads", function()
+  it("is not installed by require, only by sip.core.install_alloc_cache()", function()
+    local out = io.popen([[lua5.4 -e 'local c = require "sip.core"; io.write(tostring(c.alloc_cache()), " ",
+      tostring(c.install_alloc_cache()), " ", math.type(c.alloc_cache()), " ", tostring(c.install_alloc_cache()))']]):read("a")
+    assert.equal("nil true integer true", out)
+  end)
+
+  it("is installed over lauxlib's allocator", function()
+    assert.is_true(core.install_alloc_cache())
     assert.is_number(core.alloc_cache())
   end)
 
