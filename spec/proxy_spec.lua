@@ -331,6 +331,19 @@ describe("sip.proxy", function()
       end)
     end)
 
+    it("px:relay(req, binding): a binding from the location service is a target", function()
+      with_proxy({ route = function(req, px)
+        if req.method == "REGISTER" then return px.registrar:handle(req) end
+        local list = px.location:get("sip:bob@example.com")
+        return px:relay(req, list[1]) -- the stored binding itself, not px:lookup's target
+      end }, function(env)
+        local bob = uas(env)
+        env.register(bob.ep, "bob")
+        assert.equal(200, (env.send(env.request("MESSAGE", "sip:bob@example.com"))).status)
+        assert.equal("MESSAGE", bob.requests[1].method)
+      end)
+    end)
+
     it("RFC 3327: a binding registered with a Path is reached along it", function()
       with_proxy(nil, function(env)
         local edge = uas(env)
