@@ -37,8 +37,8 @@ sip_digest_alg sip_digest_alg_lookup(sip_str name) {
   return SIP_DIGEST_UNKNOWN;
 }
 
-/* OpenSSL 3 looks an implicit EVP_md5() up in its provider tables on every EVP_DigestInit_ex (over
- * half the instructions of hashing a short string, by callgrind); fetched once, the lookup is gone.
+/* OpenSSL 3 looks an implicit EVP_md5() up in its provider tables on every EVP_DigestInit_ex
+ * (most of the cost of hashing a short string); fetched once, the lookup is gone.
  * Fetched objects are immutable and kept for the life of the process. */
 static const EVP_MD *fetched_md(int i, const char *name, const EVP_MD *implicit) {
   static EVP_MD *md[3];

@@ -57,8 +57,8 @@ static int decode_nonce(sip_str s, unsigned char out[NONCE_RAW]) {
 
 /* HMAC-SHA256 (RFC 2104) over head || realm, keyed with the server secret. The context is kept per
  * thread with a copy of the key it holds: EVP_MAC_init with a NULL key restarts from the key
- * schedule already computed, where a new context per nonce cost about 12,000 instructions
- * (fetching the digest by name, both key blocks, allocations) for 64 bytes of input. */
+ * schedule already computed, where a new context per nonce costs far more than the hash of its
+ * 64 bytes (fetching the digest by name, both key blocks, allocations). */
 #define MAC_KEY_MAX 64
 static int nonce_mac(const void *secret, size_t slen, const unsigned char head[16], sip_str realm,
                      unsigned char mac[32]) {

@@ -5,8 +5,8 @@
  *
  * One pass over the header lines. On x86-64 the common line is taken apart with 16-byte
  * compares: its LF comes first, searched 16 bytes at a time from its start, so that the next
- * line's start never waits for this line's parse (the CPU works on several lines at once: on a
- * Zen 5 that made the whole parse 14% faster, for 5% more instructions); the first ':' gives
+ * line's start never waits for this line's parse (the CPU works on several lines at once); the
+ * first ':' gives
  * the name, looked up by length and first letter; a typed header (Via, From, To, Contact,
  * Route, Call-ID, CSeq, Max-Forwards, Content-Length) is parsed by the fast parsers of
  * sip_fast.h up to the line's CR, where their grammar must end. Whatever the fast path does not
@@ -922,7 +922,7 @@ static __attribute__((noinline)) const char *addr_check(const char *p, const cha
  * the name anyway), or NULL when there is none before le: in v0, or 16 bytes at a time after it
  * while a load at q <= sstop stays inside the buffer and starts before le, then byte-wise: the
  * search of sip_find() with one bound check per 16 bytes instead of two, the bound computed once
- * per message (sip_find() here measured 2.5% slower on the whole parse). This is what the header
+ * per message (sip_find() here measured slower on the whole parse). This is what the header
  * loop does first on a line: the next line's start then depends on this search alone, not on the
  * typed parse of this one, so that the CPU can parse several lines at once. */
 static inline const char *line_lf(__m128i v0, const char *lp, const char *sstop, const char *le,
