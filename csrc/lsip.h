@@ -36,6 +36,14 @@ void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFu
 
 /* Each pushes a table of functions (or registers metatables) for sip.core. */
 int lsip_open_message(lua_State *L); /* sets fields on the table at the top */
+int lsip_open_build(lua_State *L);   /* sets fields on the table at the top */
+/* For the builders: the message at index i (raises when it is not one); a built message parsed
+ * and pushed (raises when out of memory; nil, err, status when it does not parse); the check of
+ * text a caller puts into a message (raises naming what, when it holds CR, LF or NUL). */
+const sip_msg *lsip_checkmsg(lua_State *L, int i);
+struct sip_buf;
+int lsip_pushbuilt(lua_State *L, struct sip_buf *b);
+void lsip_checktext(lua_State *L, int i, const char *what, const char *v, size_t n);
 int lsip_open_uri(lua_State *L);     /* sets fields on the table at the top */
 int lsip_open_digest(lua_State *L);  /* pushes the digest table */
 /* Fill c from a challenge table at index t (realm=, nonce=, algorithm=, qop=, opaque=, domain=,

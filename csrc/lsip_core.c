@@ -16,6 +16,7 @@ void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFu
 int luaopen_sip_core(lua_State *L) {
   lua_newtable(L);
   lsip_open_message(L);
+  lsip_open_build(L);
   lsip_open_uri(L);
   lsip_open_loop(L);
   lsip_open_stack(L);
