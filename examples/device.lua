@@ -150,7 +150,7 @@ local ok, err = pcall(sip.run, function()
     if stopping then break end
     sent = sent + 1
     local got = rsp or answer
-    if got then say("keepalive %d: %d %s", n, got.status, got.reason)
+    if got then say("keepalive %d: %d %s%s", n, got.status, got.reason, rsp and "" or (" (" .. tostring(merr) .. ")"))
     else say("keepalive %d: no answer: %s (%s)", n, tostring(merr), tostring(mcode)) end
     if rsp then
       failures = 0
