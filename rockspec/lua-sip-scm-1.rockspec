@@ -27,6 +27,7 @@ build = {
     ["sip.auth"] = "lua/sip/auth.lua",
     ["sip.auth_lockout"] = "lua/sip/auth_lockout.lua",
     ["sip.dialog"] = "lua/sip/dialog.lua",
+    ["sip.route"] = "lua/sip/route.lua",
     ["sip.ua"] = "lua/sip/ua.lua",
     ["sip.call"] = "lua/sip/call.lua",
     ["sip.call_common"] = "lua/sip/call_common.lua",

@@ -4,13 +4,12 @@
 -- the requests received inside it (§12.2.2) and learns from target refresh responses
 -- (§12.2.1.2). The UA (sip.ua) sends and receives; this file only keeps the state straight.
 local sip = require "sip"
+local route = require "sip.route"
 
 local M = {}
 local Dialog = {}
 Dialog.__index = Dialog
 Dialog.__name = "sip.dialog"
-
-local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
 
 -- The methods whose Contact replaces the remote target (§12.2: INVITE; RFC 3311 §5: UPDATE;
 -- RFC 6665 §4.1: SUBSCRIBE and NOTIFY).
@@ -34,17 +33,9 @@ function M.key_of_response(rsp)
   return M.key(rsp.call_id or "", from and from.tag, to and to.tag)
 end
 
---- Where a request goes when this URI is its next hop (§8.1.2, without RFC 3263 lookups):
--- {proto=, host=, port=} or nil, err.
-function M.hop(uri)
-  local u = type(uri) == "string" and sip.uri(uri) or uri
-  if not u then return nil, "cannot route to " .. tostring(uri) end
-  if u.scheme ~= "sip" and u.scheme ~= "sips" then return nil, "cannot route to a " .. u.scheme .. " URI" end
-  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
-  if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
-  local host = u:param("maddr") or u.host
-  return { proto = proto, host = (host:gsub("^%[(.*)%]$", "%1")), port = u.port or DEFAULT_PORT[proto] }
-end
+--- Where a request goes when this URI is its next hop: sip.route.hop, {proto=, host=, port=} or
+-- nil, err.
+M.hop = route.hop
 
 -- "<sip:p1;lr>" -> the URI inside a name-addr value, if it parses
 local function uri_of(value)

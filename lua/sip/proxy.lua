@@ -38,13 +38,14 @@ local loop = require "sip.loop"
 local endpoint = require "sip.endpoint"
 local location = require "sip.location"
 local registrar = require "sip.registrar"
+local sip_route = require "sip.route"
 
 local M = {}
 
 local type, tostring, ipairs, pairs, setmetatable, pcall, xpcall, select =
   type, tostring, ipairs, pairs, setmetatable, pcall, xpcall, select
 local format, concat, floor = string.format, table.concat, math.floor
-local uri_parse, next_hop, timer = core.uri, endpoint.next_hop, core.timer
+local uri_parse, next_hop, timer = core.uri, sip_route.next_hop, core.timer
 local traceback = debug.traceback
 
 local Proxy = {}
@@ -53,7 +54,6 @@ Proxy.__name = "sip.proxy"
 
 local PENDING = { trying = true, proceeding = true }
 local NO_OPTS = {}
-local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
 local token, token_check = core.token, core.token_check
 local RR_METHODS = { INVITE = true, SUBSCRIBE = true, REFER = true, NOTIFY = true }
 -- §16.7 step 6: among 4xx, those that let the client resubmit come first
@@ -338,13 +338,7 @@ end
 
 -- Where a request for a registered contact goes when no Route says otherwise (§8.1.2 with the
 -- contact as Request-URI); nil leaves it to the route set.
-local function contact_dest(text)
-  local u = uri_parse(text)
-  if not u or (u.scheme ~= "sip" and u.scheme ~= "sips") then return nil end
-  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
-  if not DEFAULT_PORT[proto] then return nil end
-  return { proto = proto, host = strip_brackets(u:param("maddr") or u.host), port = u.port or DEFAULT_PORT[proto] }
-end
+local contact_dest = sip_route.hop
 
 ---------------------------------------------------------------------------------------------------
 -- §16.3 request validation, §16.4 route information preprocessing
@@ -962,8 +956,9 @@ function Proxy:stray_up(rsp)
   if host == "255.255.255.255" or not (host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$")) then return end
   local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
   local proto = (nv.transport or "udp"):lower()
-  if not DEFAULT_PORT[proto] then return end
-  self.ep:send(rsp, { proto = proto, host = host, port = port or DEFAULT_PORT[proto] })
+  local default = sip_route.default_port(proto)
+  if not default then return end
+  self.ep:send(rsp, { proto = proto, host = host, port = port or default })
 end
 
 -- Run a group of targets in parallel and wait for all of them.

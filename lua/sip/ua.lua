@@ -10,6 +10,7 @@ local core = require "sip.core"
 local loop = require "sip.loop"
 local endpoint = require "sip.endpoint"
 local dialog = require "sip.dialog"
+local sip_route = require "sip.route"
 local Call = require "sip.call"
 local Registration = require "sip.ua_register"
 
@@ -229,7 +230,7 @@ end
 
 -- Where an out-of-dialog request goes (first Route, or the Request-URI).
 function UA:_next_hop(req)
-  return endpoint.next_hop(req)
+  return sip_route.next_hop(req)
 end
 
 local function header_list(t, ...)

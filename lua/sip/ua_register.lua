@@ -6,7 +6,7 @@
 -- true} removes every binding of the address-of-record (Contact: *, §10.2.2).
 local sip = require "sip"
 local loop = require "sip.loop"
-local dialog = require "sip.dialog"
+local route = require "sip.route"
 
 local format = string.format
 
@@ -43,8 +43,8 @@ local function new(ua, opts)
   if opts.contact then
     self.contact = opts.contact
   else
-    local hop = dialog.hop(registrar)
-    if ua.outbound_proxy then hop = dialog.hop(ua.outbound_proxy) or hop end
+    local hop = route.hop(registrar)
+    if ua.outbound_proxy then hop = route.hop(ua.outbound_proxy) or hop end
     self.contact = ua:contact(hop and hop.proto or "udp")
   end
   return self
