@@ -23,6 +23,7 @@ build = {
     ["sip.sdp"] = "lua/sip/sdp.lua",
     ["sip.sdp_offer"] = "lua/sip/sdp_offer.lua",
     ["sip.loop"] = "lua/sip/loop.lua",
+    ["sip.args"] = "lua/sip/args.lua",
     ["sip.endpoint"] = "lua/sip/endpoint.lua",
     ["sip.auth"] = "lua/sip/auth.lua",
     ["sip.auth_lockout"] = "lua/sip/auth_lockout.lua",

@@ -23,9 +23,7 @@ local sip = {
 
 local format, concat, type = string.format, table.concat, type
 
-local function argerror(i, fname, msg)
-  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3)
-end
+local argerror = require("sip.args").error
 
 local function check_value(v, what)
   if type(v) ~= "string" and type(v) ~= "number" then

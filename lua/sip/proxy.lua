@@ -61,7 +61,7 @@ local RESUBMIT = { [401] = true, [407] = true, [415] = true, [420] = true, [484]
 local LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
 local ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK"
 
-local function argerror(msg) error("bad argument #1 to 'proxy' (" .. msg .. ")", 3) end
+local argerror = require("sip.args").raiser("proxy")
 
 local function strip_brackets(h)
   if h:byte(1) == 91 then return h:sub(2, -2) end -- "[v6]"

@@ -30,7 +30,7 @@ Registrar.__name = "sip.registrar"
 
 local SUPPORTED = { path = true } -- option tags we support as a registrar (§10.3 step 2)
 
-local function argerror(msg) error("bad argument #1 to 'registrar' (" .. msg .. ")", 3) end
+local argerror = require("sip.args").raiser("registrar")
 
 -- domains: nil (any), a list of names, a set, or a function(host) -> boolean
 local function domain_check(d)

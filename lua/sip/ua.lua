@@ -35,9 +35,7 @@ for _, m in ipairs(BASE_METHODS) do KNOWN_METHODS[m] = true end
 -- Requests whose body must be a session description (RFC 3261 §13, RFC 3262, RFC 3311).
 local SDP_METHODS = { INVITE = true, UPDATE = true, PRACK = true }
 
-local function argerror(i, fname, msg)
-  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3)
-end
+local argerror = require("sip.args").error
 
 local function split_list(values)
   local out = {}

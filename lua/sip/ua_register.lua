@@ -15,9 +15,7 @@ local Registration = {}
 Registration.__index = Registration
 Registration.__name = "sip.registration"
 
-local function argerror(i, fname, msg)
-  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3)
-end
+local argerror = require("sip.args").error
 
 -- When to refresh a binding granted for `expires` seconds: a minute before it runs out, or
 -- halfway for short ones.
