@@ -37,9 +37,10 @@ end
 -- nil, err.
 M.hop = route.hop
 
--- "<sip:p1;lr>" -> the URI inside a name-addr value, if it parses
+-- "<sip:p1;lr>" -> the URI inside a name-addr value (sip.addr, the C parser), if it parses
 local function uri_of(value)
-  local u = value:match("<([^>]*)>") or value:match("^%s*([^;%s]+)")
+  local a = sip.addr(value)
+  local u = a and a.uri
   return u and sip.uri(u) and u or nil
 end
 

@@ -23,8 +23,10 @@ local function refresh_delay(expires)
   return math.max(expires / 2, expires - 60)
 end
 
+-- the URI of our Contact value (sip.addr, the C parser), or the value itself
 local function uri_of(value)
-  return value:match("<([^>]*)>") or value:match("^%s*([^;%s]+)") or value
+  local a = sip.addr(value)
+  return a and a.uri or value
 end
 
 local function new(ua, opts)
