@@ -79,6 +79,25 @@ describe("sip.dialog", function()
     end)
   end)
 
+  describe("§19.3 tags through the C parser", function()
+    it("a tag= URI parameter inside <> is not the From tag: sip.request adds one", function()
+      local r = sip.request { method = "OPTIONS", uri = "sip:b@example.com", to = "<sip:b@example.com>",
+        from = "<sip:a@example.com;tag=x>" }
+      assert.is_string(r.from.tag)
+      assert.not_equal("x", r.from.tag)
+      assert.equal("x", sip.request { method = "OPTIONS", uri = "sip:b@example.com", to = "<sip:b@example.com>",
+        from = "<sip:a@example.com>;tag=x" }.from.tag)
+    end)
+    it("sip.tag_of: a value, or a message's To or From", function()
+      assert.is_nil(sip.tag_of("<sip:a@example.com;tag=x>"))
+      assert.equal("y", sip.tag_of('"tag=z" <sip:a@example.com>;tag=y'))
+      local m = invite()
+      assert.equal("atag", sip.tag_of(m, "From"))
+      assert.is_nil(sip.tag_of(m, "To"))
+      assert.equal("btag", sip.tag_of(response(200), "To"))
+    end)
+  end)
+
   describe("§12.1.1 UAS side", function()
     it("keeps Record-Route in order, the caller's Contact as target, its CSeq as remote sequence", function()
       local d = dialog.uas(invite("Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"), "btag",

@@ -70,6 +70,21 @@ function sip.addr(value)
   return list[1]
 end
 
+--- The tag parameter of a From or To (§19.3), or nil: v is a header value, or a message and name
+-- "To" or "From". Read by the C parser, never by a pattern (a "tag=" inside <> is a URI's).
+function sip.tag_of(v, name)
+  if type(v) == "string" then
+    local a = sip.addr(v)
+    return a and a.tag
+  end
+  -- the raw value answers for nearly every message; a "tag" that could sit in a display name or
+  -- a URI is checked with the parser
+  local raw = v:header(name)
+  if not raw or not raw:find("tag", 1, true) then return nil end
+  local a = v[name:lower()]
+  return a and a.tag
+end
+
 -- A name-addr from a string (used as is) or {uri=, display=, tag=, params={...}}.
 local function name_addr(v, what)
   if type(v) == "string" then return check_value(v, what) end
@@ -117,7 +132,7 @@ function sip.request(t)
   lines[#lines + 1] = "Max-Forwards: " .. math.tointeger(t.max_forwards or 70) .. "\r\n"
   for _, r in ipairs(t.route or {}) do lines[#lines + 1] = "Route: " .. name_addr(r, "route") .. "\r\n" end
   local fromv = name_addr(from, "from")
-  if type(from) == "string" and not fromv:find(";%s*tag=") then fromv = fromv .. ";tag=" .. sip.tag() end
+  if type(from) == "string" and not sip.tag_of(fromv) then fromv = fromv .. ";tag=" .. sip.tag() end
   lines[#lines + 1] = "From: " .. fromv .. "\r\n"
   lines[#lines + 1] = "To: " .. name_addr(t.to, "to") .. "\r\n"
   lines[#lines + 1] = "Call-ID: " .. check_value(t.call_id or sip.callid(), "call_id") .. "\r\n"

@@ -351,14 +351,9 @@ local contact_dest = sip_route.hop
 -- CSeq computed in C. The top Via is left out: it changes on every hop. Proxy-Require and
 -- Proxy-Authorization too: a resubmission with credentials has a new CSeq anyway.
 
--- Is there a To tag? The raw value answers for nearly every request; a "tag" that could sit in
--- a display name is checked with the parser.
-local function has_to_tag(req)
-  local v = req:header("To")
-  if not v or not v:find("tag", 1, true) then return false end
-  local to = req.to
-  return to ~= nil and to.tag ~= nil
-end
+-- Is there a To tag? (sip.tag_of)
+local tag_of = require("sip").tag_of
+local function has_to_tag(req) return tag_of(req, "To") ~= nil end
 
 local LOOP_KEYS = 16384
 function Proxy:remember(key)
