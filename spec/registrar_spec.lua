@@ -215,6 +215,15 @@ describe("sip.registrar", function()
     end)
   end)
 
+  it("§10.3 step 2: Unsupported lists every unknown tag of Require lines, in order (§7.3.1)", function()
+    with_registrar(nil, function(t)
+      local rsp = t.register({ "<sip:alice@192.0.2.10>" }, 600,
+        { headers = { { "Require", "path, x1 ,x2" }, { "Require", "x3" } } })
+      assert.equal(420, rsp.status)
+      assert.same({ "x1", "x2", "x3" }, rsp:headers("Unsupported"))
+    end)
+  end)
+
   local refused = {
     { "RFC 4475 §3.3.4: To not a SIP URI", { to = "isbn:2983792873" }, 400 },
     { "§10.3 step 5: To in another domain", { aor = "sip:alice@elsewhere.example.org" }, 404 },

@@ -70,6 +70,16 @@ function sip.addr(value)
   return list[1]
 end
 
+--- The items of a list header (Require, Supported, Accept ...; RFC 3261 §7.3.1) in order: the
+-- C parser splits the values on commas and trims them; empty ones are left out.
+function sip.values(msg, name)
+  local out = {}
+  for _, v in ipairs(msg:headers(name)) do
+    if v ~= "" then out[#out + 1] = v end
+  end
+  return out
+end
+
 --- The tag parameter of a From or To (§19.3), or nil: v is a header value, or a message and name
 -- "To" or "From". Read by the C parser, never by a pattern (a "tag=" inside <> is a URI's).
 function sip.tag_of(v, name)

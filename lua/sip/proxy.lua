@@ -376,11 +376,7 @@ function Proxy:new_branch(dest)
 end
 
 local function unsupported(req, name)
-  local out = {}
-  for _, v in ipairs(req:headers(name)) do
-    for tag in v:gmatch("[^,%s]+") do out[#out + 1] = tag end
-  end
-  return concat(out, ", ")
+  return concat(require("sip").values(req, name), ", ")
 end
 
 -- §16.3: returns the parsed Request-URI, or nil after answering.

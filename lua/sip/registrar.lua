@@ -195,10 +195,8 @@ function Registrar:process(req)
   local require_h = req:header("Require")
   if require_h then
     local unsupported = {}
-    for _, v in ipairs(req:headers("Require")) do
-      for tag in v:gmatch("[^,%s]+") do
-        if not SUPPORTED[tag:lower()] then unsupported[#unsupported + 1] = tag end
-      end
+    for _, tag in ipairs(sip.values(req, "Require")) do
+      if not SUPPORTED[tag:lower()] then unsupported[#unsupported + 1] = tag end
     end
     if #unsupported > 0 then
       return fail(420, "Bad Extension", "Unsupported: " .. concat(unsupported, ", ") .. "\r\n")

@@ -37,16 +37,7 @@ local SDP_METHODS = { INVITE = true, UPDATE = true, PRACK = true }
 
 local argerror = require("sip.args").error
 
-local function split_list(values)
-  local out = {}
-  for _, v in ipairs(values) do
-    for item in v:gmatch("[^,]+") do
-      item = item:match("^%s*(.-)%s*$")
-      if item ~= "" then out[#out + 1] = item end
-    end
-  end
-  return out
-end
+local values = sip.values -- a list header's items, split by the C parser
 
 --- The media type of a message body, lower case without parameters ("application/sdp").
 function M.media_type(msg)
@@ -347,7 +338,7 @@ end
 -- §8.2.2.3: the option tags of Require we do not know.
 local function unsupported(req)
   local bad = {}
-  for _, tag in ipairs(split_list(req:headers("Require"))) do
+  for _, tag in ipairs(values(req, "Require")) do
     if not M.SUPPORTED[tag:lower()] then bad[#bad + 1] = tag end
   end
   return #bad > 0 and bad or nil
@@ -357,7 +348,7 @@ end
 local function content_problem(req)
   local enc = req:header("Content-Encoding")
   if enc then
-    for _, e in ipairs(split_list(req:headers("Content-Encoding"))) do
+    for _, e in ipairs(values(req, "Content-Encoding")) do
       if e:lower() ~= "identity" then
         return 415, "Unsupported Media Type", { { "Accept-Encoding", "identity" } }
       end
@@ -369,7 +360,7 @@ local function content_problem(req)
   if req.method == "INVITE" and req:header("Accept") then
     -- §8.2.3, RFC 4475 §3.3.15: our answer will carry SDP; an Accept without it cannot take it
     local ok = false
-    for _, a in ipairs(split_list(req:headers("Accept"))) do
+    for _, a in ipairs(values(req, "Accept")) do
       local t = (a:match("^([^;%s]+)") or ""):lower()
       if t == "application/sdp" or t == "application/*" or t == "*/*" then ok = true end
     end
