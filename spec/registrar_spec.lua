@@ -66,6 +66,20 @@ describe("sip.registrar", function()
     assert.has_error(function() registrar.new { domains = 42 } end)
   end)
 
+  it("formats headers in the one order of sip.header_pairs: pairs as listed, then names sorted", function()
+    local h = { { "X-B", "1" }, { "X-A", "2" }, ["X-Z"] = "3", ["X-C"] = { "4", "5" } }
+    local lines = "X-B: 1\r\nX-A: 2\r\nX-C: 4\r\nX-C: 5\r\nX-Z: 3\r\n"
+    assert.equal(lines, registrar.header_lines(h))
+    assert.equal(lines, sip.format_headers(h))
+    assert.same({ { "X-B", "1" }, { "X-A", "2" }, { "X-C", { "4", "5" } }, { "X-Z", "3" } }, sip.header_pairs({}, h))
+    local req = sip.request { method = "OPTIONS", uri = "sip:b@example.com", from = "<sip:a@example.com>",
+      to = "<sip:b@example.com>", headers = h }
+    assert.same({ "1", "2", "4", "5", "3" }, { req:header("X-B"), req:header("X-A"), req:headers("X-C")[1],
+      req:headers("X-C")[2], req:header("X-Z") })
+    assert.truthy(tostring(req):find(lines, 1, true))
+    assert.truthy(tostring(sip.response(req, 200, nil, { headers = h })):find(lines, 1, true))
+  end)
+
   it("§10.3 step 7-8: adds a binding; the 200 lists it with its expiry, and a Date", function()
     with_registrar(nil, function(t)
       local rsp = t.register({ "<sip:alice@192.0.2.10:5060>" }, 1800)

@@ -34,7 +34,29 @@ local function check_value(v, what)
   return v
 end
 
--- Header lines from { {name, value}, ... } or { Name = value } (values may be lists of values).
+-- Headers come as { {name, value}, ... }, { Name = value } or both in one table (a value may be
+-- a list of values). Their one order, whichever API takes them: the pairs first, as listed,
+-- then the named ones sorted by name.
+local function sorted_names(h)
+  local names = {}
+  for k in pairs(h) do
+    if type(k) == "string" then names[#names + 1] = k end
+  end
+  table.sort(names)
+  return names
+end
+
+--- Append the {name, value} pairs of a headers table h (in the order above) to out; anything
+-- but a table adds nothing. Returns out.
+function sip.header_pairs(out, h)
+  if type(h) == "table" then
+    for _, pair in ipairs(h) do out[#out + 1] = pair end
+    for _, k in ipairs(sorted_names(h)) do out[#out + 1] = { k, h[k] } end
+  end
+  return out
+end
+
+-- Header lines from a headers table (or raw lines), checked, appended to out.
 local function header_lines(h, out)
   out = out or {}
   if h == nil then return out end
@@ -50,9 +72,7 @@ local function header_lines(h, out)
     end
   end
   for _, pair in ipairs(h) do add(pair[1], pair[2]) end
-  for k, v in pairs(h) do
-    if type(k) == "string" then add(k, v) end
-  end
+  for _, k in ipairs(sorted_names(h)) do add(k, h[k]) end
   return out
 end
 
@@ -179,8 +199,11 @@ function sip.response(req, status, reason, opts)
   return core.response(req, status, reason, opts)
 end
 
+--- A headers table (or raw lines) as the text of its header lines, in the order above.
+function sip.format_headers(h) return concat(header_lines(h)) end
+
 -- req:reply (lsip_msg.c) formats a table of headers with this.
-core.message_methods._format_headers = function(h) return concat(header_lines(h)) end
+core.message_methods._format_headers = sip.format_headers
 
 -- coroutines over the event loop (lua/sip/loop.lua)
 local loop = require "sip.loop"

@@ -152,14 +152,8 @@ function M.contact_lines(list, now)
   return concat(out)
 end
 
---- A list of {name, value} (sip.auth's challenges) as header lines.
-function M.header_lines(list)
-  if not list or #list == 0 then return "" end
-  if #list == 1 then return list[1][1] .. ": " .. list[1][2] .. "\r\n" end
-  local lines = {}
-  for i, h in ipairs(list) do lines[i] = h[1] .. ": " .. h[2] .. "\r\n" end
-  return concat(lines)
-end
+--- A list of {name, value} (sip.auth's challenges) as header lines (sip.format_headers).
+M.header_lines = sip.format_headers
 
 local function fail(status, reason, headers)
   return status, reason, headers and { headers = headers } or nil

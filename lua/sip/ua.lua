@@ -222,19 +222,10 @@ function UA:_next_hop(req)
   return sip_route.next_hop(req)
 end
 
+-- {{name, value}, ...} from several sources, in sip.header_pairs' order
 local function header_list(t, ...)
-  -- {{name, value}, ...} from several sources: lists of pairs and {Name = value} maps
   local out = t or {}
-  for i = 1, select("#", ...) do
-    local h = select(i, ...)
-    if type(h) == "table" then
-      for _, pair in ipairs(h) do out[#out + 1] = pair end
-      local keys = {}
-      for k in pairs(h) do if type(k) == "string" then keys[#keys + 1] = k end end
-      table.sort(keys)
-      for _, k in ipairs(keys) do out[#out + 1] = { k, h[k] } end
-    end
-  end
+  for i = 1, select("#", ...) do sip.header_pairs(out, (select(i, ...))) end
   return out
 end
 
