@@ -66,6 +66,32 @@ describe("sip.registrar", function()
     assert.has_error(function() registrar.new { domains = 42 } end)
   end)
 
+  describe("§10.3 step 4: registrar.policy", function()
+    local function known(name) return name == "alice" or name == "bob" end
+    local cases = { -- policy, user, To URI, allowed
+      { "own", "alice", "sip:alice@example.com", true },
+      { "own", "alice", "sip:bob@example.com", false },
+      { "own", "alice", "sip:door@example.com", false },
+      { "own-or-free", "alice", "sip:door@example.com", true },
+      { "own-or-free", "alice", "sip:bob@example.com", false },
+      { "own-or-free", "alice", "not a uri", false },
+    }
+    for _, c in ipairs(cases) do
+      it(("%s: %s for %s -> %s"):format(c[1], c[2], c[3], tostring(c[4])), function()
+        assert.equal(c[4], registrar.policy(c[1], known)(c[2], c[3]))
+      end)
+    end
+    it("takes to_user as sip.auth gives it, a function as it is, nil, err for the rest", function()
+      assert.is_true(registrar.policy("own", known)("alice", nil, "alice"))
+      assert.is_false(registrar.policy("own-or-free", known)("alice", nil, false))
+      local fn = function() return true end
+      assert.equal(fn, registrar.policy(fn, known))
+      local p, err = registrar.policy("anyone", known)
+      assert.is_nil(p)
+      assert.equal('register_policy must be "own", "own-or-free" or a function', err)
+    end)
+  end)
+
   it("formats headers in the one order of sip.header_pairs: pairs as listed, then names sorted", function()
     local h = { { "X-B", "1" }, { "X-A", "2" }, ["X-Z"] = "3", ["X-C"] = { "4", "5" } }
     local lines = "X-B: 1\r\nX-A: 2\r\nX-C: 4\r\nX-C: 5\r\nX-Z: 3\r\n"

@@ -144,26 +144,12 @@ function M.new(t)
     if type(users) ~= "table" and type(users) ~= "function" then argerror("users must be a table, a file name or a function") end
     if not self.realm then argerror("users need a realm") end
     local auth = require "sip.auth"
-    local policy = t.register_policy or "own"
-    if type(policy) ~= "function" and policy ~= "own" and policy ~= "own-or-free" then
-      argerror("register_policy must be \"own\", \"own-or-free\" or a function")
-    end
-    local function known(name)
+    -- §10.3 step 4 (registrar.policy), checked by sip.auth once the credentials hold
+    local may_register, perr = registrar.policy(t.register_policy or "own", function(name)
       if type(users) == "table" then return users[name] ~= nil end
       return users(name, self.realm) ~= nil
-    end
-    local may_register = type(policy) == "function" and policy or function(user, to, to_user)
-      -- §10.3 step 4: a user may change the bindings of its own address; with "own-or-free" also
-      -- of addresses of our domain that belong to no user (devices, services, test agents).
-      -- to_user: the To URI's user part as sip.auth keeps it ("" none, false unparsable)
-      if to_user == nil then
-        local u = to and uri_parse(to)
-        to_user = u and (u.user or "") or false
-      end
-      if not to_user then return false end
-      if to_user == user then return true end
-      return policy == "own-or-free" and not known(to_user)
-    end
+    end)
+    if not may_register then argerror(perr) end
     -- the nonce-count table holds every nonce answered within nonce_ttl: past its size,
     -- answers on nonces it had to forget come back stale (RFC 7616 §3.4); 65536 is 2 MB
     -- one count of failed guesses for both servers (the 401 and the 407 of a user are one

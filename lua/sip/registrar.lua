@@ -44,6 +44,29 @@ local function domain_check(d)
   return function(host) return set[host:lower()] == true end
 end
 
+--- §10.3 step 4, who may change the bindings of an address-of-record. policy: "own" (a user only
+-- its own address), "own-or-free" (also the addresses of our domain that belong to no user,
+-- known(name) false: devices, services, test agents) or fn(user, to_uri, to_user) deciding
+-- itself. Returns the decision fn(user, to_uri, to_user) -> boolean, the form sip.auth's
+-- may_register option takes (to_user: the To URI's user part, "" none, false unparsable; parsed
+-- from to_uri when nil), or nil, err for any other policy.
+function M.policy(policy, known)
+  if type(policy) == "function" then return policy end
+  if policy ~= "own" and policy ~= "own-or-free" then
+    return nil, "register_policy must be \"own\", \"own-or-free\" or a function"
+  end
+  local free = policy == "own-or-free"
+  return function(user, to, to_user)
+    if to_user == nil then
+      local u = to and sip.uri(to)
+      to_user = u and (u.user or "") or false
+    end
+    if not to_user then return false end
+    if to_user == user then return true end
+    return free and not known(to_user)
+  end
+end
+
 function M.new(t)
   t = t or {}
   if type(t) ~= "table" then argerror("table expected") end
