@@ -5,6 +5,7 @@
 -- (§12.2.1.2). The UA (sip.ua) sends and receives; this file only keeps the state straight.
 local sip = require "sip"
 local route = require "sip.route"
+local argerror = require("sip.args").error
 
 local M = {}
 local Dialog = {}
@@ -99,8 +100,8 @@ end
 --- The UAC side of a dialog (§12.1.2) from the request we sent and a response carrying a To tag
 -- (a 101-199 makes it early, a 2xx confirmed).
 function M.uac(req, rsp)
-  if not req or not req.is_request then error("bad argument #1 to 'uac' (a request expected)", 2) end
-  if not rsp or not rsp.is_response then error("bad argument #2 to 'uac' (a response expected)", 2) end
+  if type(req) ~= "userdata" or not req.is_request then argerror(1, "uac", "a request expected") end
+  if type(rsp) ~= "userdata" or not rsp.is_response then argerror(2, "uac", "a response expected") end
   local from, to = req.from, rsp.to
   return setmetatable({
     role = "uac",
@@ -122,8 +123,8 @@ end
 --- The UAS side of a dialog (§12.1.1) from the request received and our To tag. contact: the
 -- Contact we put in our responses.
 function M.uas(req, local_tag, contact)
-  if not req or not req.is_request then error("bad argument #1 to 'uas' (a request expected)", 2) end
-  if type(local_tag) ~= "string" then error("bad argument #2 to 'uas' (tag expected)", 2) end
+  if type(req) ~= "userdata" or not req.is_request then argerror(1, "uas", "a request expected") end
+  if type(local_tag) ~= "string" then argerror(2, "uas", "tag expected") end
   return setmetatable({
     role = "uas",
     call_id = req.call_id,
@@ -162,7 +163,7 @@ end
 -- nil, err when the target cannot be routed).
 function Dialog:request(method, opts)
   opts = opts or {}
-  if type(method) ~= "string" then error("bad argument #1 to 'request' (method expected)", 2) end
+  if type(method) ~= "string" then argerror(1, "request", "method expected") end
   local cseq = opts.cseq
   if method ~= "ACK" and method ~= "CANCEL" then
     self.local_seq = (self.local_seq or initial_seq()) + 1

@@ -5,6 +5,7 @@
 local core = require "sip.core"
 local loop = require "sip.loop"
 local route = require "sip.route"
+local argerror = require("sip.args").error
 
 local M = {}
 local Endpoint = {}
@@ -72,7 +73,7 @@ end
 --   idle_timeout = (limits.idle), loss = share of outgoing UDP datagrams to drop (tests only) }
 function M.new(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("bad argument #1 to 'endpoint' (table expected)", 2) end
+  if type(opts) ~= "table" then argerror(1, "endpoint", "table expected") end
   for _, l in ipairs(opts.listen or {}) do M.parse_listen(l) end -- misuse raises before anything opens
   local cfg = {
     t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
@@ -153,7 +154,7 @@ local next_hop = route.next_hop
 -- (408 timeout, 503 transport trouble). A request without Via gets ours with a fresh branch.
 function Endpoint:request(req, opts)
   opts = opts or {}
-  if not req or not req.is_request then error("bad argument #1 to 'request' (a request expected)", 2) end
+  if not req or not req.is_request then argerror(1, "request", "a request expected") end
   local dest = opts.dest
   if not dest then
     local err
@@ -227,7 +228,7 @@ function Endpoint:stats() return self.stack:stats() end
 -- a connection already closed, a request not received, or a closed endpoint.
 function Endpoint:trust(req)
   if type(req) ~= "userdata" or not req.is_request then
-    error("bad argument #1 to 'trust' (a received request expected)", 2)
+    argerror(1, "trust", "a received request expected")
   end
   local src = req.source
   local conn = src and src.conn
