@@ -57,6 +57,47 @@ describe("sip.dialog", function()
     end)
   end)
 
+  describe("§25.1 name-addr values through the C parser", function()
+    it("a quoted '<' in a display name is text: the route set, the hop and the Route still hold", function()
+      local rr = '"edge <a> proxy" <sip:p1.example.com:5070;lr>;x=1'
+      local d = dialog.uac(invite(), response(200, "Record-Route: " .. rr .. "\r\n"))
+      assert.same({ rr }, d.route_set)
+      local req, dest = d:request("BYE")
+      assert.same({ proto = "udp", host = "p1.example.com", port = 5070 }, dest)
+      assert.same({ rr }, routes(req))
+      assert.equal("sip:bob@192.0.2.4:5062;transport=tcp", req.uri)
+    end)
+
+    it("sip.addr reads one value: name-addr, addr-spec, nil and err for the rest", function()
+      assert.equal("sip:p1;lr", sip.addr('"a <b" <sip:p1;lr>;x=1').uri)
+      assert.equal("a <b", sip.addr('"a <b" <sip:p1;lr>').display)
+      assert.equal("sip:c@h", sip.addr("sip:c@h;expires=3").uri)
+      assert.is_nil((sip.addr("<sip:a")))
+      assert.is_nil((sip.addr("<sip:a>, <sip:b>")))
+      assert.is_nil((sip.addr("<sip:a>\r\nX: y")))
+      assert.has_error(function() sip.addr(5) end, "bad argument #1 to 'addr' (string expected)")
+    end)
+  end)
+
+  describe("§19.3 tags through the C parser", function()
+    it("a tag= URI parameter inside <> is not the From tag: sip.request adds one", function()
+      local r = sip.request { method = "OPTIONS", uri = "sip:b@example.com", to = "<sip:b@example.com>",
+        from = "<sip:a@example.com;tag=x>" }
+      assert.is_string(r.from.tag)
+      assert.not_equal("x", r.from.tag)
+      assert.equal("x", sip.request { method = "OPTIONS", uri = "sip:b@example.com", to = "<sip:b@example.com>",
+        from = "<sip:a@example.com>;tag=x" }.from.tag)
+    end)
+    it("sip.tag_of: a value, or a message's To or From", function()
+      assert.is_nil(sip.tag_of("<sip:a@example.com;tag=x>"))
+      assert.equal("y", sip.tag_of('"tag=z" <sip:a@example.com>;tag=y'))
+      local m = invite()
+      assert.equal("atag", sip.tag_of(m, "From"))
+      assert.is_nil(sip.tag_of(m, "To"))
+      assert.equal("btag", sip.tag_of(response(200), "To"))
+    end)
+  end)
+
   describe("§12.1.1 UAS side", function()
     it("keeps Record-Route in order, the caller's Contact as target, its CSeq as remote sequence", function()
       local d = dialog.uas(invite("Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"), "btag",

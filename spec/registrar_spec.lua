@@ -66,6 +66,46 @@ describe("sip.registrar", function()
     assert.has_error(function() registrar.new { domains = 42 } end)
   end)
 
+  describe("§10.3 step 4: registrar.policy", function()
+    local function known(name) return name == "alice" or name == "bob" end
+    local cases = { -- policy, user, To URI, allowed
+      { "own", "alice", "sip:alice@example.com", true },
+      { "own", "alice", "sip:bob@example.com", false },
+      { "own", "alice", "sip:door@example.com", false },
+      { "own-or-free", "alice", "sip:door@example.com", true },
+      { "own-or-free", "alice", "sip:bob@example.com", false },
+      { "own-or-free", "alice", "not a uri", false },
+    }
+    for _, c in ipairs(cases) do
+      it(("%s: %s for %s -> %s"):format(c[1], c[2], c[3], tostring(c[4])), function()
+        assert.equal(c[4], registrar.policy(c[1], known)(c[2], c[3]))
+      end)
+    end
+    it("takes to_user as sip.auth gives it, a function as it is, nil, err for the rest", function()
+      assert.is_true(registrar.policy("own", known)("alice", nil, "alice"))
+      assert.is_false(registrar.policy("own-or-free", known)("alice", nil, false))
+      local fn = function() return true end
+      assert.equal(fn, registrar.policy(fn, known))
+      local p, err = registrar.policy("anyone", known)
+      assert.is_nil(p)
+      assert.equal('register_policy must be "own", "own-or-free" or a function', err)
+    end)
+  end)
+
+  it("formats headers in the one order of sip.header_pairs: pairs as listed, then names sorted", function()
+    local h = { { "X-B", "1" }, { "X-A", "2" }, ["X-Z"] = "3", ["X-C"] = { "4", "5" } }
+    local lines = "X-B: 1\r\nX-A: 2\r\nX-C: 4\r\nX-C: 5\r\nX-Z: 3\r\n"
+    assert.equal(lines, registrar.header_lines(h))
+    assert.equal(lines, sip.format_headers(h))
+    assert.same({ { "X-B", "1" }, { "X-A", "2" }, { "X-C", { "4", "5" } }, { "X-Z", "3" } }, sip.header_pairs({}, h))
+    local req = sip.request { method = "OPTIONS", uri = "sip:b@example.com", from = "<sip:a@example.com>",
+      to = "<sip:b@example.com>", headers = h }
+    assert.same({ "1", "2", "4", "5", "3" }, { req:header("X-B"), req:header("X-A"), req:headers("X-C")[1],
+      req:headers("X-C")[2], req:header("X-Z") })
+    assert.truthy(tostring(req):find(lines, 1, true))
+    assert.truthy(tostring(sip.response(req, 200, nil, { headers = h })):find(lines, 1, true))
+  end)
+
   it("§10.3 step 7-8: adds a binding; the 200 lists it with its expiry, and a Date", function()
     with_registrar(nil, function(t)
       local rsp = t.register({ "<sip:alice@192.0.2.10:5060>" }, 1800)
@@ -212,6 +252,15 @@ describe("sip.registrar", function()
       t.advance(150)
       assert.same({ { "sip:alice@192.0.2.11", 850 } }, t.listed(t.register({}, nil)))
       assert.equal(1, t.reg:sweep())
+    end)
+  end)
+
+  it("§10.3 step 2: Unsupported lists every unknown tag of Require lines, in order (§7.3.1)", function()
+    with_registrar(nil, function(t)
+      local rsp = t.register({ "<sip:alice@192.0.2.10>" }, 600,
+        { headers = { { "Require", "path, x1 ,x2" }, { "Require", "x3" } } })
+      assert.equal(420, rsp.status)
+      assert.same({ "x1", "x2", "x3" }, rsp:headers("Unsupported"))
     end)
   end)
 

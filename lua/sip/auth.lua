@@ -8,7 +8,7 @@ local digest = require("sip.core").digest
 local lockout = require "sip.auth_lockout"
 local credentials = digest.credentials
 
-local type, pairs, ipairs, tostring, error, setmetatable = type, pairs, ipairs, tostring, error, setmetatable
+local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
 local format, floor = string.format, math.floor
 local bounded = lockout.bounded
 
@@ -27,7 +27,7 @@ end
 -- HA1 of a -sess algorithm is the base hash; the session part is added per request.
 local function base_alg(alg) return (alg:gsub("%-sess$", "")) end
 
-local function argerror(i, fname, msg) error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3) end
+local argerror = require("sip.args").error
 
 local function check_request(req, fname)
   if type(req) ~= "userdata" or not req.is_request then argerror(1, fname, "a request message expected") end

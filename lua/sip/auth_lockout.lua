@@ -13,7 +13,7 @@
 -- own could reset it at will); instead a source a user authenticated from is trusted for that
 -- user for `remember` seconds: its user's own phone gets in while others are refused, until
 -- it fails user_free times itself. Every table is bounded (`tracked` entries).
-local type, pairs, ipairs, error, setmetatable, format = type, pairs, ipairs, error, setmetatable, string.format
+local type, pairs, ipairs, setmetatable, format = type, pairs, ipairs, setmetatable, string.format
 local min, max, tointeger = math.min, math.max, math.tointeger
 
 local M = {}
@@ -75,25 +75,27 @@ Lockout.__index = Lockout
 Lockout.__name = "sip.auth.lockout"
 
 -- depth: the wrappers between the caller and new (sip.auth's), so the error names the caller.
-local function argerror(fname, depth, msg) error(format("bad argument #1 to '%s' (%s)", fname, msg), 3 + depth) end
+local args = require "sip.args"
 
 --- lockout.new{user_free=, source_free=, base=, max=, forget=, remember=, tracked=} -> lockout
 -- Each key is optional (DEFAULTS above); an unknown key or a bad value raises.
 function M.new(t, fname, depth)
   fname, depth = fname or "new", depth or 0
-  if t ~= nil and type(t) ~= "table" then argerror(fname, depth, "lockout must be a table of thresholds or false") end
+  if t ~= nil and type(t) ~= "table" then
+    args.error(1, fname, "lockout must be a table of thresholds or false", depth)
+  end
   local o = {}
   for k, v in pairs(t or {}) do
-    if DEFAULTS[k] == nil then argerror(fname, depth, format("unknown lockout option '%s'", tostring(k))) end
+    if DEFAULTS[k] == nil then args.error(1, fname, format("unknown lockout option '%s'", tostring(k)), depth) end
     local n = tointeger(v)
     local least = (k == "user_free" or k == "source_free") and 0 or 1
-    if not n or n < least then argerror(fname, depth, format("lockout.%s must be an integer >= %d", k, least)) end
+    if not n or n < least then args.error(1, fname, format("lockout.%s must be an integer >= %d", k, least), depth) end
     o[k] = n
   end
   for k, v in pairs(DEFAULTS) do
     if o[k] == nil then o[k] = v end
   end
-  if o.max < o.base then argerror(fname, depth, "lockout.max must be >= lockout.base") end
+  if o.max < o.base then args.error(1, fname, "lockout.max must be >= lockout.base", depth) end
   o.users, o.sources, o.trusted = M.bounded(o.tracked), M.bounded(o.tracked), M.bounded(o.tracked)
   return setmetatable(o, Lockout)
 end

@@ -4,13 +4,13 @@
 -- the requests received inside it (§12.2.2) and learns from target refresh responses
 -- (§12.2.1.2). The UA (sip.ua) sends and receives; this file only keeps the state straight.
 local sip = require "sip"
+local route = require "sip.route"
+local argerror = require("sip.args").error
 
 local M = {}
 local Dialog = {}
 Dialog.__index = Dialog
 Dialog.__name = "sip.dialog"
-
-local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
 
 -- The methods whose Contact replaces the remote target (§12.2: INVITE; RFC 3311 §5: UPDATE;
 -- RFC 6665 §4.1: SUBSCRIBE and NOTIFY).
@@ -34,21 +34,14 @@ function M.key_of_response(rsp)
   return M.key(rsp.call_id or "", from and from.tag, to and to.tag)
 end
 
---- Where a request goes when this URI is its next hop (§8.1.2, without RFC 3263 lookups):
--- {proto=, host=, port=} or nil, err.
-function M.hop(uri)
-  local u = type(uri) == "string" and sip.uri(uri) or uri
-  if not u then return nil, "cannot route to " .. tostring(uri) end
-  if u.scheme ~= "sip" and u.scheme ~= "sips" then return nil, "cannot route to a " .. u.scheme .. " URI" end
-  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
-  if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
-  local host = u:param("maddr") or u.host
-  return { proto = proto, host = (host:gsub("^%[(.*)%]$", "%1")), port = u.port or DEFAULT_PORT[proto] }
-end
+--- Where a request goes when this URI is its next hop: sip.route.hop, {proto=, host=, port=} or
+-- nil, err.
+M.hop = route.hop
 
--- "<sip:p1;lr>" -> the URI inside a name-addr value, if it parses
+-- "<sip:p1;lr>" -> the URI inside a name-addr value (sip.addr, the C parser), if it parses
 local function uri_of(value)
-  local u = value:match("<([^>]*)>") or value:match("^%s*([^;%s]+)")
+  local a = sip.addr(value)
+  local u = a and a.uri
   return u and sip.uri(u) and u or nil
 end
 
@@ -107,8 +100,8 @@ end
 --- The UAC side of a dialog (§12.1.2) from the request we sent and a response carrying a To tag
 -- (a 101-199 makes it early, a 2xx confirmed).
 function M.uac(req, rsp)
-  if not req or not req.is_request then error("bad argument #1 to 'uac' (a request expected)", 2) end
-  if not rsp or not rsp.is_response then error("bad argument #2 to 'uac' (a response expected)", 2) end
+  if type(req) ~= "userdata" or not req.is_request then argerror(1, "uac", "a request expected") end
+  if type(rsp) ~= "userdata" or not rsp.is_response then argerror(2, "uac", "a response expected") end
   local from, to = req.from, rsp.to
   return setmetatable({
     role = "uac",
@@ -130,8 +123,8 @@ end
 --- The UAS side of a dialog (§12.1.1) from the request received and our To tag. contact: the
 -- Contact we put in our responses.
 function M.uas(req, local_tag, contact)
-  if not req or not req.is_request then error("bad argument #1 to 'uas' (a request expected)", 2) end
-  if type(local_tag) ~= "string" then error("bad argument #2 to 'uas' (tag expected)", 2) end
+  if type(req) ~= "userdata" or not req.is_request then argerror(1, "uas", "a request expected") end
+  if type(local_tag) ~= "string" then argerror(2, "uas", "tag expected") end
   return setmetatable({
     role = "uas",
     call_id = req.call_id,
@@ -170,7 +163,7 @@ end
 -- nil, err when the target cannot be routed).
 function Dialog:request(method, opts)
   opts = opts or {}
-  if type(method) ~= "string" then error("bad argument #1 to 'request' (method expected)", 2) end
+  if type(method) ~= "string" then argerror(1, "request", "method expected") end
   local cseq = opts.cseq
   if method ~= "ACK" and method ~= "CANCEL" then
     self.local_seq = (self.local_seq or initial_seq()) + 1

@@ -4,23 +4,23 @@
 -- and waits for its final response (provisional ones are passed to a callback on the way).
 local core = require "sip.core"
 local loop = require "sip.loop"
+local route = require "sip.route"
+local argerror = require("sip.args").error
 
 local M = {}
 local Endpoint = {}
 Endpoint.__index = Endpoint
-
-local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
 
 --- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port
 function M.parse_listen(spec)
   if type(spec) ~= "string" then error("listen spec must be a string like udp:127.0.0.1:5060", 3) end
   local proto, rest = spec:match("^(%a+):(.+)$")
   proto = proto and proto:lower()
-  if not DEFAULT_PORT[proto] then error("listen spec needs udp:, tcp: or tls: (" .. spec .. ")", 3) end
+  if not route.default_port(proto) then error("listen spec needs udp:, tcp: or tls: (" .. spec .. ")", 3) end
   local host, port = rest:match("^%[([%x:%.]+)%]:?(%d*)$")
   if not host then host, port = rest:match("^([^:]+):?(%d*)$") end
   if not host then error("bad listen spec " .. spec, 3) end
-  port = tonumber(port) or DEFAULT_PORT[proto]
+  port = tonumber(port) or route.default_port(proto)
   return proto, host, port
 end
 
@@ -73,7 +73,7 @@ end
 --   idle_timeout = (limits.idle), loss = share of outgoing UDP datagrams to drop (tests only) }
 function M.new(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("bad argument #1 to 'endpoint' (table expected)", 2) end
+  if type(opts) ~= "table" then argerror(1, "endpoint", "table expected") end
   for _, l in ipairs(opts.listen or {}) do M.parse_listen(l) end -- misuse raises before anything opens
   local cfg = {
     t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
@@ -143,18 +143,8 @@ function Endpoint:dispatch(txn, req)
   loop.spawn(serve, h, txn, req)
 end
 
--- §8.1.2: the first Route if it is a loose router, else the Request-URI, gives the next hop.
-local function next_hop(req)
-  local r = req:header("Route") and req:addrs("Route")[1]
-  local target = r and r.uri or req.uri
-  local u = core.uri(target)
-  if not u then return nil, "cannot route to " .. tostring(target) end
-  if u.scheme ~= "sip" and u.scheme ~= "sips" then return nil, "cannot route to a " .. u.scheme .. " URI" end
-  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
-  if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
-  local host = u:param("maddr") or u.host
-  return { proto = proto, host = (host:gsub("^%[(.*)%]$", "%1")), port = u.port or DEFAULT_PORT[proto] }
-end
+-- §8.1.2 (sip.route): the first Route if it is a loose router, else the Request-URI.
+local next_hop = route.next_hop
 
 --- Send a request and wait for its final response.
 -- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
@@ -164,7 +154,7 @@ end
 -- (408 timeout, 503 transport trouble). A request without Via gets ours with a fresh branch.
 function Endpoint:request(req, opts)
   opts = opts or {}
-  if not req or not req.is_request then error("bad argument #1 to 'request' (a request expected)", 2) end
+  if not req or not req.is_request then argerror(1, "request", "a request expected") end
   local dest = opts.dest
   if not dest then
     local err
@@ -238,7 +228,7 @@ function Endpoint:stats() return self.stack:stats() end
 -- a connection already closed, a request not received, or a closed endpoint.
 function Endpoint:trust(req)
   if type(req) ~= "userdata" or not req.is_request then
-    error("bad argument #1 to 'trust' (a received request expected)", 2)
+    argerror(1, "trust", "a received request expected")
   end
   local src = req.source
   local conn = src and src.conn

@@ -23,9 +23,7 @@ local sip = {
 
 local format, concat, type = string.format, table.concat, type
 
-local function argerror(i, fname, msg)
-  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3)
-end
+local argerror = require("sip.args").error
 
 local function check_value(v, what)
   if type(v) ~= "string" and type(v) ~= "number" then
@@ -36,7 +34,29 @@ local function check_value(v, what)
   return v
 end
 
--- Header lines from { {name, value}, ... } or { Name = value } (values may be lists of values).
+-- Headers come as { {name, value}, ... }, { Name = value } or both in one table (a value may be
+-- a list of values). Their one order, whichever API takes them: the pairs first, as listed,
+-- then the named ones sorted by name.
+local function sorted_names(h)
+  local names = {}
+  for k in pairs(h) do
+    if type(k) == "string" then names[#names + 1] = k end
+  end
+  table.sort(names)
+  return names
+end
+
+--- Append the {name, value} pairs of a headers table h (in the order above) to out; anything
+-- but a table adds nothing. Returns out.
+function sip.header_pairs(out, h)
+  if type(h) == "table" then
+    for _, pair in ipairs(h) do out[#out + 1] = pair end
+    for _, k in ipairs(sorted_names(h)) do out[#out + 1] = { k, h[k] } end
+  end
+  return out
+end
+
+-- Header lines from a headers table (or raw lines), checked, appended to out.
 local function header_lines(h, out)
   out = out or {}
   if h == nil then return out end
@@ -52,10 +72,47 @@ local function header_lines(h, out)
     end
   end
   for _, pair in ipairs(h) do add(pair[1], pair[2]) end
-  for k, v in pairs(h) do
-    if type(k) == "string" then add(k, v) end
+  for _, k in ipairs(sorted_names(h)) do add(k, h[k]) end
+  return out
+end
+
+--- One Contact, Route, From ... value, read by the C parser (what msg:addrs gives for each
+-- value): {uri=, display=, tag=, params=, star=, value=}, or nil, err when it does not parse or
+-- holds more than one value. A quoted "<" in a display name is just text here.
+local ADDR_HEAD = "OPTIONS sip:x SIP/2.0\r\nContact: "
+function sip.addr(value)
+  if type(value) ~= "string" then argerror(1, "addr", "string expected") end
+  if value:find("[\r\n%z]") then return nil, "bad address: CR, LF or NUL" end
+  local m, err = core.parse(ADDR_HEAD .. value .. "\r\n\r\n")
+  local list = m and m:addrs("Contact")
+  if not list then return nil, err or "bad address" end
+  if #list ~= 1 then return nil, "bad address: one value expected" end
+  return list[1]
+end
+
+--- The items of a list header (Require, Supported, Accept ...; RFC 3261 §7.3.1) in order: the
+-- C parser splits the values on commas and trims them; empty ones are left out.
+function sip.values(msg, name)
+  local out = {}
+  for _, v in ipairs(msg:headers(name)) do
+    if v ~= "" then out[#out + 1] = v end
   end
   return out
+end
+
+--- The tag parameter of a From or To (§19.3), or nil: v is a header value, or a message and name
+-- "To" or "From". Read by the C parser, never by a pattern (a "tag=" inside <> is a URI's).
+function sip.tag_of(v, name)
+  if type(v) == "string" then
+    local a = sip.addr(v)
+    return a and a.tag
+  end
+  -- the raw value answers for nearly every message; a "tag" that could sit in a display name or
+  -- a URI is checked with the parser
+  local raw = v:header(name)
+  if not raw or not raw:find("tag", 1, true) then return nil end
+  local a = v[name:lower()]
+  return a and a.tag
 end
 
 -- A name-addr from a string (used as is) or {uri=, display=, tag=, params={...}}.
@@ -106,7 +163,7 @@ function sip.request(t)
   lines[#lines + 1] = "Max-Forwards: " .. math.tointeger(t.max_forwards or 70) .. "\r\n"
   for _, r in ipairs(t.route or {}) do lines[#lines + 1] = "Route: " .. name_addr(r, "route") .. "\r\n" end
   local fromv = name_addr(from, "from")
-  if type(from) == "string" and not fromv:find(";%s*tag=") then fromv = fromv .. ";tag=" .. sip.tag() end
+  if type(from) == "string" and not sip.tag_of(fromv) then fromv = fromv .. ";tag=" .. sip.tag() end
   lines[#lines + 1] = "From: " .. fromv .. "\r\n"
   lines[#lines + 1] = "To: " .. name_addr(t.to, "to") .. "\r\n"
   lines[#lines + 1] = "Call-ID: " .. check_value(t.call_id or sip.callid(), "call_id") .. "\r\n"
@@ -146,8 +203,11 @@ function sip.response(req, status, reason, opts)
   return core.response(req, status, reason, opts)
 end
 
+--- A headers table (or raw lines) as the text of its header lines, in the order above.
+function sip.format_headers(h) return concat(header_lines(h)) end
+
 -- req:reply (lsip_msg.c) formats a table of headers with this.
-core.message_methods._format_headers = function(h) return concat(header_lines(h)) end
+core.message_methods._format_headers = sip.format_headers
 
 -- coroutines over the event loop (lua/sip/loop.lua)
 local loop = require "sip.loop"

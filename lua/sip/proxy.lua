@@ -38,13 +38,14 @@ local loop = require "sip.loop"
 local endpoint = require "sip.endpoint"
 local location = require "sip.location"
 local registrar = require "sip.registrar"
+local sip_route = require "sip.route"
 
 local M = {}
 
 local type, tostring, ipairs, pairs, setmetatable, pcall, xpcall, select =
   type, tostring, ipairs, pairs, setmetatable, pcall, xpcall, select
 local format, concat, floor = string.format, table.concat, math.floor
-local uri_parse, next_hop, timer = core.uri, endpoint.next_hop, core.timer
+local uri_parse, next_hop, timer = core.uri, sip_route.next_hop, core.timer
 local traceback = debug.traceback
 
 local Proxy = {}
@@ -53,7 +54,6 @@ Proxy.__name = "sip.proxy"
 
 local PENDING = { trying = true, proceeding = true }
 local NO_OPTS = {}
-local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
 local token, token_check = core.token, core.token_check
 local RR_METHODS = { INVITE = true, SUBSCRIBE = true, REFER = true, NOTIFY = true }
 -- §16.7 step 6: among 4xx, those that let the client resubmit come first
@@ -61,7 +61,7 @@ local RESUBMIT = { [401] = true, [407] = true, [415] = true, [420] = true, [484]
 local LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
 local ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK"
 
-local function argerror(msg) error("bad argument #1 to 'proxy' (" .. msg .. ")", 3) end
+local argerror = require("sip.args").raiser("proxy")
 
 local function strip_brackets(h)
   if h:byte(1) == 91 then return h:sub(2, -2) end -- "[v6]"
@@ -144,26 +144,12 @@ function M.new(t)
     if type(users) ~= "table" and type(users) ~= "function" then argerror("users must be a table, a file name or a function") end
     if not self.realm then argerror("users need a realm") end
     local auth = require "sip.auth"
-    local policy = t.register_policy or "own"
-    if type(policy) ~= "function" and policy ~= "own" and policy ~= "own-or-free" then
-      argerror("register_policy must be \"own\", \"own-or-free\" or a function")
-    end
-    local function known(name)
+    -- §10.3 step 4 (registrar.policy), checked by sip.auth once the credentials hold
+    local may_register, perr = registrar.policy(t.register_policy or "own", function(name)
       if type(users) == "table" then return users[name] ~= nil end
       return users(name, self.realm) ~= nil
-    end
-    local may_register = type(policy) == "function" and policy or function(user, to, to_user)
-      -- §10.3 step 4: a user may change the bindings of its own address; with "own-or-free" also
-      -- of addresses of our domain that belong to no user (devices, services, test agents).
-      -- to_user: the To URI's user part as sip.auth keeps it ("" none, false unparsable)
-      if to_user == nil then
-        local u = to and uri_parse(to)
-        to_user = u and (u.user or "") or false
-      end
-      if not to_user then return false end
-      if to_user == user then return true end
-      return policy == "own-or-free" and not known(to_user)
-    end
+    end)
+    if not may_register then argerror(perr) end
     -- the nonce-count table holds every nonce answered within nonce_ttl: past its size,
     -- answers on nonces it had to forget come back stale (RFC 7616 §3.4); 65536 is 2 MB
     -- one count of failed guesses for both servers (the 401 and the 407 of a user are one
@@ -338,13 +324,7 @@ end
 
 -- Where a request for a registered contact goes when no Route says otherwise (§8.1.2 with the
 -- contact as Request-URI); nil leaves it to the route set.
-local function contact_dest(text)
-  local u = uri_parse(text)
-  if not u or (u.scheme ~= "sip" and u.scheme ~= "sips") then return nil end
-  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
-  if not DEFAULT_PORT[proto] then return nil end
-  return { proto = proto, host = strip_brackets(u:param("maddr") or u.host), port = u.port or DEFAULT_PORT[proto] }
-end
+local contact_dest = sip_route.hop
 
 ---------------------------------------------------------------------------------------------------
 -- §16.3 request validation, §16.4 route information preprocessing
@@ -357,14 +337,9 @@ end
 -- CSeq computed in C. The top Via is left out: it changes on every hop. Proxy-Require and
 -- Proxy-Authorization too: a resubmission with credentials has a new CSeq anyway.
 
--- Is there a To tag? The raw value answers for nearly every request; a "tag" that could sit in
--- a display name is checked with the parser.
-local function has_to_tag(req)
-  local v = req:header("To")
-  if not v or not v:find("tag", 1, true) then return false end
-  local to = req.to
-  return to ~= nil and to.tag ~= nil
-end
+-- Is there a To tag? (sip.tag_of)
+local tag_of = require("sip").tag_of
+local function has_to_tag(req) return tag_of(req, "To") ~= nil end
 
 local LOOP_KEYS = 16384
 function Proxy:remember(key)
@@ -387,11 +362,7 @@ function Proxy:new_branch(dest)
 end
 
 local function unsupported(req, name)
-  local out = {}
-  for _, v in ipairs(req:headers(name)) do
-    for tag in v:gmatch("[^,%s]+") do out[#out + 1] = tag end
-  end
-  return concat(out, ", ")
+  return concat(require("sip").values(req, name), ", ")
 end
 
 -- §16.3: returns the parsed Request-URI, or nil after answering.
@@ -942,8 +913,9 @@ function Proxy:stray_up(rsp)
   if host == "255.255.255.255" or not (host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$")) then return end
   local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
   local proto = (nv.transport or "udp"):lower()
-  if not DEFAULT_PORT[proto] then return end
-  self.ep:send(rsp, { proto = proto, host = host, port = port or DEFAULT_PORT[proto] })
+  local default = sip_route.default_port(proto)
+  if not default then return end
+  self.ep:send(rsp, { proto = proto, host = host, port = port or default })
 end
 
 -- Run a group of targets in parallel and wait for all of them.

@@ -30,7 +30,7 @@ Registrar.__name = "sip.registrar"
 
 local SUPPORTED = { path = true } -- option tags we support as a registrar (§10.3 step 2)
 
-local function argerror(msg) error("bad argument #1 to 'registrar' (" .. msg .. ")", 3) end
+local argerror = require("sip.args").raiser("registrar")
 
 -- domains: nil (any), a list of names, a set, or a function(host) -> boolean
 local function domain_check(d)
@@ -42,6 +42,29 @@ local function domain_check(d)
     if type(k) == "number" then set[tostring(v):lower()] = true else set[tostring(k):lower()] = true end
   end
   return function(host) return set[host:lower()] == true end
+end
+
+--- §10.3 step 4, who may change the bindings of an address-of-record. policy: "own" (a user only
+-- its own address), "own-or-free" (also the addresses of our domain that belong to no user,
+-- known(name) false: devices, services, test agents) or fn(user, to_uri, to_user) deciding
+-- itself. Returns the decision fn(user, to_uri, to_user) -> boolean, the form sip.auth's
+-- may_register option takes (to_user: the To URI's user part, "" none, false unparsable; parsed
+-- from to_uri when nil), or nil, err for any other policy.
+function M.policy(policy, known)
+  if type(policy) == "function" then return policy end
+  if policy ~= "own" and policy ~= "own-or-free" then
+    return nil, "register_policy must be \"own\", \"own-or-free\" or a function"
+  end
+  local free = policy == "own-or-free"
+  return function(user, to, to_user)
+    if to_user == nil then
+      local u = to and sip.uri(to)
+      to_user = u and (u.user or "") or false
+    end
+    if not to_user then return false end
+    if to_user == user then return true end
+    return free and not known(to_user)
+  end
 end
 
 function M.new(t)
@@ -152,14 +175,8 @@ function M.contact_lines(list, now)
   return concat(out)
 end
 
---- A list of {name, value} (sip.auth's challenges) as header lines.
-function M.header_lines(list)
-  if not list or #list == 0 then return "" end
-  if #list == 1 then return list[1][1] .. ": " .. list[1][2] .. "\r\n" end
-  local lines = {}
-  for i, h in ipairs(list) do lines[i] = h[1] .. ": " .. h[2] .. "\r\n" end
-  return concat(lines)
-end
+--- A list of {name, value} (sip.auth's challenges) as header lines (sip.format_headers).
+M.header_lines = sip.format_headers
 
 local function fail(status, reason, headers)
   return status, reason, headers and { headers = headers } or nil
@@ -195,10 +212,8 @@ function Registrar:process(req)
   local require_h = req:header("Require")
   if require_h then
     local unsupported = {}
-    for _, v in ipairs(req:headers("Require")) do
-      for tag in v:gmatch("[^,%s]+") do
-        if not SUPPORTED[tag:lower()] then unsupported[#unsupported + 1] = tag end
-      end
+    for _, tag in ipairs(sip.values(req, "Require")) do
+      if not SUPPORTED[tag:lower()] then unsupported[#unsupported + 1] = tag end
     end
     if #unsupported > 0 then
       return fail(420, "Bad Extension", "Unsupported: " .. concat(unsupported, ", ") .. "\r\n")

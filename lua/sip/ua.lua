@@ -10,6 +10,7 @@ local core = require "sip.core"
 local loop = require "sip.loop"
 local endpoint = require "sip.endpoint"
 local dialog = require "sip.dialog"
+local sip_route = require "sip.route"
 local Call = require "sip.call"
 local Registration = require "sip.ua_register"
 
@@ -34,20 +35,9 @@ for _, m in ipairs(BASE_METHODS) do KNOWN_METHODS[m] = true end
 -- Requests whose body must be a session description (RFC 3261 §13, RFC 3262, RFC 3311).
 local SDP_METHODS = { INVITE = true, UPDATE = true, PRACK = true }
 
-local function argerror(i, fname, msg)
-  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3)
-end
+local argerror = require("sip.args").error
 
-local function split_list(values)
-  local out = {}
-  for _, v in ipairs(values) do
-    for item in v:gmatch("[^,]+") do
-      item = item:match("^%s*(.-)%s*$")
-      if item ~= "" then out[#out + 1] = item end
-    end
-  end
-  return out
-end
+local values = sip.values -- a list header's items, split by the C parser
 
 --- The media type of a message body, lower case without parameters ("application/sdp").
 function M.media_type(msg)
@@ -229,22 +219,13 @@ end
 
 -- Where an out-of-dialog request goes (first Route, or the Request-URI).
 function UA:_next_hop(req)
-  return endpoint.next_hop(req)
+  return sip_route.next_hop(req)
 end
 
+-- {{name, value}, ...} from several sources, in sip.header_pairs' order
 local function header_list(t, ...)
-  -- {{name, value}, ...} from several sources: lists of pairs and {Name = value} maps
   local out = t or {}
-  for i = 1, select("#", ...) do
-    local h = select(i, ...)
-    if type(h) == "table" then
-      for _, pair in ipairs(h) do out[#out + 1] = pair end
-      local keys = {}
-      for k in pairs(h) do if type(k) == "string" then keys[#keys + 1] = k end end
-      table.sort(keys)
-      for _, k in ipairs(keys) do out[#out + 1] = { k, h[k] } end
-    end
-  end
+  for i = 1, select("#", ...) do sip.header_pairs(out, (select(i, ...))) end
   return out
 end
 
@@ -348,7 +329,7 @@ end
 -- §8.2.2.3: the option tags of Require we do not know.
 local function unsupported(req)
   local bad = {}
-  for _, tag in ipairs(split_list(req:headers("Require"))) do
+  for _, tag in ipairs(values(req, "Require")) do
     if not M.SUPPORTED[tag:lower()] then bad[#bad + 1] = tag end
   end
   return #bad > 0 and bad or nil
@@ -358,7 +339,7 @@ end
 local function content_problem(req)
   local enc = req:header("Content-Encoding")
   if enc then
-    for _, e in ipairs(split_list(req:headers("Content-Encoding"))) do
+    for _, e in ipairs(values(req, "Content-Encoding")) do
       if e:lower() ~= "identity" then
         return 415, "Unsupported Media Type", { { "Accept-Encoding", "identity" } }
       end
@@ -370,7 +351,7 @@ local function content_problem(req)
   if req.method == "INVITE" and req:header("Accept") then
     -- §8.2.3, RFC 4475 §3.3.15: our answer will carry SDP; an Accept without it cannot take it
     local ok = false
-    for _, a in ipairs(split_list(req:headers("Accept"))) do
+    for _, a in ipairs(values(req, "Accept")) do
       local t = (a:match("^([^;%s]+)") or ""):lower()
       if t == "application/sdp" or t == "application/*" or t == "*/*" then ok = true end
     end

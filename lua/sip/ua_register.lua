@@ -6,7 +6,7 @@
 -- true} removes every binding of the address-of-record (Contact: *, §10.2.2).
 local sip = require "sip"
 local loop = require "sip.loop"
-local dialog = require "sip.dialog"
+local route = require "sip.route"
 
 local format = string.format
 
@@ -15,9 +15,7 @@ local Registration = {}
 Registration.__index = Registration
 Registration.__name = "sip.registration"
 
-local function argerror(i, fname, msg)
-  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 3)
-end
+local argerror = require("sip.args").error
 
 -- When to refresh a binding granted for `expires` seconds: a minute before it runs out, or
 -- halfway for short ones.
@@ -25,8 +23,10 @@ local function refresh_delay(expires)
   return math.max(expires / 2, expires - 60)
 end
 
+-- the URI of our Contact value (sip.addr, the C parser), or the value itself
 local function uri_of(value)
-  return value:match("<([^>]*)>") or value:match("^%s*([^;%s]+)") or value
+  local a = sip.addr(value)
+  return a and a.uri or value
 end
 
 local function new(ua, opts)
@@ -43,8 +43,8 @@ local function new(ua, opts)
   if opts.contact then
     self.contact = opts.contact
   else
-    local hop = dialog.hop(registrar)
-    if ua.outbound_proxy then hop = dialog.hop(ua.outbound_proxy) or hop end
+    local hop = route.hop(registrar)
+    if ua.outbound_proxy then hop = route.hop(ua.outbound_proxy) or hop end
     self.contact = ua:contact(hop and hop.proto or "udp")
   end
   return self
