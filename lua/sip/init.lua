@@ -107,11 +107,13 @@ function sip.tag_of(v, name)
     local a = sip.addr(v)
     return a and a.tag
   end
-  -- the raw value answers for nearly every message; a "tag" that could sit in a display name or
-  -- a URI is checked with the parser
+  -- From and To: the parser's own field; another name: the raw value answers for nearly every
+  -- message, and a "tag" that could sit in a display name or a URI is checked with the parser
+  local lname = name:lower()
+  if lname == "to" then return v.to_tag elseif lname == "from" then return v.from_tag end
   local raw = v:header(name)
   if not raw or not raw:find("tag", 1, true) then return nil end
-  local a = v[name:lower()]
+  local a = v[lname]
   return a and a.tag
 end
 
