@@ -44,6 +44,8 @@ const sip_msg *lsip_checkmsg(lua_State *L, int i);
 struct sip_buf;
 int lsip_pushbuilt(lua_State *L, struct sip_buf *b);
 void lsip_checktext(lua_State *L, int i, const char *what, const char *v, size_t n);
+/* Push the header lines of the headers table at idx (lsip_build.c: one documented order). */
+int lsip_format_headers(lua_State *L, int idx);
 int lsip_open_uri(lua_State *L);     /* sets fields on the table at the top */
 int lsip_open_digest(lua_State *L);  /* pushes the digest table */
 /* Fill c from a challenge table at index t (realm=, nonce=, algorithm=, qop=, opaque=, domain=,

@@ -4,6 +4,9 @@
 #include "sip_build.h"
 #include "sip_rand.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* sip.response(req, status[, reason[, opts]]) -> message (§8.2.6)
  * opts: to_tag, headers (raw lines), body, content_type, received, rport */
 static int l_response(lua_State *L) {
@@ -118,10 +121,109 @@ static int l_reason(lua_State *L) {
   return 1;
 }
 
+/* Headers tables ---------------------------------------------------------------------------
+ * The one order of a headers table's lines (sip.format_headers, req:reply, sip.response and
+ * sip.request all use it): its {name, value} pairs as listed, then its name = value fields
+ * sorted by name (bytewise); a value is a string, a number or a list of them (a line each). */
+
+/* Append "name: value\r\n" to the lines table at index lines (n: lines so far). */
+static void put_line(lua_State *L, int lines, int *n, int name, int value) {
+  size_t nl, vl;
+  if (lua_type(L, name) != LUA_TSTRING) luaL_error(L, "header name must be a string");
+  const char *nm = lua_tolstring(L, name, &nl);
+  if (!sip_is_token(nm, nl)) luaL_error(L, "header name must be a token: %s", nm);
+  if (lua_type(L, value) != LUA_TSTRING && lua_type(L, value) != LUA_TNUMBER)
+    luaL_error(L, "header value must be a string");
+  lua_pushvalue(L, value);
+  const char *v = lua_tolstring(L, -1, &vl); /* a number becomes its text, on the copy */
+  if (sip_bad_text_byte(v, vl)) luaL_error(L, "header value must not contain CR, LF or NUL");
+  lua_pushvalue(L, name);
+  lua_pushliteral(L, ": ");
+  lua_pushvalue(L, -3);
+  lua_pushliteral(L, "\r\n");
+  lua_concat(L, 4);
+  lua_rawseti(L, lines, ++*n);
+  lua_pop(L, 1);
+}
+
+static void put_field(lua_State *L, int lines, int *n, int name, int value) {
+  if (lua_type(L, value) != LUA_TTABLE) {
+    put_line(L, lines, n, name, value);
+    return;
+  }
+  for (lua_Integer i = 1; lua_rawgeti(L, value, i) != LUA_TNIL; i++) {
+    put_line(L, lines, n, name, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+static int name_cmp(const void *a, const void *b) {
+  const sip_str *x = a, *y = b;
+  int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+  return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+int lsip_format_headers(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  int base = lua_gettop(L);
+  size_t nnames = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) == LUA_TSTRING) nnames++;
+    lua_pop(L, 1);
+  }
+  /* the names stay alive as the table's keys while it is being read */
+  sip_str *names = lua_newuserdatauv(L, (nnames ? nnames : 1) * sizeof *names, 0);
+  size_t k = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) == LUA_TSTRING && k < nnames) {
+      names[k].p = lua_tolstring(L, -2, &names[k].n);
+      k++;
+    }
+    lua_pop(L, 1);
+  }
+  if (k > 1) qsort(names, k, sizeof *names, name_cmp);
+  lua_newtable(L);
+  int lines = lua_gettop(L), n = 0;
+  for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+    int pair = lua_gettop(L);
+    if (lua_type(L, pair) != LUA_TTABLE) luaL_error(L, "headers: entry %d must be a {name, value} pair", (int)i);
+    lua_rawgeti(L, pair, 1);
+    lua_rawgeti(L, pair, 2);
+    put_field(L, lines, &n, pair + 1, pair + 2);
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 1);
+  for (size_t j = 0; j < k; j++) {
+    lua_pushlstring(L, names[j].p, names[j].n);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, idx);
+    put_field(L, lines, &n, lua_gettop(L) - 1, lua_gettop(L));
+    lua_pop(L, 2);
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, lines, i);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  lua_replace(L, base + 1); /* over the names */
+  lua_settop(L, base + 1);
+  return 1;
+}
+
+/* sip.core.format_headers(t) -> the header lines of a headers table, in the order above */
+static int l_format_headers(lua_State *L) { return lsip_format_headers(L, 1); }
+
 int lsip_open_build(lua_State *L) {
   luaL_Reg fns[] = {{"response", l_response}, {"ack", l_ack},       {"cancel", l_cancel},
                     {"branch", l_branch},     {"tag", l_tag},       {"callid", l_callid},
-                    {"reason_phrase", l_reason}, {"header_lines", l_header_lines}, {NULL, NULL}};
+                    {"reason_phrase", l_reason}, {"header_lines", l_header_lines},
+                    {"format_headers", l_format_headers}, {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
   return 0;
 }

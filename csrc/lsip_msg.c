@@ -1016,14 +1016,9 @@ static int m_reply(lua_State *L) {
   if (lua_getiuservalue(L, 1, 2) != LUA_TUSERDATA)
     return luaL_error(L, "reply: not a received request with a transaction");
   if (lua_istable(L, 4) && lua_getfield(L, 4, "headers") == LUA_TTABLE) {
-    /* a table of headers: formatted (and checked) by the Lua front, into a copy of opts */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &MT_PLAIN);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, "_format_headers"); /* set by lua/sip/init.lua */
-    lua_replace(L, -3);
-    lua_pop(L, 1);
-    lua_insert(L, -2);
-    lua_call(L, 1, 1);
+    /* a table of headers: formatted (and checked) here, into a copy of opts */
+    lsip_format_headers(L, -1);
+    lua_remove(L, -2);
     lua_newtable(L);
     lua_pushnil(L);
     while (lua_next(L, 4)) {

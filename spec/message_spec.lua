@@ -743,3 +743,31 @@ describe("sip messages from real devices", function()
     end)
   end)
 end)
+
+describe("headers tables (sip.core.format_headers, the one order)", function()
+  local core = require "sip.core"
+  it("gives pairs as listed, then named headers sorted by name; lists give a line each", function()
+    local lines = core.format_headers { { "X-B", "1" }, { "Via", { "a", "b" } }, Zed = "z", Alpha = 5, Mid = { "m1", "m2" } }
+    assert.equal("X-B: 1\r\nVia: a\r\nVia: b\r\nAlpha: 5\r\nMid: m1\r\nMid: m2\r\nZed: z\r\n", lines)
+  end)
+  it("refuses names that are no token and values with CR, LF or NUL, naming the problem", function()
+    assert.has_error(function() core.format_headers { ["Bad Name"] = "x" } end, "header name must be a token: Bad Name")
+    assert.has_error(function() core.format_headers { X = "a\r\nb" } end, "header value must not contain CR, LF or NUL")
+    assert.has_error(function() core.format_headers { "nope" } end, "headers: entry 1 must be a {name, value} pair")
+  end)
+  it("serves req:reply without the Lua front: a script that requires only sip.endpoint", function()
+    local out = io.popen([[lua5.4 -e '
+      local loop, endpoint, core = require "sip.loop", require "sip.endpoint", require "sip.core"
+      loop.run(function()
+        local s = assert(endpoint.new { listen = { "udp:127.0.0.1:0" },
+          handler = function(r) r:reply(200, nil, { headers = { X = "y" } }) end })
+        local c = assert(endpoint.new { listen = { "udp:127.0.0.1:0" } })
+        local req = core.parse("OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\n" ..
+          "Call-ID: q\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+        local r = c:request(req, { dest = { proto = "udp", host = "127.0.0.1", port = s.listeners[1].port }, timeout = 2 })
+        io.write(tostring(r and r.status), " ", tostring(r and r:header("X")))
+        s:close(); c:close()
+      end)' 2>&1]]):read("a")
+    assert.equal("200 y", out)
+  end)
+end)

@@ -46,7 +46,8 @@ local function sorted_names(h)
   return names
 end
 
---- Append the {name, value} pairs of a headers table h (in the order above) to out; anything
+--- Append the {name, value} pairs of a headers table h (in the order above, which is
+-- sip.core.format_headers' for lines) to out; anything
 -- but a table adds nothing. Returns out.
 function sip.header_pairs(out, h)
   if type(h) == "table" then
@@ -56,23 +57,14 @@ function sip.header_pairs(out, h)
   return out
 end
 
--- Header lines from a headers table (or raw lines), checked, appended to out.
+-- Header lines from a headers table (or raw lines), checked, appended to out. A table's lines
+-- come from the C core (sip.core.format_headers: the one order, the one check).
 local function header_lines(h, out)
   out = out or {}
   if h == nil then return out end
   if type(h) == "string" then out[#out + 1] = h; return out end
   if type(h) ~= "table" then error("headers must be a table or a string", 3) end
-  local function add(name, value)
-    name = check_value(name, "header name")
-    if not name:find("^[%w%-%.!%%%*_%+`'~]+$") then error("header name must be a token: " .. name, 4) end
-    if type(value) == "table" then
-      for _, v in ipairs(value) do out[#out + 1] = name .. ": " .. check_value(v, "header value") .. "\r\n" end
-    else
-      out[#out + 1] = name .. ": " .. check_value(value, "header value") .. "\r\n"
-    end
-  end
-  for _, pair in ipairs(h) do add(pair[1], pair[2]) end
-  for _, k in ipairs(sorted_names(h)) do add(k, h[k]) end
+  out[#out + 1] = core.format_headers(h)
   return out
 end
 
@@ -207,9 +199,6 @@ end
 
 --- A headers table (or raw lines) as the text of its header lines, in the order above.
 function sip.format_headers(h) return concat(header_lines(h)) end
-
--- req:reply (lsip_msg.c) formats a table of headers with this.
-core.message_methods._format_headers = sip.format_headers
 
 -- coroutines over the event loop (lua/sip/loop.lua)
 local loop = require "sip.loop"
