@@ -1,8 +1,10 @@
 -- sip.call_common: what the files of sip.call share (lua-http's connection_common is the
 -- model): the class's metatable, the helpers, waiting and events, ending, and sending within the
 -- dialog.
+local sip = require "sip"
 local loop = require "sip.loop"
 local sdp = require "sip.sdp"
+local args = require "sip.args"
 
 local M = {}
 local Call = {}
@@ -43,24 +45,15 @@ end
 
 local function copy_session(s) return parse_sdp(sdp.build(s)) end
 
+-- The option tags of a list header (Require, Supported: sip.values splits it) as a set.
 local function option_tags(msg, name)
   local set = {}
-  for _, v in ipairs(msg:headers(name)) do
-    for tag in v:gmatch("[^,%s]+") do set[tag:lower()] = true end
-  end
+  for _, tag in ipairs(sip.values(msg, name)) do set[tag:lower()] = true end
   return set
 end
 
-local function header_list(out, h)
-  if type(h) == "table" then
-    for _, pair in ipairs(h) do out[#out + 1] = pair end
-    local keys = {}
-    for k in pairs(h) do if type(k) == "string" then keys[#keys + 1] = k end end
-    table.sort(keys)
-    for _, k in ipairs(keys) do out[#out + 1] = { k, h[k] } end
-  end
-  return out
-end
+-- {name, value} pairs of a headers table appended to out, in the one order (sip.header_pairs).
+local header_list = sip.header_pairs
 
 local function failure(rsp)
   return format("%d %s", rsp.status, rsp.reason or ""), rsp.status, rsp
@@ -113,8 +106,8 @@ end
 -- status (an offer in a re-INVITE or UPDATE; default: sip.sdp.answer with the UA's media), or a
 -- method name ("INFO", ...) fn(call, req) for requests within the dialog.
 function Call:on(event, fn)
-  if type(event) ~= "string" then error("bad argument #1 to 'on' (event name expected)", 2) end
-  if fn ~= nil and type(fn) ~= "function" then error("bad argument #2 to 'on' (function expected)", 2) end
+  if type(event) ~= "string" then args.error(1, "on", "event name expected") end
+  if fn ~= nil and type(fn) ~= "function" then args.error(2, "on", "function expected") end
   local lower = event:lower()
   if lower == "progress" or lower == "answered" or lower == "media" or lower == "end" or lower == "offer" then
     self.handlers[lower] = fn

@@ -55,10 +55,15 @@ function Call:_on_bye(req)
   self:_end("bye", nil, "the other side hung up")
 end
 
+-- RFC 3261 §20.43: 304 Incompatible media format, with why (its quotes turned to apostrophes)
+local function warning(err)
+  return format('304 lua-sip "%s"', (tostring(err):gsub('"', "'")))
+end
+
 -- A re-INVITE (§14.2): 491 while our own INVITE is in progress, 500 with Retry-After while we
 -- still owe the final response to another; else the offer is answered (or, without offer, ours
 -- goes in the 2xx) and the 2xx is retransmitted until its ACK.
-function Call:_on_reinvite(req, d)
+function Call:_on_reinvite(req, _) -- the dialog (every method of the table gets it)
   if self.invite_out or (self.role == "uac" and PENDING[self.state]) then
     return req:reply(491, "Request Pending")
   end
@@ -73,7 +78,7 @@ function Call:_on_reinvite(req, d)
     local ans, err, code = self:_answer_offer(offer, req)
     if not ans then
       self.invite_in = nil
-      return req:reply(code or 488, nil, { headers = { { "Warning", format('304 lua-sip "%s"', tostring(err):gsub('"', "'")) } } })
+      return req:reply(code or 488, nil, { headers = { { "Warning", warning(err) } } })
     end
     self.remote_sdp, self.local_sdp = offer, ans
     self.remote_hold = offer:is_on_hold()
@@ -111,7 +116,7 @@ function Call:_on_update(req)
   if not offer then return req:reply(400, "Bad Session Description") end
   local ans, err, code = self:_answer_offer(offer, req)
   if not ans then
-    return req:reply(code or 488, nil, { headers = { { "Warning", format('304 lua-sip "%s"', tostring(err):gsub('"', "'")) } } })
+    return req:reply(code or 488, nil, { headers = { { "Warning", warning(err) } } })
   end
   self.remote_sdp, self.local_sdp = offer, ans
   self.remote_hold = offer:is_on_hold()

@@ -3,6 +3,7 @@
 -- (§15.1.1) and hangup. It adds methods to the class and exports nothing.
 local sdp = require "sip.sdp"
 local common = require "sip.call_common"
+local args = require "sip.args"
 
 local Call = common.Call
 local shared = common._internal
@@ -127,9 +128,9 @@ end
 -- response. opts: headers, body, content_type, timeout.
 function Call:request(method, opts)
   opts = opts or {}
-  if type(method) ~= "string" then error("bad argument #1 to 'request' (method expected)", 2) end
+  if type(method) ~= "string" then args.error(1, "request", "method expected") end
   if method == "INVITE" or method == "ACK" or method == "CANCEL" or method == "BYE" then
-    error("bad argument #1 to 'request' (use reinvite, bye or cancel)", 2)
+    args.error(1, "request", "use reinvite, bye or cancel")
   end
   if self.state ~= "confirmed" and self.state ~= "early" then return nil, "the call is " .. self.state, 481 end
   local d = self.dialog

@@ -6,6 +6,7 @@ local loop = require "sip.loop"
 local dialog = require "sip.dialog"
 local sdp = require "sip.sdp"
 local common = require "sip.call_common"
+local args = require "sip.args"
 
 local Call = common.Call
 local shared = common._internal
@@ -34,9 +35,9 @@ end
 -- 100rel), require_100rel, on_progress = fn(call, rsp), on_end = fn(call, reason, code).
 function M.dial(ua, target, opts)
   target = tostring(target)
-  if not sip.uri(target) then error("bad argument #1 to 'dial' (not a URI: " .. target .. ")", 3) end
+  if not sip.uri(target) then args.error(1, "dial", "not a URI: " .. target, 1) end
   if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
-    error("bad argument #2 to 'dial' (timeout must be a positive number)", 3)
+    args.error(2, "dial", "timeout must be a positive number", 1)
   end
   local self = new_call(ua, "uac")
   self.opts = opts

@@ -23,6 +23,7 @@
 -- Keys are canonical AORs from location.aor(): a shared store keyed the same way lets several
 -- proxy processes serve one domain.
 local core = require "sip.core"
+local args = require "sip.args"
 
 local M = {}
 
@@ -140,14 +141,16 @@ function M.open(spec, opts)
   if spec == nil or spec == "memory" then return new_memory(opts) end
   if type(spec) == "table" then
     for _, m in ipairs { "get", "put", "sweep", "close" } do
-      if type(spec[m]) ~= "function" then error("bad argument #1 to 'open' (a location store needs " .. m .. ")", 2) end
+      if type(spec[m]) ~= "function" then args.error(1, "open", "a location store needs " .. m) end
     end
     return spec
   end
-  if type(spec) ~= "string" then error("bad argument #1 to 'open' (\"memory\", \"sqlite:PATH\" or a store expected)", 2) end
+  if type(spec) ~= "string" then
+    args.error(1, "open", "\"memory\", \"sqlite:PATH\" or a store expected")
+  end
   local path = spec:match("^sqlite:(.+)$")
   if path then return require("sip.location_sqlite").open(path, opts) end
-  error("bad argument #1 to 'open' (unknown location store " .. spec .. ")", 2)
+  args.error(1, "open", "unknown location store " .. spec)
 end
 
 return M

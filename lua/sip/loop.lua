@@ -2,6 +2,7 @@
 -- call that waits yields its coroutine and the loop resumes it. resume() below is the one place
 -- that calls coroutine.resume.
 local core = require "sip.core"
+local args = require "sip.args"
 
 local create, resume_co, running, yield, status =
   coroutine.create, coroutine.resume, coroutine.running, coroutine.yield, coroutine.status
@@ -49,7 +50,7 @@ end
 --- Start fn(...) in a coroutine now; it runs until it first waits. The coroutine of a finished
 -- job may be reused for a later one.
 function M.spawn(fn, ...)
-  if type(fn) ~= "function" then error("bad argument #1 to 'spawn' (function expected)", 2) end
+  if type(fn) ~= "function" then args.error(1, "spawn", "function expected") end
   local co
   if nidle > 0 then
     co = idle[nidle]
@@ -113,7 +114,7 @@ end
 
 --- Wait s seconds.
 function M.sleep(s)
-  if type(s) ~= "number" or s < 0 then error("bad argument #1 to 'sleep' (seconds >= 0 expected)", 2) end
+  if type(s) ~= "number" or s < 0 then args.error(1, "sleep", "seconds >= 0 expected") end
   local w = M.waiter()
   core.timer(s, 0, function() w:wake() end)
   w:block()

@@ -439,18 +439,30 @@ function UA:_incoming(req)
     return call:_request(req)
   end
   if self:_merged(req) then return req:reply(482, "Loop Detected") end
-  if method == "INVITE" then return self:_invite(req) end
-  if method == "BYE" or method == "PRACK" or method == "UPDATE" then
-    -- §15.1.2, RFC 3262 §3, RFC 3311 §5.2: these only make sense inside a dialog
-    return req:reply(481, "Call/Transaction Does Not Exist")
-  end
+  local own = UA.outside_dialog[method]
+  if own then return own(self, req) end
   local h = self.handlers[method]
   if not h then
-    if method == "OPTIONS" then return req:reply(200, nil, { headers = self:capabilities() }) end
+    local default = UA.defaults[method]
+    if default then return default(self, req) end
     return self:_reply_405(req)
   end
   return self:_run_handler(h, req)
 end
+
+-- §15.1.2, RFC 3262 §3, RFC 3311 §5.2: these only make sense inside a dialog
+local function no_dialog(_, req) return req:reply(481, "Call/Transaction Does Not Exist") end
+
+-- Requests outside a dialog that the UA itself takes, by method (a new method, such as
+-- SUBSCRIBE or REFER, joins here); then the handlers set with ua:on; then the defaults of a
+-- method nobody handles.
+UA.outside_dialog = {
+  INVITE = function(self, req) return self:_invite(req) end,
+  BYE = no_dialog, PRACK = no_dialog, UPDATE = no_dialog,
+}
+UA.defaults = {
+  OPTIONS = function(self, req) return req:reply(200, nil, { headers = self:capabilities() }) end, -- §11.2
+}
 
 -- A new INVITE: a call, given to the "call" handler; this coroutine (and the server transaction)
 -- stays until the call has its final answer.
