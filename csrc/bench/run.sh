@@ -136,12 +136,13 @@ if command -v sipp >/dev/null && command -v kamailio >/dev/null && [ -z "$SKIP_C
   echo
   echo "== registrar/proxy: ../shared/bench/compare.py (SIPp load, alternating rounds; SKIP_COMPARE=1 skips)"
   here=$(pwd)
+  # the benchmark registers user0..user19 as user bench: the own-or-free policy, said explicitly
   srv="cd $here && lua5.4 examples/proxy.lua --listen udp:127.0.0.1:5060 --realm example.com"
   # Medians over rounds: single rounds swing by a fifth on a shared machine. The relayed MESSAGE
   # and call rounds run at a fixed low rate, where wakeups and the kernel's loopback path are
   # most of the CPU and the swing is widest: five rounds for them, three for the registrations.
   (cd /tmp && python3 "$here/../shared/bench/compare.py" --rounds "${COMPARE_ROUNDS:-3}" --only reg,reg-auth \
-    --server "$srv" --server-auth "$srv --users $here/../shared/bench/users.txt" 2>/dev/null)
+    --server "$srv" --server-auth "$srv --users $here/../shared/bench/users.txt --register-policy own-or-free" 2>/dev/null)
   echo
   (cd /tmp && python3 "$here/../shared/bench/compare.py" --rounds "${COMPARE_RELAY_ROUNDS:-5}" --only message,call \
     --server "$srv" 2>/dev/null)
