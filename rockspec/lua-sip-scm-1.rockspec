@@ -21,6 +21,7 @@ build = {
   modules = {
     ["sip"] = "lua/sip/init.lua",
     ["sip.sdp"] = "lua/sip/sdp.lua",
+    ["sip.cli"] = "lua/sip/cli.lua",
     ["sip.loop"] = "lua/sip/loop.lua",
     ["sip.endpoint"] = "lua/sip/endpoint.lua",
     ["sip.auth"] = "lua/sip/auth.lua",
