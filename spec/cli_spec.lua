@@ -101,6 +101,15 @@ describe("sip.cli", function()
     end)
   end)
 
+  it("cli.sip_uri accepts sip: and sips: URIs only", function()
+    for _, c in ipairs { { "sip:bob@example.com", true }, { "sips:127.0.0.1:5061;lr", true },
+      { "tel:+15551234", false }, { "http://example.com", false }, { "example.com", false } } do
+      local ok, why = cli.sip_uri(c[1])
+      assert.equal(c[2], ok == true, c[1])
+      if not ok then assert.equal("not a sip: or sips: URI", why) end
+    end
+  end)
+
   describe("the usage text, built from the spec", function()
     local usage = cli.usage(SPEC)
 

@@ -23,7 +23,7 @@
 -- --help and -h print the usage and exit 0. Anything wrong (an unknown option, a missing or bad
 -- value, a failed check) writes "NAME: what is wrong" and the usage to stderr and exits 2; with
 -- cli.parse(spec, argv, { exit = false }) it returns nil, what, 2 instead (nil, usage, 0 for --help).
--- A malformed spec is misuse and raises.
+-- A malformed spec is misuse and raises. cli.sip_uri is the check of an option that takes a SIP URI.
 local format, concat, rep = string.format, table.concat, string.rep
 
 local M = {}
@@ -303,6 +303,13 @@ function M.parse(spec, argv, how)
     io.stderr:write(spec.name, ": ", what, "\n", M.usage(spec))
   end
   os.exit(status)
+end
+
+--- A check for options that take a SIP URI: a sip: or sips: URI sip.uri can parse.
+function M.sip_uri(v)
+  local u = require("sip").uri(v)
+  if u and (u.scheme == "sip" or u.scheme == "sips") then return true end
+  return nil, "not a sip: or sips: URI"
 end
 
 --- cli.fail(spec, what): for a problem found after parsing; "NAME: what" and the usage, exit 2.
