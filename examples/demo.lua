@@ -1,31 +1,39 @@
 #!/usr/bin/env lua5.4
--- demo.lua: the whole story through the registrar/proxy, in one process on 127.0.0.1, with a
--- ladder diagram of every message the proxy receives and sends:
---   alice and bob register (401, then 200 with credentials); alice sends bob a MESSAGE
---   "user2, come here." (RFC 3428 pager mode); alice calls bob (INVITE, 100, 180, 200 with the
---   SDP answer choosing PCMA, ACK); then BYE and 200.
--- Exits 0 when every step got the answer it should, 1 otherwise.   lua5.4 examples/demo.lua
-local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
-package.path = package.path .. ";" .. here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua"
-package.cpath = package.cpath .. ";" .. here .. "/build/?.so"
+-- demo.lua: the whole story through the registrar/proxy, as a ladder (make demo).
+-- What it shows and its options: --help (the spec below).
+dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
 local sip = require "sip"
+local cli = require "sip.cli"
 
-local ladder = {}   -- {from, to, label} in the order the proxy saw them
+local o = cli.parse({
+  name = "demo.lua",
+  description = "The whole story through the registrar/proxy, in one process on 127.0.0.1, with a "
+    .. "ladder diagram of every message the proxy receives and sends: alice and bob register (401, then "
+    .. "200 with credentials); alice sends bob a MESSAGE \"user2, come here.\" (RFC 3428 pager mode); "
+    .. "alice calls bob (INVITE, 100, 180, 200 with the SDP answer choosing PCMA, ACK); then BYE and 200. "
+    .. "Exits 0 when every step got the answer it should, 1 otherwise.",
+  options = {
+    { "--messages", help = "after the ladder, print every message in full" },
+  },
+}, arg)
+
+local ladder = {}   -- {from, to, label, bytes, token} in the order the proxy saw them
 local names = {}    -- "port" -> "alice" | "bob"
 local COL = { alice = 1, proxy = 2, bob = 3 }
 
+-- The arrow's label and the token the checks below look for: "401 Unauthorized (REGISTER)", "401"
 local function label(bytes)
-  local first = bytes:match("^[^\r\n]*")
-  local status, reason = first:match("^SIP/2%.0 (%d+) (.*)$")
-  local cseq = bytes:match("\r\n[Cc][Ss][Ee][Qq]%s*:%s*%d+%s+(%S+)") or "?"
-  if status then return status .. " " .. reason .. " (" .. cseq .. ")" end
-  return first:match("^(%S+)") or first
+  local m, err = sip.parse(bytes)
+  if not m then return "unparsable: " .. tostring(err), "?" end
+  if m.status then return ("%d %s (%s)"):format(m.status, m.reason, m.cseq_method or "?"), tostring(m.status) end
+  return m.method, m.method
 end
 
 local function trace(dir, bytes, peer)
   local who = names[tostring(peer.port)] or ("?" .. tostring(peer.port))
-  if dir == "in" then ladder[#ladder + 1] = { who, "proxy", label(bytes), bytes }
-  else ladder[#ladder + 1] = { "proxy", who, label(bytes), bytes } end
+  local text, token = label(bytes)
+  if dir == "in" then ladder[#ladder + 1] = { who, "proxy", text, bytes, token }
+  else ladder[#ladder + 1] = { "proxy", who, text, bytes, token } end
 end
 
 local WIDTH = 40
@@ -116,13 +124,18 @@ end
 print()
 draw()
 print()
+if o.messages then
+  for n, e in ipairs(ladder) do
+    print(("-- %d: %s -> %s"):format(n, e[1], e[2]))
+    print((e[4]:gsub("\r\n", "\n")))
+  end
+end
 -- what the seeds' scenario needs to see in the ladder, in order
 local want = { "REGISTER", "401", "REGISTER", "200", "MESSAGE", "407", "MESSAGE", "MESSAGE", "200", "200",
   "INVITE", "100", "INVITE", "180", "180", "200", "200", "ACK", "ACK", "BYE", "BYE", "200", "200" }
 local i = 1
 for _, e in ipairs(ladder) do
-  local tok = e[3]:match("^(%S+)")
-  if i <= #want and tok == want[i] then i = i + 1 end
+  if i <= #want and e[5] == want[i] then i = i + 1 end
 end
 check("the ladder shows REGISTER/401/200, MESSAGE/200, INVITE/100/180/200/ACK, BYE/200", i > #want,
   "stopped before " .. tostring(want[i]))

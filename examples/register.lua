@@ -1,44 +1,33 @@
 #!/usr/bin/env lua5.4
--- register.lua --registrar sip:HOST[:PORT] --domain DOMAIN --user U --password P [--expires N]
---              [--once] [--listen ADDR] [--advertise HOST] [--t1 S]
--- Registers U@DOMAIN with the registrar (digest challenges answered: MD5, SHA-256, SHA-512-256),
--- prints the bindings the registrar returns, refreshes before expiry and unregisters (Expires: 0)
--- on Ctrl-C or SIGTERM. With --once it registers, unregisters and exits: 0 on success, 1 on
--- failure. The listen address defaults to the registrar's transport on 0.0.0.0, port 0.
--- run from a checkout: its lua/ and build/ come first; an installed rock is found otherwise
-local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = here .. "/build/?.so;" .. package.cpath
+-- register.lua --registrar URI --domain D --user U --password P [--once]: registers with digest.
+-- The options and what they do: --help (the spec below).
+dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
 local sip = require "sip"
+local cli = require "sip.cli"
 
-local function usage(msg)
-  if msg then io.stderr:write("register.lua: ", msg, "\n") end
-  io.stderr:write("usage: register.lua --registrar sip:HOST[:PORT] --domain DOMAIN --user U --password P ",
-    "[--expires N] [--once] [--listen ADDR] [--advertise HOST] [--t1 S]\n")
-  os.exit(2)
-end
-
-local o = { expires = 3600, listen = {} }
-local i = 1
-while arg[i] do
-  local a, v = arg[i], arg[i + 1]
-  if a == "--registrar" and v then o.registrar = v; i = i + 2
-  elseif a == "--domain" and v then o.domain = v; i = i + 2
-  elseif a == "--user" and v then o.user = v; i = i + 2
-  elseif a == "--password" and v then o.password = v; i = i + 2
-  elseif a == "--expires" and math.tointeger(tonumber(v)) then o.expires = math.tointeger(tonumber(v)); i = i + 2
-  elseif a == "--once" then o.once = true; i = i + 1
-  elseif a == "--listen" and v then o.listen[#o.listen + 1] = v; i = i + 2
-  elseif a == "--advertise" and v then o.advertise = v; i = i + 2
-  elseif a == "--t1" and tonumber(v) then o.t1 = tonumber(v); i = i + 2
-  else usage("unknown or incomplete option " .. a) end
-end
-if not (o.registrar and o.domain and o.user and o.password) then
-  usage("--registrar, --domain, --user and --password are required")
-end
-local hop = sip.uri(o.registrar) and sip.dialog.hop(o.registrar)
-if not hop then usage("--registrar must be a sip: or sips: URI") end
-if o.expires < 1 then usage("--expires must be at least 1") end
+local SPEC = {
+  name = "register.lua",
+  description = "Registers U@DOMAIN with the registrar (digest challenges answered: MD5, SHA-256, "
+    .. "SHA-512-256), prints the bindings the registrar returns, refreshes before expiry and unregisters "
+    .. "(Expires: 0) on Ctrl-C or SIGTERM. With --once it registers, unregisters and exits: 0 on success, "
+    .. "1 on failure. With --proxy the REGISTERs go through that outbound proxy.",
+  options = {
+    { "--registrar", "URI", required = true, check = cli.sip_uri, help = "the registrar (sip:HOST[:PORT])" },
+    { "--domain", "DOMAIN", required = true, help = "the domain of our address of record" },
+    { "--user", "U", required = true, help = "our user name" },
+    { "--password", "P", required = true, help = "the digest password" },
+    { "--expires", "N", "integer", default = 3600, min = 1, help = "the lifetime asked for, in seconds" },
+    { "--once", help = "register, unregister, exit" },
+    { "--proxy", "URI", check = cli.sip_uri, help = "the outbound proxy the REGISTERs go through" },
+    { "--listen", "ADDR", "list", help = "a transport to listen on (default: the transport of the "
+      .. "proxy or registrar on 0.0.0.0, port 0)" },
+    { "--advertise", "HOST", help = "the address to put in Via and Contact" },
+    { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
+  },
+}
+local o = cli.parse(SPEC, arg)
+local hop = sip.dialog.hop(o.proxy or o.registrar)
+if not hop then cli.fail(SPEC, "no next hop for " .. (o.proxy or o.registrar)) end
 if #o.listen == 0 then o.listen[1] = hop.proto .. ":0.0.0.0:0" end
 
 local function show(reg, what)
@@ -54,7 +43,7 @@ local status = 1
 local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua {
     listen = o.listen, advertise = o.advertise, user = o.user, domain = o.domain, password = o.password,
-    registrar = o.registrar, t1 = o.t1,
+    registrar = o.registrar, outbound_proxy = o.proxy, t1 = o.t1,
   }
   if not ua then
     io.stderr:write("register.lua: ", uerr, "\n")

@@ -1,50 +1,43 @@
 #!/usr/bin/env lua5.4
--- uac.lua [--listen ADDR] (--call URI [--duration S] | --message URI TEXT [--type MIME])
---         [--registrar URI --user U --password P [--domain D]] [--timeout S] [--t1 S] [--linger S]
---         [--quiet]
--- Places one call (INVITE, ACK, waits --duration seconds, default 1, then BYE) or sends one
--- MESSAGE, printing each step; exits 0 on success, 1 on failure. With --registrar it registers
--- first (digest answered) and unregisters at the end; --password alone answers challenges of
--- the call or MESSAGE. The listen address defaults to udp:127.0.0.1:0 (for a TCP target, give a
--- tcp: listener and a ;transport=tcp URI). Over TCP or TLS the connection stays open --linger
--- seconds (default 5) after the last transaction, as a peer reusing connections expects (§18).
--- run from a checkout: its lua/ and build/ come first; an installed rock is found otherwise
-local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = here .. "/build/?.so;" .. package.cpath
+-- uac.lua (--call URI [--duration S] | --message URI TEXT) [--proxy URI]: one call or one MESSAGE.
+-- The options and what they do: --help (the spec below).
+dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
 local sip = require "sip"
+local cli = require "sip.cli"
 
-local function usage(msg)
-  if msg then io.stderr:write("uac.lua: ", msg, "\n") end
-  io.stderr:write("usage: uac.lua [--listen ADDR] (--call URI [--duration S] | --message URI TEXT [--type MIME]) ",
-    "[--registrar URI --user U --password P [--domain D]] [--timeout S] [--t1 S] [--linger S] [--quiet]\n")
-  os.exit(2)
-end
-
-local o = { listen = {}, duration = 1, user = "uac", type = "text/plain", timeout = 32 }
-local i = 1
-while arg[i] do
-  local a, v = arg[i], arg[i + 1]
-  if a == "--listen" and v then o.listen[#o.listen + 1] = v; i = i + 2
-  elseif a == "--call" and v then o.call = v; i = i + 2
-  elseif a == "--duration" and tonumber(v) then o.duration = tonumber(v); i = i + 2
-  elseif a == "--message" and v and arg[i + 2] then o.message, o.text = v, arg[i + 2]; i = i + 3
-  elseif a == "--type" and v then o.type = v; i = i + 2
-  elseif a == "--registrar" and v then o.registrar = v; i = i + 2
-  elseif a == "--user" and v then o.user = v; i = i + 2
-  elseif a == "--password" and v then o.password = v; i = i + 2
-  elseif a == "--domain" and v then o.domain = v; i = i + 2
-  elseif a == "--timeout" and tonumber(v) then o.timeout = tonumber(v); i = i + 2
-  elseif a == "--t1" and tonumber(v) then o.t1 = tonumber(v); i = i + 2
-  elseif a == "--linger" and tonumber(v) then o.linger = tonumber(v); i = i + 2
-  elseif a == "--quiet" then o.quiet = true; i = i + 1
-  else usage("unknown or incomplete option " .. a) end
-end
-if not o.call == not o.message then usage("give exactly one of --call and --message") end
-for _, u in ipairs { o.call or o.message, o.registrar } do
-  if not sip.uri(u) then usage("not a SIP URI: " .. u) end
-end
-if #o.listen == 0 then o.listen[1] = "udp:127.0.0.1:0" end
+local o = cli.parse({
+  name = "uac.lua",
+  synopsis = "(--call URI [--duration S] | --message URI TEXT [--type MIME]) [options]",
+  description = "Places one call (INVITE, ACK, waits --duration seconds, then BYE) or sends one MESSAGE, "
+    .. "printing each step; exits 0 on success, 1 on failure. With --registrar it registers first "
+    .. "(digest answered) and unregisters at the end; --password alone answers challenges of the call "
+    .. "or MESSAGE. With --proxy every request goes through that outbound proxy (a phone registered "
+    .. "there is called by its address of record). For a TCP target give a tcp: listener and a "
+    .. ";transport=tcp URI. Over TCP or TLS the connection stays open --linger seconds after the last "
+    .. "transaction, as a peer reusing connections expects (RFC 3261 §18).",
+  options = {
+    { "--listen", "ADDR", "list", default = { "udp:127.0.0.1:0" }, help = "a transport to listen on" },
+    { "--call", "URI", check = cli.sip_uri, help = "call URI" },
+    { "--duration", "S", "number", default = 1, min = 0, help = "seconds the call lasts before our BYE" },
+    { "--message", "URI TEXT", 2, check = function(m) return cli.sip_uri(m[1]) end, help = "send TEXT to URI in a MESSAGE (RFC 3428)" },
+    { "--type", "MIME", default = "text/plain", help = "the MESSAGE's Content-Type" },
+    { "--proxy", "URI", check = cli.sip_uri, help = "the outbound proxy every request goes through" },
+    { "--registrar", "URI", check = cli.sip_uri, help = "register there first" },
+    { "--user", "U", default = "uac", help = "our user name" },
+    { "--password", "P", help = "the digest password" },
+    { "--domain", "D", help = "our domain (default: the registrar's host)" },
+    { "--timeout", "S", "number", default = 32, min = 0, help = "how long a request may wait for its answer" },
+    { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
+    { "--linger", "S", "number", min = 0, help = "seconds a TCP or TLS connection stays open at the end "
+      .. "(default 5 with a tcp: or tls: listener, else 0)" },
+    { "--quiet", help = "print only failures" },
+  },
+  check = function(v)
+    if not v.call == not v.message then return nil, "give exactly one of --call and --message" end
+    return true
+  end,
+}, arg)
+if o.message then o.message, o.text = o.message[1], o.message[2] end
 if not o.linger then
   o.linger = 0
   for _, l in ipairs(o.listen) do
@@ -67,7 +60,7 @@ end
 local function main()
   local ua, err = sip.ua {
     listen = o.listen, user = o.user, password = o.password, domain = o.domain,
-    registrar = o.registrar, t1 = o.t1,
+    registrar = o.registrar, outbound_proxy = o.proxy, t1 = o.t1,
   }
   if not ua then return fail("%s", err) end
   local ok = true

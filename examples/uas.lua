@@ -1,40 +1,29 @@
 #!/usr/bin/env lua5.4
--- uas.lua --listen udp:127.0.0.1:5094 [--listen tcp:127.0.0.1:5094] [--ring S] [--user NAME]
---         [--register sip:HOST[:PORT] --domain DOMAIN --password P [--expires N]] [--t1 S] [--quiet]
--- A user agent that takes calls: 180 Ringing, then (after --ring seconds, default 0) 200 OK with
--- an SDP answer (PCMA, PCMU, G729, telephone-event); it hangs up when the caller sends BYE, and
--- answers MESSAGE and OPTIONS with 200. With --register it registers first (digest answered),
--- keeps the binding fresh and removes it on exit. Ctrl-C or SIGTERM stops it. A test peer too.
--- run from a checkout: its lua/ and build/ come first; an installed rock is found otherwise
-local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = here .. "/build/?.so;" .. package.cpath
+-- uas.lua --listen udp:127.0.0.1:5094 [--register URI --domain D --password P]: takes calls.
+-- The options and what they do: --help (the spec below).
+dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
 local sip = require "sip"
+local cli = require "sip.cli"
 
-local function usage(msg)
-  if msg then io.stderr:write("uas.lua: ", msg, "\n") end
-  io.stderr:write("usage: uas.lua --listen PROTO:HOST:PORT ... [--ring S] [--user NAME] [--register URI ",
-    "--domain D --password P [--expires N]] [--t1 S] [--quiet]\n")
-  os.exit(2)
-end
-
-local o = { listen = {}, ring = 0, user = "uas" }
-local i = 1
-while arg[i] do
-  local a, v = arg[i], arg[i + 1]
-  if a == "--listen" and v then o.listen[#o.listen + 1] = v; i = i + 2
-  elseif a == "--ring" and tonumber(v) then o.ring = tonumber(v); i = i + 2
-  elseif a == "--user" and v then o.user = v; i = i + 2
-  elseif a == "--register" and v then o.registrar = v; i = i + 2
-  elseif a == "--domain" and v then o.domain = v; i = i + 2
-  elseif a == "--password" and v then o.password = v; i = i + 2
-  elseif a == "--expires" and tonumber(v) then o.expires = math.tointeger(tonumber(v)); i = i + 2
-  elseif a == "--t1" and tonumber(v) then o.t1 = tonumber(v); i = i + 2
-  elseif a == "--quiet" then o.quiet = true; i = i + 1
-  else usage("unknown or incomplete option " .. a) end
-end
-if #o.listen == 0 then usage("need at least one --listen") end
-if o.registrar and not sip.uri(o.registrar) then usage("--register needs a SIP URI") end
+local o = cli.parse({
+  name = "uas.lua",
+  description = "A user agent that takes calls: 180 Ringing, then (after --ring seconds) 200 OK with "
+    .. "an SDP answer (PCMA, PCMU, G729, telephone-event); it hangs up when the caller sends BYE, and "
+    .. "answers MESSAGE and OPTIONS with 200. With --register it registers first (digest answered), "
+    .. "keeps the binding fresh and removes it on exit. Ctrl-C or SIGTERM stops it. A test peer too.",
+  options = {
+    { "--listen", "PROTO:HOST:PORT", "list", required = true, help = "a transport to listen on" },
+    { "--ring", "S", "number", default = 0, min = 0, help = "seconds between 180 and 200" },
+    { "--user", "NAME", default = "uas", help = "our user name" },
+    { "--register", "URI", check = cli.sip_uri, help = "the registrar to register with" },
+    { "--proxy", "URI", check = cli.sip_uri, help = "the outbound proxy every request goes through" },
+    { "--domain", "DOMAIN", help = "our domain (default: the registrar's host)" },
+    { "--password", "P", help = "the digest password" },
+    { "--expires", "N", "integer", default = 3600, min = 1, help = "the registration's lifetime in seconds" },
+    { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
+    { "--quiet", help = "print nothing" },
+  },
+}, arg)
 
 local function say(fmt, ...)
   if not o.quiet then
@@ -46,7 +35,7 @@ end
 local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua {
     listen = o.listen, user = o.user, domain = o.domain, password = o.password,
-    registrar = o.registrar, t1 = o.t1,
+    registrar = o.register, outbound_proxy = o.proxy, t1 = o.t1,
   }
   if not ua then
     io.stderr:write("uas.lua: ", uerr, "\n")
@@ -89,9 +78,9 @@ local ok, err = pcall(sip.run, function()
   end
   sip.on_signals(shutdown)
 
-  if o.registrar then
+  if o.register then
     local rerr, code
-    reg, rerr, code = ua:register { expires = o.expires or 3600 }
+    reg, rerr, code = ua:register { expires = o.expires }
     if not reg then
       io.stderr:write(("uas.lua: registration failed: %s (%s)\n"):format(tostring(rerr), tostring(code)))
       ua:close()

@@ -22,6 +22,7 @@ build = {
     ["sip"] = "lua/sip/init.lua",
     ["sip.sdp"] = "lua/sip/sdp.lua",
     ["sip.sdp_offer"] = "lua/sip/sdp_offer.lua",
+    ["sip.cli"] = "lua/sip/cli.lua",
     ["sip.loop"] = "lua/sip/loop.lua",
     ["sip.args"] = "lua/sip/args.lua",
     ["sip.endpoint"] = "lua/sip/endpoint.lua",

@@ -1,0 +1,7 @@
+-- Loaded first by every example: dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
+-- Run from a checkout, the checkout's lua/ and build/ come first; an installed rock is found
+-- otherwise. Returns the checkout's root directory.
+local root = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/.."
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.cpath = root .. "/build/?.so;" .. package.cpath
+return root
