@@ -12,44 +12,33 @@
 --     --user 34020000001320000001 --password P
 -- prints "registered ...", then "keepalive N: STATUS REASON" per answer ("keepalive N: no
 -- answer: ..." otherwise).
--- run from a checkout: its lua/ and build/ come first; an installed rock is found otherwise
-local here = arg[0]:match("^(.*)/examples/[^/]*$") or "."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = here .. "/build/?.so;" .. package.cpath
+dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
 local sip = require "sip"
+local cli = require "sip.cli"
 
-local function usage(msg)
-  if msg then io.stderr:write("device.lua: ", msg, "\n") end
-  io.stderr:write("usage: device.lua --registrar sip:HOST[:PORT] --domain DOMAIN --user DEVICEID --password P ",
-    "[--server SERVERID] [--interval S] [--expires N] [--count N] [--listen ADDR] [--advertise HOST] ",
-    "[--t1 S] [--quiet]\n")
-  os.exit(2)
-end
-
-local o = { interval = 60, expires = 3600, listen = {} }
-local i = 1
-while arg[i] do
-  local a, v = arg[i], arg[i + 1]
-  if a == "--registrar" and v then o.registrar = v; i = i + 2
-  elseif a == "--domain" and v then o.domain = v; i = i + 2
-  elseif a == "--user" and v then o.user = v; i = i + 2
-  elseif a == "--password" and v then o.password = v; i = i + 2
-  elseif a == "--server" and v then o.server = v; i = i + 2
-  elseif a == "--interval" and tonumber(v) then o.interval = tonumber(v); i = i + 2
-  elseif a == "--expires" and math.tointeger(tonumber(v)) then o.expires = math.tointeger(tonumber(v)); i = i + 2
-  elseif a == "--count" and math.tointeger(tonumber(v)) then o.count = math.tointeger(tonumber(v)); i = i + 2
-  elseif a == "--listen" and v then o.listen[#o.listen + 1] = v; i = i + 2
-  elseif a == "--advertise" and v then o.advertise = v; i = i + 2
-  elseif a == "--t1" and tonumber(v) then o.t1 = tonumber(v); i = i + 2
-  elseif a == "--quiet" then o.quiet = true; i = i + 1
-  else usage("unknown or incomplete option " .. a) end
-end
-if not (o.registrar and o.domain and o.user and o.password) then
-  usage("--registrar, --domain, --user and --password are required")
-end
+local SPEC = {
+  name = "device.lua",
+  description = "A GB/T 28181-style camera: registers with digest, sends a MANSCDP keepalive MESSAGE "
+    .. "every --interval seconds, answers the server's queries, and unregisters on Ctrl-C, SIGTERM or "
+    .. "after --count keepalives.",
+  options = {
+    { "--registrar", "URI", required = true, check = cli.sip_uri, help = "the platform (sip:[SERVERID@]HOST[:PORT])" },
+    { "--domain", "DOMAIN", required = true, help = "the domain (a 10-digit GB/T 28181 domain, e.g. 3402000000)" },
+    { "--user", "DEVICEID", required = true, help = "the device's 20-digit ID" },
+    { "--password", "P", required = true, help = "the digest password" },
+    { "--server", "SERVERID", help = "the platform's ID (default: the registrar URI's user, else the domain)" },
+    { "--interval", "S", "number", default = 60, check = function(v) return v > 0, "must be positive" end,
+      help = "seconds between keepalives" },
+    { "--expires", "N", "integer", default = 3600, min = 1, help = "the registration's lifetime, in seconds" },
+    { "--count", "N", "integer", min = 1, help = "keepalives to send before unregistering" },
+    { "--listen", "ADDR", "list", help = "a transport to listen on (default: the registrar's on 0.0.0.0, port 0)" },
+    { "--advertise", "HOST", help = "the address to put in Via and Contact" },
+    { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
+    { "--quiet", help = "print nothing" },
+  },
+}
+local o = cli.parse(SPEC, arg)
 local reg_uri = sip.uri(o.registrar)
-if not reg_uri or (reg_uri.scheme ~= "sip" and reg_uri.scheme ~= "sips") then usage("--registrar must be a SIP URI") end
-if o.interval <= 0 then usage("--interval must be positive") end
 local hop = sip.dialog.hop(o.registrar)
 local MANSCDP = "Application/MANSCDP+xml"
 if #o.listen == 0 then o.listen[1] = hop.proto .. ":0.0.0.0:0" end
