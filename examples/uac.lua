@@ -19,7 +19,8 @@ local o = cli.parse({
     { "--listen", "ADDR", "list", default = { "udp:127.0.0.1:0" }, help = "a transport to listen on" },
     { "--call", "URI", check = cli.sip_uri, help = "call URI" },
     { "--duration", "S", "number", default = 1, min = 0, help = "seconds the call lasts before our BYE" },
-    { "--message", "URI TEXT", 2, check = function(m) return cli.sip_uri(m[1]) end, help = "send TEXT to URI in a MESSAGE (RFC 3428)" },
+    { "--message", "URI TEXT", 2, check = function(m) return cli.sip_uri(m[1]) end,
+      help = "send TEXT to URI in a MESSAGE (RFC 3428)" },
     { "--type", "MIME", default = "text/plain", help = "the MESSAGE's Content-Type" },
     { "--proxy", "URI", check = cli.sip_uri, help = "the outbound proxy every request goes through" },
     { "--registrar", "URI", check = cli.sip_uri, help = "register there first" },
@@ -33,7 +34,7 @@ local o = cli.parse({
     { "--quiet", help = "print only failures" },
   },
   check = function(v)
-    if not v.call == not v.message then return nil, "give exactly one of --call and --message" end
+    if (not v.call) == (not v.message) then return nil, "give exactly one of --call and --message" end
     return true
   end,
 }, arg)

@@ -23,31 +23,34 @@ describe("the allocator's free-block cache", function()
     for i = 1, 20000 do keep[i] = string.rep("x", 200) .. i end -- about 4.5 MB more
     local _, more = core.alloc_cache()
     assert.is_true(more > used + 2 * 1024 * 1024)
-    keep = nil
+    assert.equal(20000, #keep) -- still held while measured
   end)
 
   it("hands freed blocks out again without mixing contents, for every size class", function()
     for round = 1, 3 do
-      local keep = {}
-      for n = 1, 1100, 7 do -- strings and tables from a few bytes to past the largest class
-        local s = string.rep(string.char(65 + n % 26), n) .. round
-        keep[#keep + 1] = { s = s, n = n, t = { n, n + 1, n + 2 } }
+      do -- the blocks go back to the cache when keep goes out of scope
+        local keep = {}
+        for n = 1, 1100, 7 do -- strings and tables from a few bytes to past the largest class
+          local s = string.rep(string.char(65 + n % 26), n) .. round
+          keep[#keep + 1] = { s = s, n = n, t = { n, n + 1, n + 2 } }
+        end
+        collectgarbage()
+        for _, e in ipairs(keep) do
+          assert.equal(e.n + #tostring(round), #e.s)
+          assert.equal(string.char(65 + e.n % 26), e.s:sub(1, 1))
+          assert.same({ e.n, e.n + 1, e.n + 2 }, e.t)
+        end
       end
-      collectgarbage()
-      for _, e in ipairs(keep) do
-        assert.equal(e.n + #tostring(round), #e.s)
-        assert.equal(string.char(65 + e.n % 26), e.s:sub(1, 1))
-        assert.same({ e.n, e.n + 1, e.n + 2 }, e.t)
-      end
-      keep = nil
       collectgarbage()
     end
   end)
 
   it("keeps what it holds bounded (16 MiB)", function()
-    local big = {}
-    for i = 1, 200000 do big[i] = { i } end -- about 12 MiB of small tables
-    big = nil
+    do -- about 12 MiB of small tables, freed at the end of the block
+      local big = {}
+      for i = 1, 200000 do big[i] = { i } end
+      assert.equal(200000, #big)
+    end
     collectgarbage()
     collectgarbage()
     local held = core.alloc_cache()

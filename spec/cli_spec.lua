@@ -93,7 +93,7 @@ describe("sip.cli", function()
     it("the spec's own check sees every value, defaults included", function()
       local spec = { name = "c.lua", options = { { "--call", "URI" }, { "--message", "URI TEXT", 2 } },
         check = function(o)
-          if not o.call == not o.message then return nil, "give exactly one of --call and --message" end
+          if (not o.call) == (not o.message) then return nil, "give exactly one of --call and --message" end
           return true
         end }
       assert.same({ nil, "give exactly one of --call and --message", 2 }, { cli.parse(spec, {}, { exit = false }) })

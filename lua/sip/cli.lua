@@ -59,7 +59,9 @@ local function normalize(o, i, fname)
   end
   if n.kind == "flag" then
     if n.metavar ~= nil then argerror(fname, where .. ": a flag takes no metavar") end
-    if n.default ~= nil and type(n.default) ~= "boolean" then argerror(fname, where .. ": a flag's default is a boolean") end
+    if n.default ~= nil and type(n.default) ~= "boolean" then
+      argerror(fname, where .. ": a flag's default is a boolean")
+    end
   elseif type(n.metavar) ~= "string" then
     argerror(fname, where .. ": a metavar (the value's name in the usage) is needed")
   end
@@ -70,7 +72,9 @@ local function normalize(o, i, fname)
     if words ~= count then argerror(fname, where .. format(": the metavar names %d values", count)) end
   end
   if n.one_of ~= nil then
-    if type(n.one_of) ~= "table" or #n.one_of == 0 then argerror(fname, where .. ": one_of must be a list of values") end
+    if type(n.one_of) ~= "table" or #n.one_of == 0 then
+      argerror(fname, where .. ": one_of must be a list of values")
+    end
     if n.kind == "flag" then argerror(fname, where .. ": a flag has no one_of") end
   end
   if (n.min ~= nil or n.max ~= nil) and n.kind ~= "number" and n.kind ~= "integer" then

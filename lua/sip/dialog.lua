@@ -170,7 +170,8 @@ function Dialog:request(method, opts)
     cseq = self.local_seq
   end
   cseq = cseq or self.local_seq
-  local uri, routes, hop_uri = self.remote_target, {}, nil
+  local uri, routes = self.remote_target, {}
+  local hop_uri -- where the request goes first: the first Route if loose, else the Request-URI
   local rs = self.route_set
   if #rs > 0 and is_loose(rs[1]) then
     for i, r in ipairs(rs) do routes[i] = r end

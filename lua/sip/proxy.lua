@@ -141,7 +141,9 @@ function M.new(t)
   end
   self.users = users
   if users ~= nil then
-    if type(users) ~= "table" and type(users) ~= "function" then argerror("users must be a table, a file name or a function") end
+    if type(users) ~= "table" and type(users) ~= "function" then
+      argerror("users must be a table, a file name or a function")
+    end
     if not self.realm then argerror("users need a realm") end
     local auth = require "sip.auth"
     -- §10.3 step 4 (registrar.policy), checked by sip.auth once the credentials hold
@@ -171,8 +173,8 @@ function M.new(t)
   if not ep then return nil, err end
   self.ep = ep
   ep.on_stray = function(rsp)
-    local ok, err = pcall(self.stray, self, rsp)
-    if not ok then self:log("error", "stray response: %s", err) end
+    local ok, serr = pcall(self.stray, self, rsp)
+    if not ok then self:log("error", "stray response: %s", serr) end
   end
   if t.trace then ep.stack:on("trace", t.trace) end
   self:learn_addresses(t.domains)

@@ -64,7 +64,7 @@ function M.new(opts)
   if opts.registrar and not sip.uri(opts.registrar) then argerror(1, "ua", "registrar is not a URI") end
   if opts.outbound_proxy and not sip.uri(opts.outbound_proxy) then argerror(1, "ua", "outbound_proxy is not a URI") end
   if opts.media ~= nil and type(opts.media) ~= "table" then argerror(1, "ua", "media must be a table") end
-  local ep, err = opts.endpoint, nil
+  local ep, err = opts.endpoint
   local owned = not ep
   if owned then
     ep, err = endpoint.new {
