@@ -25,7 +25,12 @@ end
 
 local function resume(co, ...)
   local ok, err = resume_co(co, ...)
-  if not ok then report(traceback(co, tostring(err))) end
+  if not ok then
+    report(traceback(co, tostring(err)))
+    -- Lua closes a dead coroutine's pending <close> variables only on coroutine.close: without
+    -- it an error leaves them open (endpoints, timers) and the loop waits on them for ever
+    coroutine.close(co)
+  end
   return ok
 end
 
