@@ -79,6 +79,35 @@ void lsip_check_reply_opts(lua_State *L, int o);
 /* The bytes of the argument at idx: a string, or a sip.message serialized in its place. */
 const char *lsip_tobytes(lua_State *L, int idx, size_t *len);
 int lsip_open_stack(lua_State *L);   /* sets fields on the table at the top */
+/* A stack (lsip_stack.c) and the handles of its transactions, class sip.txn (lsip_txn.c). */
+#define LSIP_TXN "sip.txn"
+struct sip_stack;
+struct sip_txn;
+typedef struct lsip_txn lsip_txn;
+typedef struct lsip_stack {
+  struct sip_stack *s;
+  lsip_txn *live;   /* handles of live transactions, invalidated by close */
+  lsip_loop *lp;
+  lua_State *Lcall; /* the state of a binding call in progress (callbacks may run inside it) */
+  int self;         /* registry ref while open */
+  int cbs;          /* registry ref of the callback table {request=, stray=, conn=} */
+  int tracing;      /* a "trace" callback is set: only then is every message passed up */
+} lsip_stack;
+struct lsip_txn {
+  struct sip_txn *t; /* NULL once terminated */
+  lsip_stack *st;
+  int self;          /* strong registry ref while pinned, else LUA_NOREF */
+  lsip_txn *prev, *next;
+};
+void lsip_txn_detach(lsip_txn *x);              /* off the stack's list, and stale */
+void lsip_txn_unpin(lua_State *L, lsip_txn *x); /* the handle may be collected */
+int lsip_pushtxn(lua_State *L, lsip_txn *x);    /* the handle (nil when collected); its type */
+/* Start a client transaction for buf to `to` with the event callback at index fn: pushes its
+ * handle, or nil, err, 503. */
+int lsip_stack_start_client(lua_State *L, lsip_stack *st, const char *buf, size_t len,
+                            const struct sip_peer *to, int fn);
+const char *lsip_optstr(lua_State *L, int t, const char *k); /* field k of table t, or NULL */
+void lsip_open_txn(lua_State *L); /* registers the sip.txn metatable */
 
 /* Push a parsed URI as a sip.uri userdata that copies text (the URI keeps its own copy). */
 void lsip_pushuri(lua_State *L, const char *text, size_t n, const sip_uri *parsed);

@@ -1,7 +1,8 @@
-/* lsip_stack.c: sip.stack and sip.txn userdata: transports and transactions from Lua.
- * A stack is anchored while open; a transaction handle is anchored while its transaction lives
- * and goes stale (every method refuses) after its "terminated" event. Callbacks run under
- * lsip_pcall: an error stops the loop and comes back out of run(). */
+/* lsip_stack.c: sip.stack userdata: transports and transactions from Lua. A stack is anchored
+ * while open. It makes, finds and pins the handles of its transactions (sip.txn, whose methods
+ * are lsip_txn.c's): a handle is anchored while its transaction lives and goes stale (every
+ * method refuses) after its "terminated" event. Callbacks run under lsip_pcall: an error stops
+ * the loop and comes back out of run(). */
 #include <errno.h>
 #include <limits.h>
 #include <ev.h>
@@ -15,19 +16,6 @@
 #include "sip_stack.h"
 
 #define LSIP_STACK "sip.stack"
-#define LSIP_TXN "sip.txn"
-
-typedef struct lsip_txn lsip_txn;
-
-typedef struct lsip_stack {
-  sip_stack *s;
-  lsip_txn *live;   /* handles of live transactions, invalidated by close */
-  lsip_loop *lp;
-  lua_State *Lcall; /* the state of a binding call in progress (callbacks may run inside it) */
-  int self;         /* registry ref while open */
-  int cbs;          /* registry ref of the callback table {request=, stray=, conn=} */
-  int tracing;      /* a "trace" callback is set: only then is every message passed up */
-} lsip_stack;
 
 /* A transaction's handle is found from C through a weak table (registry[&HANDLES][x] = handle).
  * It is also pinned (a strong registry ref) while Lua may still be called about it: until the
@@ -37,14 +25,7 @@ typedef struct lsip_stack {
  * does not keep hundreds of thousands of handles for the collector to traverse. */
 static const char HANDLES = 'h';
 
-struct lsip_txn {
-  sip_txn *t;       /* NULL once terminated */
-  lsip_stack *st;
-  int self;         /* strong registry ref while pinned, else LUA_NOREF */
-  lsip_txn *prev, *next;
-};
-
-static void txn_detach(lsip_txn *x) {
+void lsip_txn_detach(lsip_txn *x) {
   if (x->prev) x->prev->next = x->next;
   else if (x->st->live == x) x->st->live = x->next;
   if (x->next) x->next->prev = x->prev;
@@ -52,7 +33,7 @@ static void txn_detach(lsip_txn *x) {
   x->t = NULL;
 }
 
-static void txn_unpin(lua_State *L, lsip_txn *x) {
+void lsip_txn_unpin(lua_State *L, lsip_txn *x) {
   if (x->self != LUA_NOREF) {
     luaL_unref(L, LUA_REGISTRYINDEX, x->self);
     x->self = LUA_NOREF;
@@ -60,28 +41,16 @@ static void txn_unpin(lua_State *L, lsip_txn *x) {
 }
 
 static void txn_unlink(lua_State *L, lsip_txn *x) {
-  txn_detach(x);
-  txn_unpin(L, x);
+  lsip_txn_detach(x);
+  lsip_txn_unpin(L, x);
 }
 
 /* Push the handle of x (nil when it was collected); returns its type. */
-static int pushhandle(lua_State *L, lsip_txn *x) {
+int lsip_pushtxn(lua_State *L, lsip_txn *x) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES);
   int ty = lua_rawgetp(L, -1, x);
   lua_remove(L, -2);
   return ty;
-}
-
-/* The handle at idx goes unpinned once no callback waits for its events and, for a server
- * transaction, its final response is sent. */
-static void txn_maybe_unpin(lua_State *L, int idx, lsip_txn *x) {
-  if (!x->t || x->self == LUA_NOREF) return;
-  if (sip_txn_kind_of(x->t) >= SIP_TXN_SERVER_INVITE) {
-    sip_txn_state state = sip_txn_state_of(x->t);
-    if (state == SIP_TXN_TRYING || state == SIP_TXN_PROCEEDING) return;
-  }
-  if (lua_getiuservalue(L, idx, 1) == LUA_TNIL) txn_unpin(L, x);
-  lua_pop(L, 1);
 }
 
 static lua_State *cbstate(lsip_stack *st) { return st->lp->L ? st->lp->L : st->Lcall; }
@@ -143,12 +112,6 @@ static lsip_stack *checkstack(lua_State *L, int i) {
   return st;
 }
 
-static lsip_txn *checktxn(lua_State *L, int i) {
-  lsip_txn *x = luaL_checkudata(L, i, LSIP_TXN);
-  if (!x->t) luaL_error(L, "transaction is terminated");
-  return x;
-}
-
 /* ---- transaction handles ------------------------------------------------------------------ */
 
 static lsip_txn *newtxn(lua_State *L, lsip_stack *st, sip_txn *t) {
@@ -176,7 +139,7 @@ static lsip_txn *newtxn(lua_State *L, lsip_stack *st, sip_txn *t) {
 static int pushtxnfn(lua_State *L, sip_txn *t) {
   lsip_txn *x = sip_txn_data(t);
   if (!x) return 0;
-  if (pushhandle(L, x) == LUA_TNIL) {
+  if (lsip_pushtxn(L, x) == LUA_TNIL) {
     lua_pop(L, 1);
     return 0;
   }
@@ -300,7 +263,7 @@ static double optnum(lua_State *L, int t, const char *k, double def) {
   return v;
 }
 
-static const char *optstr(lua_State *L, int t, const char *k) {
+const char *lsip_optstr(lua_State *L, int t, const char *k) {
   lua_getfield(L, t, k);
   const char *v = luaL_optstring(L, -1, NULL);
   lua_pop(L, 1); /* still referenced by the table */
@@ -339,9 +302,9 @@ static int l_stack(lua_State *L) {
   cfg.tp.first_message_timeout = optnum(L, 1, "first_message_timeout", 0);
   cfg.tp.message_timeout = optnum(L, 1, "message_timeout", 0);
   cfg.tp.handshake_timeout = optnum(L, 1, "handshake_timeout", 0);
-  cfg.tp.tls_cert = optstr(L, 1, "tls_cert");
-  cfg.tp.tls_key = optstr(L, 1, "tls_key");
-  cfg.tp.tls_ca = optstr(L, 1, "tls_ca");
+  cfg.tp.tls_cert = lsip_optstr(L, 1, "tls_cert");
+  cfg.tp.tls_key = lsip_optstr(L, 1, "tls_key");
+  cfg.tp.tls_ca = lsip_optstr(L, 1, "tls_ca");
   cfg.loss = optnum(L, 1, "loss", 0);
   luaL_argcheck(L, cfg.loss >= 0 && cfg.loss < 1, 1, "loss must be in [0, 1)");
   lua_getfield(L, 1, "tls_verify"); /* false turns verification off (tests with self-signed certs) */
@@ -412,8 +375,8 @@ static int s_listen(lua_State *L) {
 
 /* Start a client transaction for buf to `to` with the event callback at index fn: pushes its
  * handle, or nil, err, 503. */
-static int start_client(lua_State *L, lsip_stack *st, const char *buf, size_t len, const sip_peer *to,
-                        int fn) {
+int lsip_stack_start_client(lua_State *L, lsip_stack *st, const char *buf, size_t len,
+                            const sip_peer *to, int fn) {
   const char *err = "request failed";
   lua_State *prev = st->Lcall;
   st->Lcall = L;
@@ -446,7 +409,7 @@ static int s_request(lua_State *L) {
     lua_pushinteger(L, 503);
     return 3;
   }
-  return start_client(L, st, buf, len, &to, 4);
+  return lsip_stack_start_client(L, st, buf, len, &to, 4);
 }
 
 /* stack:send(msg|bytes, peer) -> true | nil, err: without a transaction (ACK of a 2xx, stateless) */
@@ -651,190 +614,6 @@ static int s_close(lua_State *L) {
   return 0;
 }
 
-/* ---- transaction methods -------------------------------------------------------------------- */
-
-int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req) {
-  lsip_txn *x = checktxn(L, txn);
-  lua_Integer code = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, code >= 100 && code <= 699, arg, "status must be 100..699");
-  const char *reason = luaL_optstring(L, arg + 1, NULL);
-  const char *to_tag = NULL, *extra = NULL, *ctype = NULL, *body = NULL;
-  size_t blen = 0;
-  int o = arg + 2;
-  if (!lua_isnoneornil(L, o)) {
-    luaL_checktype(L, o, LUA_TTABLE);
-    lsip_check_reply_opts(L, o); /* lsip_msg.c: no CR/LF/NUL smuggled into the response */
-    to_tag = optstr(L, o, "to_tag");
-    extra = optstr(L, o, "headers");
-    ctype = optstr(L, o, "content_type");
-    lua_getfield(L, o, "body");
-    body = luaL_optlstring(L, -1, NULL, &blen);
-    lua_pop(L, 1);
-  }
-  if (reason && strpbrk(reason, "\r\n")) luaL_argerror(L, arg + 1, "reason must not contain CR or LF");
-  if (ctype && strpbrk(ctype, "\r\n")) luaL_argerror(L, o, "content_type must not contain CR or LF");
-  if (body && blen && !ctype) luaL_argerror(L, o, "a body needs content_type");
-  if (sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE) luaL_error(L, "respond: not a server transaction");
-  sip_hdr hdr[256];
-  sip_msg stored;
-  if (!req) {
-    if (sip_txn_parse_request(x->t, &stored, hdr, 256)) luaL_error(L, "respond: the stored request does not parse");
-    req = &stored;
-  }
-  char tag[SIP_TAG_LEN + 1];
-  if (!to_tag && code > 100) {
-    if (sip_rand_tag(tag)) return luaL_error(L, "random source failed");
-    to_tag = tag;
-  }
-  sip_buf b = SIP_BUF_INIT;
-  sip_build_response(&b, req, (int)code, reason, to_tag, sip_txn_via_fix(x->t), extra, ctype, body, blen);
-  if (b.oom) {
-    sip_buf_free(&b);
-    return luaL_error(L, "out of memory");
-  }
-  lua_State *prev = x->st->Lcall;
-  x->st->Lcall = L;
-  int rc = sip_stack_respond(x->st->s, x->t, b.p, b.n);
-  x->st->Lcall = prev;
-  sip_buf_free(&b);
-  if (rc != SIP_TXN_OK) {
-    lua_pushnil(L);
-    lua_pushstring(L, sip_txn_strerror(rc));
-    return 2;
-  }
-  txn_maybe_unpin(L, txn, x);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* txn:respond(code[, reason[, opts]]) -> true | nil, err: a response built from the stored
- * request (§8.2.6) with received/rport (RFC 3581). opts: to_tag, headers (raw lines), body,
- * content_type */
-static int x_respond(lua_State *L) { return lsip_txn_respond(L, 1, 2, NULL); }
-
-/* txn:send(response) -> true | nil, err: a response the caller built (a proxy's relayed one) */
-static int x_send(lua_State *L) {
-  lsip_txn *x = checktxn(L, 1);
-  size_t len;
-  const char *buf = lsip_tobytes(L, 2, &len);
-  lua_State *prev = x->st->Lcall;
-  x->st->Lcall = L;
-  int rc = sip_stack_respond(x->st->s, x->t, buf, len);
-  x->st->Lcall = prev;
-  if (rc != SIP_TXN_OK) {
-    lua_pushnil(L);
-    lua_pushstring(L, sip_txn_strerror(rc));
-    return 2;
-  }
-  txn_maybe_unpin(L, 1, x);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* txn:cancel(fn) -> the CANCEL's client transaction | nil, err, code (§9.1) */
-static int x_cancel(lua_State *L) {
-  lsip_txn *x = checktxn(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  sip_buf b = SIP_BUF_INIT;
-  if (sip_txn_build_cancel(x->t, &b)) {
-    sip_buf_free(&b);
-    lua_pushnil(L);
-    lua_pushliteral(L, "cannot cancel this transaction");
-    return 2;
-  }
-  /* copy out: starting the CANCEL may run callbacks, and b must be freed whatever happens */
-  lua_pushlstring(L, b.p, b.n);
-  sip_buf_free(&b);
-  size_t len;
-  const char *buf = lua_tolstring(L, -1, &len);
-  sip_peer to = *sip_txn_peer(x->t);
-  return start_client(L, x->st, buf, len, &to, 2);
-}
-
-/* txn:on(fn | nil) -- the event callback of a transaction (a server's "error", "terminated"; a
- * client's as stack:request's). nil: no more events; a client transaction whose final response
- * came lets Lua drop its handle then, while the core absorbs retransmissions (Timer K). */
-static int x_on(lua_State *L) {
-  lsip_txn *x = checktxn(L, 1);
-  if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, 1, 1);
-  if (lua_isnil(L, 2)) txn_maybe_unpin(L, 1, x);
-  else if (x->self == LUA_NOREF) { /* events will come: keep the handle until it terminates */
-    lua_pushvalue(L, 1);
-    x->self = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
-  return 0;
-}
-
-/* A handle collected while its transaction lingers in C: the transaction forgets it. The stack
- * is alive (the handle's uservalue holds it), so its list of live handles can be updated. */
-static int x_gc(lua_State *L) {
-  lsip_txn *x = lua_touserdata(L, 1);
-  if (x->t) sip_txn_set_data(x->t, NULL);
-  txn_detach(x); /* also when a termination outside the loop left it listed */
-  return 0;
-}
-
-static int x_request(lua_State *L) {
-  lsip_txn *x = checktxn(L, 1);
-  size_t len;
-  const char *buf = sip_txn_request(x->t, &len);
-  if (!buf) return 0;
-  lsip_pushmsg(L, buf, len);
-  return 1;
-}
-
-static int x_cancelled_invite(lua_State *L) {
-  lsip_txn *x = checktxn(L, 1);
-  sip_txn *inv = sip_txn_cancelled_invite(x->t);
-  lsip_txn *h = inv ? sip_txn_data(inv) : NULL;
-  if (!h) return 0;
-  if (pushhandle(L, h) == LUA_TNIL) return 0;
-  return 1;
-}
-
-static int x_terminate(lua_State *L) {
-  lsip_txn *x = luaL_checkudata(L, 1, LSIP_TXN);
-  if (x->t) sip_stack_terminate(x->st->s, x->t);
-  return 0;
-}
-
-static int x_index(lua_State *L) {
-  lsip_txn *x = luaL_checkudata(L, 1, LSIP_TXN);
-  const char *k = luaL_checkstring(L, 2);
-  if (!strcmp(k, "state")) {
-    lua_pushstring(L, x->t ? sip_txn_state_name(sip_txn_state_of(x->t)) : "terminated");
-    return 1;
-  }
-  if (!strcmp(k, "kind")) {
-    if (!x->t) return 0;
-    lua_pushstring(L, sip_txn_kind_name(sip_txn_kind_of(x->t)));
-    return 1;
-  }
-  if (!strcmp(k, "peer")) {
-    if (!x->t) return 0;
-    lsip_pushpeer(L, sip_txn_peer(x->t));
-    return 1;
-  }
-  if (!strcmp(k, "received") || !strcmp(k, "rport")) {
-    const sip_via_fix *f = x->t ? sip_txn_via_fix(x->t) : NULL;
-    if (!f) return 0;
-    if (k[1] == 'e') {
-      if (!f->received) return 0;
-      lua_pushstring(L, f->received);
-    } else {
-      if (!f->rport) return 0;
-      lua_pushinteger(L, f->rport);
-    }
-    return 1;
-  }
-  /* a method: from the table in upvalue 1, by a raw get of the (interned) key */
-  lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));
-  return 1;
-}
-
 int lsip_open_stack(lua_State *L) {
   const luaL_Reg stack_m[] = {{"on", s_on},     {"listen", s_listen},   {"request", s_request},
                               {"send", s_send}, {"resolve", s_resolve}, {"stats", s_stats},
@@ -842,18 +621,7 @@ int lsip_open_stack(lua_State *L) {
                               {NULL, NULL}};
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
-  if (luaL_newmetatable(L, LSIP_TXN)) {
-    luaL_Reg m[] = {{"respond", x_respond},   {"send", x_send},       {"cancel", x_cancel},
-                    {"on", x_on},             {"request", x_request},
-                    {"cancelled_invite", x_cancelled_invite}, {"terminate", x_terminate},
-                    {NULL, NULL}};
-    luaL_newlib(L, m);
-    lua_pushcclosure(L, x_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, x_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
+  lsip_open_txn(L);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) == LUA_TNIL) {
     lua_newtable(L);
     lua_createtable(L, 0, 1);

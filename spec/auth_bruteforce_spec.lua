@@ -7,6 +7,9 @@ local proxy = require "sip.proxy"
 local digest = require("sip.core").digest
 
 local T0 = 1700000000
+
+-- A to-be-closed value that calls fn when its scope ends (also when it ends by an error).
+local function closing(fn) return setmetatable({}, { __close = fn }) end
 local USERS = { alice = "wonderland", bob = "builder" }
 
 -- A server on a fake clock (clock.now), its log lines in srv_log as { level, line }.
@@ -397,42 +400,38 @@ describe("digest bound to the request (RFC 7616 §3.4.6, RFC 2617 §3.2.2.5)", f
 
   it("through a sip.proxy: a REGISTER for another uri and a MESSAGE replayed to another user are 400", function()
     sip.run(function()
-      local px = assert(proxy.new { listen = { "udp:127.0.0.1:0" }, realm = "example.com", users = USERS,
+      local px <close> = assert(proxy.new { listen = { "udp:127.0.0.1:0" }, realm = "example.com", users = USERS,
         sweep_interval = 0, t1 = 0.05 })
-      local ep = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, t1 = 0.05, handler = function(r) r:reply(200) end })
+      local ep <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, t1 = 0.05,
+        handler = function(r) r:reply(200) end })
       local dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
-      local ok, err = pcall(function()
-        local function send(req) return assert(ep:request(req, { dest = dest, timeout = 5 })) end
-        local port = ep.listeners[1].port
-        -- REGISTER: the credentials name sip:evil.example.net
-        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
-          to = "<sip:bob@example.com>", contact = ("<sip:bob@127.0.0.1:%d>"):format(port), expires = 60 }
-        local rsp = send(reg)
-        assert.equal(401, rsp.status)
-        local evil = reg:clone()
-        evil:set_uri("sip:evil.example.net")
-        local signed = assert(auth.client { user = "bob", password = "builder" }:authorize(evil, rsp))
-        signed:set_uri("sip:example.com")
-        rsp = send(signed)
-        assert.same({ 400, "Bad Request: the digest uri is not the Request-URI" }, { rsp.status, rsp.reason })
-        -- MESSAGE: credentials made for sip:bob@example.com, spent on sip:premium@example.com
-        local msg = sip.request { method = "MESSAGE", uri = "sip:bob@example.com", from = "<sip:alice@example.com>",
-          to = "<sip:bob@example.com>", body = "hi", content_type = "text/plain" }
-        rsp = send(msg)
-        assert.equal(407, rsp.status)
-        local good = assert(auth.client { user = "alice", password = "wonderland" }:authorize(msg, rsp))
-        local replay = sip.request { method = "MESSAGE", uri = "sip:premium@example.com", from = "<sip:alice@example.com>",
-          to = "<sip:premium@example.com>", body = "hi", content_type = "text/plain",
-          headers = { { "Proxy-Authorization", good:header("Proxy-Authorization") } } }
-        rsp = send(replay)
-        assert.same({ 400, "Bad Request: the digest uri is not the Request-URI" }, { rsp.status, rsp.reason })
-        -- the same credentials on the request they were made for pass the authentication
-        local st = send(good).status
-        assert.is_true(st ~= 400 and st ~= 407 and st ~= 403, tostring(st))
-      end)
-      ep:close()
-      px:close()
-      if not ok then error(err, 0) end
+      local function send(req) return assert(ep:request(req, { dest = dest, timeout = 5 })) end
+      local port = ep.listeners[1].port
+      -- REGISTER: the credentials name sip:evil.example.net
+      local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+        to = "<sip:bob@example.com>", contact = ("<sip:bob@127.0.0.1:%d>"):format(port), expires = 60 }
+      local rsp = send(reg)
+      assert.equal(401, rsp.status)
+      local evil = reg:clone()
+      evil:set_uri("sip:evil.example.net")
+      local signed = assert(auth.client { user = "bob", password = "builder" }:authorize(evil, rsp))
+      signed:set_uri("sip:example.com")
+      rsp = send(signed)
+      assert.same({ 400, "Bad Request: the digest uri is not the Request-URI" }, { rsp.status, rsp.reason })
+      -- MESSAGE: credentials made for sip:bob@example.com, spent on sip:premium@example.com
+      local msg = sip.request { method = "MESSAGE", uri = "sip:bob@example.com", from = "<sip:alice@example.com>",
+        to = "<sip:bob@example.com>", body = "hi", content_type = "text/plain" }
+      rsp = send(msg)
+      assert.equal(407, rsp.status)
+      local good = assert(auth.client { user = "alice", password = "wonderland" }:authorize(msg, rsp))
+      local replay = sip.request { method = "MESSAGE", uri = "sip:premium@example.com", from = "<sip:alice@example.com>",
+        to = "<sip:premium@example.com>", body = "hi", content_type = "text/plain",
+        headers = { { "Proxy-Authorization", good:header("Proxy-Authorization") } } }
+      rsp = send(replay)
+      assert.same({ 400, "Bad Request: the digest uri is not the Request-URI" }, { rsp.status, rsp.reason })
+      -- the same credentials on the request they were made for pass the authentication
+      local st = send(good).status
+      assert.is_true(st ~= 400 and st ~= 407 and st ~= 403, tostring(st))
     end)
   end)
 end)
@@ -440,10 +439,11 @@ end)
 describe("sip.auth in a sip.proxy on 127.0.0.1, its real clock", function()
   it("2 guesses from each of 100 addresses (the attack that found it in 0.04 s): 5 checked, none found; the phone gets in", function()
     sip.run(function()
-      local px = assert(proxy.new { listen = { "udp:127.0.0.1:0" }, realm = "example.com", users = USERS,
+      local px <close> = assert(proxy.new { listen = { "udp:127.0.0.1:0" }, realm = "example.com", users = USERS,
         sweep_interval = 0, t1 = 0.05 })
       local dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
       local eps = {}
+      local _ <close> = closing(function() for _, ep in ipairs(eps) do ep:close() end end)
       local function endpoint(host)
         local ep = assert(sip.endpoint { listen = { "udp:" .. host .. ":0" }, t1 = 0.05, handler = function(r) r:reply(200) end })
         eps[#eps + 1] = ep
@@ -460,27 +460,22 @@ describe("sip.auth in a sip.proxy on 127.0.0.1, its real clock", function()
           { dest = dest, timeout = 2 }))
         return rsp.status, rsp
       end
-      local ok, err = pcall(function()
-        local phone = endpoint("127.0.0.2")
-        assert.equal(200, register(phone, "wonderland"))
-        local counts, n = {}, 0
-        for a = 1, 100 do
-          local ep = endpoint(("127.0.%d.%d"):format(10 + a // 200, 10 + a % 200))
-          for g = 1, 2 do
-            n = n + 1
-            local status, rsp = register(ep, n == 190 and "wonderland" or ("guess" .. n))
-            counts[status] = (counts[status] or 0) + 1
-            if status == 503 then assert.matches("^%d+$", rsp:header("Retry-After")) end
-          end
+      local phone = endpoint("127.0.0.2")
+      assert.equal(200, register(phone, "wonderland"))
+      local counts, n = {}, 0
+      for a = 1, 100 do
+        local ep = endpoint(("127.0.%d.%d"):format(10 + a // 200, 10 + a % 200))
+        for g = 1, 2 do
+          n = n + 1
+          local status, rsp = register(ep, n == 190 and "wonderland" or ("guess" .. n))
+          counts[status] = (counts[status] or 0) + 1
+          if status == 503 then assert.matches("^%d+$", rsp:header("Retry-After")) end
         end
-        assert.is_nil(counts[200], "found")
-        assert.is_true((counts[401] or 0) <= 10, tostring(counts[401])) -- 5 free, more only if a wait ends
-        assert.is_true((counts[503] or 0) >= 190, tostring(counts[503]))
-        assert.equal(200, register(phone, "wonderland")) -- the user's own phone, during the backoff
-      end)
-      for _, ep in ipairs(eps) do ep:close() end
-      px:close()
-      if not ok then error(err, 0) end
+      end
+      assert.is_nil(counts[200], "found")
+      assert.is_true((counts[401] or 0) <= 10, tostring(counts[401])) -- 5 free, more only if a wait ends
+      assert.is_true((counts[503] or 0) >= 190, tostring(counts[503]))
+      assert.equal(200, register(phone, "wonderland")) -- the user's own phone, during the backoff
     end)
   end)
 end)

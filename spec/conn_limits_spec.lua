@@ -57,11 +57,9 @@ local function with_server(limits, fn)
         req:reply(200)
       end,
     })
-    local client = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, tls_ca = dir .. "/cert.pem" })
-    local ok, err = pcall(fn, server, client, seen)
-    server:close()
-    client:close()
-    if not ok then error(err, 0) end
+    local _ <close> = server
+    local client <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, tls_ca = dir .. "/cert.pem" })
+    fn(server, client, seen)
   end)
 end
 

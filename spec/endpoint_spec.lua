@@ -21,12 +21,9 @@ local function with_pair(handler, fn, sopts, copts)
     for k, v in pairs(sopts or {}) do so[k] = v end
     local co = { listen = { "udp:127.0.0.1:0" } }
     for k, v in pairs(copts or {}) do co[k] = v end
-    local server = assert(sip.endpoint(so))
-    local client = assert(sip.endpoint(co))
-    local ok, err = pcall(fn, server, client)
-    server:close()
-    client:close()
-    if not ok then error(err, 0) end
+    local server <close> = assert(sip.endpoint(so))
+    local client <close> = assert(sip.endpoint(co))
+    fn(server, client)
   end)
 end
 

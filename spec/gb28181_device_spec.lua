@@ -54,24 +54,20 @@ describe("a GB/T 28181 device (examples/device.lua) at examples/proxy.lua", func
   it("registers with digest (401, then 200) and its keepalive MESSAGEs reach the platform, answered 200", function()
     local out, bodies = tmp(), {}
     sip.run(function()
-      local platform = assert(sip.ua { listen = { "udp:127.0.0.1:0" }, user = PLATFORM, domain = DOMAIN,
+      local platform <close> = assert(sip.ua { listen = { "udp:127.0.0.1:0" }, user = PLATFORM, domain = DOMAIN,
         password = PLATFORM_PW, registrar = ("sip:127.0.0.1:%d"):format(port), t1 = 0.1 })
-      local ok, err = pcall(function()
-        platform:on("message", function(req)
-          bodies[#bodies + 1] = req.body
-          return 200
-        end)
-        local reg = assert(platform:register { expires = 60 })
-        -- the camera: two keepalives, then it unregisters and exits; "exit N" ends its output
-        os.execute(("(timeout 10 lua5.4 examples/device.lua --registrar sip:%s@127.0.0.1:%d --domain %s" ..
-          " --user %s --password %s --interval 0.2 --count 2 --t1 0.1; echo \"exit $?\") >%s 2>&1 &")
-          :format(PLATFORM, port, DOMAIN, CAMERA, CAMERA_PW, out))
-        local deadline = sip.now() + 12
-        while not read(out):find("exit %d+") and sip.now() < deadline do sip.sleep(0.1) end
-        assert(reg:unregister())
+      platform:on("message", function(req)
+        bodies[#bodies + 1] = req.body
+        return 200
       end)
-      platform:close()
-      if not ok then error(err, 0) end
+      local reg = assert(platform:register { expires = 60 })
+      -- the camera: two keepalives, then it unregisters and exits; "exit N" ends its output
+      os.execute(("(timeout 10 lua5.4 examples/device.lua --registrar sip:%s@127.0.0.1:%d --domain %s" ..
+        " --user %s --password %s --interval 0.2 --count 2 --t1 0.1; echo \"exit $?\") >%s 2>&1 &")
+        :format(PLATFORM, port, DOMAIN, CAMERA, CAMERA_PW, out))
+      local deadline = sip.now() + 12
+      while not read(out):find("exit %d+") and sip.now() < deadline do sip.sleep(0.1) end
+      assert(reg:unregister())
     end)
     local text, log = read(out), read(proxy_log)
     local diag = "\ndevice:\n" .. text .. "\nproxy:\n" .. log

@@ -99,7 +99,7 @@ describe("Lua user agents through sip.proxy", function()
   it("register with digest, send a MESSAGE, call with SDP (PCMA chosen), and hang up", function()
     local log = {}
     sip.run(function()
-      local px = assert(sip.proxy { listen = { "udp:127.0.0.1:0" }, realm = "example.com", sweep_interval = 0,
+      local px <close> = assert(sip.proxy { listen = { "udp:127.0.0.1:0" }, realm = "example.com", sweep_interval = 0,
         users = { alice = "alice-secret", bob = "bob-secret" }, algorithms = { "MD5" },
         log = function(level, line) log[#log + 1] = level .. " " .. line end })
       local proxy = "sip:127.0.0.1:" .. px.ep.listeners[1].port
@@ -108,28 +108,23 @@ describe("Lua user agents through sip.proxy", function()
           password = user .. "-secret", registrar = proxy, outbound_proxy = proxy .. ";lr",
           media = { address = "127.0.0.1", port = 40000, codecs = codecs } })
       end
-      local alice, bob = ua("alice", { "PCMU", "PCMA" }), ua("bob", { "PCMA" })
-      local ok, err = pcall(function()
-        local got
-        bob:on("message", function(req) got = req.body end)
-        bob:on("call", function(call)
-          call:ring()
-          sip.sleep(0.02)
-          call:answer()
-        end)
-        assert(alice:register { expires = 600 })
-        assert(bob:register { expires = 600 })
-        local rsp = assert(alice:message("sip:bob@example.com", "user2, come here."))
-        assert.equal(200, rsp.status)
-        assert.equal("user2, come here.", got)
-        local call = assert(alice:call("sip:bob@example.com"))
-        assert.equal("PCMA", call.codec and call.codec.name) -- bob takes only PCMA (RFC 3264)
-        assert(call:bye())
+      local alice <close> = ua("alice", { "PCMU", "PCMA" })
+      local bob <close> = ua("bob", { "PCMA" })
+      local got
+      bob:on("message", function(req) got = req.body end)
+      bob:on("call", function(call)
+        call:ring()
+        sip.sleep(0.02)
+        call:answer()
       end)
-      alice:close()
-      bob:close()
-      px:close()
-      if not ok then error(err, 0) end
+      assert(alice:register { expires = 600 })
+      assert(bob:register { expires = 600 })
+      local rsp = assert(alice:message("sip:bob@example.com", "user2, come here."))
+      assert.equal(200, rsp.status)
+      assert.equal("user2, come here.", got)
+      local call = assert(alice:call("sip:bob@example.com"))
+      assert.equal("PCMA", call.codec and call.codec.name) -- bob takes only PCMA (RFC 3264)
+      assert(call:bye())
     end)
     local text = table.concat(log, "\n")
     assert.matches("REGISTER [^\n]* %-> 401", text)

@@ -15,6 +15,9 @@ local SDP = "v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt
 -- shows that it refuses them otherwise.
 local OPEN = { relay = true }
 
+-- A to-be-closed value that calls fn when its scope ends (also when it ends by an error).
+local function closing(fn) return setmetatable({}, { __close = fn }) end
+
 local function uas(env, script)
   script = script or {}
   local seen = { requests = {}, acks = {}, cancels = 0, at = {} }
@@ -60,8 +63,9 @@ local function with_proxy(popts, fn)
   sip.run(function()
     local o = { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, realm = "example.com", t1 = T1, sweep_interval = 0 }
     for k, v in pairs(popts or {}) do o[k] = v end
-    local px = assert(proxy.new(o))
+    local px <close> = assert(proxy.new(o))
     local env = { px = px, eps = {} }
+    local _ <close> = closing(function() for _, ep in ipairs(env.eps) do ep:close() end end)
     env.dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }
     env.tcp_dest = { proto = "tcp", host = "127.0.0.1", port = px.ep.by_proto.tcp.port }
     env.sent_by = "127.0.0.1:" .. px.ep.by_proto.udp.port
@@ -123,12 +127,12 @@ local function with_proxy(popts, fn)
       return sip.request { method = method, uri = rsp:addrs("Contact")[1].uri, from = invite:header("From"),
         to = rsp:header("To"), call_id = invite.call_id, cseq = cseq or (invite.cseq + 1), route = routes }
     end
-    local ok, err = pcall(fn, env)
-    env.closed = true
-    sip.sleep(0.03) -- agents still waiting see it
-    for _, ep in ipairs(env.eps) do ep:close() end
-    px:close()
-    if not ok then error(err, 0) end
+    local _ <close> = closing(function()
+      env.closed = true
+      -- agents still waiting see it (not when a failed run is closed: nothing runs then)
+      if coroutine.isyieldable() then sip.sleep(0.03) end
+    end)
+    fn(env)
   end)
 end
 

@@ -8,6 +8,9 @@ local proxy = require "sip.proxy"
 
 local T1 = 0.05
 local USERS = { alice = "wonderland", bob = "builder" }
+-- A to-be-closed value that calls fn when its scope ends (also when it ends by an error).
+local function closing(fn) return setmetatable({}, { __close = fn }) end
+
 local SDP = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n"
 
 -- A proxy for example.com (users alice and bob), a sink that answers and keeps all it hears,
@@ -17,7 +20,7 @@ local function with_setup(fn, popts)
     local o = { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, realm = "example.com", users = USERS, t1 = T1,
       sweep_interval = 0 }
     for k, v in pairs(popts or {}) do o[k] = v end
-    local px = assert(proxy.new(o))
+    local px <close> = assert(proxy.new(o))
     local env = { px = px, heard = {}, bob_heard = {} }
     local function endpoint(handler)
       return assert(sip.endpoint { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, handler = handler, t1 = T1 })
@@ -36,6 +39,11 @@ local function with_setup(fn, popts)
       end
     end)
     env.evil = endpoint()
+    local _ <close> = closing(function()
+      env.sink:close()
+      env.bob:close()
+      env.evil:close()
+    end)
     env.at = function(proto) return { proto = proto, host = "127.0.0.1", port = px.ep.by_proto[proto].port } end
     env.me = function(proto)
       return ("127.0.0.1:%d%s"):format(px.ep.by_proto[proto].port, proto == "udp" and "" or ";transport=" .. proto)
@@ -51,13 +59,10 @@ local function with_setup(fn, popts)
     r = assert(env.bob:request(assert(auth.client { user = "bob", password = USERS.bob }:authorize(reg, r)),
       { dest = env.at("udp"), timeout = 2 }))
     assert.equal(200, r.status)
-    local ok, err = pcall(fn, env)
-    sip.sleep(0.03)
-    env.sink:close()
-    env.bob:close()
-    env.evil:close()
-    px:close()
-    if not ok then error(err, 0) end
+    local _ <close> = closing(function()
+      if coroutine.isyieldable() then sip.sleep(0.03) end -- not when a failed run is closed
+    end)
+    fn(env)
   end)
 end
 

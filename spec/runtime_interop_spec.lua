@@ -46,19 +46,16 @@ describe("the runtime with SIPp", function()
     it("sends requests to a SIPp UAS over " .. t[1] .. " and gets its answers", function()
       local uas = peers.sipp { sf = "../shared/bench/sipp/uas_message.xml", transport = t[2], calls = 5 }
       sip.run(function()
-        local ep = assert(sip.endpoint { listen = { t[3] .. ":127.0.0.1:0" } })
-        local ok, err = pcall(function()
-          for i = 1, 5 do
-            local req = sip.request { method = "MESSAGE", uri = ("sip:sipp@127.0.0.1:%d;transport=%s"):format(uas.port, t[3]),
-              from = "<sip:alice@example.com>", to = "<sip:sipp@example.com>", body = "hello " .. i,
-              content_type = "text/plain" }
-            local rsp, rerr = ep:request(req, { timeout = 5 })
-            assert.is_not_nil(rsp, rerr)
-            assert.equal(200, rsp.status)
-          end
-        end)
-        ep:close() -- also on failure: an open endpoint would keep every later run() waiting
-        if not ok then error(err, 0) end
+        -- closed also on failure: an open endpoint would keep every later run() waiting
+        local ep <close> = assert(sip.endpoint { listen = { t[3] .. ":127.0.0.1:0" } })
+        for i = 1, 5 do
+          local req = sip.request { method = "MESSAGE", uri = ("sip:sipp@127.0.0.1:%d;transport=%s"):format(uas.port, t[3]),
+            from = "<sip:alice@example.com>", to = "<sip:sipp@example.com>", body = "hello " .. i,
+            content_type = "text/plain" }
+          local rsp, rerr = ep:request(req, { timeout = 5 })
+          assert.is_not_nil(rsp, rerr)
+          assert.equal(200, rsp.status)
+        end
       end)
       local r = uas:wait()
       assert.equal(5, r.ok, r.out)

@@ -39,12 +39,9 @@ end
 -- run fn(alice, bob) in the loop with two UAs, then close both
 local function with_uas(fn, aopts, bopts)
   run(function()
-    local alice = new_ua(merge({ user = "alice" }, aopts))
-    local bob = new_ua(merge({ user = "bob" }, bopts))
-    local ok, err = xpcall(fn, debug.traceback, alice, bob)
-    alice:close()
-    bob:close()
-    if not ok then error(err, 0) end
+    local alice <close> = new_ua(merge({ user = "alice" }, aopts))
+    local bob <close> = new_ua(merge({ user = "bob" }, bopts))
+    fn(alice, bob)
   end)
 end
 

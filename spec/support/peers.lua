@@ -380,7 +380,7 @@ end
 -- Returns a handle: fields pid, port, addr ("127.0.0.1:port"), dir; methods wait, kill.
 function peers.sipp(o)
   if type(o) ~= "table" then error("bad argument #1 to 'sipp' (table expected)", 2) end
-  if not o.scenario == not o.sf then error("sipp: give exactly one of scenario and sf", 2) end
+  if (not o.scenario) == (not o.sf) then error("sipp: give exactly one of scenario and sf", 2) end
   local transport = o.transport or "u1"
   local proto = TRANSPORT_PROTO[transport]
   if not proto then error("sipp: unsupported transport " .. tostring(transport), 2) end
