@@ -42,15 +42,18 @@ local reg_uri = sip.uri(o.registrar)
 local hop = sip.dialog.hop(o.registrar)
 local MANSCDP = "Application/MANSCDP+xml"
 if #o.listen == 0 then o.listen[1] = hop.proto .. ":0.0.0.0:0" end
--- GB/T 28181 §9.3: the server is addressed by its ID in the domain (sip:34020000002000000001@
--- 3402000000), reached at the registrar's address: the domain is no name to look up (an all-digit
--- one would even read as an IPv4 number)
+-- GB/T 28181 §9.3: the server is its ID at the platform's address, as devices write it
+-- (sip:34020000002000000001@192.0.2.1:5060; a registrar that serves both names as one domain
+-- finds it there), in the To its ID in the domain. The domain is no name to look up (an all-digit
+-- one would even read as an IPv4 number).
 local server_id = o.server or reg_uri.user or o.domain
 local server_aor = ("sip:%s@%s"):format(server_id, o.domain)
+local target = ("sip:%s@%s%s%s"):format(server_id, reg_uri.host, reg_uri.port and (":" .. reg_uri.port) or "",
+  hop.proto ~= "udp" and (";transport=" .. hop.proto) or "")
 
 -- a MESSAGE to the server: the response (2xx) | nil, err, code[, the final answer of 300 or more]
 local function to_server(ua, body)
-  return ua:request("MESSAGE", server_aor, { body = body, content_type = MANSCDP, dest = hop })
+  return ua:request("MESSAGE", target, { body = body, content_type = MANSCDP, dest = hop, to = { uri = server_aor } })
 end
 
 local function say(fmt, ...)

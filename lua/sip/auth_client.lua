@@ -153,10 +153,10 @@ function Client:authorize(req, resp)
       local ch = g[i]
       local prev = sent[realm]
       if not ch.stale then
-        -- credentials we sent (or a nonce we answered in this header) were refused: a wrong
-        -- password. A 407 may bring the nonce a 401 of the realm brought (Kamailio's nonces are
-        -- the same within a second): answered in Authorization, it was never tried as a proxy's.
-        if prev or (st and st.nonce == ch.nonce and st.header == crname) then
+        -- credentials we sent (or a nonce we answered for this request, in this header) were
+        -- refused: a wrong password. The same nonce may come again for another request or in
+        -- the other header (Kamailio's nonces are the same within a second): no refusal then.
+        if prev or (st and st.nonce == ch.nonce and st.header == crname and st.call_id == req.call_id) then
           forget(self, realm)
           return nil, "authentication failed", code
         end
@@ -166,7 +166,7 @@ function Client:authorize(req, resp)
         return nil, "authentication failed", code
       end
       local nst = {
-        challenge = ch, nonce = ch.nonce, header = crname, from_stale = ch.stale,
+        challenge = ch, nonce = ch.nonce, header = crname, from_stale = ch.stale, call_id = req.call_id,
         nc = (st and st.nonce == ch.nonce) and st.nc + 1 or 1,
       }
       value = credentials(self, nst, new)
