@@ -172,7 +172,7 @@ static inline __attribute__((always_inline)) const char *sip_via_param_at(const 
     kind = 2;
     ne = n0 + 8;
   } else if (e - n0 >= 5 && sip_fword(n0, "rport\0\0", 5) &&
-             (e - n0 == 5 || !(sip_scan_ctype[(unsigned char)n0[5]] & SIP_SC_TOKEN))) {
+             (e - n0 == 5 || !SIP_IS(n0[5], SIP_C_TOKEN))) {
     kind = 3;
     ne = n0 + 5;
   } else if ((ne = SIP_FSPAN(n0, e, TOKEN)) == n0) {
@@ -185,8 +185,7 @@ static inline __attribute__((always_inline)) const char *sip_via_param_at(const 
        * which must be the whole token (what ends it is neither a token octet nor one of
        * ":[]", as below) */
       if (!(ve = sip_ipv4_fast(vs)) || ve > e ||
-          (ve < e && ((sip_scan_ctype[(unsigned char)*ve] & SIP_SC_TOKEN) || *ve == ':' ||
-                      *ve == '[' || *ve == ']')))
+          (ve < e && (SIP_IS(*ve, SIP_C_TOKEN) || *ve == ':' || *ve == '[' || *ve == ']')))
         return NULL;
       tok = 1;
     } else if (vs < e && *vs == '"') {

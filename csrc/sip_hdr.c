@@ -301,56 +301,6 @@ sip_method_id sip_method_lookup(const char *p, size_t n) {
 #undef IS
 }
 
-/* ---- character classes of the scanners (sip_scan.h) ------------------------------------------- */
-
-#define SC_ALNUM(c)                                                                                \
-  (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
-#define SC_MARK(c)                                                                                 \
-  ((c) == '-' || (c) == '_' || (c) == '.' || (c) == '!' || (c) == '~' || (c) == '*' ||             \
-   (c) == '\'' || (c) == '(' || (c) == ')')
-#define SC_TOKEN_(c)                                                                               \
-  (SC_ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '!' || (c) == '%' || (c) == '*' ||            \
-   (c) == '_' || (c) == '+' || (c) == '`' || (c) == '\'' || (c) == '~')
-#define SC_WORD_(c)                                                                                \
-  (SC_TOKEN_(c) || (c) == '(' || (c) == ')' || (c) == '<' || (c) == '>' || (c) == ':' ||           \
-   (c) == '\\' || (c) == '"' || (c) == '/' || (c) == '[' || (c) == ']' || (c) == '?' ||            \
-   (c) == '{' || (c) == '}')
-#define SC_USER_(c)                                                                                \
-  (SC_ALNUM(c) || SC_MARK(c) || (c) == '&' || (c) == '=' || (c) == '+' || (c) == '$' ||            \
-   (c) == ',' || (c) == ';' || (c) == '?' || (c) == '/')
-#define SC_PARAM_(c)                                                                               \
-  (SC_ALNUM(c) || SC_MARK(c) || (c) == '[' || (c) == ']' || (c) == '/' || (c) == ':' ||            \
-   (c) == '&' || (c) == '+' || (c) == '$')
-#define SC_QD_(c) ((c) == '\t' || ((c) >= 0x20 && (c) != '"' && (c) != '\\' && (c) != 0x7f))
-#define SC_HOST_(c) (SC_ALNUM(c) || (c) == '-' || (c) == '_' || (c) == '.')
-
-#define SC(c)                                                                                      \
-  ((SC_TOKEN_(c) ? SIP_SC_TOKEN : 0) | (SC_WORD_(c) ? SIP_SC_WORD : 0) |                           \
-   (SC_USER_(c) ? SIP_SC_USER : 0) | (SC_PARAM_(c) ? SIP_SC_PARAM : 0) |                           \
-   (SC_QD_(c) ? SIP_SC_QD : 0) | (SC_HOST_(c) ? SIP_SC_HOST : 0))
-#define SC4(b) SC(b), SC((b) + 1), SC((b) + 2), SC((b) + 3)
-#define SC16(b) SC4(b), SC4((b) + 4), SC4((b) + 8), SC4((b) + 12)
-
-const uint8_t sip_scan_ctype[256] = {
-  SC16(0x00), SC16(0x10), SC16(0x20), SC16(0x30), SC16(0x40), SC16(0x50), SC16(0x60), SC16(0x70),
-  SC16(0x80), SC16(0x90), SC16(0xa0), SC16(0xb0), SC16(0xc0), SC16(0xd0), SC16(0xe0), SC16(0xf0),
-};
-
-/* The PSHUFB form of the same classes. Row bits: 0 for 0x0_, 1..6 for 0x2_..0x7_, 7 for 0x8_..0xf_
- * (no class holds a byte of 0x1_, and each treats all bytes >= 0x80 alike). */
-const uint8_t sip_scan_hi[16] = {0x01, 0x00, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40,
-                                 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
-#define ROWS(P, l)                                                                                 \
-  ((P(l) ? 0x01 : 0) | (P(0x20 + (l)) ? 0x02 : 0) | (P(0x30 + (l)) ? 0x04 : 0) |                   \
-   (P(0x40 + (l)) ? 0x08 : 0) | (P(0x50 + (l)) ? 0x10 : 0) | (P(0x60 + (l)) ? 0x20 : 0) |          \
-   (P(0x70 + (l)) ? 0x40 : 0) | (P(0x80 + (l)) ? 0x80 : 0))
-#define LO(P)                                                                                      \
-  {ROWS(P, 0), ROWS(P, 1), ROWS(P, 2), ROWS(P, 3), ROWS(P, 4), ROWS(P, 5), ROWS(P, 6), ROWS(P, 7), \
-   ROWS(P, 8), ROWS(P, 9), ROWS(P, 10), ROWS(P, 11), ROWS(P, 12), ROWS(P, 13), ROWS(P, 14),       \
-   ROWS(P, 15)}
-const uint8_t sip_scan_lo[6][16] = {LO(SC_TOKEN_), LO(SC_WORD_), LO(SC_USER_),
-                                    LO(SC_PARAM_), LO(SC_QD_),   LO(SC_HOST_)};
-
 /* ---- lexical helpers (RFC 3261 §25.1) -------------------------------------------------------- */
 
 #define is_wsp sip_is_wsp
@@ -388,25 +338,12 @@ int sip_is_token(const char *p, size_t n) {
   return n > 0 && scan_token(p, p + n) == p + n;
 }
 
-/* Plain qdtext octets (RFC 3261 §25.1): HTAB, SP and visible ASCII but DQUOTE and "\", and every
- * octet >= 0x80 (UTF8-NONASCII; sequences are not checked). A compile-time table. */
-#define QD(c) ((c) == '\t' || ((c) >= 0x20 && (c) != '"' && (c) != '\\' && (c) != 0x7f))
-#define QD4(b) QD(b), QD((b) + 1), QD((b) + 2), QD((b) + 3)
-#define QD16(b) QD4(b), QD4((b) + 4), QD4((b) + 8), QD4((b) + 12)
-static const uint8_t qdtext[256] = {
-  QD16(0x00), QD16(0x10), QD16(0x20), QD16(0x30), QD16(0x40), QD16(0x50), QD16(0x60), QD16(0x70),
-  QD16(0x80), QD16(0x90), QD16(0xa0), QD16(0xb0), QD16(0xc0), QD16(0xd0), QD16(0xe0), QD16(0xf0),
-};
-
 /* quoted-string from the opening DQUOTE: qdtext, LWS and quoted-pairs ("\" and any octet but CR
  * and LF). Returns the position after the closing quote, or NULL when it is unterminated or holds
  * a control character. */
 static const char *scan_quoted(const char *p, const char *e) {
   for (p++;;) {
-    while (e - p >= 4 && qdtext[(unsigned char)p[0]] && qdtext[(unsigned char)p[1]] &&
-           qdtext[(unsigned char)p[2]] && qdtext[(unsigned char)p[3]])
-      p += 4;
-    while (p < e && qdtext[(unsigned char)*p]) p++;
+    p = sip_skip_class(p, e, SIP_C_QD);
     if (p >= e) return NULL;
     if (*p == '"') return p + 1;
     if (*p == '\\') {
@@ -485,19 +422,8 @@ static int ipv6_ok(const char *p, const char *e) {
   return dbl ? groups <= 7 : groups == 8;
 }
 
-/* Hostname label characters (alphanum, "-", "_"), and alphanum alone. */
-#define HL(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '_')
-#define HL4(b) HL(b), HL((b) + 1), HL((b) + 2), HL((b) + 3)
-#define HL16(b) HL4(b), HL4((b) + 4), HL4((b) + 8), HL4((b) + 12)
-static const uint8_t hostlabel[256] = {HL16(0x00), HL16(0x10), HL16(0x20), HL16(0x30),
-                                       HL16(0x40), HL16(0x50), HL16(0x60), HL16(0x70)};
-
 static inline const char *span_label(const char *p, const char *e) {
-  while (e - p >= 4 && hostlabel[(unsigned char)p[0]] && hostlabel[(unsigned char)p[1]] &&
-         hostlabel[(unsigned char)p[2]] && hostlabel[(unsigned char)p[3]])
-    p += 4;
-  while (p < e && hostlabel[(unsigned char)*p]) p++;
-  return p;
+  return sip_skip_class(p, e, SIP_C_LABEL);
 }
 
 static int all_digits(const char *p, const char *e) {
@@ -520,7 +446,7 @@ static const char *scan_host(const char *p, const char *e) {
   /* the common IPv4 sent-by first */
   if (p < e && (unsigned)((unsigned char)*p - '0') <= 9) {
     const char *r = sip_ipv4_scan(p, e);
-    if (r && (r == e || !(hostlabel[(unsigned char)*r] || *r == '.'))) return r;
+    if (r && (r == e || !SIP_IS(*r, SIP_C_HOST))) return r;
   }
   const char *q = p, *label, *top = NULL, *top_end = NULL;
   unsigned labels = 0;

@@ -18,22 +18,20 @@
 #include <emmintrin.h>
 #endif
 
-/* Character classes (RFC 3261 §25.1), one bit each in sip_scan_ctype. */
+/* The classes scanned 16 bytes at a time (sip_ctype.h), as indexes into sip_scan_lo. */
 enum {
-  SIP_SC_TOKEN = 1 << 0, /* token */
-  SIP_SC_WORD = 1 << 1,  /* word (Call-ID) */
-  SIP_SC_USER = 1 << 2,  /* URI user: unreserved / user-unreserved (escapes apart) */
-  SIP_SC_PARAM = 1 << 3, /* URI paramchar: unreserved / param-unreserved (escapes apart) */
-  SIP_SC_QD = 1 << 4, /* qdtext without LWS's CRLF: HTAB, SP, visible but DQUOTE and "\", >= 0x80 */
-  SIP_SC_HOST = 1 << 5 /* hostname: alphanum / "-" / "_" / "." */
+  SIP_SCI_TOKEN,
+  SIP_SCI_WORD,
+  SIP_SCI_USER,
+  SIP_SCI_PARAM,
+  SIP_SCI_QD,
+  SIP_SCI_HOST,
+  SIP_SCI__COUNT
 };
-/* the same as indexes into sip_scan_lo */
-enum { SIP_SCI_TOKEN, SIP_SCI_WORD, SIP_SCI_USER, SIP_SCI_PARAM, SIP_SCI_QD, SIP_SCI_HOST };
 
-extern const uint8_t sip_scan_ctype[256];
 /* PSHUFB tables: byte c is in class k when lo[k][c & 15] & hi[c >> 4] is not 0. hi gives each
  * high nibble its own bit (0, 2..7, and one for 8..f), lo[k][l] says which rows hold l. */
-extern const uint8_t sip_scan_lo[6][16];
+extern const uint8_t sip_scan_lo[SIP_SCI__COUNT][16];
 extern const uint8_t sip_scan_hi[16];
 
 static inline unsigned sip_ctz(unsigned x) { return (unsigned)__builtin_ctz(x); }
@@ -72,7 +70,7 @@ static inline unsigned sip_outside(__m128i v, __m128i lo, unsigned k) {
 }
 #endif
 
-/* The first byte of [p, e) not in the class (cls a SIP_SC_ bit, k its SIP_SCI_ index), or e. */
+/* The first byte of [p, e) not in the class (cls a SIP_C_ bit, k its SIP_SCI_ index), or e. */
 static inline const char *sip_span_(const char *p, const char *e, const char *rd, unsigned cls,
                                     unsigned k) {
 #ifdef SIP_SCAN_SSE2
@@ -92,16 +90,16 @@ static inline const char *sip_span_(const char *p, const char *e, const char *rd
   (void)k;
   (void)rd;
   while (e - p >= 4) {
-    if (!(sip_scan_ctype[(unsigned char)p[0]] & cls)) return p;
-    if (!(sip_scan_ctype[(unsigned char)p[1]] & cls)) return p + 1;
-    if (!(sip_scan_ctype[(unsigned char)p[2]] & cls)) return p + 2;
-    if (!(sip_scan_ctype[(unsigned char)p[3]] & cls)) return p + 3;
+    if (!SIP_IS(p[0], cls)) return p;
+    if (!SIP_IS(p[1], cls)) return p + 1;
+    if (!SIP_IS(p[2], cls)) return p + 2;
+    if (!SIP_IS(p[3], cls)) return p + 3;
     p += 4;
   }
-  while (p < e && (sip_scan_ctype[(unsigned char)*p] & cls)) p++;
+  while (p < e && SIP_IS(*p, cls)) p++;
   return p;
 }
-#define SIP_SPAN(p, e, rd, K) sip_span_((p), (e), (rd), SIP_SC_##K, SIP_SCI_##K)
+#define SIP_SPAN(p, e, rd, K) sip_span_((p), (e), (rd), SIP_C_##K, SIP_SCI_##K)
 
 #ifdef SIP_SCAN_SSE2
 /* The fast paths run on [p, e) only when sip_fast_ok(e, rd): SSSE3 is there (the caller passes
@@ -363,7 +361,7 @@ static inline __attribute__((always_inline)) const char *sip_host_fast(const cha
   const char *t;
   if (h >= e) return NULL;
   if ((unsigned)((unsigned char)*h - '0') <= 9 && (t = sip_ipv4_fast(h)) != NULL && t <= e &&
-      (t == e || !(sip_scan_ctype[(unsigned char)*t] & SIP_SC_HOST))) {
+      (t == e || !SIP_IS(*t, SIP_C_HOST))) {
     *ipv4 = 1;
     return t;
   }

@@ -1,4 +1,4 @@
-/* sip_str.h: byte slices into a caller's buffer, and the character classes of RFC 3261 §25.
+/* sip_str.h: byte slices into a caller's buffer, and scans over the classes of sip_ctype.h.
  * Pure C, no allocation. A slice never owns its bytes and is never NUL-terminated. */
 #ifndef SIP_STR_H
 #define SIP_STR_H
@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "sip_ctype.h"
 
 typedef struct sip_str {
   const char *p;
@@ -39,23 +41,6 @@ static inline int sip_str_ieq2(sip_str a, sip_str b) {
 static inline int sip_str_eq(sip_str a, sip_str b) {
   return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
-
-/* Character classes (RFC 3261 §25.1). Bit flags in a 256-entry table, see sip_str.c. */
-enum {
-  SIP_C_ALPHA = 1 << 0,
-  SIP_C_DIGIT = 1 << 1,
-  SIP_C_TOKEN = 1 << 2,      /* token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" */
-  SIP_C_WS = 1 << 3,         /* SP / HTAB / CR / LF: whitespace inside a header value, where a CRLF
-                                can only be part of line folding (the header ended otherwise) */
-  SIP_C_UNRESERVED = 1 << 4, /* alphanum / mark */
-  SIP_C_HEX = 1 << 5,
-  SIP_C_WORD = 1 << 6,       /* word (Call-ID): token chars plus ( ) < > : \ " / [ ] ? { } */
-  SIP_C_CTL = 1 << 7         /* %x00-1F / %x7F */
-};
-
-extern const uint8_t sip_ctype[256];
-
-#define SIP_IS(c, cls) (sip_ctype[(unsigned char)(c)] & (cls))
 
 static inline int sip_is_wsp(char c) { return c == ' ' || c == '\t'; }
 

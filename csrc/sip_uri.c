@@ -36,39 +36,28 @@ enum {
   U_NONDIGIT = 1 << 15 /* label chars that are not digits: a label with one is not IPv4 */
 };
 
-#define C_DIGIT(c) ((c) >= '0' && (c) <= '9')
-#define C_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
-#define C_ALNUM(c) (C_DIGIT(c) || C_ALPHA(c))
-#define C_HEX(c) (C_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
-#define C_MARK(c)                                                                                  \
-  ((c) == '-' || (c) == '_' || (c) == '.' || (c) == '!' || (c) == '~' || (c) == '*' ||             \
-   (c) == '\'' || (c) == '(' || (c) == ')')
-#define C_UNRES(c) (C_ALNUM(c) || C_MARK(c))
-#define C_RES(c)                                                                                   \
-  ((c) == ';' || (c) == '/' || (c) == '?' || (c) == ':' || (c) == '@' || (c) == '&' ||             \
+/* The URI-only sets; the classes shared with the rest of the grammar are sip_ctype.h's. */
+#define C_RES(c)                                                                       \
+  ((c) == ';' || (c) == '/' || (c) == '?' || (c) == ':' || (c) == '@' || (c) == '&' || \
    (c) == '=' || (c) == '+' || (c) == '$' || (c) == ',')
-#define C_USERX(c)                                                                                 \
-  ((c) == '&' || (c) == '=' || (c) == '+' || (c) == '$' || (c) == ',' || (c) == ';' ||             \
-   (c) == '?' || (c) == '/')
 #define C_PASSX(c) ((c) == '&' || (c) == '=' || (c) == '+' || (c) == '$' || (c) == ',')
-#define C_PARAMX(c)                                                                                \
-  ((c) == '[' || (c) == ']' || (c) == '/' || (c) == ':' || (c) == '&' || (c) == '+' || (c) == '$')
 #define C_HDRX(c)                                                                                  \
   ((c) == '[' || (c) == ']' || (c) == '/' || (c) == '?' || (c) == ':' || (c) == '+' || (c) == '$')
-#define C_URIC(c) (C_UNRES(c) || C_RES(c) || (c) == '[' || (c) == ']')
-#define C_TEL(c)                                                                                   \
-  (C_HEX(c) || (c) == '*' || (c) == '#' || (c) == '-' || (c) == '.' || (c) == '(' || (c) == ')')
+#define C_URIC(c) (SIP_CH_UNRESERVED(c) || C_RES(c) || (c) == '[' || (c) == ']')
+#define C_TEL(c)                                                                          \
+  (SIP_CH_HEX(c) || (c) == '*' || (c) == '#' || (c) == '-' || (c) == '.' || (c) == '(' || \
+   (c) == ')')
 
-#define CLS(c)                                                                                     \
-  ((C_UNRES(c) ? U_UNRES : 0) | ((C_UNRES(c) || C_USERX(c)) ? U_USER : 0) |                        \
-   ((C_UNRES(c) || C_PASSX(c)) ? U_PASS : 0) | ((C_UNRES(c) || C_PARAMX(c)) ? U_PARAM : 0) |       \
-   ((C_UNRES(c) || C_HDRX(c)) ? U_HDR : 0) | (C_URIC(c) ? U_URIC : 0) |                            \
-   (C_RES(c) ? U_RES : 0) |                                                                        \
-   ((C_ALNUM(c) || (c) == '+' || (c) == '-' || (c) == '.') ? U_SCHEME : 0) |                       \
-   (C_TEL(c) ? U_TEL : 0) | ((C_URIC(c) && (c) != ';') ? U_TELPV : 0) | (C_HEX(c) ? U_HEX : 0) |   \
-   (C_DIGIT(c) ? U_DIGIT : 0) | (C_ALPHA(c) ? U_ALPHA : 0) |                                      \
-   ((C_ALNUM(c) || (c) == '_' || (c) == '-') ? U_LABEL : 0) |                                      \
-   ((C_ALPHA(c) || (c) == '_' || (c) == '-') ? U_NONDIGIT : 0))
+#define CLS(c)                                                                             \
+  ((SIP_CH_UNRESERVED(c) ? U_UNRES : 0) | (SIP_CH_USER(c) ? U_USER : 0) |                  \
+   ((SIP_CH_UNRESERVED(c) || C_PASSX(c)) ? U_PASS : 0) | (SIP_CH_PARAM(c) ? U_PARAM : 0) | \
+   ((SIP_CH_UNRESERVED(c) || C_HDRX(c)) ? U_HDR : 0) | (C_URIC(c) ? U_URIC : 0) |          \
+   (C_RES(c) ? U_RES : 0) |                                                                \
+   ((SIP_CH_ALNUM(c) || (c) == '+' || (c) == '-' || (c) == '.') ? U_SCHEME : 0) |          \
+   (C_TEL(c) ? U_TEL : 0) | ((C_URIC(c) && (c) != ';') ? U_TELPV : 0) |                    \
+   (SIP_CH_HEX(c) ? U_HEX : 0) | (SIP_CH_DIGIT(c) ? U_DIGIT : 0) |                         \
+   (SIP_CH_ALPHA(c) ? U_ALPHA : 0) | (SIP_CH_LABEL(c) ? U_LABEL : 0) |                     \
+   ((SIP_CH_LABEL(c) && !SIP_CH_DIGIT(c)) ? U_NONDIGIT : 0))
 #define R4(b) CLS(b), CLS((b) + 1), CLS((b) + 2), CLS((b) + 3)
 #define R16(b) R4(b), R4((b) + 4), R4((b) + 8), R4((b) + 12)
 

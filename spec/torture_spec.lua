@@ -126,7 +126,16 @@ describe("torture messages (RFC 4475, RFC 5118)", function()
           m:remove_header("X-Roundtrip")
           local again, err2 = sip.parse(tostring(m))
           assert.is_not_nil(again, file .. " round trip: " .. tostring(err2))
-          assert.same(fields(sip.parse(data)), fields(again))
+          local before, after = fields(sip.parse(data)), fields(again)
+          -- a message without Content-Length (RFC 2543 style, inv2543) is written with its
+          -- body's (§20.14: what goes on a stream must say its length); the rest stays
+          if not sip.parse(data):header("Content-Length") then
+            local h = after.headers
+            assert.equal("content-length", h[#h].name)
+            assert.equal(tostring(#(after.body or "")), h[#h].value)
+            h[#h] = nil
+          end
+          assert.same(before, after)
         end
       end
     end)
