@@ -15,8 +15,8 @@ struct ev_loop;
 typedef struct lsip_loop {
   struct ev_loop *loop;
   lua_State *L;
-  int err;     /* registry ref of the first callback error, LUA_NOREF when none */
-  int active;  /* watchers and objects holding the loop busy */
+  int err;    /* registry ref of the first callback error, LUA_NOREF when none */
+  int active; /* watchers and objects holding the loop busy */
   int signals;
 } lsip_loop;
 
@@ -46,15 +46,15 @@ int lsip_pushbuilt(lua_State *L, struct sip_buf *b);
 void lsip_checktext(lua_State *L, int i, const char *what, const char *v, size_t n);
 /* Push the header lines of the headers table at idx (lsip_build.c: one documented order). */
 int lsip_format_headers(lua_State *L, int idx);
-int lsip_open_uri(lua_State *L);     /* sets fields on the table at the top */
-int lsip_open_digest(lua_State *L);  /* pushes the digest table */
+int lsip_open_uri(lua_State *L);    /* sets fields on the table at the top */
+int lsip_open_digest(lua_State *L); /* pushes the digest table */
 /* Fill c from a challenge table at index t (realm=, nonce=, algorithm=, qop=, opaque=, domain=,
  * charset=, stale=, userhash=), as digest.make_challenge reads it; raises on a bad field. The
  * slices point into the table's strings. */
 struct sip_digest_challenge;
 void lsip_challenge_fields(lua_State *L, int t, struct sip_digest_challenge *c);
-int lsip_open_loop(lua_State *L);    /* sets fields on the table at the top */
-int lsip_open_token(lua_State *L);   /* sets fields on the table at the top */
+int lsip_open_loop(lua_State *L);  /* sets fields on the table at the top */
+int lsip_open_token(lua_State *L); /* sets fields on the table at the top */
 
 /* Push a slice as a string (nil when .p is NULL). */
 void lsip_pushstr(lua_State *L, sip_str s);
@@ -78,7 +78,7 @@ int lsip_open_reply(lua_State *L);
 void lsip_check_reply_opts(lua_State *L, int o);
 /* The bytes of the argument at idx: a string, or a sip.message serialized in its place. */
 const char *lsip_tobytes(lua_State *L, int idx, size_t *len);
-int lsip_open_stack(lua_State *L);   /* sets fields on the table at the top */
+int lsip_open_stack(lua_State *L); /* sets fields on the table at the top */
 /* A stack (lsip_stack.c) and the handles of its transactions, class sip.txn (lsip_txn.c). */
 #define LSIP_TXN "sip.txn"
 struct sip_stack;
@@ -86,7 +86,7 @@ struct sip_txn;
 typedef struct lsip_txn lsip_txn;
 typedef struct lsip_stack {
   struct sip_stack *s;
-  lsip_txn *live;   /* handles of live transactions, invalidated by close */
+  lsip_txn *live; /* handles of live transactions, invalidated by close */
   lsip_loop *lp;
   lua_State *Lcall; /* the state of a binding call in progress (callbacks may run inside it) */
   int self;         /* registry ref while open */
@@ -96,7 +96,7 @@ typedef struct lsip_stack {
 struct lsip_txn {
   struct sip_txn *t; /* NULL once terminated */
   lsip_stack *st;
-  int self;          /* strong registry ref while pinned, else LUA_NOREF */
+  int self; /* strong registry ref while pinned, else LUA_NOREF */
   lsip_txn *prev, *next;
 };
 void lsip_txn_detach(lsip_txn *x);              /* off the stack's list, and stale */
@@ -107,7 +107,7 @@ int lsip_pushtxn(lua_State *L, lsip_txn *x);    /* the handle (nil when collecte
 int lsip_stack_start_client(lua_State *L, lsip_stack *st, const char *buf, size_t len,
                             const struct sip_peer *to, int fn);
 const char *lsip_optstr(lua_State *L, int t, const char *k); /* field k of table t, or NULL */
-void lsip_open_txn(lua_State *L); /* registers the sip.txn metatable */
+void lsip_open_txn(lua_State *L);                            /* registers the sip.txn metatable */
 
 /* Push a parsed URI as a sip.uri userdata that copies text (the URI keeps its own copy). */
 void lsip_pushuri(lua_State *L, const char *text, size_t n, const sip_uri *parsed);

@@ -16,7 +16,8 @@
 
 #include "lsip.h"
 
-#define NCLASS 256           /* 16-byte classes: blocks of up to 4,095 usable bytes (a received
+#define NCLASS \
+  256                         /* 16-byte classes: blocks of up to 4,095 usable bytes (a received
                                 message with its index is about 1.4 KB) */
 #define CACHE_MAX (16u << 20) /* bytes held in all lists */
 

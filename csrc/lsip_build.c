@@ -44,8 +44,7 @@ static int l_response(lua_State *L) {
     to_tag = tag;
   }
   sip_buf b = SIP_BUF_INIT;
-  sip_build_response(&b, req, (int)status, reason, to_tag, &fix,
-                     extra, ctype, body, blen);
+  sip_build_response(&b, req, (int)status, reason, to_tag, &fix, extra, ctype, body, blen);
   return lsip_pushbuilt(L, &b);
 }
 
@@ -190,7 +189,8 @@ int lsip_format_headers(lua_State *L, int idx) {
   int lines = lua_gettop(L), n = 0;
   for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
     int pair = lua_gettop(L);
-    if (lua_type(L, pair) != LUA_TTABLE) luaL_error(L, "headers: entry %d must be a {name, value} pair", (int)i);
+    if (lua_type(L, pair) != LUA_TTABLE)
+      luaL_error(L, "headers: entry %d must be a {name, value} pair", (int)i);
     lua_rawgeti(L, pair, 1);
     lua_rawgeti(L, pair, 2);
     put_field(L, lines, &n, pair + 1, pair + 2);
@@ -220,10 +220,16 @@ int lsip_format_headers(lua_State *L, int idx) {
 static int l_format_headers(lua_State *L) { return lsip_format_headers(L, 1); }
 
 int lsip_open_build(lua_State *L) {
-  luaL_Reg fns[] = {{"response", l_response}, {"ack", l_ack},       {"cancel", l_cancel},
-                    {"branch", l_branch},     {"tag", l_tag},       {"callid", l_callid},
-                    {"reason_phrase", l_reason}, {"header_lines", l_header_lines},
-                    {"format_headers", l_format_headers}, {NULL, NULL}};
+  luaL_Reg fns[] = {{"response", l_response},
+                    {"ack", l_ack},
+                    {"cancel", l_cancel},
+                    {"branch", l_branch},
+                    {"tag", l_tag},
+                    {"callid", l_callid},
+                    {"reason_phrase", l_reason},
+                    {"header_lines", l_header_lines},
+                    {"format_headers", l_format_headers},
+                    {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
   return 0;
 }

@@ -78,8 +78,8 @@ static const char *qop_name(unsigned q) {
 }
 
 static int push_parse_error(lua_State *L, int rc, const sip_digest_error *e, sip_str scheme) {
-  static const char *const codes[] = {"ok", "syntax", "scheme", "missing", "duplicate",
-                                      "algorithm", "value", "space"};
+  static const char *const codes[] = {"ok",        "syntax",    "scheme", "missing",
+                                      "duplicate", "algorithm", "value",  "space"};
   lua_pushnil(L);
   if (rc == SIP_DIGEST_ESCHEME) {
     push_str(L, scheme);
@@ -309,7 +309,8 @@ static int l_ha1(lua_State *L) {
   luaL_checkstring(L, 3);
   luaL_checkstring(L, 4);
   char out[SIP_DIGEST_HEX_MAX];
-  return push_hex_or_fail(L, sip_digest_ha1_base(a, to_str(L, 2), to_str(L, 3), to_str(L, 4), out), out);
+  return push_hex_or_fail(L, sip_digest_ha1_base(a, to_str(L, 2), to_str(L, 3), to_str(L, 4), out),
+                          out);
 }
 
 static int l_userhash(lua_State *L) {
@@ -401,7 +402,8 @@ static int l_make_challenge(lua_State *L) {
   }
   if (!c.nonce.p) luaL_error(L, "field 'nonce' is required");
   sip_buf b = SIP_BUF_INIT;
-  return push_buf(L, &b, sip_digest_write_challenge(&b, &c), "value cannot be written (control characters?)");
+  return push_buf(L, &b, sip_digest_write_challenge(&b, &c),
+                  "value cannot be written (control characters?)");
 }
 
 /* make_info{nextnonce=, qop=, rspauth=, cnonce=, nc=} */
@@ -416,7 +418,8 @@ static int l_make_info(lua_State *L) {
   c.qop = qop_field(L, 1);
   c.nc_hex = nc_field(L, 1, nc);
   sip_buf b = SIP_BUF_INIT;
-  return push_buf(L, &b, sip_digest_write_info(&b, &c), "value cannot be written (control characters?)");
+  return push_buf(L, &b, sip_digest_write_info(&b, &c),
+                  "value cannot be written (control characters?)");
 }
 
 /* make_credentials{challenge = value or parsed table, username=, password= | ha1= [ha1_algorithm=],
@@ -490,7 +493,7 @@ static int l_pick(lua_State *L) {
     lua_rawgeti(L, 1, i);
     if (lua_istable(L, -1)) {
       lua_getfield(L, -1, "algorithm");
-      sip_digest_alg a = lua_isnil(L, -1) ? SIP_DIGEST_MD5
+      sip_digest_alg a = lua_isnil(L, -1)                 ? SIP_DIGEST_MD5
                          : lua_type(L, -1) == LUA_TSTRING ? sip_digest_alg_lookup(to_str(L, -1))
                                                           : SIP_DIGEST_UNKNOWN;
       int k = sip_digest_alg_strength(a);
@@ -544,7 +547,8 @@ static int push_nonce_status(lua_State *L, int si, int ai, sip_str nonce) {
   lua_Integer max_age = luaL_checkinteger(L, ai);
   luaL_argcheck(L, max_age >= 0, ai, "must not be negative");
   uint64_t now = opt_now(L, ai + 1);
-  int rc = sip_digest_nonce_check(secret.p, secret.n, to_str(L, si + 1), nonce, (uint64_t)max_age, now);
+  int rc =
+    sip_digest_nonce_check(secret.p, secret.n, to_str(L, si + 1), nonce, (uint64_t)max_age, now);
   lua_pushstring(L, names[rc]);
   return 1;
 }
@@ -596,7 +600,9 @@ typedef struct lcred {
   char scratch[]; /* rewritten quoted values; as long as the value */
 } lcred;
 
-static lcred *check_cred(lua_State *L, int idx) { return (lcred *)luaL_checkudata(L, idx, CRED_MT); }
+static lcred *check_cred(lua_State *L, int idx) {
+  return (lcred *)luaL_checkudata(L, idx, CRED_MT);
+}
 
 /* credentials(value) -> object | nil, msg, code */
 static int l_credentials(lua_State *L) {
@@ -739,7 +745,8 @@ static int l_replay_check(lua_State *L) {
     nonce = to_str(L, 2);
     if (lua_type(L, 3) == LUA_TSTRING) {
       sip_str s = to_str(L, 3);
-      luaL_argcheck(L, s.n == 8 && strspn(s.p, "0123456789abcdefABCDEF") == 8, 3, "8 hex digits expected");
+      luaL_argcheck(L, s.n == 8 && strspn(s.p, "0123456789abcdefABCDEF") == 8, 3,
+                    "8 hex digits expected");
       nc = (uint32_t)strtoul(s.p, NULL, 16);
     } else {
       lua_Integer v = luaL_checkinteger(L, 3);

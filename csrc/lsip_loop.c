@@ -94,9 +94,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   fire(w, ev_is_active(t));
 }
 
-static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
-  fire((lsip_watch *)s, 1);
-}
+static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) { fire((lsip_watch *)s, 1); }
 
 static void watch_close(lua_State *L, lsip_watch *w, int is_timer) {
   if (w->closed) return;
@@ -258,8 +256,11 @@ int lsip_open_loop(lua_State *L) {
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  const luaL_Reg timer_m[] = {{"stop", t_stop}, {"again", t_again}, {"is_active", t_active},
-                              {"close", t_close}, {NULL, NULL}};
+  const luaL_Reg timer_m[] = {{"stop", t_stop},
+                              {"again", t_again},
+                              {"is_active", t_active},
+                              {"close", t_close},
+                              {NULL, NULL}};
   lsip_class(L, LSIP_TIMER, timer_m, t_close);
   lua_pop(L, 1);
   const luaL_Reg signal_m[] = {{"close", s_close}, {NULL, NULL}};

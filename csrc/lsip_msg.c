@@ -16,7 +16,7 @@
 
 typedef struct lsip_msg {
   sip_emsg e;
-  sip_peer src;  /* where a received message came from (has_src) */
+  sip_peer src; /* where a received message came from (has_src) */
   int has_src;
   sip_hdr inl[]; /* the parsed index, until the first edit copies it */
 } lsip_msg;
@@ -93,7 +93,8 @@ static void getlimits(lua_State *L, int idx, sip_limits *lim, unsigned *flags) {
   if (lua_getfield(L, idx, "max_size") != LUA_TNIL) lim->max_msg = (size_t)luaL_checkinteger(L, -1);
   if (lua_getfield(L, idx, "max_headers") != LUA_TNIL)
     lim->max_headers = (unsigned)luaL_checkinteger(L, -1);
-  if (lua_getfield(L, idx, "max_line") != LUA_TNIL) lim->max_line = (size_t)luaL_checkinteger(L, -1);
+  if (lua_getfield(L, idx, "max_line") != LUA_TNIL)
+    lim->max_line = (size_t)luaL_checkinteger(L, -1);
   lua_pop(L, 4);
 }
 
@@ -373,7 +374,8 @@ static int addr_field(lua_State *L, const sip_msg *m, sip_hdr_id id) {
 
 /* The tag of From or To alone (nil when it has none, or the value does not parse): what dialog
  * and relay decisions read, without the table of req.from / req.to. */
-static int tag_field(lua_State *L, const sip_msg *m, int dirty, sip_hdr_id id, const sip_addr *parsed) {
+static int tag_field(lua_State *L, const sip_msg *m, int dirty, sip_hdr_id id,
+                     const sip_addr *parsed) {
   const sip_hdr *h = first(m, id);
   sip_addr a;
   const char *err, *at;
@@ -423,7 +425,8 @@ static int m_index(lua_State *L) {
     }
     break;
   case 'c':
-    if (!strcmp(k, "contact_uri")) { /* the first Contact's URI text, without the tables of addrs() */
+    if (!strcmp(k,
+                "contact_uri")) { /* the first Contact's URI text, without the tables of addrs() */
       const sip_hdr *h = first(m, SIP_H_CONTACT);
       sip_addr a;
       const char *err, *at;
@@ -595,7 +598,8 @@ static int m_check(lua_State *L) {
 
 /* An edit's result: 0 goes on; out of memory and refused text raise. */
 static void edited(lua_State *L, int rc) {
-  if (rc == SIP_EDIT_REFUSED) luaL_error(L, "edit refused: a name that is not a token, or CR, LF or NUL in a value");
+  if (rc == SIP_EDIT_REFUSED)
+    luaL_error(L, "edit refused: a name that is not a token, or CR, LF or NUL in a value");
   if (rc) luaL_error(L, "out of memory editing a message");
 }
 #define editfail(L) edited(L, -1)
@@ -610,8 +614,12 @@ static void checkname(lua_State *L, int i, const char *name, size_t n) {
 static void checktext(lua_State *L, int i, const char *what, const char *v, size_t n) {
   const char *bad = sip_bad_text_byte(v, n);
   if (bad)
-    luaL_argerror(L, i, lua_pushfstring(L, "%s must not contain CR, LF or NUL (byte %d is %s)", what,
-                                        (int)(bad - v) + 1, *bad == '\r' ? "CR" : *bad == '\n' ? "LF" : "NUL"));
+    luaL_argerror(L, i,
+                  lua_pushfstring(L, "%s must not contain CR, LF or NUL (byte %d is %s)", what,
+                                  (int)(bad - v) + 1,
+                                  *bad == '\r'   ? "CR"
+                                  : *bad == '\n' ? "LF"
+                                                 : "NUL"));
 }
 
 static void checkvalue(lua_State *L, int i, const char *name, size_t nl, const char *v, size_t n) {
@@ -627,7 +635,8 @@ void lsip_check_reply_opts(lua_State *L, int o) {
   if (!lua_istable(L, o)) return;
   size_t n;
   const char *s;
-  if (lua_getfield(L, o, "to_tag") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n)) && !sip_is_token(s, n))
+  if (lua_getfield(L, o, "to_tag") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n)) &&
+      !sip_is_token(s, n))
     luaL_argerror(L, o, "to_tag must be a token (RFC 3261 §19.3)");
   if (lua_getfield(L, o, "received") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n)))
     checktext(L, o, "received", s, n);
@@ -637,8 +646,9 @@ void lsip_check_reply_opts(lua_State *L, int o) {
     sip_str name;
     const char *what;
     if (sip_check_header_lines(s, n, &name, &what))
-      luaL_argerror(L, o, lua_pushfstring(L, "headers: %s%s%s", lua_pushlstring(L, name.p, name.n),
-                                          name.n ? ": " : "", what));
+      luaL_argerror(L, o,
+                    lua_pushfstring(L, "headers: %s%s%s", lua_pushlstring(L, name.p, name.n),
+                                    name.n ? ": " : "", what));
   }
   lua_pop(L, 4);
 }
@@ -742,7 +752,8 @@ static int m_fix_via(lua_State *L) {
   const char *err, *at;
   char ip[48];
   sip_via_fix fix = {NULL, 0};
-  if (from->has_src && i != SIP_NO_HDR && !sip_parse_via(m->hdr[i].value.p, m->hdr[i].value.n, &v, &err, &at))
+  if (from->has_src && i != SIP_NO_HDR &&
+      !sip_parse_via(m->hdr[i].value.p, m->hdr[i].value.n, &v, &err, &at))
     sip_via_fix_for(&v, &from->src, ip, &fix);
   if (!fix.received && !fix.rport) {
     lua_pushboolean(L, 0);
@@ -847,7 +858,8 @@ static int m_tostring(lua_State *L) {
   sip_buf b = SIP_BUF_INIT;
   const char *p;
   size_t n;
-  if (sip_emsg_bytes(&u->e, &b, &p, &n)) { /* untouched: the bytes as received, when they frame it */
+  if (sip_emsg_bytes(&u->e, &b, &p,
+                     &n)) { /* untouched: the bytes as received, when they frame it */
     sip_buf_free(&b);
     editfail(L);
   }

@@ -307,7 +307,8 @@ static int l_stack(lua_State *L) {
   cfg.tp.tls_ca = lsip_optstr(L, 1, "tls_ca");
   cfg.loss = optnum(L, 1, "loss", 0);
   luaL_argcheck(L, cfg.loss >= 0 && cfg.loss < 1, 1, "loss must be in [0, 1)");
-  lua_getfield(L, 1, "tls_verify"); /* false turns verification off (tests with self-signed certs) */
+  lua_getfield(L, 1,
+               "tls_verify"); /* false turns verification off (tests with self-signed certs) */
   cfg.tp.tls_verify = (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) ? -1 : 1;
   lua_pop(L, 1);
   lsip_stack *st = lua_newuserdatauv(L, sizeof *st, 1);
@@ -315,11 +316,13 @@ static int l_stack(lua_State *L) {
   st->lp = lp;
   st->self = st->cbs = LUA_NOREF;
   luaL_setmetatable(L, LSIP_STACK);
-  sip_stack_handler h = {st, cb_request, cb_response, cb_stray, cb_error, cb_terminated, cb_conn, cb_trace};
+  sip_stack_handler h = {st,       cb_request,    cb_response, cb_stray,
+                         cb_error, cb_terminated, cb_conn,     cb_trace};
   st->s = sip_stack_new(lp->loop, &cfg, &h);
   if (!st->s) {
     lua_pushnil(L);
-    lua_pushliteral(L, "cannot create the stack (TLS certificate or key unusable, or out of memory)");
+    lua_pushliteral(L,
+                    "cannot create the stack (TLS certificate or key unusable, or out of memory)");
     return 2;
   }
   lua_newtable(L);
@@ -365,7 +368,8 @@ static int s_listen(lua_State *L) {
   char h[64];
   int p = 0;
   lua_pushinteger(L, id);
-  if (sip_tp_local(sip_stack_tp(st->s), (uint32_t)id, &a, &al) == 0 && sip_tp_addr_str(&a, h, sizeof h, &p) == 0) {
+  if (sip_tp_local(sip_stack_tp(st->s), (uint32_t)id, &a, &al) == 0 &&
+      sip_tp_addr_str(&a, h, sizeof h, &p) == 0) {
     lua_pushstring(L, h);
     lua_pushinteger(L, p);
     return 3;
@@ -501,7 +505,8 @@ static int s_stats(lua_State *L) {
 static int s_trust(lua_State *L) {
   lsip_stack *st = checkstack(L, 1);
   lua_Integer c = luaL_checkinteger(L, 2);
-  lua_pushboolean(L, c > 0 && c <= UINT32_MAX && sip_tp_trust(sip_stack_tp(st->s), (uint32_t)c) == 0);
+  lua_pushboolean(L,
+                  c > 0 && c <= UINT32_MAX && sip_tp_trust(sip_stack_tp(st->s), (uint32_t)c) == 0);
   return 1;
 }
 
@@ -555,7 +560,8 @@ static int s_gate(lua_State *L) {
   c.header = luaL_optstring(L, 6, c.status == 407 ? "Proxy-Authenticate" : "WWW-Authenticate");
   lua_getfield(L, 2, "credentials"); /* at 7 */
   size_t cl;
-  const char *cred = luaL_optlstring(L, 7, c.status == 407 ? "Proxy-Authorization" : "Authorization", &cl);
+  const char *cred =
+    luaL_optlstring(L, 7, c.status == 407 ? "Proxy-Authorization" : "Authorization", &cl);
   c.credentials = sip_hdr_lookup(cred, cl);
   if (c.credentials != SIP_H_AUTHORIZATION && c.credentials != SIP_H_PROXY_AUTHORIZATION)
     return luaL_error(L, "field 'credentials' must be Authorization or Proxy-Authorization");
@@ -567,7 +573,8 @@ static int s_gate(lua_State *L) {
   sip_digest_challenge ch[16];
   luaL_checkstack(L, nch + 4, "gate");
   for (int i = 1; i <= nch; i++) {
-    if (lua_rawgeti(L, 9, i) != LUA_TTABLE) return luaL_error(L, "field 'challenges' must list tables");
+    if (lua_rawgeti(L, 9, i) != LUA_TTABLE)
+      return luaL_error(L, "field 'challenges' must list tables");
     lsip_challenge_fields(L, lua_gettop(L), &ch[i - 1]); /* the table stays on the stack */
   }
   c.challenges = ch;
@@ -603,7 +610,7 @@ static int s_close(lua_State *L) {
   sip_stack *s = st->s;
   st->s = NULL;
   while (st->live) txn_unlink(L, st->live); /* their transactions go with the stack */
-  sip_stack_free(s); /* frees every transaction without callbacks */
+  sip_stack_free(s);                        /* frees every transaction without callbacks */
   luaL_unref(L, LUA_REGISTRYINDEX, st->cbs);
   st->cbs = LUA_NOREF;
   if (st->self != LUA_NOREF) {
@@ -617,7 +624,7 @@ static int s_close(lua_State *L) {
 int lsip_open_stack(lua_State *L) {
   const luaL_Reg stack_m[] = {{"on", s_on},     {"listen", s_listen},   {"request", s_request},
                               {"send", s_send}, {"resolve", s_resolve}, {"stats", s_stats},
-                              {"gate", s_gate},   {"trust", s_trust}, {"close", s_close},
+                              {"gate", s_gate}, {"trust", s_trust},     {"close", s_close},
                               {NULL, NULL}};
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);

@@ -44,14 +44,18 @@ int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req) {
     body = luaL_optlstring(L, -1, NULL, &blen);
     lua_pop(L, 1);
   }
-  if (reason && strpbrk(reason, "\r\n")) luaL_argerror(L, arg + 1, "reason must not contain CR or LF");
-  if (ctype && strpbrk(ctype, "\r\n")) luaL_argerror(L, o, "content_type must not contain CR or LF");
+  if (reason && strpbrk(reason, "\r\n"))
+    luaL_argerror(L, arg + 1, "reason must not contain CR or LF");
+  if (ctype && strpbrk(ctype, "\r\n"))
+    luaL_argerror(L, o, "content_type must not contain CR or LF");
   if (body && blen && !ctype) luaL_argerror(L, o, "a body needs content_type");
-  if (sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE) luaL_error(L, "respond: not a server transaction");
+  if (sip_txn_kind_of(x->t) < SIP_TXN_SERVER_INVITE)
+    luaL_error(L, "respond: not a server transaction");
   sip_hdr hdr[256];
   sip_msg stored;
   if (!req) {
-    if (sip_txn_parse_request(x->t, &stored, hdr, 256)) luaL_error(L, "respond: the stored request does not parse");
+    if (sip_txn_parse_request(x->t, &stored, hdr, 256))
+      luaL_error(L, "respond: the stored request does not parse");
     req = &stored;
   }
   char tag[SIP_TAG_LEN + 1];
@@ -60,7 +64,8 @@ int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req) {
     to_tag = tag;
   }
   sip_buf b = SIP_BUF_INIT;
-  sip_build_response(&b, req, (int)code, reason, to_tag, sip_txn_via_fix(x->t), extra, ctype, body, blen);
+  sip_build_response(&b, req, (int)code, reason, to_tag, sip_txn_via_fix(x->t), extra, ctype, body,
+                     blen);
   if (b.oom) {
     sip_buf_free(&b);
     return luaL_error(L, "out of memory");
@@ -210,10 +215,10 @@ static int x_index(lua_State *L) {
 
 void lsip_open_txn(lua_State *L) {
   if (luaL_newmetatable(L, LSIP_TXN)) {
-    luaL_Reg m[] = {{"respond", x_respond},   {"send", x_send},       {"cancel", x_cancel},
-                    {"on", x_on},             {"request", x_request},
-                    {"cancelled_invite", x_cancelled_invite}, {"terminate", x_terminate},
-                    {NULL, NULL}};
+    luaL_Reg m[] = {{"respond", x_respond},     {"send", x_send},
+                    {"cancel", x_cancel},       {"on", x_on},
+                    {"request", x_request},     {"cancelled_invite", x_cancelled_invite},
+                    {"terminate", x_terminate}, {NULL, NULL}};
     luaL_newlib(L, m);
     lua_pushcclosure(L, x_index, 1);
     lua_setfield(L, -2, "__index");

@@ -93,7 +93,8 @@ static void push_params(lua_State *L, sip_str s, char sep) {
     if (name.n) {
       luaL_Buffer b;
       luaL_buffinit(L, &b);
-      for (size_t i = 0; i < name.n; i++) luaL_addchar(&b, (char)sip_lower((unsigned char)name.p[i]));
+      for (size_t i = 0; i < name.n; i++)
+        luaL_addchar(&b, (char)sip_lower((unsigned char)name.p[i]));
       luaL_pushresult(&b);
       if (eq) push_unescaped(L, sip_str_make(eq + 1, (size_t)(q - eq - 1)));
       else lua_pushboolean(L, 1);
@@ -212,8 +213,11 @@ int lsip_open_uri(lua_State *L) {
     lua_setfield(L, -2, "__eq");
     lua_pushcfunction(L, uri_tostring);
     lua_setfield(L, -2, "__tostring");
-    luaL_Reg methods[] = {{"param", uri_param}, {"equals", uri_equals}, {"format", uri_format},
-                          {"tostring", uri_tostring}, {NULL, NULL}};
+    luaL_Reg methods[] = {{"param", uri_param},
+                          {"equals", uri_equals},
+                          {"format", uri_format},
+                          {"tostring", uri_tostring},
+                          {NULL, NULL}};
     luaL_newlib(L, methods);
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, uri_index, 1);

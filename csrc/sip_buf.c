@@ -8,11 +8,17 @@ int sip_buf_reserve(sip_buf *b, size_t extra) {
   if (b->cap - b->n >= extra) return 0;
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->n < extra) {
-    if (cap > ((size_t)-1) / 2) { b->oom = 1; return -1; }
+    if (cap > ((size_t)-1) / 2) {
+      b->oom = 1;
+      return -1;
+    }
     cap *= 2;
   }
   char *p = realloc(b->p, cap);
-  if (!p) { b->oom = 1; return -1; }
+  if (!p) {
+    b->oom = 1;
+    return -1;
+  }
   b->p = p;
   b->cap = cap;
   return 0;
@@ -32,7 +38,10 @@ void sip_buf_putc(sip_buf *b, char c) {
 void sip_buf_putu(sip_buf *b, unsigned long long v) {
   char t[24];
   int i = sizeof t;
-  do { t[--i] = (char)('0' + v % 10); v /= 10; } while (v);
+  do {
+    t[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
   sip_buf_put(b, t + i, sizeof t - i);
 }
 

@@ -13,7 +13,8 @@ typedef struct sip_buf {
   int oom;
 } sip_buf;
 
-#define SIP_BUF_INIT {NULL, 0, 0, 0}
+#define SIP_BUF_INIT \
+  { NULL, 0, 0, 0 }
 
 int sip_buf_reserve(sip_buf *b, size_t extra); /* 0, or -1 (and oom set) */
 void sip_buf_put(sip_buf *b, const void *p, size_t n);

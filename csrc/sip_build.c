@@ -83,7 +83,8 @@ const char *sip_bad_text_byte(const char *p, size_t n) {
 }
 
 /* One preformatted line at p (before end): 0 with *next after its CRLF, or -1 with *name, *what. */
-static int check_line(const char *p, const char *end, const char **next, sip_str *name, const char **what) {
+static int check_line(const char *p, const char *end, const char **next, sip_str *name,
+                      const char **what) {
   const char *q = p;
   while (q < end && SIP_IS(*q, SIP_C_TOKEN)) q++;
   *name = sip_str_make(p, (size_t)(q - p));
@@ -156,7 +157,8 @@ static void put_header(sip_buf *b, const char *name, sip_str value) {
 int sip_build_via_value(sip_buf *b, sip_str value, const sip_via_fix *fix) {
   sip_via v;
   const char *err, *at;
-  if (!fix || (!fix->received && !fix->rport) || sip_parse_via(value.p, value.n, &v, &err, &at) != 0) {
+  if (!fix || (!fix->received && !fix->rport) ||
+      sip_parse_via(value.p, value.n, &v, &err, &at) != 0) {
     sip_buf_putstr(b, value);
     return 0;
   }
@@ -165,7 +167,8 @@ int sip_build_via_value(sip_buf *b, sip_str value, const sip_via_fix *fix) {
   sip_buf_putstr(b, head);
   sip_str rest = v.params, name, val;
   while (rest.p && sip_param_next(&rest, &name, &val) == 1) {
-    if ((fix->received && sip_str_ieq(name, "received")) || (fix->rport && sip_str_ieq(name, "rport")))
+    if ((fix->received && sip_str_ieq(name, "received")) ||
+        (fix->rport && sip_str_ieq(name, "rport")))
       continue;
     sip_buf_putc(b, ';');
     sip_buf_putstr(b, name);
@@ -201,7 +204,8 @@ static const sip_hdr *first_of(const sip_msg *m, sip_hdr_id id) {
 /* Every entry of id, in order, as its own header line. */
 static void put_all(sip_buf *b, const sip_msg *m, sip_hdr_id id, const char *name) {
   for (unsigned i = 0; i < m->nhdr; i++)
-    if (m->hdr[i].id == id && !(m->hdr[i].flags & SIP_HF_DELETED)) put_header(b, name, m->hdr[i].value);
+    if (m->hdr[i].id == id && !(m->hdr[i].flags & SIP_HF_DELETED))
+      put_header(b, name, m->hdr[i].value);
 }
 
 static int has_tag(sip_str to) {
@@ -225,7 +229,8 @@ static void put_body(sip_buf *b, const char *content_type, const char *body, siz
 
 /* The first values of ids (each cut at 256 bytes: a prefix identifies it), then extra, one per
  * line, into id (room for 5 * 257 bytes). Returns the length. */
-static size_t identity(const sip_msg *req, const sip_hdr_id *ids, size_t nids, sip_str extra, char *id) {
+static size_t identity(const sip_msg *req, const sip_hdr_id *ids, size_t nids, sip_str extra,
+                       char *id) {
   size_t n = 0;
   for (size_t k = 0; k < nids; k++) {
     const sip_hdr *h = sip_msg_find(req, ids[k]);
@@ -442,7 +447,8 @@ void sip_emsg_free(sip_emsg *e) {
   memset(e, 0, sizeof *e);
 }
 
-int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, const char *val, size_t vl) {
+int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, const char *val,
+                    size_t vl) {
   if (!sip_is_token(name, nl) || sip_bad_text_byte(val, vl)) return SIP_EDIT_REFUSED;
   if (pos > e->m.nhdr || grow(e, e->m.nhdr + 1)) return -1;
   const char *np = own(e, name, nl), *vp = own(e, val, vl);
@@ -499,7 +505,8 @@ static int set_single(sip_emsg *e, sip_hdr_id id, const char *name, const char *
 }
 
 int sip_emsg_set_body(sip_emsg *e, const char *body, size_t n, const char *content_type) {
-  if (content_type && sip_bad_text_byte(content_type, strlen(content_type))) return SIP_EDIT_REFUSED;
+  if (content_type && sip_bad_text_byte(content_type, strlen(content_type)))
+    return SIP_EDIT_REFUSED;
   const char *bp = own(e, body ? body : "", n);
   if (!bp) return -1;
   e->m.body = sip_str_make(bp, n);
@@ -507,7 +514,8 @@ int sip_emsg_set_body(sip_emsg *e, const char *body, size_t n, const char *conte
   e->dirty = 1;
   if (content_type) {
     if (*content_type) {
-      int rc = set_single(e, SIP_H_CONTENT_TYPE, "Content-Type", content_type, strlen(content_type));
+      int rc =
+        set_single(e, SIP_H_CONTENT_TYPE, "Content-Type", content_type, strlen(content_type));
       if (rc) return rc;
     } else {
       for (unsigned i = e->m.nhdr; i-- > 0;)

@@ -70,7 +70,6 @@ int sip_build_cancel(sip_buf *out, const sip_msg *request);
 /* The standard reason phrase of a status code ("Not Found"), or "Unknown" . */
 const char *sip_reason_phrase(int status);
 
-
 /* Editable messages --------------------------------------------------------------------------
  * A parsed message becomes editable with sip_emsg_init, which copies its index into storage the
  * edit owns; names, values and bodies added later are copied into blocks it owns, so the edit
@@ -79,10 +78,10 @@ const char *sip_reason_phrase(int status);
 typedef struct sip_blk sip_blk;
 
 typedef struct sip_emsg {
-  sip_msg m;       /* m.hdr is owned, m.maxhdr its capacity */
-  sip_blk *blks;   /* owned strings */
-  int hdr_owned;   /* m.hdr was allocated here (else it is the caller's until the first edit) */
-  int dirty;       /* 1 once anything changed: the original bytes no longer serialize it */
+  sip_msg m;     /* m.hdr is owned, m.maxhdr its capacity */
+  sip_blk *blks; /* owned strings */
+  int hdr_owned; /* m.hdr was allocated here (else it is the caller's until the first edit) */
+  int dirty;     /* 1 once anything changed: the original bytes no longer serialize it */
 } sip_emsg;
 
 int sip_emsg_init(sip_emsg *e, const sip_msg *parsed);
@@ -98,7 +97,8 @@ void sip_emsg_free(sip_emsg *e);
 #define SIP_EDIT_REFUSED (-2)
 
 /* Insert a header entry at index pos (0 = first line, m.nhdr = last). */
-int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, const char *val, size_t vl);
+int sip_emsg_insert(sip_emsg *e, unsigned pos, const char *name, size_t nl, const char *val,
+                    size_t vl);
 int sip_emsg_remove(sip_emsg *e, unsigned idx);
 int sip_emsg_set_value(sip_emsg *e, unsigned idx, const char *val, size_t vl);
 /* Replace the body (copied) and set Content-Length to match (§20.14); content_type NULL keeps

@@ -48,16 +48,20 @@ static const EVP_MD *fetched_md(int i, const char *name, const EVP_MD *implicit)
 
 static const EVP_MD *alg_md(sip_digest_alg a) {
   switch (a) {
-  case SIP_DIGEST_MD5: case SIP_DIGEST_MD5_SESS: return fetched_md(0, "MD5", EVP_md5());
-  case SIP_DIGEST_SHA256: case SIP_DIGEST_SHA256_SESS: return fetched_md(1, "SHA256", EVP_sha256());
-  case SIP_DIGEST_SHA512_256: case SIP_DIGEST_SHA512_256_SESS: return fetched_md(2, "SHA512-256", EVP_sha512_256());
+  case SIP_DIGEST_MD5:
+  case SIP_DIGEST_MD5_SESS: return fetched_md(0, "MD5", EVP_md5());
+  case SIP_DIGEST_SHA256:
+  case SIP_DIGEST_SHA256_SESS: return fetched_md(1, "SHA256", EVP_sha256());
+  case SIP_DIGEST_SHA512_256:
+  case SIP_DIGEST_SHA512_256_SESS: return fetched_md(2, "SHA512-256", EVP_sha512_256());
   default: return NULL;
   }
 }
 
 size_t sip_digest_hex_len(sip_digest_alg alg) {
   switch (alg) {
-  case SIP_DIGEST_MD5: case SIP_DIGEST_MD5_SESS: return 32;
+  case SIP_DIGEST_MD5:
+  case SIP_DIGEST_MD5_SESS: return 32;
   case SIP_DIGEST_UNKNOWN: return 0;
   default: return 64;
   }
@@ -66,9 +70,12 @@ size_t sip_digest_hex_len(sip_digest_alg alg) {
 /* RFC 7616 §3.7: a client prefers the strongest algorithm it supports. */
 int sip_digest_alg_strength(sip_digest_alg a) {
   switch (a) {
-  case SIP_DIGEST_MD5: case SIP_DIGEST_MD5_SESS: return 1;
-  case SIP_DIGEST_SHA256: case SIP_DIGEST_SHA256_SESS: return 2;
-  case SIP_DIGEST_SHA512_256: case SIP_DIGEST_SHA512_256_SESS: return 3;
+  case SIP_DIGEST_MD5:
+  case SIP_DIGEST_MD5_SESS: return 1;
+  case SIP_DIGEST_SHA256:
+  case SIP_DIGEST_SHA256_SESS: return 2;
+  case SIP_DIGEST_SHA512_256:
+  case SIP_DIGEST_SHA512_256_SESS: return 3;
   default: return 0;
   }
 }
@@ -76,23 +83,40 @@ int sip_digest_alg_strength(sip_digest_alg a) {
 /* Parsing ------------------------------------------------------------------------------------------*/
 
 enum {
-  P_REALM, P_NONCE, P_OPAQUE, P_DOMAIN, P_ALGORITHM, P_QOP, P_STALE, P_CHARSET, P_USERHASH,
-  P_USERNAME, P_USERNAME_EXT, P_URI, P_RESPONSE, P_CNONCE, P_NC, P_NEXTNONCE, P_RSPAUTH,
+  P_REALM,
+  P_NONCE,
+  P_OPAQUE,
+  P_DOMAIN,
+  P_ALGORITHM,
+  P_QOP,
+  P_STALE,
+  P_CHARSET,
+  P_USERHASH,
+  P_USERNAME,
+  P_USERNAME_EXT,
+  P_URI,
+  P_RESPONSE,
+  P_CNONCE,
+  P_NC,
+  P_NEXTNONCE,
+  P_RSPAUTH,
   P__COUNT
 };
 
 static const char *const param_names[P__COUNT] = {
-  "realm", "nonce", "opaque", "domain", "algorithm", "qop", "stale", "charset", "userhash",
-  "username", "username*", "uri", "response", "cnonce", "nc", "nextnonce", "rspauth",
+  "realm",    "nonce",   "opaque",   "domain",    "algorithm", "qop",
+  "stale",    "charset", "userhash", "username",  "username*", "uri",
+  "response", "cnonce",  "nc",       "nextnonce", "rspauth",
 };
 
 #define B(x) (1u << (x))
 /* Which params each header defines; the rest are kept as extras. */
-#define KIND_CHALLENGE (B(P_REALM) | B(P_NONCE) | B(P_OPAQUE) | B(P_DOMAIN) | B(P_ALGORITHM) | \
-                        B(P_QOP) | B(P_STALE) | B(P_CHARSET) | B(P_USERHASH))
-#define KIND_CREDENTIALS (B(P_REALM) | B(P_NONCE) | B(P_OPAQUE) | B(P_ALGORITHM) | B(P_QOP) |   \
-                          B(P_USERHASH) | B(P_USERNAME) | B(P_USERNAME_EXT) | B(P_URI) |         \
-                          B(P_RESPONSE) | B(P_CNONCE) | B(P_NC))
+#define KIND_CHALLENGE                                                                            \
+  (B(P_REALM) | B(P_NONCE) | B(P_OPAQUE) | B(P_DOMAIN) | B(P_ALGORITHM) | B(P_QOP) | B(P_STALE) | \
+   B(P_CHARSET) | B(P_USERHASH))
+#define KIND_CREDENTIALS                                                               \
+  (B(P_REALM) | B(P_NONCE) | B(P_OPAQUE) | B(P_ALGORITHM) | B(P_QOP) | B(P_USERHASH) | \
+   B(P_USERNAME) | B(P_USERNAME_EXT) | B(P_URI) | B(P_RESPONSE) | B(P_CNONCE) | B(P_NC))
 #define KIND_INFO (B(P_QOP) | B(P_CNONCE) | B(P_NC) | B(P_NEXTNONCE) | B(P_RSPAUTH))
 
 typedef struct pstate {
@@ -105,9 +129,9 @@ typedef struct pstate {
 
 /* One parsed auth-param. */
 typedef struct pparam {
-  int id;             /* P_* or -1 */
+  int id; /* P_* or -1 */
   sip_str name, value;
-  size_t at;          /* offset of the name */
+  size_t at; /* offset of the name */
 } pparam;
 
 static int fail(pstate *s, int code, const char *what, size_t off) {
@@ -167,7 +191,8 @@ static int read_quoted(pstate *s, sip_str *v) {
     if (c == '"') break;
     if (c == '\\') {
       /* quoted-pair excludes CR and LF */
-      if (s->i + 1 >= s->n) return fail(s, SIP_DIGEST_ESYNTAX, "unterminated quoted string", start - 1);
+      if (s->i + 1 >= s->n)
+        return fail(s, SIP_DIGEST_ESYNTAX, "unterminated quoted string", start - 1);
       unsigned char d = (unsigned char)s->p[s->i + 1];
       if (d == '\r' || d == '\n' || d > 0x7f)
         return fail(s, SIP_DIGEST_ESYNTAX, "bad escape in quoted string", s->i);
@@ -239,7 +264,8 @@ static int next_param(pstate *s, uint32_t kind, int *first, pparam *pp) {
   }
   skip_ws(s);
   if (s->i < s->n) {
-    if (s->p[s->i] != ',') return fail(s, SIP_DIGEST_ESYNTAX, "expected ',' between parameters", s->i);
+    if (s->p[s->i] != ',')
+      return fail(s, SIP_DIGEST_ESYNTAX, "expected ',' between parameters", s->i);
     s->i++;
   }
   *first = 0;
@@ -275,7 +301,8 @@ static int read_scheme(pstate *s, sip_str *scheme) {
   size_t at = s->i;
   *scheme = read_token(s);
   if (scheme->n == 0) return fail(s, SIP_DIGEST_ESYNTAX, "expected an auth scheme", at);
-  if (!sip_str_ieq(*scheme, "Digest")) return fail(s, SIP_DIGEST_ESCHEME, "not a Digest scheme", at);
+  if (!sip_str_ieq(*scheme, "Digest"))
+    return fail(s, SIP_DIGEST_ESCHEME, "not a Digest scheme", at);
   if (s->i < s->n && !SIP_IS(s->p[s->i], SIP_C_WS))
     return fail(s, SIP_DIGEST_ESYNTAX, "expected whitespace after the scheme", s->i);
   return 0;
@@ -463,7 +490,8 @@ int sip_digest_parse_credentials(const char *p, size_t n, sip_digest_credentials
       else return fail(&s, SIP_DIGEST_EVALUE, "unsupported qop", pp.at);
       break;
     case P_NC:
-      if (parse_nc(pp.value, &c->nc)) return fail(&s, SIP_DIGEST_EVALUE, "bad nc (8 hex digits)", pp.at);
+      if (parse_nc(pp.value, &c->nc))
+        return fail(&s, SIP_DIGEST_EVALUE, "bad nc (8 hex digits)", pp.at);
       c->nc_hex = pp.value;
       break;
     case P_USERHASH: c->userhash = is_true(pp.value); break;
@@ -472,8 +500,13 @@ int sip_digest_parse_credentials(const char *p, size_t n, sip_digest_credentials
   }
   if (rc < 0) return rc;
   if (s.i < n) return fail(&s, SIP_DIGEST_ESYNTAX, "trailing data after the credentials", s.i);
-  static const struct { int id; const char *what; } req[] = {
-    {P_REALM, "missing realm"}, {P_NONCE, "missing nonce"}, {P_URI, "missing uri"},
+  static const struct {
+    int id;
+    const char *what;
+  } req[] = {
+    {P_REALM, "missing realm"},
+    {P_NONCE, "missing nonce"},
+    {P_URI, "missing uri"},
     {P_RESPONSE, "missing response"},
   };
   if (!(seen & (B(P_USERNAME) | B(P_USERNAME_EXT))))
@@ -511,7 +544,8 @@ int sip_digest_parse_info(const char *p, size_t n, sip_digest_info *c, char *scr
       else return fail(&s, SIP_DIGEST_EVALUE, "unsupported qop", pp.at);
       break;
     case P_NC:
-      if (parse_nc(pp.value, &c->nc)) return fail(&s, SIP_DIGEST_EVALUE, "bad nc (8 hex digits)", pp.at);
+      if (parse_nc(pp.value, &c->nc))
+        return fail(&s, SIP_DIGEST_EVALUE, "bad nc (8 hex digits)", pp.at);
       c->nc_hex = pp.value;
       break;
     default: break;
@@ -617,8 +651,8 @@ int sip_digest_write_challenge(sip_buf *b, const sip_digest_challenge *c) {
   w_token(&w, "algorithm", sip_str_make(alg, strlen(alg)));
   if (c->qop & (SIP_DIGEST_QOP_AUTH | SIP_DIGEST_QOP_AUTH_INT)) {
     const char *q = (c->qop & SIP_DIGEST_QOP_AUTH)
-                        ? ((c->qop & SIP_DIGEST_QOP_AUTH_INT) ? "auth,auth-int" : "auth")
-                        : "auth-int";
+                      ? ((c->qop & SIP_DIGEST_QOP_AUTH_INT) ? "auth,auth-int" : "auth")
+                      : "auth-int";
     w_quoted(&w, "qop", sip_str_make(q, strlen(q)));
   }
   if (c->charset.p) w_token(&w, "charset", c->charset);
@@ -649,7 +683,8 @@ int sip_digest_write_credentials(sip_buf *b, const sip_digest_credentials *c) {
   size_t mark = b->n;
   wstate w = {b, 0, 1};
   const char *alg = sip_digest_alg_name(c->alg);
-  if (!alg || !c->username.p || !c->realm.p || !c->nonce.p || !c->uri.p || !c->response.p) return -1;
+  if (!alg || !c->username.p || !c->realm.p || !c->nonce.p || !c->uri.p || !c->response.p)
+    return -1;
   sip_buf_puts(b, "Digest ");
   if (c->username_ext) w_ext(&w, "username*", c->username);
   else w_quoted(&w, "username", c->username);
@@ -702,7 +737,8 @@ static EVP_MD_CTX *md_ctx(void) {
 }
 
 /* H(parts joined by ":") in lowercase hex. Returns the hex length or -1. */
-static int hash_hex(sip_digest_alg alg, const sip_str *parts, int np, char out[SIP_DIGEST_HEX_MAX]) {
+static int hash_hex(sip_digest_alg alg, const sip_str *parts, int np,
+                    char out[SIP_DIGEST_HEX_MAX]) {
   const EVP_MD *md = alg_md(alg);
   if (!md) return -1;
   EVP_MD_CTX *ctx = md_ctx();
@@ -855,12 +891,18 @@ int sip_digest_client_credentials(sip_buf *b, const sip_digest_challenge *ch,
   if (cnonce_out) cnonce_out[0] = 0;
 
   in.alg = ch->alg;
-  if (!alg_md(ch->alg)) { e = "unsupported algorithm"; goto out; }
+  if (!alg_md(ch->alg)) {
+    e = "unsupported algorithm";
+    goto out;
+  }
   /* RFC 7616 §3.4: prefer auth; auth-int only when it is all the server offers */
   if (!ch->has_qop) in.qop = SIP_DIGEST_QOP_NONE;
   else if (ch->qop & SIP_DIGEST_QOP_AUTH) in.qop = SIP_DIGEST_QOP_AUTH;
   else if (ch->qop & SIP_DIGEST_QOP_AUTH_INT) in.qop = SIP_DIGEST_QOP_AUTH_INT;
-  else { e = "no supported qop offered"; goto out; }
+  else {
+    e = "no supported qop offered";
+    goto out;
+  }
   if (cl->ha1.p && alg_md(cl->ha1_alg) != alg_md(ch->alg)) {
     e = "stored HA1 is of another hash algorithm";
     goto out;
@@ -868,7 +910,10 @@ int sip_digest_client_credentials(sip_buf *b, const sip_digest_challenge *ch,
   int need_cnonce = in.qop != SIP_DIGEST_QOP_NONE || sip_digest_alg_is_sess(ch->alg);
   if (need_cnonce) {
     if (cl->cnonce.p) {
-      if (cl->cnonce.n >= sizeof cn) { e = "cnonce too long"; goto out; }
+      if (cl->cnonce.n >= sizeof cn) {
+        e = "cnonce too long";
+        goto out;
+      }
       memcpy(cn, cl->cnonce.p, cl->cnonce.n);
       cn[cl->cnonce.n] = 0;
     } else if (sip_digest_random_hex(16, cn)) {
@@ -894,13 +939,19 @@ int sip_digest_client_credentials(sip_buf *b, const sip_digest_challenge *ch,
   in.nonce = ch->nonce;
   in.body = cl->body;
   int rn = sip_digest_response(&in, resp);
-  if (rn < 0) { e = "cannot compute the response (bad HA1?)"; goto out; }
+  if (rn < 0) {
+    e = "cannot compute the response (bad HA1?)";
+    goto out;
+  }
 
   cr.alg = ch->alg;
   if (ch->userhash) {
     /* RFC 7616 §3.4.4: the response uses the real username; the header carries its hash */
     int un = sip_digest_userhash(ch->alg, cl->username, ch->realm, uh);
-    if (un < 0) { e = "cannot compute the userhash"; goto out; }
+    if (un < 0) {
+      e = "cannot compute the userhash";
+      goto out;
+    }
     cr.username = sip_str_make(uh, (size_t)un);
     cr.userhash = 1;
   } else {
@@ -914,7 +965,8 @@ int sip_digest_client_credentials(sip_buf *b, const sip_digest_challenge *ch,
   cr.qop = in.qop;
   if (need_cnonce) cr.cnonce = in.cnonce;
   if (in.qop != SIP_DIGEST_QOP_NONE) cr.nc_hex = in.nc_hex;
-  if (sip_digest_write_credentials(b, &cr)) e = b->oom ? "out of memory" : "value cannot be written";
+  if (sip_digest_write_credentials(b, &cr))
+    e = b->oom ? "out of memory" : "value cannot be written";
 out:
   if (err) *err = e;
   return e ? -1 : 0;

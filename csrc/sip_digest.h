@@ -44,7 +44,7 @@ static inline int sip_digest_alg_is_sess(sip_digest_alg a) {
 
 /* qop values (RFC 2617 §3.2.1). A challenge offers a set; credentials carry one. */
 enum {
-  SIP_DIGEST_QOP_NONE = 0,        /* no qop: RFC 2069 compatibility */
+  SIP_DIGEST_QOP_NONE = 0, /* no qop: RFC 2069 compatibility */
   SIP_DIGEST_QOP_AUTH = 1 << 0,
   SIP_DIGEST_QOP_AUTH_INT = 1 << 1
 };
@@ -75,32 +75,32 @@ typedef struct sip_digest_param {
 
 /* WWW-Authenticate / Proxy-Authenticate (RFC 7616 §3.3, RFC 3261 §25.1 "challenge"). */
 typedef struct sip_digest_challenge {
-  sip_str scheme;          /* as written ("Digest", or the unknown scheme on ESCHEME) */
-  sip_str realm, nonce;    /* required */
+  sip_str scheme;                  /* as written ("Digest", or the unknown scheme on ESCHEME) */
+  sip_str realm, nonce;            /* required */
   sip_str opaque, domain, charset; /* .p == NULL when absent */
-  sip_str algorithm;       /* as written; .p == NULL when absent */
-  sip_digest_alg alg;      /* MD5 when absent */
-  int has_qop;             /* a qop param was present */
-  unsigned qop;            /* SIP_DIGEST_QOP_* offered (unknown values skipped) */
-  int stale, userhash;     /* 1 when "true" (case-insensitive) */
+  sip_str algorithm;               /* as written; .p == NULL when absent */
+  sip_digest_alg alg;              /* MD5 when absent */
+  int has_qop;                     /* a qop param was present */
+  unsigned qop;                    /* SIP_DIGEST_QOP_* offered (unknown values skipped) */
+  int stale, userhash;             /* 1 when "true" (case-insensitive) */
   unsigned nextra;
   sip_digest_param extra[SIP_DIGEST_MAX_EXTRA];
-  size_t end;              /* bytes consumed; < the input length when another challenge follows */
+  size_t end; /* bytes consumed; < the input length when another challenge follows */
 } sip_digest_challenge;
 
 /* Authorization / Proxy-Authorization (RFC 7616 §3.4, RFC 3261 §25.1 "credentials"). */
 typedef struct sip_digest_credentials {
   sip_str scheme;
-  sip_str username;        /* username, decoded username* or, with userhash, the hash */
-  int username_ext;        /* the value came from username* (RFC 7616 §3.4.4, RFC 8187) */
+  sip_str username; /* username, decoded username* or, with userhash, the hash */
+  int username_ext; /* the value came from username* (RFC 7616 §3.4.4, RFC 8187) */
   sip_str realm, nonce, uri, response; /* required */
-  sip_str algorithm;       /* as written; .p == NULL when absent */
-  sip_digest_alg alg;      /* MD5 when absent */
-  sip_str cnonce, opaque;  /* .p == NULL when absent */
-  unsigned qop;            /* SIP_DIGEST_QOP_NONE, _AUTH or _AUTH_INT */
-  sip_str nc_hex;          /* nonce-count as written (8 hex digits); .p == NULL when absent */
-  uint32_t nc;             /* its value; 0 when absent */
-  int userhash;            /* userhash=true */
+  sip_str algorithm;                   /* as written; .p == NULL when absent */
+  sip_digest_alg alg;                  /* MD5 when absent */
+  sip_str cnonce, opaque;              /* .p == NULL when absent */
+  unsigned qop;                        /* SIP_DIGEST_QOP_NONE, _AUTH or _AUTH_INT */
+  sip_str nc_hex; /* nonce-count as written (8 hex digits); .p == NULL when absent */
+  uint32_t nc;    /* its value; 0 when absent */
+  int userhash;   /* userhash=true */
   unsigned nextra;
   sip_digest_param extra[SIP_DIGEST_MAX_EXTRA];
 } sip_digest_credentials;
@@ -139,15 +139,15 @@ int sip_digest_write_info(sip_buf *b, const sip_digest_info *c);
 /* Everything a response depends on (RFC 7616 §3.4.1-3.4.3). */
 typedef struct sip_digest_input {
   sip_digest_alg alg;
-  sip_str username, realm;  /* the real username, also with userhash (RFC 7616 §3.4.4) */
-  sip_str password;         /* used when ha1.p == NULL */
-  sip_str ha1;              /* precomputed H(username ":" realm ":" password) in hex, as stored
+  sip_str username, realm; /* the real username, also with userhash (RFC 7616 §3.4.4) */
+  sip_str password;        /* used when ha1.p == NULL */
+  sip_str ha1;             /* precomputed H(username ":" realm ":" password) in hex, as stored
                                instead of the password; also for -sess (the session part is added) */
   sip_str method, uri;
-  sip_str nonce, cnonce;    /* cnonce: with qop or -sess */
-  sip_str nc_hex;           /* 8 hex digits: with qop */
-  unsigned qop;             /* SIP_DIGEST_QOP_NONE, _AUTH or _AUTH_INT */
-  sip_str body;             /* auth-int: the message body (may be empty) */
+  sip_str nonce, cnonce; /* cnonce: with qop or -sess */
+  sip_str nc_hex;        /* 8 hex digits: with qop */
+  unsigned qop;          /* SIP_DIGEST_QOP_NONE, _AUTH or _AUTH_INT */
+  sip_str body;          /* auth-int: the message body (may be empty) */
 } sip_digest_input;
 
 /* H(username ":" realm ":" password), hex. Returns the hex length or -1. */
@@ -176,11 +176,11 @@ int sip_digest_verify(const sip_digest_input *in, sip_str response);
 
 typedef struct sip_digest_client {
   sip_str username, password;
-  sip_str ha1;              /* instead of the password: H(username:realm:password), hex */
-  sip_digest_alg ha1_alg;   /* the algorithm ha1 was computed with (its hash must match) */
+  sip_str ha1;            /* instead of the password: H(username:realm:password), hex */
+  sip_digest_alg ha1_alg; /* the algorithm ha1 was computed with (its hash must match) */
   sip_str method, uri, body;
-  uint32_t nc;              /* 1 for a fresh nonce */
-  sip_str cnonce;           /* .p == NULL: 16 random bytes in hex */
+  uint32_t nc;    /* 1 for a fresh nonce */
+  sip_str cnonce; /* .p == NULL: 16 random bytes in hex */
 } sip_digest_client;
 
 /* Build the credentials answering challenge ch (RFC 7616 §3.4): qop auth preferred, auth-int only

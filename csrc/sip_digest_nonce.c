@@ -135,9 +135,9 @@ int sip_digest_nonce_check(const void *secret, size_t slen, sip_str realm, sip_s
 #define WAYS 16
 
 typedef struct replay_entry {
-  uint64_t fp;          /* keyed fingerprint of the nonce */
+  uint64_t fp; /* keyed fingerprint of the nonce */
   uint64_t issued;
-  uint32_t nc;          /* highest nc seen; 0 = free slot (nc 0 is never recorded) */
+  uint32_t nc; /* highest nc seen; 0 = free slot (nc 0 is never recorded) */
 } replay_entry;
 
 /* The watermark is kept per bucket: a nonce always hashes to the same bucket, so only an eviction
@@ -146,7 +146,7 @@ typedef struct replay_entry {
 struct sip_digest_replay {
   size_t nbuckets; /* power of two */
   unsigned char key[16];
-  uint64_t *mark;  /* per bucket: 1 + the newest issue time evicted from it; 0: none evicted */
+  uint64_t *mark; /* per bucket: 1 + the newest issue time evicted from it; 0: none evicted */
   replay_entry *e;
 };
 

@@ -25,7 +25,7 @@ int sip_host_ok(sip_str s);
 static inline void sip_via_init(sip_via *v) {
   /* fields one by one: a 144-byte memset becomes rep stos, slow on some CPUs */
   v->proto = v->version = v->transport = v->host = v->branch = v->received = v->maddr = v->params =
-      SIP_STR_NULL;
+    SIP_STR_NULL;
   v->port = 0;
   v->rport = v->ttl = -1;
 }
@@ -161,8 +161,8 @@ static inline __attribute__((always_inline)) int sip_via_param(sip_via *v, sip_s
 /* One via-param from its name at n0, with e the end of the value or a bound: returns where it
  * ends, or NULL. Branch, received and rport are known by one word compare each, others by name. */
 static inline __attribute__((always_inline)) const char *sip_via_param_at(const char *n0,
-                                                                        const char *e,
-                                                                        sip_via *v) {
+                                                                          const char *e,
+                                                                          sip_via *v) {
   const char *ne, *vs = NULL, *ve, *q;
   unsigned kind = 0, tok = 0;
   if (e - n0 >= 7 && sip_fword(n0, "branch=", 7)) {
@@ -233,11 +233,10 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
    * transports by their token (RFC 3261 §20.42) */
   uint32_t w;
   memcpy(&w, q, 4);
-  w |= 0x00202020u; /* the letters only: the SP stays */
+  w |= 0x00202020u;                                             /* the letters only: the SP stays */
   if (w == 0x20706475u || w == 0x20706374u || w == 0x20736c74u) /* "udp ", "tcp ", "tls " */
     t = q + 3;
-  else
-    t = SIP_FSPAN(q, e, TOKEN);
+  else t = SIP_FSPAN(q, e, TOKEN);
   if (t == q || e - t < 2 || *t != ' ' || (unsigned char)t[1] <= ' ') return NULL;
   v->proto = sip_str_make(p, 3);
   v->version = sip_str_make(p + 4, 3);
@@ -285,15 +284,15 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
 }
 
 /* scan() on the fast scanners of sip_scan.h */
-#define SIP_FSPAN_ESC(s, end, K)                                                                   \
-  for (;;) {                                                                                       \
-    s = SIP_FSPAN(s, end, K);                                                                      \
-    if (s < end && *s == '%' && end - s >= 3 && SIP_IS(s[1], SIP_C_HEX) &&                         \
-        SIP_IS(s[2], SIP_C_HEX)) {                                                                 \
-      s += 3;                                                                                      \
-      continue;                                                                                    \
-    }                                                                                              \
-    break;                                                                                         \
+#define SIP_FSPAN_ESC(s, end, K)                                           \
+  for (;;) {                                                               \
+    s = SIP_FSPAN(s, end, K);                                              \
+    if (s < end && *s == '%' && end - s >= 3 && SIP_IS(s[1], SIP_C_HEX) && \
+        SIP_IS(s[2], SIP_C_HEX)) {                                         \
+      s += 3;                                                              \
+      continue;                                                            \
+    }                                                                      \
+    break;                                                                 \
   }
 
 /* The common SIP-URI: "sip:" / "sips:" [user "@"] host [":" port] *(";" param), the user without
@@ -301,7 +300,7 @@ static __attribute__((noinline, unused)) const char *sip_via_fast_(const char *p
  * its '>': no URI octet is one, so the URI ends at the first, as addr_parse() finds it). 1 with u
  * filled (when not NULL) as sip_uri_parse() would fill it, or 0 to let sip_uri_parse() decide. */
 static inline __attribute__((always_inline)) int sip_uri_fast_(const char *p, const char *e,
-                                                              sip_uri *u) {
+                                                               sip_uri *u) {
   size_t k;
   if (e - p < 5) return 0;
   uint32_t w; /* "sip:" / "sips:" case folded, on a little-endian word (16 bytes readable) */
@@ -361,7 +360,7 @@ static inline __attribute__((always_inline)) int sip_uri_fast_(const char *p, co
     u->scheme_str = sip_str_make(p, k);
     u->opaque = sip_str_make(p + k + 1, (size_t)(s - (p + k + 1)));
     u->user =
-        h == p + k + 1 ? SIP_STR_NULL : sip_str_make(p + k + 1, (size_t)(h - 1 - (p + k + 1)));
+      h == p + k + 1 ? SIP_STR_NULL : sip_str_make(p + k + 1, (size_t)(h - 1 - (p + k + 1)));
     u->password = u->headers = SIP_STR_NULL;
     u->has_password = 0;
     u->host = sip_str_make(h, (size_t)(t - h));
@@ -442,10 +441,10 @@ static inline __attribute__((always_inline)) const char *sip_addr_fast_(const ch
     for (q = p;; q += 16) {
       __m128i x = sip_load(q);
       unsigned m = (unsigned)_mm_movemask_epi8(
-          _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c1), _mm_cmpeq_epi8(x, c2)),
-                                    _mm_or_si128(_mm_cmpeq_epi8(x, c3), _mm_cmpeq_epi8(x, c4))),
-                       _mm_or_si128(_mm_cmpeq_epi8(x, c5),
-                                    _mm_or_si128(_mm_cmpeq_epi8(x, c6), _mm_cmpeq_epi8(x, c7)))));
+        _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c1), _mm_cmpeq_epi8(x, c2)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(x, c3), _mm_cmpeq_epi8(x, c4))),
+                     _mm_or_si128(_mm_cmpeq_epi8(x, c5),
+                                  _mm_or_si128(_mm_cmpeq_epi8(x, c6), _mm_cmpeq_epi8(x, c7)))));
       if (m) {
         q += sip_ctz(m);
         break;

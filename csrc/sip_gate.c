@@ -12,17 +12,17 @@ struct sip_gate {
   unsigned methods;
   int status;
   sip_hdr_id credentials;
-  char *reason;          /* NULL: the standard phrase */
+  char *reason; /* NULL: the standard phrase */
   char *secret;
   size_t secret_len;
-  char *lines;           /* "Header: value\r\n" per challenge, NUL-terminated */
+  char *lines; /* "Header: value\r\n" per challenge, NUL-terminated */
   size_t lines_len;
   size_t nch;
-  size_t *nonce_at;      /* per challenge: where its nonce goes in lines */
-  sip_str *realm;        /* per challenge: the realm its nonce is bound to */
-  sip_str *hosts;        /* without brackets */
+  size_t *nonce_at; /* per challenge: where its nonce goes in lines */
+  sip_str *realm;   /* per challenge: the realm its nonce is bound to */
+  sip_str *hosts;   /* without brackets */
   size_t nhosts;
-  char *store;           /* the bytes realm and hosts point into */
+  char *store; /* the bytes realm and hosts point into */
 };
 
 static char *dup_bytes(const void *p, size_t n) {
@@ -61,9 +61,9 @@ void sip_gate_free(sip_gate *g) {
  * differ is where the nonce goes. */
 static int write_line(sip_buf *b, const char *header, const sip_digest_challenge *c, size_t *at) {
   static const char zeros[SIP_DIGEST_NONCE_LEN + 1] =
-      "0000000000000000000000000000000000000000000000000000000000000000";
+    "0000000000000000000000000000000000000000000000000000000000000000";
   static const char ones[SIP_DIGEST_NONCE_LEN + 1] =
-      "1111111111111111111111111111111111111111111111111111111111111111";
+    "1111111111111111111111111111111111111111111111111111111111111111";
   sip_digest_challenge t = *c;
   sip_buf a = SIP_BUF_INIT, z = SIP_BUF_INIT;
   t.nonce = sip_str_make(zeros, SIP_DIGEST_NONCE_LEN);
@@ -127,7 +127,8 @@ sip_gate *sip_gate_new(const sip_gate_config *c, const char **err) {
   g->realm = calloc(g->nch, sizeof *g->realm);
   g->hosts = calloc(g->nhosts ? g->nhosts : 1, sizeof *g->hosts);
   g->store = malloc(store ? store : 1);
-  if (!g->secret || (c->reason && !g->reason) || !g->nonce_at || !g->realm || !g->hosts || !g->store) {
+  if (!g->secret || (c->reason && !g->reason) || !g->nonce_at || !g->realm || !g->hosts ||
+      !g->store) {
     sip_gate_free(g);
     return NULL;
   }
@@ -174,14 +175,14 @@ static int host_served(const sip_gate *g, sip_str host) {
 /* The requests the transaction user must see itself, each for the rule named. */
 static int for_the_tu(const sip_gate *g, const sip_msg *m) {
   if (!(g->methods & (1u << m->method_id))) return 1;
-  if (m->count[g->credentials]) return 1;        /* credentials to verify (§22.4) */
-  if (m->count[SIP_H_ROUTE]) return 1;           /* a route set (§16.4) */
-  if (m->count[SIP_H_PROXY_REQUIRE]) return 1;   /* 420 (§16.3 step 5) */
-  if (m->count[SIP_H_REQUIRE]) return 1;         /* 420 unless supported (§10.3 step 2) */
-  if (m->max_forwards == 0) return 1;            /* 483 (§16.3 step 3) */
-  if (m->count[SIP_H_VIA] != 1) return 1;        /* loop detection needs the Vias (§16.3 step 4) */
+  if (m->count[g->credentials]) return 1;      /* credentials to verify (§22.4) */
+  if (m->count[SIP_H_ROUTE]) return 1;         /* a route set (§16.4) */
+  if (m->count[SIP_H_PROXY_REQUIRE]) return 1; /* 420 (§16.3 step 5) */
+  if (m->count[SIP_H_REQUIRE]) return 1;       /* 420 unless supported (§10.3 step 2) */
+  if (m->max_forwards == 0) return 1;          /* 483 (§16.3 step 3) */
+  if (m->count[SIP_H_VIA] != 1) return 1;      /* loop detection needs the Vias (§16.3 step 4) */
   if (m->uri.scheme != SIP_URI_SIP && m->uri.scheme != SIP_URI_SIPS) return 1; /* 416 */
-  return !host_served(g, m->uri.host);           /* not ours (§10.3 step 1) */
+  return !host_served(g, m->uri.host); /* not ours (§10.3 step 1) */
 }
 
 int sip_gate_answer(const sip_gate *g, const sip_msg *req, const sip_via_fix *fix, uint64_t now,
@@ -196,8 +197,9 @@ int sip_gate_answer(const sip_gate *g, const sip_msg *req, const sip_via_fix *fi
     if (sip_digest_nonce_new(g->secret, g->secret_len, g->realm[i], now, nonce) != 0) rc = -1;
     else memcpy(lines + g->nonce_at[i], nonce, SIP_DIGEST_NONCE_LEN);
   }
-  if (rc == 1 && (sip_build_response(out, req, g->status, g->reason, tag, fix, lines, NULL, NULL, 0) != 0 ||
-                  out->oom))
+  if (rc == 1 &&
+      (sip_build_response(out, req, g->status, g->reason, tag, fix, lines, NULL, NULL, 0) != 0 ||
+       out->oom))
     rc = -1;
   if (lines != small) free(lines);
   return rc;

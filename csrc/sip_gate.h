@@ -14,16 +14,16 @@
 typedef struct sip_gate sip_gate;
 
 typedef struct sip_gate_config {
-  unsigned methods;        /* (1u << sip_method_id) for each method challenged */
-  int status;              /* 401 or 407 */
-  const char *reason;      /* NULL: the standard phrase */
-  const char *header;      /* "WWW-Authenticate" or "Proxy-Authenticate" */
-  sip_hdr_id credentials;  /* SIP_H_AUTHORIZATION or SIP_H_PROXY_AUTHORIZATION */
-  const void *secret;      /* the key of the nonces (sip_digest_nonce_new) */
+  unsigned methods;       /* (1u << sip_method_id) for each method challenged */
+  int status;             /* 401 or 407 */
+  const char *reason;     /* NULL: the standard phrase */
+  const char *header;     /* "WWW-Authenticate" or "Proxy-Authenticate" */
+  sip_hdr_id credentials; /* SIP_H_AUTHORIZATION or SIP_H_PROXY_AUTHORIZATION */
+  const void *secret;     /* the key of the nonces (sip_digest_nonce_new) */
   size_t secret_len;
   const sip_digest_challenge *challenges; /* one header each, in order; nonce ignored: fresh */
   size_t nchallenges;
-  const sip_str *hosts;    /* the Request-URI hosts served (IPv6 with or without brackets) */
+  const sip_str *hosts; /* the Request-URI hosts served (IPv6 with or without brackets) */
   size_t nhosts;
 } sip_gate_config;
 

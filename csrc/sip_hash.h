@@ -8,12 +8,22 @@
 #include <stdint.h>
 
 #define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIP_ROUND                                                                                  \
-  do {                                                                                             \
-    v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);                              \
-    v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                                                     \
-    v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                                                     \
-    v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);                              \
+#define SIP_ROUND          \
+  do {                     \
+    v0 += v1;              \
+    v1 = SIP_ROTL(v1, 13); \
+    v1 ^= v0;              \
+    v0 = SIP_ROTL(v0, 32); \
+    v2 += v3;              \
+    v3 = SIP_ROTL(v3, 16); \
+    v3 ^= v2;              \
+    v0 += v3;              \
+    v3 = SIP_ROTL(v3, 21); \
+    v3 ^= v0;              \
+    v2 += v1;              \
+    v1 = SIP_ROTL(v1, 17); \
+    v1 ^= v2;              \
+    v2 = SIP_ROTL(v2, 32); \
   } while (0)
 
 static inline uint64_t sip_le64(const uint8_t *p) {
@@ -31,12 +41,21 @@ static inline uint64_t sip_siphash(const uint8_t key[16], const void *data, size
   size_t i;
   for (i = 0; i + 8 <= n; i += 8) {
     uint64_t m = sip_le64(in + i);
-    v3 ^= m; SIP_ROUND; SIP_ROUND; v0 ^= m;
+    v3 ^= m;
+    SIP_ROUND;
+    SIP_ROUND;
+    v0 ^= m;
   }
   for (size_t j = 0; i + j < n; j++) b |= (uint64_t)in[i + j] << (8 * j);
-  v3 ^= b; SIP_ROUND; SIP_ROUND; v0 ^= b;
+  v3 ^= b;
+  SIP_ROUND;
+  SIP_ROUND;
+  v0 ^= b;
   v2 ^= 0xff;
-  SIP_ROUND; SIP_ROUND; SIP_ROUND; SIP_ROUND;
+  SIP_ROUND;
+  SIP_ROUND;
+  SIP_ROUND;
+  SIP_ROUND;
   return v0 ^ v1 ^ v2 ^ v3;
 }
 

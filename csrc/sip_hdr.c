@@ -79,13 +79,31 @@ const char *sip_hdr_name(sip_hdr_id id) {
  * one line, so one line may carry several values). The auth headers are not: their commas
  * separate auth-params of one challenge/credential. */
 const uint8_t sip_hdr_list_ids[SIP_H__COUNT] = {
-  [SIP_H_VIA] = 1, [SIP_H_CONTACT] = 1, [SIP_H_ROUTE] = 1, [SIP_H_RECORD_ROUTE] = 1,
-  [SIP_H_PATH] = 1, [SIP_H_SERVICE_ROUTE] = 1, [SIP_H_ALLOW] = 1, [SIP_H_SUPPORTED] = 1,
-  [SIP_H_REQUIRE] = 1, [SIP_H_PROXY_REQUIRE] = 1, [SIP_H_UNSUPPORTED] = 1, [SIP_H_ACCEPT] = 1,
-  [SIP_H_ACCEPT_ENCODING] = 1, [SIP_H_ACCEPT_LANGUAGE] = 1, [SIP_H_CONTENT_ENCODING] = 1,
-  [SIP_H_CONTENT_LANGUAGE] = 1, [SIP_H_ALLOW_EVENTS] = 1, [SIP_H_IN_REPLY_TO] = 1,
-  [SIP_H_WARNING] = 1, [SIP_H_ALERT_INFO] = 1, [SIP_H_CALL_INFO] = 1, [SIP_H_ERROR_INFO] = 1,
-  [SIP_H_REASON] = 1, [SIP_H_ACCEPT_CONTACT] = 1, [SIP_H_REJECT_CONTACT] = 1,
+  [SIP_H_VIA] = 1,
+  [SIP_H_CONTACT] = 1,
+  [SIP_H_ROUTE] = 1,
+  [SIP_H_RECORD_ROUTE] = 1,
+  [SIP_H_PATH] = 1,
+  [SIP_H_SERVICE_ROUTE] = 1,
+  [SIP_H_ALLOW] = 1,
+  [SIP_H_SUPPORTED] = 1,
+  [SIP_H_REQUIRE] = 1,
+  [SIP_H_PROXY_REQUIRE] = 1,
+  [SIP_H_UNSUPPORTED] = 1,
+  [SIP_H_ACCEPT] = 1,
+  [SIP_H_ACCEPT_ENCODING] = 1,
+  [SIP_H_ACCEPT_LANGUAGE] = 1,
+  [SIP_H_CONTENT_ENCODING] = 1,
+  [SIP_H_CONTENT_LANGUAGE] = 1,
+  [SIP_H_ALLOW_EVENTS] = 1,
+  [SIP_H_IN_REPLY_TO] = 1,
+  [SIP_H_WARNING] = 1,
+  [SIP_H_ALERT_INFO] = 1,
+  [SIP_H_CALL_INFO] = 1,
+  [SIP_H_ERROR_INFO] = 1,
+  [SIP_H_REASON] = 1,
+  [SIP_H_ACCEPT_CONTACT] = 1,
+  [SIP_H_REJECT_CONTACT] = 1,
   [SIP_H_REQUEST_DISPOSITION] = 1,
 };
 
@@ -93,15 +111,24 @@ int sip_hdr_is_list(sip_hdr_id id) { return (unsigned)id < SIP_H__COUNT && sip_h
 
 /* Compact forms (RFC 3261 §7.3.3 and the IANA "Header Fields" registry), by lower-case letter. */
 static const uint8_t hdr_compact[26] = {
-  ['a' - 'a'] = SIP_H_ACCEPT_CONTACT, ['b' - 'a'] = SIP_H_REFERRED_BY,
-  ['c' - 'a'] = SIP_H_CONTENT_TYPE,   ['d' - 'a'] = SIP_H_REQUEST_DISPOSITION,
-  ['e' - 'a'] = SIP_H_CONTENT_ENCODING, ['f' - 'a'] = SIP_H_FROM,
-  ['i' - 'a'] = SIP_H_CALL_ID,        ['j' - 'a'] = SIP_H_REJECT_CONTACT,
-  ['k' - 'a'] = SIP_H_SUPPORTED,      ['l' - 'a'] = SIP_H_CONTENT_LENGTH,
-  ['m' - 'a'] = SIP_H_CONTACT,        ['o' - 'a'] = SIP_H_EVENT,
-  ['r' - 'a'] = SIP_H_REFER_TO,       ['s' - 'a'] = SIP_H_SUBJECT,
-  ['t' - 'a'] = SIP_H_TO,             ['u' - 'a'] = SIP_H_ALLOW_EVENTS,
-  ['v' - 'a'] = SIP_H_VIA,            ['x' - 'a'] = SIP_H_SESSION_EXPIRES,
+  ['a' - 'a'] = SIP_H_ACCEPT_CONTACT,
+  ['b' - 'a'] = SIP_H_REFERRED_BY,
+  ['c' - 'a'] = SIP_H_CONTENT_TYPE,
+  ['d' - 'a'] = SIP_H_REQUEST_DISPOSITION,
+  ['e' - 'a'] = SIP_H_CONTENT_ENCODING,
+  ['f' - 'a'] = SIP_H_FROM,
+  ['i' - 'a'] = SIP_H_CALL_ID,
+  ['j' - 'a'] = SIP_H_REJECT_CONTACT,
+  ['k' - 'a'] = SIP_H_SUPPORTED,
+  ['l' - 'a'] = SIP_H_CONTENT_LENGTH,
+  ['m' - 'a'] = SIP_H_CONTACT,
+  ['o' - 'a'] = SIP_H_EVENT,
+  ['r' - 'a'] = SIP_H_REFER_TO,
+  ['s' - 'a'] = SIP_H_SUBJECT,
+  ['t' - 'a'] = SIP_H_TO,
+  ['u' - 'a'] = SIP_H_ALLOW_EVENTS,
+  ['v' - 'a'] = SIP_H_VIA,
+  ['x' - 'a'] = SIP_H_SESSION_EXPIRES,
   ['y' - 'a'] = SIP_H_IDENTITY,
 };
 
@@ -144,12 +171,12 @@ static inline int name_eq(const char *p, const char *lc, size_t n) {
 
 /* A switch on the length, then on the first letter: one or two short compares per name. */
 sip_hdr_id sip_hdr_lookup(const char *p, size_t n) {
-#define IS(lit, id) if (name_eq(p, lit, n)) return id
+#define IS(lit, id) \
+  if (name_eq(p, lit, n)) return id
   if (n == 0) return SIP_H_OTHER;
   int c = sip_lower((unsigned char)p[0]);
   switch (n) {
-  case 1:
-    return (c >= 'a' && c <= 'z') ? (sip_hdr_id)hdr_compact[c - 'a'] : SIP_H_OTHER;
+  case 1: return (c >= 'a' && c <= 'z') ? (sip_hdr_id)hdr_compact[c - 'a'] : SIP_H_OTHER;
   case 2: IS("to", SIP_H_TO); break;
   case 3: IS("via", SIP_H_VIA); break;
   case 4:
@@ -157,7 +184,10 @@ sip_hdr_id sip_hdr_lookup(const char *p, size_t n) {
     case 'f': IS("from", SIP_H_FROM); break;
     case 'c': IS("cseq", SIP_H_CSEQ); break;
     case 'p': IS("path", SIP_H_PATH); break;
-    case 'r': IS("rseq", SIP_H_RSEQ); IS("rack", SIP_H_RACK); break;
+    case 'r':
+      IS("rseq", SIP_H_RSEQ);
+      IS("rack", SIP_H_RACK);
+      break;
     case 'd': IS("date", SIP_H_DATE); break;
     }
     break;
@@ -178,7 +208,10 @@ sip_hdr_id sip_hdr_lookup(const char *p, size_t n) {
     break;
   case 7:
     switch (c) {
-    case 'c': IS("call-id", SIP_H_CALL_ID); IS("contact", SIP_H_CONTACT); break;
+    case 'c':
+      IS("call-id", SIP_H_CALL_ID);
+      IS("contact", SIP_H_CONTACT);
+      break;
     case 'e': IS("expires", SIP_H_EXPIRES); break;
     case 'r': IS("require", SIP_H_REQUIRE); break;
     case 's': IS("subject", SIP_H_SUBJECT); break;
@@ -187,7 +220,10 @@ sip_hdr_id sip_hdr_lookup(const char *p, size_t n) {
     break;
   case 8:
     switch (c) {
-    case 'r': IS("refer-to", SIP_H_REFER_TO); IS("reply-to", SIP_H_REPLY_TO); break;
+    case 'r':
+      IS("refer-to", SIP_H_REFER_TO);
+      IS("reply-to", SIP_H_REPLY_TO);
+      break;
     case 'p': IS("priority", SIP_H_PRIORITY); break;
     case 'i': IS("identity", SIP_H_IDENTITY); break;
     }
@@ -210,13 +246,19 @@ sip_hdr_id sip_hdr_lookup(const char *p, size_t n) {
     switch (c) {
     case 'm': IS("min-expires", SIP_H_MIN_EXPIRES); break;
     case 'u': IS("unsupported", SIP_H_UNSUPPORTED); break;
-    case 'r': IS("referred-by", SIP_H_REFERRED_BY); IS("retry-after", SIP_H_RETRY_AFTER); break;
+    case 'r':
+      IS("referred-by", SIP_H_REFERRED_BY);
+      IS("retry-after", SIP_H_RETRY_AFTER);
+      break;
     case 'i': IS("in-reply-to", SIP_H_IN_REPLY_TO); break;
     }
     break;
   case 12:
     switch (c) {
-    case 'm': IS("max-forwards", SIP_H_MAX_FORWARDS); IS("mime-version", SIP_H_MIME_VERSION); break;
+    case 'm':
+      IS("max-forwards", SIP_H_MAX_FORWARDS);
+      IS("mime-version", SIP_H_MIME_VERSION);
+      break;
     case 'c': IS("content-type", SIP_H_CONTENT_TYPE); break;
     case 'r': IS("record-route", SIP_H_RECORD_ROUTE); break;
     case 'a': IS("allow-events", SIP_H_ALLOW_EVENTS); break;
@@ -239,13 +281,19 @@ sip_hdr_id sip_hdr_lookup(const char *p, size_t n) {
     break;
   case 15:
     switch (c) {
-    case 'a': IS("accept-encoding", SIP_H_ACCEPT_ENCODING); IS("accept-language", SIP_H_ACCEPT_LANGUAGE); break;
+    case 'a':
+      IS("accept-encoding", SIP_H_ACCEPT_ENCODING);
+      IS("accept-language", SIP_H_ACCEPT_LANGUAGE);
+      break;
     case 's': IS("session-expires", SIP_H_SESSION_EXPIRES); break;
     }
     break;
   case 16:
     switch (c) {
-    case 'c': IS("content-encoding", SIP_H_CONTENT_ENCODING); IS("content-language", SIP_H_CONTENT_LANGUAGE); break;
+    case 'c':
+      IS("content-encoding", SIP_H_CONTENT_ENCODING);
+      IS("content-language", SIP_H_CONTENT_LANGUAGE);
+      break;
     case 'w': IS("www-authenticate", SIP_H_WWW_AUTHENTICATE); break;
     }
     break;
@@ -271,10 +319,12 @@ sip_hdr_id sip_hdr_lookup(const char *p, size_t n) {
 /* ---- methods --------------------------------------------------------------------------------- */
 
 static const char *const method_names[SIP_M__COUNT] = {
-  [SIP_M_INVITE] = "INVITE", [SIP_M_ACK] = "ACK", [SIP_M_BYE] = "BYE",
-  [SIP_M_CANCEL] = "CANCEL", [SIP_M_OPTIONS] = "OPTIONS", [SIP_M_REGISTER] = "REGISTER",
-  [SIP_M_PRACK] = "PRACK", [SIP_M_SUBSCRIBE] = "SUBSCRIBE", [SIP_M_NOTIFY] = "NOTIFY",
-  [SIP_M_PUBLISH] = "PUBLISH", [SIP_M_INFO] = "INFO", [SIP_M_REFER] = "REFER",
+  [SIP_M_INVITE] = "INVITE",   [SIP_M_ACK] = "ACK",
+  [SIP_M_BYE] = "BYE",         [SIP_M_CANCEL] = "CANCEL",
+  [SIP_M_OPTIONS] = "OPTIONS", [SIP_M_REGISTER] = "REGISTER",
+  [SIP_M_PRACK] = "PRACK",     [SIP_M_SUBSCRIBE] = "SUBSCRIBE",
+  [SIP_M_NOTIFY] = "NOTIFY",   [SIP_M_PUBLISH] = "PUBLISH",
+  [SIP_M_INFO] = "INFO",       [SIP_M_REFER] = "REFER",
   [SIP_M_MESSAGE] = "MESSAGE", [SIP_M_UPDATE] = "UPDATE",
 };
 
@@ -284,16 +334,29 @@ const char *sip_method_name(sip_method_id m) {
 
 /* Methods are case-sensitive (RFC 3261 §7.1): "invite" is an unknown extension method. */
 sip_method_id sip_method_lookup(const char *p, size_t n) {
-#define IS(lit, id) if (memcmp(p, lit, n) == 0) return id
+#define IS(lit, id) \
+  if (memcmp(p, lit, n) == 0) return id
   switch (n) {
-  case 3: IS("ACK", SIP_M_ACK); IS("BYE", SIP_M_BYE); break;
+  case 3:
+    IS("ACK", SIP_M_ACK);
+    IS("BYE", SIP_M_BYE);
+    break;
   case 4: IS("INFO", SIP_M_INFO); break;
-  case 5: IS("PRACK", SIP_M_PRACK); IS("REFER", SIP_M_REFER); break;
+  case 5:
+    IS("PRACK", SIP_M_PRACK);
+    IS("REFER", SIP_M_REFER);
+    break;
   case 6:
-    IS("INVITE", SIP_M_INVITE); IS("CANCEL", SIP_M_CANCEL); IS("NOTIFY", SIP_M_NOTIFY);
+    IS("INVITE", SIP_M_INVITE);
+    IS("CANCEL", SIP_M_CANCEL);
+    IS("NOTIFY", SIP_M_NOTIFY);
     IS("UPDATE", SIP_M_UPDATE);
     break;
-  case 7: IS("OPTIONS", SIP_M_OPTIONS); IS("PUBLISH", SIP_M_PUBLISH); IS("MESSAGE", SIP_M_MESSAGE); break;
+  case 7:
+    IS("OPTIONS", SIP_M_OPTIONS);
+    IS("PUBLISH", SIP_M_PUBLISH);
+    IS("MESSAGE", SIP_M_MESSAGE);
+    break;
   case 8: IS("REGISTER", SIP_M_REGISTER); break;
   case 9: IS("SUBSCRIBE", SIP_M_SUBSCRIBE); break;
   }
@@ -310,7 +373,10 @@ sip_method_id sip_method_lookup(const char *p, size_t n) {
 static const char *skip_lws_slow(const char *p, const char *e) {
   for (;;) {
     while (p < e && is_wsp(*p)) p++;
-    if (e - p >= 3 && p[0] == '\r' && p[1] == '\n' && is_wsp(p[2])) { p += 3; continue; }
+    if (e - p >= 3 && p[0] == '\r' && p[1] == '\n' && is_wsp(p[2])) {
+      p += 3;
+      continue;
+    }
     return p;
   }
 }
@@ -327,16 +393,19 @@ static const char *rtrim_lws(const char *s, const char *e) {
   for (;;) {
     const char *e0 = e;
     while (e > s && is_wsp(e[-1])) e--;
-    if (e < e0 && e - s >= 2 && e[-1] == '\n' && e[-2] == '\r') { e -= 2; continue; }
+    if (e < e0 && e - s >= 2 && e[-1] == '\n' && e[-2] == '\r') {
+      e -= 2;
+      continue;
+    }
     return e;
   }
 }
 
-static inline const char *scan_token(const char *p, const char *e) { return sip_skip_class(p, e, SIP_C_TOKEN); }
-
-int sip_is_token(const char *p, size_t n) {
-  return n > 0 && scan_token(p, p + n) == p + n;
+static inline const char *scan_token(const char *p, const char *e) {
+  return sip_skip_class(p, e, SIP_C_TOKEN);
 }
+
+int sip_is_token(const char *p, size_t n) { return n > 0 && scan_token(p, p + n) == p + n; }
 
 /* quoted-string from the opening DQUOTE: qdtext, LWS and quoted-pairs ("\" and any octet but CR
  * and LF). Returns the position after the closing quote, or NULL when it is unterminated or holds
@@ -580,11 +649,13 @@ static int via_slow(const char *p, size_t n, sip_via *v, const char **err, const
     t = scan_token(p, e);
     if (t == p) return fail(err, err_at, "bad Via header: bad protocol name", p);
     v->proto = sip_str_make(p, (size_t)(t - p));
-    if (!(q = slash(t, e))) return fail(err, err_at, "bad Via header: expected '/' after protocol name", t);
+    if (!(q = slash(t, e)))
+      return fail(err, err_at, "bad Via header: expected '/' after protocol name", t);
     t = scan_token(q, e);
     if (t == q) return fail(err, err_at, "bad Via header: bad protocol version", q);
     v->version = sip_str_make(q, (size_t)(t - q));
-    if (!(q = slash(t, e))) return fail(err, err_at, "bad Via header: expected '/' after protocol version", t);
+    if (!(q = slash(t, e)))
+      return fail(err, err_at, "bad Via header: expected '/' after protocol version", t);
   }
   t = scan_token(q, e);
   if (t == q) return fail(err, err_at, "bad Via header: bad transport", q);
@@ -623,7 +694,8 @@ static int via_slow(const char *p, size_t n, sip_via *v, const char **err, const
       break;
     case 5:
       if (name_eq(pn.p, "maddr", 5)) {
-        if (!pv.p || !sip_host_ok(pv)) return fail(err, err_at, "bad Via header: bad maddr", pv.p ? pv.p : pn.p);
+        if (!pv.p || !sip_host_ok(pv))
+          return fail(err, err_at, "bad Via header: bad maddr", pv.p ? pv.p : pn.p);
         v->maddr = pv;
       } else if (name_eq(pn.p, "rport", 5)) {
         u = 0;
@@ -634,8 +706,7 @@ static int via_slow(const char *p, size_t n, sip_via *v, const char **err, const
       break;
     case 6:
       if (name_eq(pn.p, "branch", 6)) {
-        if (!tok)
-          return fail(err, err_at, "bad Via header: bad branch", pv.p ? pv.p : pn.p);
+        if (!tok) return fail(err, err_at, "bad Via header: bad branch", pv.p ? pv.p : pn.p);
         v->branch = pv;
       }
       break;
@@ -675,27 +746,40 @@ int sip_parse_via(const char *p, size_t n, sip_via *v, const char **err, const c
 /* ---- name-addr / addr-spec (RFC 3261 §20.10, §20.20, §20.39, §25.1) ------------------------ */
 
 enum {
-  AE_OK, AE_EMPTY, AE_QUOTE, AE_DISPLAY, AE_LAQUOT, AE_RAQUOT, AE_SPACE, AE_URI, AE_QMARK,
-  AE_PARAM, AE_TAG, AE_JUNK, AE_STAR, AE_NAMEADDR, AE__N
+  AE_OK,
+  AE_EMPTY,
+  AE_QUOTE,
+  AE_DISPLAY,
+  AE_LAQUOT,
+  AE_RAQUOT,
+  AE_SPACE,
+  AE_URI,
+  AE_QMARK,
+  AE_PARAM,
+  AE_TAG,
+  AE_JUNK,
+  AE_STAR,
+  AE_NAMEADDR,
+  AE__N
 };
 
-#define ADDR_MSGS(H)                                                                                \
-  {                                                                                                 \
-    NULL, "bad " H ": empty value", "bad " H ": unterminated quoted string",                        \
-    "bad " H ": display name is not a token list (quote it)",                                      \
-    "bad " H ": expected '<' after the display name", "bad " H ": missing '>'",                     \
-    "bad " H ": whitespace inside <>", "bad " H ": bad URI",                                        \
-    "bad " H ": '?' in a URI not enclosed in <>", "bad " H ": bad parameter",                       \
-    "bad " H ": bad tag parameter", "bad " H ": unexpected character after the address",           \
-    "bad " H ": '*' not allowed here", "bad " H ": URI must be enclosed in <>"                     \
+#define ADDR_MSGS(H)                                                                       \
+  {                                                                                        \
+    NULL, "bad " H ": empty value", "bad " H ": unterminated quoted string",               \
+      "bad " H ": display name is not a token list (quote it)",                            \
+      "bad " H ": expected '<' after the display name", "bad " H ": missing '>'",          \
+      "bad " H ": whitespace inside <>", "bad " H ": bad URI",                             \
+      "bad " H ": '?' in a URI not enclosed in <>", "bad " H ": bad parameter",            \
+      "bad " H ": bad tag parameter", "bad " H ": unexpected character after the address", \
+      "bad " H ": '*' not allowed here", "bad " H ": URI must be enclosed in <>"           \
   }
 
 /* Kinds: 0 is the generic "address"; then one per header that carries addresses. */
 static const char *const addr_msgs[][AE__N] = {
-  ADDR_MSGS("address"),              ADDR_MSGS("From header"),        ADDR_MSGS("To header"),
-  ADDR_MSGS("Contact header"),       ADDR_MSGS("Route header"),       ADDR_MSGS("Record-Route header"),
-  ADDR_MSGS("Path header"),          ADDR_MSGS("Service-Route header"), ADDR_MSGS("Reply-To header"),
-  ADDR_MSGS("Refer-To header"),      ADDR_MSGS("Referred-By header"),
+  ADDR_MSGS("address"),         ADDR_MSGS("From header"),          ADDR_MSGS("To header"),
+  ADDR_MSGS("Contact header"),  ADDR_MSGS("Route header"),         ADDR_MSGS("Record-Route header"),
+  ADDR_MSGS("Path header"),     ADDR_MSGS("Service-Route header"), ADDR_MSGS("Reply-To header"),
+  ADDR_MSGS("Refer-To header"), ADDR_MSGS("Referred-By header"),
 };
 
 static int addr_kind(sip_hdr_id id) {
@@ -723,7 +807,8 @@ static int uri_ok(const char *p, const char *e, const char **at) {
   return 1;
 }
 
-static int addr_parse(const char *p, const char *e, sip_addr *a, int nameaddr_only, const char **at) {
+static int addr_parse(const char *p, const char *e, sip_addr *a, int nameaddr_only,
+                      const char **at) {
   const char *q, *t;
   a->star = a->bracketed = a->display_quoted = 0;
   a->display = a->uri = a->params = a->tag = SIP_STR_NULL;
@@ -829,8 +914,8 @@ int sip_parse_addr_hdr_rd(sip_hdr_id id, const char *p, size_t n, const char *rd
                           const char **err, const char **err_at) {
   /* Route, Record-Route, Path and Service-Route are name-addr only (RFC 3261 §20.30, §20.34;
    * RFC 3327; RFC 3608). Only Contact may be "*" (§20.10). */
-  int nameaddr_only = id == SIP_H_ROUTE || id == SIP_H_RECORD_ROUTE || id == SIP_H_PATH ||
-                      id == SIP_H_SERVICE_ROUTE;
+  int nameaddr_only =
+    id == SIP_H_ROUTE || id == SIP_H_RECORD_ROUTE || id == SIP_H_PATH || id == SIP_H_SERVICE_ROUTE;
 #ifdef SIP_SCAN_SSE2
   if (sip_fast_ok(p + n, rd) && sip_addr_fast_(p, p + n, rd, a, nameaddr_only) == p + n) return 0;
 #else
@@ -856,7 +941,8 @@ int sip_parse_cseq(const char *p, size_t n, uint32_t *num, sip_str *method, cons
   uint64_t v;
   p = skip_lws(p, e);
   e = rtrim_lws(p, e);
-  if (p == e || !SIP_IS(*p, SIP_C_DIGIT)) return fail(err, err_at, "bad CSeq header: missing number", p);
+  if (p == e || !SIP_IS(*p, SIP_C_DIGIT))
+    return fail(err, err_at, "bad CSeq header: missing number", p);
   /* the sequence number must be less than 2^31 (§8.1.1.5) */
   q = scan_uint(p, e, 0x7fffffffu, &v);
   if (!q) return fail(err, err_at, "bad CSeq header: number out of range", p);
@@ -873,7 +959,8 @@ int sip_parse_cseq(const char *p, size_t n, uint32_t *num, sip_str *method, cons
 
 /* ---- media-type (RFC 3261 §20.15, §25.1) ----------------------------------------------------- */
 
-int sip_parse_media_type(const char *p, size_t n, sip_str *type, sip_str *subtype, sip_str *params) {
+int sip_parse_media_type(const char *p, size_t n, sip_str *type, sip_str *subtype,
+                         sip_str *params) {
   const char *e = p + n, *q, *t, *at;
   p = skip_lws(p, e);
   e = rtrim_lws(p, e);

@@ -10,16 +10,16 @@
  * with the name table in sip_hdr.c (full and compact forms, RFC 3261 §7.3.3 and the IANA registry). */
 typedef enum sip_hdr_id {
   SIP_H_OTHER = 0,
-  SIP_H_VIA,                 /* v */
-  SIP_H_FROM,                /* f */
-  SIP_H_TO,                  /* t */
-  SIP_H_CALL_ID,             /* i */
+  SIP_H_VIA,     /* v */
+  SIP_H_FROM,    /* f */
+  SIP_H_TO,      /* t */
+  SIP_H_CALL_ID, /* i */
   SIP_H_CSEQ,
-  SIP_H_CONTACT,             /* m */
+  SIP_H_CONTACT, /* m */
   SIP_H_MAX_FORWARDS,
-  SIP_H_CONTENT_LENGTH,      /* l */
-  SIP_H_CONTENT_TYPE,        /* c */
-  SIP_H_CONTENT_ENCODING,    /* e */
+  SIP_H_CONTENT_LENGTH,   /* l */
+  SIP_H_CONTENT_TYPE,     /* c */
+  SIP_H_CONTENT_ENCODING, /* e */
   SIP_H_EXPIRES,
   SIP_H_MIN_EXPIRES,
   SIP_H_ROUTE,
@@ -27,7 +27,7 @@ typedef enum sip_hdr_id {
   SIP_H_PATH,
   SIP_H_SERVICE_ROUTE,
   SIP_H_ALLOW,
-  SIP_H_SUPPORTED,           /* k */
+  SIP_H_SUPPORTED, /* k */
   SIP_H_REQUIRE,
   SIP_H_PROXY_REQUIRE,
   SIP_H_UNSUPPORTED,
@@ -39,12 +39,12 @@ typedef enum sip_hdr_id {
   SIP_H_PROXY_AUTHENTICATE,
   SIP_H_PROXY_AUTHORIZATION,
   SIP_H_AUTHENTICATION_INFO,
-  SIP_H_SUBJECT,             /* s */
-  SIP_H_EVENT,               /* o */
-  SIP_H_ALLOW_EVENTS,        /* u */
-  SIP_H_REFER_TO,            /* r */
-  SIP_H_REFERRED_BY,         /* b */
-  SIP_H_SESSION_EXPIRES,     /* x */
+  SIP_H_SUBJECT,         /* s */
+  SIP_H_EVENT,           /* o */
+  SIP_H_ALLOW_EVENTS,    /* u */
+  SIP_H_REFER_TO,        /* r */
+  SIP_H_REFERRED_BY,     /* b */
+  SIP_H_SESSION_EXPIRES, /* x */
   SIP_H_MIN_SE,
   SIP_H_RSEQ,
   SIP_H_RACK,
@@ -76,12 +76,12 @@ typedef enum sip_hdr_id {
 /* One entry of the header index. A header line whose header is a comma-separated list (Via,
  * Contact, Route, Allow, ...) gives one entry per element, split outside quotes and <>. */
 typedef struct sip_hdr {
-  sip_str name;     /* as written (full or compact form) */
-  sip_str value;    /* one value, trimmed; may contain CRLF+WS from line folding (treat as SP) */
-  uint16_t id;      /* sip_hdr_id */
-  uint16_t line;    /* ordinal of the header line it came from: entries of one line share it */
-  uint16_t flags;   /* SIP_HF_* */
-  uint16_t next;    /* index of the next entry with the same id, or 0xffff */
+  sip_str name;   /* as written (full or compact form) */
+  sip_str value;  /* one value, trimmed; may contain CRLF+WS from line folding (treat as SP) */
+  uint16_t id;    /* sip_hdr_id */
+  uint16_t line;  /* ordinal of the header line it came from: entries of one line share it */
+  uint16_t flags; /* SIP_HF_* */
+  uint16_t next;  /* index of the next entry with the same id, or 0xffff */
 } sip_hdr;
 
 enum {
@@ -95,9 +95,20 @@ enum {
 /* Methods we know by id (RFC 3261, 3262, 3265, 3311, 3428, 3515, 3903, 6086). */
 typedef enum sip_method_id {
   SIP_M_OTHER = 0,
-  SIP_M_INVITE, SIP_M_ACK, SIP_M_BYE, SIP_M_CANCEL, SIP_M_OPTIONS, SIP_M_REGISTER,
-  SIP_M_PRACK, SIP_M_SUBSCRIBE, SIP_M_NOTIFY, SIP_M_PUBLISH, SIP_M_INFO, SIP_M_REFER,
-  SIP_M_MESSAGE, SIP_M_UPDATE,
+  SIP_M_INVITE,
+  SIP_M_ACK,
+  SIP_M_BYE,
+  SIP_M_CANCEL,
+  SIP_M_OPTIONS,
+  SIP_M_REGISTER,
+  SIP_M_PRACK,
+  SIP_M_SUBSCRIBE,
+  SIP_M_NOTIFY,
+  SIP_M_PUBLISH,
+  SIP_M_INFO,
+  SIP_M_REFER,
+  SIP_M_MESSAGE,
+  SIP_M_UPDATE,
   SIP_M__COUNT
 } sip_method_id;
 
@@ -107,8 +118,8 @@ const char *sip_method_name(sip_method_id m);
 
 /* Header name lookup (case-insensitive, compact forms understood) and canonical names. */
 sip_hdr_id sip_hdr_lookup(const char *p, size_t n);
-const char *sip_hdr_name(sip_hdr_id id);     /* "Call-ID", "CSeq", "WWW-Authenticate", ... */
-int sip_hdr_is_list(sip_hdr_id id);          /* 1 when its values are comma-separated elements */
+const char *sip_hdr_name(sip_hdr_id id); /* "Call-ID", "CSeq", "WWW-Authenticate", ... */
+int sip_hdr_is_list(sip_hdr_id id);      /* 1 when its values are comma-separated elements */
 
 /* Typed views ------------------------------------------------------------------------------------*/
 
@@ -130,13 +141,14 @@ typedef struct sip_via {
 /* name-addr / addr-spec with header params: From, To, Contact, Route, Record-Route, Path,
  * Reply-To, Refer-To, ... (RFC 3261 §20.10, §25.1). */
 typedef struct sip_addr {
-  int star;          /* Contact: * (nothing else is set) */
-  int bracketed;     /* URI written inside <> */
-  sip_str display;   /* display name as written: quotes removed, quoted-pairs kept; .p NULL when none */
+  int star;      /* Contact: * (nothing else is set) */
+  int bracketed; /* URI written inside <> */
+  sip_str
+    display; /* display name as written: quotes removed, quoted-pairs kept; .p NULL when none */
   int display_quoted;
-  sip_str uri;       /* the URI text */
-  sip_str params;    /* header params, raw, without the first ';' */
-  sip_str tag;       /* tag param; .p == NULL when absent */
+  sip_str uri;    /* the URI text */
+  sip_str params; /* header params, raw, without the first ';' */
+  sip_str tag;    /* tag param; .p == NULL when absent */
 } sip_addr;
 
 /* Typed parsers over one value (as found in sip_hdr.value). Each returns 0, or -1 with *err set
@@ -179,38 +191,38 @@ typedef struct sip_error {
 } sip_error;
 
 typedef struct sip_msg {
-  const char *buf;   /* start of the message */
-  size_t len;        /* bytes of this message, start line to end of body (extra octets excluded) */
+  const char *buf; /* start of the message */
+  size_t len;      /* bytes of this message, start line to end of body (extra octets excluded) */
 
   int is_request;
-  sip_str method;    /* requests */
+  sip_str method; /* requests */
   sip_method_id method_id;
-  sip_str ruri;      /* request-URI text */
-  sip_uri uri;       /* parsed request-URI */
-  int status;        /* responses: 100..699 */
+  sip_str ruri; /* request-URI text */
+  sip_uri uri;  /* parsed request-URI */
+  int status;   /* responses: 100..699 */
   sip_str reason;
-  sip_str version;   /* "SIP/2.0" */
+  sip_str version; /* "SIP/2.0" */
 
-  sip_hdr *hdr;      /* the index, caller's storage */
+  sip_hdr *hdr; /* the index, caller's storage */
   unsigned nhdr, maxhdr;
-  unsigned nlines;   /* header lines */
+  unsigned nlines;              /* header lines */
   uint16_t first[SIP_H__COUNT]; /* first entry per id, SIP_NO_HDR when none */
   uint16_t count[SIP_H__COUNT]; /* entries per id */
 
   sip_str body;
 
   /* typed results of the full parse; valid when sip_parse returned 0 */
-  sip_via via;              /* top Via */
+  sip_via via; /* top Via */
   sip_addr from, to;
   sip_str call_id;
   uint32_t cseq;
   sip_str cseq_method;
   sip_method_id cseq_method_id;
-  int64_t content_length;   /* -1 when absent */
-  int max_forwards;         /* -1 when absent */
-  int64_t expires;          /* -1 when absent; clamped to 2^32-1 */
+  int64_t content_length; /* -1 when absent */
+  int max_forwards;       /* -1 when absent */
+  int64_t expires;        /* -1 when absent; clamped to 2^32-1 */
 
-  sip_error err;            /* set when sip_parse fails */
+  sip_error err; /* set when sip_parse fails */
 } sip_msg;
 
 enum {
@@ -244,7 +256,8 @@ void sip_msg_rebase(sip_msg *m, const char *to, size_t n);
  * too large 513 -- refused as soon as the header section or the Content-Length shows it, without
  * waiting for the bytes). Stateless: each call rescans the header section (at most max_msg
  * bytes), so call it once per read, not once per byte. */
-long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t *skip, sip_error *e);
+long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t *skip,
+                      sip_error *e);
 
 /* The application-layer checks of RFC 3261 §8.2.2 / §16.3 on a parsed message: exactly one
  * Call-ID, From, To and CSeq, at most one Max-Forwards (a missing one is left to the proxy, which
@@ -254,7 +267,7 @@ long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t
 int sip_msg_check_request(const sip_msg *m, sip_error *e);
 
 /* Lookups on a parsed message. */
-const sip_hdr *sip_msg_find(const sip_msg *m, sip_hdr_id id);                 /* first of id */
+const sip_hdr *sip_msg_find(const sip_msg *m, sip_hdr_id id);                   /* first of id */
 const sip_hdr *sip_msg_find_name(const sip_msg *m, const char *name, size_t n); /* any name */
 static inline const sip_hdr *sip_msg_next(const sip_msg *m, const sip_hdr *h) {
   return h->next == SIP_NO_HDR ? NULL : &m->hdr[h->next];

@@ -29,8 +29,12 @@ const sip_limits sip_default_limits = {MAX_MSG, MAX_HEADERS, MAX_LINE};
 
 static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
-static inline const char *scan_token(const char *p, const char *e) { return sip_skip_class(p, e, SIP_C_TOKEN); }
-static inline const char *scan_word(const char *p, const char *e) { return sip_skip_class(p, e, SIP_C_WORD); }
+static inline const char *scan_token(const char *p, const char *e) {
+  return sip_skip_class(p, e, SIP_C_TOKEN);
+}
+static inline const char *scan_word(const char *p, const char *e) {
+  return sip_skip_class(p, e, SIP_C_WORD);
+}
 
 typedef struct pctx {
   sip_msg *m;
@@ -137,7 +141,7 @@ static inline int is_sip20(const char *p) {
 static int parse_status_line(pctx *c, const char *p, const char *e) {
   sip_msg *m = c->m;
   const char *sp =
-      e - p > 7 && p[7] == ' ' && is_sip20(p) ? p + 7 : memchr(p, ' ', (size_t)(e - p));
+    e - p > 7 && p[7] == ' ' && is_sip20(p) ? p + 7 : memchr(p, ' ', (size_t)(e - p));
   int vk = sp == p + 7 && is_sip20(p) ? 1 : version_kind(p, sp ? sp : e);
   if (!vk) return fatal(c, 400, p, "bad status line: bad SIP-Version");
   if (vk == 2) return fatal(c, 505, p, "SIP version not supported");
@@ -150,7 +154,8 @@ static int parse_status_line(pctx *c, const char *p, const char *e) {
       !SIP_IS(q[2], SIP_C_DIGIT) || (e - q > 3 && q[3] != ' '))
     return fatal(c, 400, q, "bad status line: status code is not 3 digits");
   int status = (q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0');
-  if (status < 100 || status > 699) return fatal(c, 400, q, "bad status line: status code out of range");
+  if (status < 100 || status > 699)
+    return fatal(c, 400, q, "bad status line: status code out of range");
   if (e - q == 3) return fatal(c, 400, e, "bad status line: missing SP after the status code");
   m->status = status;
   /* Reason-Phrase: any text but controls (HTAB allowed), UTF-8 included; may be empty. */
@@ -174,7 +179,8 @@ static int parse_status_line(pctx *c, const char *p, const char *e) {
 #endif
   for (const char *t = t0; t < e; t++) {
     unsigned char ch = (unsigned char)*t;
-    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return fatal(c, 400, t, "bad status line: control character in reason phrase");
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+      return fatal(c, 400, t, "bad status line: control character in reason phrase");
   }
   m->reason = sip_str_make(r, (size_t)(e - r));
   return 0;
@@ -191,8 +197,7 @@ static int parse_request_line(pctx *c, const char *p, const char *e) {
   /* exactly one SP between elements, none at the end (RFC 4475 §3.1.2.9, §3.1.2.10) */
   if (is_wsp(e[-1])) return fatal(c, 400, e - 1, "bad request line: trailing whitespace");
   const char *v0 = e;
-  if (e - u0 > 8 && e[-8] == ' ' && is_sip20(e - 7))
-    v0 = e - 7; /* the usual " SIP/2.0" */
+  if (e - u0 > 8 && e[-8] == ' ' && is_sip20(e - 7)) v0 = e - 7; /* the usual " SIP/2.0" */
   else
     while (v0 > u0 && v0[-1] != ' ') v0--;
   if (v0 == u0) return fatal(c, 400, e, "bad request line: missing SIP-Version");
@@ -327,8 +332,7 @@ static void typed(pctx *c, const sip_hdr *h, int first) {
   case SIP_H_CALL_ID:
     if ((at = callid_bad(c, h->value)) != NULL)
       value_err(c, 400, at, "bad Call-ID header: not word[@word]");
-    else if (first)
-      m->call_id = h->value;
+    else if (first) m->call_id = h->value;
     break;
   case SIP_H_CSEQ: {
     uint32_t num;
@@ -356,16 +360,14 @@ static void typed(pctx *c, const sip_hdr *h, int first) {
       if (first) m->max_forwards = (int)u;
     } else if (sip_parse_uint(h->value.p, h->value.n, 255, &u) != 0)
       value_err(c, 400, h->value.p, "bad Max-Forwards header: not a number in 0..255");
-    else if (first)
-      m->max_forwards = (int)u;
+    else if (first) m->max_forwards = (int)u;
     break;
   case SIP_H_CONTENT_LENGTH:
     if ((int64_t)(u = (uint64_t)digits_fast(h->value)) >= 0) {
       if (first) m->content_length = (int64_t)u;
     } else if (sip_parse_uint(h->value.p, h->value.n, INT64_MAX, &u) != 0)
       value_err(c, 400, h->value.p, "bad Content-Length header: not a non-negative decimal number");
-    else if (first)
-      m->content_length = (int64_t)u;
+    else if (first) m->content_length = (int64_t)u;
     break;
   case SIP_H_EXPIRES:
     if (first) {
@@ -373,8 +375,7 @@ static void typed(pctx *c, const sip_hdr *h, int first) {
       if (m->expires < 0) value_err(c, 400, h->value.p, "bad Expires header: not delta-seconds");
     }
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -382,9 +383,11 @@ static void typed(pctx *c, const sip_hdr *h, int first) {
 
 /* Headers with a typed parse in typed(). */
 static const uint8_t typed_ids[SIP_H__COUNT] = {
-  [SIP_H_VIA] = 1, [SIP_H_FROM] = 1, [SIP_H_TO] = 1, [SIP_H_CONTACT] = 1, [SIP_H_ROUTE] = 1,
-  [SIP_H_RECORD_ROUTE] = 1, [SIP_H_PATH] = 1, [SIP_H_SERVICE_ROUTE] = 1, [SIP_H_CALL_ID] = 1,
-  [SIP_H_CSEQ] = 1, [SIP_H_MAX_FORWARDS] = 1, [SIP_H_CONTENT_LENGTH] = 1, [SIP_H_EXPIRES] = 1,
+  [SIP_H_VIA] = 1,     [SIP_H_FROM] = 1,          [SIP_H_TO] = 1,
+  [SIP_H_CONTACT] = 1, [SIP_H_ROUTE] = 1,         [SIP_H_RECORD_ROUTE] = 1,
+  [SIP_H_PATH] = 1,    [SIP_H_SERVICE_ROUTE] = 1, [SIP_H_CALL_ID] = 1,
+  [SIP_H_CSEQ] = 1,    [SIP_H_MAX_FORWARDS] = 1,  [SIP_H_CONTENT_LENGTH] = 1,
+  [SIP_H_EXPIRES] = 1,
 };
 
 static inline int add_entry(pctx *c, const char *name, size_t nlen, sip_str v, unsigned id,
@@ -404,10 +407,8 @@ static inline int add_entry(pctx *c, const char *name, size_t nlen, sip_str v, u
   h->flags = (uint16_t)((flags && v.n && memchr(v.p, '\r', v.n)) ? SIP_HF_FOLDED : 0);
   h->next = SIP_NO_HDR;
   int first = m->first[id] == SIP_NO_HDR;
-  if (first)
-    m->first[id] = (uint16_t)i;
-  else
-    m->hdr[c->last[id]].next = (uint16_t)i;
+  if (first) m->first[id] = (uint16_t)i;
+  else m->hdr[c->last[id]].next = (uint16_t)i;
   c->last[id] = (uint16_t)i;
   m->count[id]++;
   if (typed_ids[id]) typed(c, h, first);
@@ -431,10 +432,8 @@ static inline int add_plain(pctx *c, const char *name, size_t nlen, sip_str v, u
   h->line = (uint16_t)line;
   h->flags = 0;
   h->next = SIP_NO_HDR;
-  if (m->first[id] == SIP_NO_HDR)
-    m->first[id] = (uint16_t)i;
-  else
-    m->hdr[c->last[id]].next = (uint16_t)i;
+  if (m->first[id] == SIP_NO_HDR) m->first[id] = (uint16_t)i;
+  else m->hdr[c->last[id]].next = (uint16_t)i;
   c->last[id] = (uint16_t)i;
   m->count[id]++;
   return 0;
@@ -442,18 +441,31 @@ static inline int add_plain(pctx *c, const char *name, size_t nlen, sip_str v, u
 
 #define EMPTY(id, name) [id] = "bad " name " header: empty list element"
 static const char *const empty_elem_msg[SIP_H__COUNT] = {
-  EMPTY(SIP_H_VIA, "Via"), EMPTY(SIP_H_CONTACT, "Contact"), EMPTY(SIP_H_ROUTE, "Route"),
-  EMPTY(SIP_H_RECORD_ROUTE, "Record-Route"), EMPTY(SIP_H_PATH, "Path"),
-  EMPTY(SIP_H_SERVICE_ROUTE, "Service-Route"), EMPTY(SIP_H_ALLOW, "Allow"),
-  EMPTY(SIP_H_SUPPORTED, "Supported"), EMPTY(SIP_H_REQUIRE, "Require"),
-  EMPTY(SIP_H_PROXY_REQUIRE, "Proxy-Require"), EMPTY(SIP_H_UNSUPPORTED, "Unsupported"),
-  EMPTY(SIP_H_ACCEPT, "Accept"), EMPTY(SIP_H_ACCEPT_ENCODING, "Accept-Encoding"),
-  EMPTY(SIP_H_ACCEPT_LANGUAGE, "Accept-Language"), EMPTY(SIP_H_CONTENT_ENCODING, "Content-Encoding"),
-  EMPTY(SIP_H_CONTENT_LANGUAGE, "Content-Language"), EMPTY(SIP_H_ALLOW_EVENTS, "Allow-Events"),
-  EMPTY(SIP_H_IN_REPLY_TO, "In-Reply-To"), EMPTY(SIP_H_WARNING, "Warning"),
-  EMPTY(SIP_H_ALERT_INFO, "Alert-Info"), EMPTY(SIP_H_CALL_INFO, "Call-Info"),
-  EMPTY(SIP_H_ERROR_INFO, "Error-Info"), EMPTY(SIP_H_REASON, "Reason"),
-  EMPTY(SIP_H_ACCEPT_CONTACT, "Accept-Contact"), EMPTY(SIP_H_REJECT_CONTACT, "Reject-Contact"),
+  EMPTY(SIP_H_VIA, "Via"),
+  EMPTY(SIP_H_CONTACT, "Contact"),
+  EMPTY(SIP_H_ROUTE, "Route"),
+  EMPTY(SIP_H_RECORD_ROUTE, "Record-Route"),
+  EMPTY(SIP_H_PATH, "Path"),
+  EMPTY(SIP_H_SERVICE_ROUTE, "Service-Route"),
+  EMPTY(SIP_H_ALLOW, "Allow"),
+  EMPTY(SIP_H_SUPPORTED, "Supported"),
+  EMPTY(SIP_H_REQUIRE, "Require"),
+  EMPTY(SIP_H_PROXY_REQUIRE, "Proxy-Require"),
+  EMPTY(SIP_H_UNSUPPORTED, "Unsupported"),
+  EMPTY(SIP_H_ACCEPT, "Accept"),
+  EMPTY(SIP_H_ACCEPT_ENCODING, "Accept-Encoding"),
+  EMPTY(SIP_H_ACCEPT_LANGUAGE, "Accept-Language"),
+  EMPTY(SIP_H_CONTENT_ENCODING, "Content-Encoding"),
+  EMPTY(SIP_H_CONTENT_LANGUAGE, "Content-Language"),
+  EMPTY(SIP_H_ALLOW_EVENTS, "Allow-Events"),
+  EMPTY(SIP_H_IN_REPLY_TO, "In-Reply-To"),
+  EMPTY(SIP_H_WARNING, "Warning"),
+  EMPTY(SIP_H_ALERT_INFO, "Alert-Info"),
+  EMPTY(SIP_H_CALL_INFO, "Call-Info"),
+  EMPTY(SIP_H_ERROR_INFO, "Error-Info"),
+  EMPTY(SIP_H_REASON, "Reason"),
+  EMPTY(SIP_H_ACCEPT_CONTACT, "Accept-Contact"),
+  EMPTY(SIP_H_REJECT_CONTACT, "Reject-Contact"),
   EMPTY(SIP_H_REQUEST_DISPOSITION, "Request-Disposition"),
 };
 #undef EMPTY
@@ -462,7 +474,7 @@ static const char *const empty_elem_msg[SIP_H__COUNT] = {
 /* Commas of x, or ~0 when it holds a '"' or '<' (among its first n bytes). */
 static inline uint64_t list_block(__m128i x, size_t n) {
   unsigned o = (unsigned)_mm_movemask_epi8(
-      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('<'))));
+    _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('<'))));
   if (n < 16) o &= (1u << n) - 1;
   return o ? ~(uint64_t)0 : sip_eqmask(x, ',');
 }
@@ -470,8 +482,8 @@ static inline uint64_t list_block(__m128i x, size_t n) {
 /* The elements ending at the bits of b (offsets from p), from *s on, into h[*i] (room for them
  * checked by the caller): 0 on an empty element. */
 _Static_assert(offsetof(sip_hdr, line) == offsetof(sip_hdr, id) + 2 &&
-                   offsetof(sip_hdr, flags) == offsetof(sip_hdr, id) + 4 &&
-                   offsetof(sip_hdr, next) == offsetof(sip_hdr, id) + 6,
+                 offsetof(sip_hdr, flags) == offsetof(sip_hdr, id) + 4 &&
+                 offsetof(sip_hdr, next) == offsetof(sip_hdr, id) + 6,
                "sip_hdr: id, line, flags and next adjacent (one store in list_elems())");
 
 static inline int list_elems(sip_hdr *h, unsigned *i, const char *p, uint64_t b, const char **s,
@@ -536,10 +548,8 @@ static inline int list_fast(pctx *c, const char *name, size_t nlen, sip_str v, u
       !list_elems(m->hdr, &i, p + 64, c1, &s, nm, idline))
     return 0;
   m->hdr[i - 1].next = SIP_NO_HDR;
-  if (m->first[id] == SIP_NO_HDR)
-    m->first[id] = (uint16_t)i0;
-  else
-    m->hdr[c->last[id]].next = (uint16_t)i0;
+  if (m->first[id] == SIP_NO_HDR) m->first[id] = (uint16_t)i0;
+  else m->hdr[c->last[id]].next = (uint16_t)i0;
   c->last[id] = (uint16_t)(i - 1);
   m->count[id] = (uint16_t)(m->count[id] + (i - i0));
   m->nhdr = i;
@@ -630,85 +640,85 @@ static int add_list(pctx *c, const char *name, size_t nlen, sip_str v, unsigned 
 
 /* name, first letter, id; L2 marks the second name of a length and first letter (after the
  * first). */
-#define HNAMES(L, L2) \
-  L(VIA, "via", 'v', SIP_H_VIA) \
-  L(FROM, "from", 'f', SIP_H_FROM) \
-  L(TO, "to", 't', SIP_H_TO) \
-  L(CALL_ID, "call-id", 'c', SIP_H_CALL_ID) \
-  L2(CONTACT, "contact", 'c', SIP_H_CONTACT) \
-  L(CSEQ, "cseq", 'c', SIP_H_CSEQ) \
-  L(MAX_FORWARDS, "max-forwards", 'm', SIP_H_MAX_FORWARDS) \
-  L2(MIME_VERSION, "mime-version", 'm', SIP_H_MIME_VERSION) \
-  L(CONTENT_LENGTH, "content-length", 'c', SIP_H_CONTENT_LENGTH) \
-  L(CONTENT_TYPE, "content-type", 'c', SIP_H_CONTENT_TYPE) \
-  L(CONTENT_ENCODING, "content-encoding", 'c', SIP_H_CONTENT_ENCODING) \
-  L2(CONTENT_LANGUAGE, "content-language", 'c', SIP_H_CONTENT_LANGUAGE) \
-  L(EXPIRES, "expires", 'e', SIP_H_EXPIRES) \
-  L(MIN_EXPIRES, "min-expires", 'm', SIP_H_MIN_EXPIRES) \
-  L(ROUTE, "route", 'r', SIP_H_ROUTE) \
-  L(RECORD_ROUTE, "record-route", 'r', SIP_H_RECORD_ROUTE) \
-  L(PATH, "path", 'p', SIP_H_PATH) \
-  L(SERVICE_ROUTE, "service-route", 's', SIP_H_SERVICE_ROUTE) \
-  L(ALLOW, "allow", 'a', SIP_H_ALLOW) \
-  L(SUPPORTED, "supported", 's', SIP_H_SUPPORTED) \
-  L(REQUIRE, "require", 'r', SIP_H_REQUIRE) \
-  L(PROXY_REQUIRE, "proxy-require", 'p', SIP_H_PROXY_REQUIRE) \
-  L(UNSUPPORTED, "unsupported", 'u', SIP_H_UNSUPPORTED) \
-  L(ACCEPT, "accept", 'a', SIP_H_ACCEPT) \
-  L(ACCEPT_ENCODING, "accept-encoding", 'a', SIP_H_ACCEPT_ENCODING) \
-  L2(ACCEPT_LANGUAGE, "accept-language", 'a', SIP_H_ACCEPT_LANGUAGE) \
-  L(WWW_AUTHENTICATE, "www-authenticate", 'w', SIP_H_WWW_AUTHENTICATE) \
-  L(AUTHORIZATION, "authorization", 'a', SIP_H_AUTHORIZATION) \
-  L(PROXY_AUTHENTICATE, "proxy-authenticate", 'p', SIP_H_PROXY_AUTHENTICATE) \
+#define HNAMES(L, L2)                                                           \
+  L(VIA, "via", 'v', SIP_H_VIA)                                                 \
+  L(FROM, "from", 'f', SIP_H_FROM)                                              \
+  L(TO, "to", 't', SIP_H_TO)                                                    \
+  L(CALL_ID, "call-id", 'c', SIP_H_CALL_ID)                                     \
+  L2(CONTACT, "contact", 'c', SIP_H_CONTACT)                                    \
+  L(CSEQ, "cseq", 'c', SIP_H_CSEQ)                                              \
+  L(MAX_FORWARDS, "max-forwards", 'm', SIP_H_MAX_FORWARDS)                      \
+  L2(MIME_VERSION, "mime-version", 'm', SIP_H_MIME_VERSION)                     \
+  L(CONTENT_LENGTH, "content-length", 'c', SIP_H_CONTENT_LENGTH)                \
+  L(CONTENT_TYPE, "content-type", 'c', SIP_H_CONTENT_TYPE)                      \
+  L(CONTENT_ENCODING, "content-encoding", 'c', SIP_H_CONTENT_ENCODING)          \
+  L2(CONTENT_LANGUAGE, "content-language", 'c', SIP_H_CONTENT_LANGUAGE)         \
+  L(EXPIRES, "expires", 'e', SIP_H_EXPIRES)                                     \
+  L(MIN_EXPIRES, "min-expires", 'm', SIP_H_MIN_EXPIRES)                         \
+  L(ROUTE, "route", 'r', SIP_H_ROUTE)                                           \
+  L(RECORD_ROUTE, "record-route", 'r', SIP_H_RECORD_ROUTE)                      \
+  L(PATH, "path", 'p', SIP_H_PATH)                                              \
+  L(SERVICE_ROUTE, "service-route", 's', SIP_H_SERVICE_ROUTE)                   \
+  L(ALLOW, "allow", 'a', SIP_H_ALLOW)                                           \
+  L(SUPPORTED, "supported", 's', SIP_H_SUPPORTED)                               \
+  L(REQUIRE, "require", 'r', SIP_H_REQUIRE)                                     \
+  L(PROXY_REQUIRE, "proxy-require", 'p', SIP_H_PROXY_REQUIRE)                   \
+  L(UNSUPPORTED, "unsupported", 'u', SIP_H_UNSUPPORTED)                         \
+  L(ACCEPT, "accept", 'a', SIP_H_ACCEPT)                                        \
+  L(ACCEPT_ENCODING, "accept-encoding", 'a', SIP_H_ACCEPT_ENCODING)             \
+  L2(ACCEPT_LANGUAGE, "accept-language", 'a', SIP_H_ACCEPT_LANGUAGE)            \
+  L(WWW_AUTHENTICATE, "www-authenticate", 'w', SIP_H_WWW_AUTHENTICATE)          \
+  L(AUTHORIZATION, "authorization", 'a', SIP_H_AUTHORIZATION)                   \
+  L(PROXY_AUTHENTICATE, "proxy-authenticate", 'p', SIP_H_PROXY_AUTHENTICATE)    \
   L(PROXY_AUTHORIZATION, "proxy-authorization", 'p', SIP_H_PROXY_AUTHORIZATION) \
   L(AUTHENTICATION_INFO, "authentication-info", 'a', SIP_H_AUTHENTICATION_INFO) \
-  L(SUBJECT, "subject", 's', SIP_H_SUBJECT) \
-  L(EVENT, "event", 'e', SIP_H_EVENT) \
-  L(ALLOW_EVENTS, "allow-events", 'a', SIP_H_ALLOW_EVENTS) \
-  L(REFER_TO, "refer-to", 'r', SIP_H_REFER_TO) \
-  L2(REPLY_TO, "reply-to", 'r', SIP_H_REPLY_TO) \
-  L(REFERRED_BY, "referred-by", 'r', SIP_H_REFERRED_BY) \
-  L2(RETRY_AFTER, "retry-after", 'r', SIP_H_RETRY_AFTER) \
-  L(SESSION_EXPIRES, "session-expires", 's', SIP_H_SESSION_EXPIRES) \
-  L(MIN_SE, "min-se", 'm', SIP_H_MIN_SE) \
-  L(RSEQ, "rseq", 'r', SIP_H_RSEQ) \
-  L2(RACK, "rack", 'r', SIP_H_RACK) \
-  L(USER_AGENT, "user-agent", 'u', SIP_H_USER_AGENT) \
-  L(SERVER, "server", 's', SIP_H_SERVER) \
-  L(DATE, "date", 'd', SIP_H_DATE) \
-  L(TIMESTAMP, "timestamp", 't', SIP_H_TIMESTAMP) \
-  L(WARNING, "warning", 'w', SIP_H_WARNING) \
+  L(SUBJECT, "subject", 's', SIP_H_SUBJECT)                                     \
+  L(EVENT, "event", 'e', SIP_H_EVENT)                                           \
+  L(ALLOW_EVENTS, "allow-events", 'a', SIP_H_ALLOW_EVENTS)                      \
+  L(REFER_TO, "refer-to", 'r', SIP_H_REFER_TO)                                  \
+  L2(REPLY_TO, "reply-to", 'r', SIP_H_REPLY_TO)                                 \
+  L(REFERRED_BY, "referred-by", 'r', SIP_H_REFERRED_BY)                         \
+  L2(RETRY_AFTER, "retry-after", 'r', SIP_H_RETRY_AFTER)                        \
+  L(SESSION_EXPIRES, "session-expires", 's', SIP_H_SESSION_EXPIRES)             \
+  L(MIN_SE, "min-se", 'm', SIP_H_MIN_SE)                                        \
+  L(RSEQ, "rseq", 'r', SIP_H_RSEQ)                                              \
+  L2(RACK, "rack", 'r', SIP_H_RACK)                                             \
+  L(USER_AGENT, "user-agent", 'u', SIP_H_USER_AGENT)                            \
+  L(SERVER, "server", 's', SIP_H_SERVER)                                        \
+  L(DATE, "date", 'd', SIP_H_DATE)                                              \
+  L(TIMESTAMP, "timestamp", 't', SIP_H_TIMESTAMP)                               \
+  L(WARNING, "warning", 'w', SIP_H_WARNING)                                     \
   L(CONTENT_DISPOSITION, "content-disposition", 'c', SIP_H_CONTENT_DISPOSITION) \
-  L(ORGANIZATION, "organization", 'o', SIP_H_ORGANIZATION) \
-  L(PRIORITY, "priority", 'p', SIP_H_PRIORITY) \
-  L(IN_REPLY_TO, "in-reply-to", 'i', SIP_H_IN_REPLY_TO) \
-  L(ALERT_INFO, "alert-info", 'a', SIP_H_ALERT_INFO) \
-  L(CALL_INFO, "call-info", 'c', SIP_H_CALL_INFO) \
-  L(ERROR_INFO, "error-info", 'e', SIP_H_ERROR_INFO) \
-  L(REASON, "reason", 'r', SIP_H_REASON) \
-  L(ACCEPT_CONTACT, "accept-contact", 'a', SIP_H_ACCEPT_CONTACT) \
-  L(REJECT_CONTACT, "reject-contact", 'r', SIP_H_REJECT_CONTACT) \
+  L(ORGANIZATION, "organization", 'o', SIP_H_ORGANIZATION)                      \
+  L(PRIORITY, "priority", 'p', SIP_H_PRIORITY)                                  \
+  L(IN_REPLY_TO, "in-reply-to", 'i', SIP_H_IN_REPLY_TO)                         \
+  L(ALERT_INFO, "alert-info", 'a', SIP_H_ALERT_INFO)                            \
+  L(CALL_INFO, "call-info", 'c', SIP_H_CALL_INFO)                               \
+  L(ERROR_INFO, "error-info", 'e', SIP_H_ERROR_INFO)                            \
+  L(REASON, "reason", 'r', SIP_H_REASON)                                        \
+  L(ACCEPT_CONTACT, "accept-contact", 'a', SIP_H_ACCEPT_CONTACT)                \
+  L(REJECT_CONTACT, "reject-contact", 'r', SIP_H_REJECT_CONTACT)                \
   L(REQUEST_DISPOSITION, "request-disposition", 'r', SIP_H_REQUEST_DISPOSITION) \
-  L(IDENTITY, "identity", 'i', SIP_H_IDENTITY) \
-  L(SUBSCRIPTION_STATE, "subscription-state", 's', SIP_H_SUBSCRIPTION_STATE) \
-  L(C_A, "a", 'a', SIP_H_ACCEPT_CONTACT) \
-  L(C_B, "b", 'b', SIP_H_REFERRED_BY) \
-  L(C_C, "c", 'c', SIP_H_CONTENT_TYPE) \
-  L(C_D, "d", 'd', SIP_H_REQUEST_DISPOSITION) \
-  L(C_E, "e", 'e', SIP_H_CONTENT_ENCODING) \
-  L(C_F, "f", 'f', SIP_H_FROM) \
-  L(C_I, "i", 'i', SIP_H_CALL_ID) \
-  L(C_J, "j", 'j', SIP_H_REJECT_CONTACT) \
-  L(C_K, "k", 'k', SIP_H_SUPPORTED) \
-  L(C_L, "l", 'l', SIP_H_CONTENT_LENGTH) \
-  L(C_M, "m", 'm', SIP_H_CONTACT) \
-  L(C_O, "o", 'o', SIP_H_EVENT) \
-  L(C_R, "r", 'r', SIP_H_REFER_TO) \
-  L(C_S, "s", 's', SIP_H_SUBJECT) \
-  L(C_T, "t", 't', SIP_H_TO) \
-  L(C_U, "u", 'u', SIP_H_ALLOW_EVENTS) \
-  L(C_V, "v", 'v', SIP_H_VIA) \
-  L(C_X, "x", 'x', SIP_H_SESSION_EXPIRES) \
+  L(IDENTITY, "identity", 'i', SIP_H_IDENTITY)                                  \
+  L(SUBSCRIPTION_STATE, "subscription-state", 's', SIP_H_SUBSCRIPTION_STATE)    \
+  L(C_A, "a", 'a', SIP_H_ACCEPT_CONTACT)                                        \
+  L(C_B, "b", 'b', SIP_H_REFERRED_BY)                                           \
+  L(C_C, "c", 'c', SIP_H_CONTENT_TYPE)                                          \
+  L(C_D, "d", 'd', SIP_H_REQUEST_DISPOSITION)                                   \
+  L(C_E, "e", 'e', SIP_H_CONTENT_ENCODING)                                      \
+  L(C_F, "f", 'f', SIP_H_FROM)                                                  \
+  L(C_I, "i", 'i', SIP_H_CALL_ID)                                               \
+  L(C_J, "j", 'j', SIP_H_REJECT_CONTACT)                                        \
+  L(C_K, "k", 'k', SIP_H_SUPPORTED)                                             \
+  L(C_L, "l", 'l', SIP_H_CONTENT_LENGTH)                                        \
+  L(C_M, "m", 'm', SIP_H_CONTACT)                                               \
+  L(C_O, "o", 'o', SIP_H_EVENT)                                                 \
+  L(C_R, "r", 'r', SIP_H_REFER_TO)                                              \
+  L(C_S, "s", 's', SIP_H_SUBJECT)                                               \
+  L(C_T, "t", 't', SIP_H_TO)                                                    \
+  L(C_U, "u", 'u', SIP_H_ALLOW_EVENTS)                                          \
+  L(C_V, "v", 'v', SIP_H_VIA)                                                   \
+  L(C_X, "x", 'x', SIP_H_SESSION_EXPIRES)                                       \
   L(C_Y, "y", 'y', SIP_H_IDENTITY)
 
 #ifdef SIP_SCAN_SSE2
@@ -720,28 +730,39 @@ enum { HNAMES(HN_ENUM, HN_ENUM) HN__COUNT };
  * name's entry, so that the loop dispatches on it without looking the id up in typed_ids[]
  * again. */
 enum {
-  HK_PLAIN, HK_VIA, HK_FROM, HK_TO, HK_ADDR, HK_NAMEADDR, HK_CALL_ID, HK_CSEQ, HK_MAX_FORWARDS,
+  HK_PLAIN,
+  HK_VIA,
+  HK_FROM,
+  HK_TO,
+  HK_ADDR,
+  HK_NAMEADDR,
+  HK_CALL_ID,
+  HK_CSEQ,
+  HK_MAX_FORWARDS,
   HK_CONTENT_LENGTH
 };
-#define HKIND(id)                                                                                  \
-  ((id) == SIP_H_VIA ? HK_VIA                                                                      \
-   : (id) == SIP_H_FROM ? HK_FROM                                                                  \
-   : (id) == SIP_H_TO ? HK_TO                                                                      \
-   : (id) == SIP_H_CONTACT ? HK_ADDR                                                               \
-   : ((id) == SIP_H_ROUTE || (id) == SIP_H_RECORD_ROUTE || (id) == SIP_H_PATH ||                   \
-      (id) == SIP_H_SERVICE_ROUTE) ? HK_NAMEADDR                                                   \
-   : (id) == SIP_H_CALL_ID ? HK_CALL_ID                                                            \
-   : (id) == SIP_H_CSEQ ? HK_CSEQ                                                                  \
-   : (id) == SIP_H_MAX_FORWARDS ? HK_MAX_FORWARDS                                                  \
-   : (id) == SIP_H_CONTENT_LENGTH ? HK_CONTENT_LENGTH                                              \
+#define HKIND(id)                                                                \
+  ((id) == SIP_H_VIA       ? HK_VIA                                              \
+   : (id) == SIP_H_FROM    ? HK_FROM                                             \
+   : (id) == SIP_H_TO      ? HK_TO                                               \
+   : (id) == SIP_H_CONTACT ? HK_ADDR                                             \
+   : ((id) == SIP_H_ROUTE || (id) == SIP_H_RECORD_ROUTE || (id) == SIP_H_PATH || \
+      (id) == SIP_H_SERVICE_ROUTE)                                               \
+     ? HK_NAMEADDR                                                               \
+   : (id) == SIP_H_CALL_ID        ? HK_CALL_ID                                   \
+   : (id) == SIP_H_CSEQ           ? HK_CSEQ                                      \
+   : (id) == SIP_H_MAX_FORWARDS   ? HK_MAX_FORWARDS                              \
+   : (id) == SIP_H_CONTENT_LENGTH ? HK_CONTENT_LENGTH                            \
                                   : HK_PLAIN)
 /* the case bit (0x20) where the literal has a letter (0x40 set): '-' compares exactly; the
  * literal padded with NULs so that every index up to 15 is inside it */
 #define HN_F(s, i) (char)(((s "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")[i] & 0x40) >> 1)
-#define HN_FOLD(s)                                                                                 \
-  {HN_F(s, 0), HN_F(s, 1), HN_F(s, 2), HN_F(s, 3), HN_F(s, 4), HN_F(s, 5), HN_F(s, 6), HN_F(s, 7), \
-   HN_F(s, 8), HN_F(s, 9), HN_F(s, 10), HN_F(s, 11), HN_F(s, 12), HN_F(s, 13), HN_F(s, 14),        \
-   HN_F(s, 15)}
+#define HN_FOLD(s)                                                                            \
+  {                                                                                           \
+    HN_F(s, 0), HN_F(s, 1), HN_F(s, 2), HN_F(s, 3), HN_F(s, 4), HN_F(s, 5), HN_F(s, 6),       \
+      HN_F(s, 7), HN_F(s, 8), HN_F(s, 9), HN_F(s, 10), HN_F(s, 11), HN_F(s, 12), HN_F(s, 13), \
+      HN_F(s, 14), HN_F(s, 15)                                                                \
+  }
 #define HN_ENTRY(tag, s, c0, id) {s, HKIND(id), id, 0, HN_FOLD(s)},
 #define HN_ENTRY2(tag, s, c0, id) {s, HKIND(id), id, 1, HN_FOLD(s)},
 /* The lower-case name, NUL padded, then its kind and id (names of up to 19 bytes: only the
@@ -749,19 +770,19 @@ enum {
  * for the compares. Entry 0 is none. */
 static const struct hname {
   char s[29];
-  uint8_t kind;   /* HK_* */
+  uint8_t kind; /* HK_* */
   uint8_t id;
   uint8_t second; /* shares length and first letter with the entry before */
   char f[16];     /* 0x20 where s has a letter (hname_eq16()) */
-} hnames[HN__COUNT + 2] __attribute__((aligned(16))) = {
-    {"", HK_PLAIN, SIP_H__COUNT, 0, {0}},
-    HNAMES(HN_ENTRY, HN_ENTRY2){"", HK_PLAIN, SIP_H__COUNT, 0, {0}}};
-#define HN_SLOT(tag, s, c0, id) [(sizeof(s) - 1) * 32 + ((c0) & 31)] = HN_##tag + 1,
+} hnames[HN__COUNT + 2]
+  __attribute__((aligned(16))) = {{"", HK_PLAIN, SIP_H__COUNT, 0, {0}},
+                                  HNAMES(HN_ENTRY, HN_ENTRY2){"", HK_PLAIN, SIP_H__COUNT, 0, {0}}};
+#define HN_SLOT(tag, s, c0, id) [(sizeof(s) - 1) * 32 + ((c0)&31)] = HN_##tag + 1,
 #define HN_NONE(tag, s, c0, id)
 /* (length, first letter & 31) -> entry */
 static const uint8_t hslot[20 * 32] = {HNAMES(HN_SLOT, HN_NONE)};
-#define HN_OFF(tag, s, c0, id)                                                                     \
-  [(sizeof(s) - 1) * 32 + ((c0) & 31)] = (HN_##tag + 1) * sizeof(struct hname),
+#define HN_OFF(tag, s, c0, id) \
+  [(sizeof(s) - 1) * 32 + ((c0)&31)] = (HN_##tag + 1) * sizeof(struct hname),
 /* the same as byte offsets into hnames[] (one shift less per line), used for names of up to 15
  * bytes (hname_find16()) */
 static const uint16_t hslot16[20 * 32] = {HNAMES(HN_OFF, HN_NONE)};
@@ -835,8 +856,9 @@ static int parse_line(pctx *c, const char *lp, hline *l) {
   const char *q = scan_token(lp, lf - 1);
   size_t nlen = (size_t)(q - lp);
   if (nlen == 0)
-    return fatal(c, 400, lp, is_wsp(*lp) ? "bad header line: continuation line without a header"
-                                         : "bad header line: name is not a token");
+    return fatal(c, 400, lp,
+                 is_wsp(*lp) ? "bad header line: continuation line without a header"
+                             : "bad header line: name is not a token");
   if (*q != ':') {
     while (q < lf && is_wsp(*q)) q++;
     if (*q != ':') return fatal(c, 400, q, "bad header line: expected ':' after the name");
@@ -893,8 +915,7 @@ static inline int fast_entry(pctx *c, const char *name, size_t nlen, sip_str v, 
       if ((x = digits_fast(v)) < 0 || x > 255) return 0;
       if (first) m->max_forwards = (int)x;
       break;
-    default:
-      return 0;
+    default: return 0;
     }
   } else if (sip_hdr_list_ids[id]) {
     return 0;
@@ -940,12 +961,12 @@ static inline const char *line_lf(__m128i v0, const char *lp, const char *sstop,
  * set; or NULL: the general path parses the value again (and words any error). The typed
  * results wait for the end of the grammar, but Via, From and To, which the general path parses
  * again when refused. */
-static inline const char *fast_typed(pctx *c, sip_msg *m, unsigned kind, int first,
-                                     const char *vv, const char *cr) {
+static inline const char *fast_typed(pctx *c, sip_msg *m, unsigned kind, int first, const char *vv,
+                                     const char *cr) {
   const char *r = NULL, *q;
   switch (kind) {
   case HK_VIA: {
-    sip_via tmp, *vp = first ? &m->via : &tmp; // cppcheck-suppress uninitvar ; filled next
+    sip_via tmp, *vp = first ? &m->via : &tmp;  // cppcheck-suppress uninitvar ; filled next
     sip_via_init_fast(vp);
     r = sip_via_fast_(vv, cr, vp);
     break;
@@ -1037,9 +1058,9 @@ typedef enum fast_res {
  * typed value by fast_typed() up to the line's CR, any other value by the list splitter or as
  * it is. lp is no blank line, LOAD_LEN bytes at it are readable and its first CRLF_LEN octets
  * are inside the limits; a typed value's CR must come before tb (see parse_headers()). */
-static inline fast_res fast_line(pctx *c, sip_msg *m, const char *lp, unsigned line,
-                                 const char *le, const char *end, const char *tb,
-                                 const char *sstop, size_t ml, const char **next) {
+static inline fast_res fast_line(pctx *c, sip_msg *m, const char *lp, unsigned line, const char *le,
+                                 const char *end, const char *tb, const char *sstop, size_t ml,
+                                 const char **next) {
   __m128i v0 = sip_load(lp);
   const char *lf = line_lf(v0, lp, sstop, le, end);
   unsigned cm = sip_eqmask(v0, ':');
@@ -1117,10 +1138,8 @@ static const char *parse_headers(pctx *c, const char *lp) {
    * readable bytes past any octet a scan looks at (rd is the buffer's start without SSSE3) */
   const char *tbound = lp;
   if (c->rd - lp > LOAD_LEN) tbound = c->rd - LOAD_LEN;
-  if (le - lp < CRLF_LEN)
-    tbound = lp;
-  else if (le - CRLF_LEN < tbound)
-    tbound = le - CRLF_LEN;
+  if (le - lp < CRLF_LEN) tbound = lp;
+  else if (le - CRLF_LEN < tbound) tbound = le - CRLF_LEN;
   /* A line starting at or before hot0 has its CRLF_LEN octets inside the limits and LOAD_LEN
    * readable ones (lp - 1: none has). A typed value's line must also have its CR before tb, the
    * smaller of tbound and max_line octets after the start of a window of lines, so that its
@@ -1187,7 +1206,8 @@ static int parse_msg(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsi
   m->buf = buf;
   m->len = 0;
   m->is_request = 0;
-  m->method = m->ruri = m->reason = m->version = m->body = m->call_id = m->cseq_method = SIP_STR_NULL;
+  m->method = m->ruri = m->reason = m->version = m->body = m->call_id = m->cseq_method =
+    SIP_STR_NULL;
   m->method_id = SIP_M_OTHER;
   m->uri.scheme = (sip_uri_scheme)0;
   m->status = 0;
@@ -1226,10 +1246,11 @@ static int parse_msg(const char *buf, size_t len, sip_msg *m, sip_hdr *hdr, unsi
   if (lf == p || lf[-1] != '\r') return fatal(&c, 400, lf, "bad start line: LF without CR");
   const char *le = lf - 1;
   if (le == p) return fatal(&c, 400, p, "empty start line");
-  int r = (le - p >= 4 && sip_lower((unsigned char)p[0]) == 's' && sip_lower((unsigned char)p[1]) == 'i' &&
-           sip_lower((unsigned char)p[2]) == 'p' && p[3] == '/')
-              ? parse_status_line(&c, p, le)
-              : parse_request_line(&c, p, le);
+  int r =
+    (le - p >= 4 && sip_lower((unsigned char)p[0]) == 's' &&
+     sip_lower((unsigned char)p[1]) == 'i' && sip_lower((unsigned char)p[2]) == 'p' && p[3] == '/')
+      ? parse_status_line(&c, p, le)
+      : parse_request_line(&c, p, le);
   /* After a bad start line the headers are still indexed (and checked), so that the request can
    * be answered (505, 400) with its Via, From, To, Call-ID and CSeq; the start line's error
    * stays the one reported. */
@@ -1284,15 +1305,34 @@ void sip_msg_rebase(sip_msg *m, const char *to, size_t n) {
   uintptr_t from = (uintptr_t)m->buf, end = from + n;
   ptrdiff_t d = to - m->buf;
 #define MV(f) mv(&(f), from, end, d)
-  MV(m->method); MV(m->ruri); MV(m->reason); MV(m->version); MV(m->body);
-  MV(m->call_id); MV(m->cseq_method);
-  MV(m->uri.scheme_str); MV(m->uri.user); MV(m->uri.password); MV(m->uri.host);
-  MV(m->uri.params); MV(m->uri.headers); MV(m->uri.opaque);
-  MV(m->via.proto); MV(m->via.version); MV(m->via.transport); MV(m->via.host);
-  MV(m->via.branch); MV(m->via.received); MV(m->via.maddr); MV(m->via.params);
+  MV(m->method);
+  MV(m->ruri);
+  MV(m->reason);
+  MV(m->version);
+  MV(m->body);
+  MV(m->call_id);
+  MV(m->cseq_method);
+  MV(m->uri.scheme_str);
+  MV(m->uri.user);
+  MV(m->uri.password);
+  MV(m->uri.host);
+  MV(m->uri.params);
+  MV(m->uri.headers);
+  MV(m->uri.opaque);
+  MV(m->via.proto);
+  MV(m->via.version);
+  MV(m->via.transport);
+  MV(m->via.host);
+  MV(m->via.branch);
+  MV(m->via.received);
+  MV(m->via.maddr);
+  MV(m->via.params);
   sip_addr *a[2] = {&m->from, &m->to};
   for (int i = 0; i < 2; i++) {
-    MV(a[i]->display); MV(a[i]->uri); MV(a[i]->params); MV(a[i]->tag);
+    MV(a[i]->display);
+    MV(a[i]->uri);
+    MV(a[i]->params);
+    MV(a[i]->tag);
   }
   for (unsigned i = 0; i < m->nhdr; i++) {
     MV(m->hdr[i].name);
@@ -1315,7 +1355,8 @@ static long frame_err(sip_error *e, int status, size_t off, const char *what) {
 
 /* Stateless: each call scans the header section again from the start. It is meant to be called
  * once per read, so a message arriving in k reads costs k scans of at most max_msg bytes. */
-long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t *skip, sip_error *e) {
+long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t *skip,
+                      sip_error *e) {
   if (!lim) lim = &sip_default_limits;
   size_t s = 0;
   while (len - s >= 2 && buf[s] == '\r' && buf[s + 1] == '\n') s += 2;
@@ -1332,12 +1373,15 @@ long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t
       if (le < end) return frame_err(e, 513, (size_t)(le - buf), "message too large");
       return 0;
     }
-    if (lf == line || lf[-1] != '\r') return frame_err(e, 400, (size_t)(lf - buf), "bad line: LF without CR");
+    if (lf == line || lf[-1] != '\r')
+      return frame_err(e, 400, (size_t)(lf - buf), "bad line: LF without CR");
     if (lf - line == 1) {
       if (first) return frame_err(e, 400, (size_t)(line - buf), "empty start line");
       /* end of the header section */
       const char *hend = lf + 1;
-      if (!ncl) return frame_err(e, 400, (size_t)(hend - buf), "missing Content-Length header (required on a stream transport)");
+      if (!ncl)
+        return frame_err(e, 400, (size_t)(hend - buf),
+                         "missing Content-Length header (required on a stream transport)");
       size_t hlen = (size_t)(hend - p);
       if (clv > lim->max_msg || hlen + clv > lim->max_msg)
         return frame_err(e, 513, (size_t)(cl - buf), "message too large");
@@ -1361,11 +1405,13 @@ long sip_frame_stream(const char *buf, size_t len, const sip_limits *lim, size_t
               if (le < end) return frame_err(e, 513, (size_t)(le - buf), "message too large");
               return 0;
             }
-            if (nl[-1] != '\r') return frame_err(e, 400, (size_t)(nl - buf), "bad line: LF without CR");
+            if (nl[-1] != '\r')
+              return frame_err(e, 400, (size_t)(nl - buf), "bad line: LF without CR");
             ve = nl;
           }
           if (le - ve <= 1 && le == end) return 0; /* cannot tell yet whether it folds */
-          if (++ncl > 1) return frame_err(e, 400, (size_t)(line - buf), "duplicate Content-Length header");
+          if (++ncl > 1)
+            return frame_err(e, 400, (size_t)(line - buf), "duplicate Content-Length header");
           cl = q + 1;
           while (cl < ve && SIP_IS(*cl, SIP_C_WS)) cl++;
           if (sip_parse_uint(q + 1, (size_t)(ve - 1 - (q + 1)), INT64_MAX, &clv) != 0)
@@ -1393,7 +1439,8 @@ const sip_hdr *sip_msg_find_name(const sip_msg *m, const char *name, size_t n) {
   if (id != SIP_H_OTHER) return sip_msg_find(m, id);
   sip_str want = sip_str_make(name, n);
   for (unsigned i = m->first[SIP_H_OTHER]; i != SIP_NO_HDR; i = m->hdr[i].next)
-    if (!(m->hdr[i].flags & SIP_HF_DELETED) && sip_str_ieq2(m->hdr[i].name, want)) return &m->hdr[i];
+    if (!(m->hdr[i].flags & SIP_HF_DELETED) && sip_str_ieq2(m->hdr[i].name, want))
+      return &m->hdr[i];
   return NULL;
 }
 

@@ -62,7 +62,9 @@ int sip_rand_tag(char out[SIP_TAG_LEN + 1]) {
  * loop keys stay those of its parent, which is what a stable identifier wants). */
 static uint8_t stable_key[16];
 static int stable_key_ok;
-static void stable_key_init(void) { stable_key_ok = RAND_bytes(stable_key, sizeof stable_key) == 1; }
+static void stable_key_init(void) {
+  stable_key_ok = RAND_bytes(stable_key, sizeof stable_key) == 1;
+}
 static pthread_once_t stable_key_once = PTHREAD_ONCE_INIT;
 
 int sip_rand_keyed_hash(const void *id, size_t n, uint64_t *out) {

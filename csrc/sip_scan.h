@@ -294,8 +294,7 @@ static inline uint64_t sip_digits8s(const char *p, unsigned *n) {
 static inline const char *sip_ipv4_fast(const char *p) {
   __m128i x = sip_load(p);
   __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
-  unsigned dig =
-      (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+  unsigned dig = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
   unsigned dot = sip_eqmask(x, '.');
   unsigned len = sip_ctz(~(dig | dot)); /* at most 16: bits 16..31 of the complement are set */
   if (len > 15) return NULL;
@@ -309,8 +308,8 @@ static inline const char *sip_ipv4_fast(const char *p) {
   unsigned r3 = dig & (dig >> 1) & (dig >> 2);
   if (r3 & (dig >> 3)) return NULL;
   /* above 255 takes three digits, the first at least '2' */
-  for (unsigned big = r3 & (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(x, _mm_set1_epi8('1')));
-       big; big &= big - 1) {
+  for (unsigned big = r3 & (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(x, _mm_set1_epi8('1'))); big;
+       big &= big - 1) {
     const char *q = p + sip_ctz(big);
     if ((q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0') > 255) return NULL;
   }
@@ -380,12 +379,9 @@ static inline __attribute__((always_inline)) const char *sip_host_fast(const cha
     out = sip_outside(v, lo, SIP_SCI_HOST);
     dots |= (uint64_t)sip_eqmask(v, '.') << 16;
     dashes |= (uint64_t)sip_eqmask(v, '-') << 16;
-    if (out)
-      len = 16 + sip_ctz(out);
-    else if (e - h <= 32)
-      len = 32;
-    else
-      goto longer;
+    if (out) len = 16 + sip_ctz(out);
+    else if (e - h <= 32) len = 32;
+    else goto longer;
   }
   if ((size_t)(e - h) < len) len = (size_t)(e - h);
   if (len == 0) return NULL;

@@ -9,13 +9,13 @@ struct sip_stack {
   struct ev_loop *loop;
   sip_tp *tp;
   sip_txl *txl;
-  ev_timer timer;    /* the earliest transaction deadline */
-  uint64_t armed;    /* the deadline the timer is set for, UINT64_MAX when stopped */
+  ev_timer timer; /* the earliest transaction deadline */
+  uint64_t armed; /* the deadline the timer is set for, UINT64_MAX when stopped */
   sip_stack_handler h;
-  int busy;          /* calls in progress: the TU may free the stack from inside a callback */
-  int closing;       /* freed while busy: no more callbacks, destroyed when busy drops to 0 */
-  uint32_t loss;     /* drop threshold out of 2^32 for outgoing UDP (tests) */
-  uint64_t lossrng;  /* xorshift state: the same drops on every run */
+  int busy;         /* calls in progress: the TU may free the stack from inside a callback */
+  int closing;      /* freed while busy: no more callbacks, destroyed when busy drops to 0 */
+  uint32_t loss;    /* drop threshold out of 2^32 for outgoing UDP (tests) */
+  uint64_t lossrng; /* xorshift state: the same drops on every run */
 };
 
 static void destroy(sip_stack *s);
@@ -67,7 +67,8 @@ static void on_event(void *ud, uint32_t conn, int err, const char *what) {
   sip_peer p;
   if (sip_tp_conn_peer(s->tp, conn, &p) == 0) {
     p.conn = conn;
-    sip_txl_fail_peer(s->txl, &p, 503, what && *what ? what : "connection closed", sip_stack_now(s));
+    sip_txl_fail_peer(s->txl, &p, 503, what && *what ? what : "connection closed",
+                      sip_stack_now(s));
     if (!s->closing) reschedule(s);
   }
   if (!s->closing && s->h.on_conn) s->h.on_conn(s->h.ud, conn, err, what);
@@ -110,7 +111,8 @@ static void t_terminated(void *ud, sip_txn *t) {
   if (!s->closing && s->h.on_terminated) s->h.on_terminated(s->h.ud, t);
 }
 
-sip_stack *sip_stack_new(struct ev_loop *loop, const sip_stack_config *cfg, const sip_stack_handler *h) {
+sip_stack *sip_stack_new(struct ev_loop *loop, const sip_stack_config *cfg,
+                         const sip_stack_handler *h) {
   sip_stack *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->loop = loop;
@@ -151,8 +153,8 @@ void sip_stack_free(sip_stack *s) {
 sip_tp *sip_stack_tp(sip_stack *s) { return s->tp; }
 sip_txl *sip_stack_txl(sip_stack *s) { return s->txl; }
 
-sip_txn *sip_stack_request(sip_stack *s, const char *buf, size_t len, const sip_peer *to, void *data,
-                           const char **err) {
+sip_txn *sip_stack_request(sip_stack *s, const char *buf, size_t len, const sip_peer *to,
+                           void *data, const char **err) {
   if (s->closing) {
     *err = "stack is closed";
     return NULL;
@@ -173,7 +175,8 @@ int sip_stack_respond(sip_stack *s, sip_txn *st, const char *buf, size_t len) {
   return rc;
 }
 
-int sip_stack_send(sip_stack *s, const sip_peer *to, const char *buf, size_t len, const char **err) {
+int sip_stack_send(sip_stack *s, const sip_peer *to, const char *buf, size_t len,
+                   const char **err) {
   if (s->h.on_trace && !s->closing) s->h.on_trace(s->h.ud, 1, buf, len, to);
   return sip_tp_send(s->tp, to, NULL, buf, len, err);
 }

@@ -27,11 +27,12 @@ typedef struct sip_stack_handler {
 typedef struct sip_stack_config {
   sip_tp_config tp;
   sip_txl_config txl;
-  double loss;  /* tests: share (0..1) of outgoing UDP datagrams dropped, to prove recovery by
+  double loss; /* tests: share (0..1) of outgoing UDP datagrams dropped, to prove recovery by
                    retransmission; 0 in service */
 } sip_stack_config;
 
-sip_stack *sip_stack_new(struct ev_loop *loop, const sip_stack_config *cfg, const sip_stack_handler *h);
+sip_stack *sip_stack_new(struct ev_loop *loop, const sip_stack_config *cfg,
+                         const sip_stack_handler *h);
 void sip_stack_free(sip_stack *s);
 
 sip_tp *sip_stack_tp(sip_stack *s);
@@ -39,8 +40,8 @@ sip_txl *sip_stack_txl(sip_stack *s);
 uint64_t sip_stack_now(const sip_stack *s); /* ms on the loop's clock */
 
 /* Start a client transaction (see sip_txl_request); NULL with *err. */
-sip_txn *sip_stack_request(sip_stack *s, const char *buf, size_t len, const sip_peer *to, void *data,
-                           const char **err);
+sip_txn *sip_stack_request(sip_stack *s, const char *buf, size_t len, const sip_peer *to,
+                           void *data, const char **err);
 /* Respond on a server transaction (see sip_txn_respond). */
 int sip_stack_respond(sip_stack *s, sip_txn *st, const char *buf, size_t len);
 /* Send without a transaction: an ACK for a 2xx (§13.2.2.4), a stateless response. */

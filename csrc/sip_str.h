@@ -17,7 +17,10 @@ typedef struct sip_str {
 #define SIP_STR_NULL ((sip_str){NULL, 0})
 #define SIP_STR_LIT(s) ((sip_str){(s), sizeof(s) - 1})
 
-static inline sip_str sip_str_make(const char *p, size_t n) { sip_str s = {p, n}; return s; }
+static inline sip_str sip_str_make(const char *p, size_t n) {
+  sip_str s = {p, n};
+  return s;
+}
 
 /* ASCII lower-casing without locale. */
 static inline int sip_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
@@ -60,7 +63,10 @@ static inline const char *sip_skip_class(const char *p, const char *e, int cls) 
 
 /* Trim SP, HTAB, CR and LF from both ends. */
 static inline sip_str sip_str_trim(sip_str s) {
-  while (s.n && SIP_IS(s.p[0], SIP_C_WS)) { s.p++; s.n--; }
+  while (s.n && SIP_IS(s.p[0], SIP_C_WS)) {
+    s.p++;
+    s.n--;
+  }
   while (s.n && SIP_IS(s.p[s.n - 1], SIP_C_WS)) s.n--;
   return s;
 }

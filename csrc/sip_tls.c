@@ -19,7 +19,7 @@
 /* Shared by one sip_tp's TLS connections. The contexts are made when first needed. */
 typedef struct tls_layer {
   char *cert, *key, *ca;
-  int verify;           /* 1, or -1: don't (tests only) */
+  int verify; /* 1, or -1: don't (tests only) */
   SSL_CTX *srv, *cli;
   BIO_METHOD *bio;
 } tls_layer;
@@ -28,8 +28,8 @@ typedef struct tls_layer {
 typedef struct tls_conn {
   SSL *ssl;
   int fd;
-  uint8_t eof;          /* the socket said end of file */
-  uint8_t fatal;        /* failed: no close_notify on close */
+  uint8_t eof;   /* the socket said end of file */
+  uint8_t fatal; /* failed: no close_notify on close */
 } tls_conn;
 
 /* ---- the socket BIO ------------------------------------------------------------------------- */
@@ -61,7 +61,8 @@ static int bio_read(BIO *b, char *buf, int len) {
 
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
   tls_conn *t = BIO_get_data(b);
-  (void)num; (void)ptr;
+  (void)num;
+  (void)ptr;
   switch (cmd) {
   case BIO_CTRL_FLUSH: return 1;
   case BIO_CTRL_EOF: return t && t->eof;
@@ -95,7 +96,9 @@ static void *tls_setup(const sip_tp_config *cfg) {
   if ((cfg->tls_cert && !(l->cert = strdup(cfg->tls_cert))) ||
       (cfg->tls_key && !(l->key = strdup(cfg->tls_key))) ||
       (cfg->tls_ca && !(l->ca = strdup(cfg->tls_ca)))) {
-    free(l->cert); free(l->key); free(l->ca);
+    free(l->cert);
+    free(l->key);
+    free(l->ca);
     free(l);
     return NULL;
   }
@@ -122,7 +125,7 @@ static void tls_ctx_common(SSL_CTX *ctx) {
   /* Release the 16 KiB record buffers of idle connections; let a queued write resume from
    * wherever the queue has moved to. */
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 static const char *tls_err(const char *dflt) {
@@ -139,7 +142,10 @@ static int tls_server_ctx(tls_layer *l, const char **err) {
     return -1;
   }
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) { *err = tls_err("SSL_CTX_new failed"); return -1; }
+  if (!ctx) {
+    *err = tls_err("SSL_CTX_new failed");
+    return -1;
+  }
   tls_ctx_common(ctx);
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(ctx, l->cert) != 1) {
@@ -160,7 +166,10 @@ static int tls_server_ctx(tls_layer *l, const char **err) {
 static int tls_client_ctx(tls_layer *l, const char **err) {
   if (l->cli) return 0;
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) { *err = tls_err("SSL_CTX_new failed"); return -1; }
+  if (!ctx) {
+    *err = tls_err("SSL_CTX_new failed");
+    return -1;
+  }
   tls_ctx_common(ctx);
   if (l->verify >= 0) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -194,12 +203,20 @@ static int tls_attach(void *layer, sip_stream *s, int server, const char *name,
                       const struct sockaddr *peer, const char **err) {
   tls_layer *l = layer;
   tls_conn *t = calloc(1, sizeof *t);
-  if (!t || tls_bio_method(l) < 0) { free(t); *err = "out of memory"; return -1; }
+  if (!t || tls_bio_method(l) < 0) {
+    free(t);
+    *err = "out of memory";
+    return -1;
+  }
   t->fd = s->fd;
   s->priv = t;
   SSL *ssl = SSL_new(server ? l->srv : l->cli);
   BIO *b = ssl ? BIO_new(l->bio) : NULL;
-  if (!b) { SSL_free(ssl); *err = tls_err("SSL_new failed"); return -1; }
+  if (!b) {
+    SSL_free(ssl);
+    *err = tls_err("SSL_new failed");
+    return -1;
+  }
   BIO_set_data(b, t);
   SSL_set_bio(ssl, b, b);
   t->ssl = ssl;
@@ -224,7 +241,10 @@ static int tls_attach(void *layer, sip_stream *s, int server, const char *name,
       }
       ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), lit);
     }
-    if (ok != 1) { *err = "cannot set the TLS peer name"; return -1; }
+    if (ok != 1) {
+      *err = "cannot set the TLS peer name";
+      return -1;
+    }
   }
   return 0;
 }

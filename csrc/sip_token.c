@@ -11,7 +11,8 @@
  * a fetch, two key blocks and allocations each time. */
 #define KEY_MAX 64
 
-static int mac(const void *key, size_t klen, const sip_str *parts, size_t n, unsigned char out[32]) {
+static int mac(const void *key, size_t klen, const sip_str *parts, size_t n,
+               unsigned char out[32]) {
   static _Thread_local EVP_MAC_CTX *ctx;
   static _Thread_local unsigned char held[KEY_MAX];
   static _Thread_local size_t hlen; /* 0: ctx holds no key we know */
@@ -47,7 +48,8 @@ static int mac(const void *key, size_t klen, const sip_str *parts, size_t n, uns
   return ok ? 0 : -1;
 }
 
-int sip_token(const void *key, size_t klen, const sip_str *parts, size_t n, char out[SIP_TOKEN_LEN + 1]) {
+int sip_token(const void *key, size_t klen, const sip_str *parts, size_t n,
+              char out[SIP_TOKEN_LEN + 1]) {
   static const char hex[] = "0123456789abcdef";
   unsigned char h[32];
   if (mac(key, klen, parts, n, h)) return -1;

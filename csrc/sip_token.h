@@ -15,7 +15,8 @@
 /* Write the token of parts[0..n) under key (klen >= SIP_TOKEN_KEY_MIN bytes) into out,
  * NUL-terminated. Each part is length-prefixed, so ("ab","c") and ("a","bc") differ. 0, or -1
  * when the key is too short or OpenSSL failed (out is then unusable). */
-int sip_token(const void *key, size_t klen, const sip_str *parts, size_t n, char out[SIP_TOKEN_LEN + 1]);
+int sip_token(const void *key, size_t klen, const sip_str *parts, size_t n,
+              char out[SIP_TOKEN_LEN + 1]);
 
 /* Does tok (any length) equal the token of parts? Compared in constant time. */
 int sip_token_check(const void *key, size_t klen, const sip_str *parts, size_t n, sip_str tok);

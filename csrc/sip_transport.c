@@ -36,13 +36,13 @@
 
 #include <ev.h>
 
-#define RXBUF_SIZE 65536   /* a datagram can be up to 65527 bytes (IPv6), so one buffer fits all */
-#define UDP_BUDGET 64      /* datagrams per wakeup, so one busy socket cannot starve the rest */
+#define RXBUF_SIZE 65536 /* a datagram can be up to 65527 bytes (IPv6), so one buffer fits all */
+#define UDP_BUDGET 64    /* datagrams per wakeup, so one busy socket cannot starve the rest */
 #define ACCEPT_BUDGET 64
-#define READ_BUDGET 16     /* reads per stream per wakeup */
+#define READ_BUDGET 16 /* reads per stream per wakeup */
 #define RBUF_MIN 2048
-#define NKIND 3            /* stream transports with caps of their own: TCP, TLS, WebSocket */
-#define NEVER 1e9          /* a deadline this far is none */
+#define NKIND 3   /* stream transports with caps of their own: TCP, TLS, WebSocket */
+#define NEVER 1e9 /* a deadline this far is none */
 
 typedef union sip_sa {
   struct sockaddr sa;
@@ -63,8 +63,8 @@ enum { L_PLAIN, L_TLS, NLAYER };
 static const sip_stream_ops *const layers[NLAYER] = {&plain_stream, &sip_tls_stream};
 
 typedef struct stream_kind {
-  uint8_t kind;         /* the cap it counts toward (K_*) */
-  uint8_t layer;        /* its byte stream (L_*) */
+  uint8_t kind;  /* the cap it counts toward (K_*) */
+  uint8_t layer; /* its byte stream (L_*) */
   const sip_framing_ops *framing;
 } stream_kind;
 
@@ -87,39 +87,39 @@ struct src {
   uint32_t hash;
   unsigned n;
   sa_family_t fam;
-  unsigned char ip[8];  /* IPv4 in the first 4 bytes, or the IPv6 prefix */
+  unsigned char ip[8]; /* IPv4 in the first 4 bytes, or the IPv6 prefix */
 };
 
 typedef struct sip_conn conn;
 struct sip_conn {
-  ev_io io;             /* io.fd is the socket */
-  ev_timer tm;          /* the earliest deadline (due) */
+  ev_io io;    /* io.fd is the socket */
+  ev_timer tm; /* the earliest deadline (due) */
   sip_tp *tp;
-  conn *id_next;        /* chain in by_id; in the graveyard, the graveyard's link */
-  conn *addr_next;      /* chain in by_addr */
+  conn *id_next;             /* chain in by_id; in the graveyard, the graveyard's link */
+  conn *addr_next;           /* chain in by_addr */
   conn *lru_prev, *lru_next; /* in its transport's untrusted list (when not trusted) */
-  src *src;             /* its source's count, while untrusted and inbound */
+  src *src;                  /* its source's count, while untrusted and inbound */
   uint32_t id, listener, hash;
   uint8_t proto, state, kind;
   uint8_t dead : 1, report : 1, outbound : 1;
   /* the byte stream waits for the other socket event: in the handshake, for a write, a read */
   uint8_t hs_want_write : 1, wr_want_read : 1, rd_want_write : 1;
   uint8_t trusted : 1, got_msg : 1;
-  uint8_t rd_msg : 1;   /* the current read delivered a message */
-  ev_tstamp born;       /* accepted or opened */
-  ev_tstamp last;       /* last activity: a complete message either way, or a ping */
-  ev_tstamp msg_start;  /* first byte of the message now half received (rlen > 0) */
-  ev_tstamp due;        /* when tm fires */
+  uint8_t rd_msg : 1;  /* the current read delivered a message */
+  ev_tstamp born;      /* accepted or opened */
+  ev_tstamp last;      /* last activity: a complete message either way, or a ping */
+  ev_tstamp msg_start; /* first byte of the message now half received (rlen > 0) */
+  ev_tstamp due;       /* when tm fires */
   sip_sa addr;
   socklen_t addrlen;
-  char *rbuf;           /* an incomplete message, or NULL */
+  char *rbuf; /* an incomplete message, or NULL */
   uint32_t rlen, rcap;
-  char *wbuf;           /* queued output, or NULL */
+  char *wbuf; /* queued output, or NULL */
   size_t woff, wlen, wcap;
-  sip_stream st;        /* the byte stream; st.err and st.what also say why c closed */
+  sip_stream st; /* the byte stream; st.err and st.what also say why c closed */
   const sip_framing_ops *fr;
-  uintptr_t framing;    /* the framing's own state (SIP: CR/LF bytes seen between messages) */
-  char *sni;            /* outbound, a layer that checks names: the name it was verified for */
+  uintptr_t framing; /* the framing's own state (SIP: CR/LF bytes seen between messages) */
+  char *sni;         /* outbound, a layer that checks names: the name it was verified for */
 };
 
 typedef struct listener {
@@ -127,7 +127,7 @@ typedef struct listener {
   sip_tp *tp;
   uint32_t id;
   sip_proto proto;
-  int paused;           /* accept hit EMFILE: retried by the sweep */
+  int paused; /* accept hit EMFILE: retried by the sweep */
   sip_sa addr;
   socklen_t addrlen;
 } listener;
@@ -140,7 +140,7 @@ struct sip_tp {
   size_t max_msg, max_queue;
   unsigned max_conns, cap[NKIND], per_source;
   double idle, first, message, handshake;
-  void *layer[NLAYER];  /* the byte streams' shared state */
+  void *layer[NLAYER]; /* the byte streams' shared state */
   sip_limits lim;
 
   char *rxbuf;
@@ -153,10 +153,10 @@ struct sip_tp {
   conn *lru_head[NKIND], *lru_tail[NKIND];
   uint32_t next_id;
   conn *graveyard;
-  conn *reporting;      /* the connection being reported to the event callback */
+  conn *reporting; /* the connection being reported to the event callback */
 
   ev_timer sweep;
-  ev_idle reaper;       /* reaps the graveyard when a close happened outside any handler */
+  ev_idle reaper; /* reaps the graveyard when a close happened outside any handler */
   int depth, freed;
 
   sip_tp_stats st;
@@ -208,8 +208,13 @@ static uint32_t addr_hash(int proto, const sip_sa *a) {
   uint32_t h = 2166136261u;
   const unsigned char *p;
   size_t n;
-  if (a->sa.sa_family == AF_INET6) { p = (const void *)&a->in6.sin6_addr; n = 16; }
-  else { p = (const void *)&a->in4.sin_addr; n = 4; }
+  if (a->sa.sa_family == AF_INET6) {
+    p = (const void *)&a->in6.sin6_addr;
+    n = 16;
+  } else {
+    p = (const void *)&a->in4.sin_addr;
+    n = 4;
+  }
   h = (h ^ (uint32_t)proto) * 16777619u;
   for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
   uint16_t port = a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in4.sin_port;
@@ -233,7 +238,12 @@ static int tables_grow(sip_tp *tp) {
   unsigned n = tp->nbuckets ? tp->nbuckets * 2 : 64;
   conn **id = calloc(n, sizeof *id), **ad = calloc(n, sizeof *ad);
   src **sr = calloc(n, sizeof *sr);
-  if (!id || !ad || !sr) { free(id); free(ad); free(sr); return -1; }
+  if (!id || !ad || !sr) {
+    free(id);
+    free(ad);
+    free(sr);
+    return -1;
+  }
   for (unsigned i = 0; i < tp->nbuckets; i++) {
     for (src *e = tp->by_src[i], *nx; e; e = nx) {
       nx = e->next;
@@ -298,7 +308,10 @@ static void src_release(sip_tp *tp, conn *c) {
   c->src = NULL;
   if (--e->n) return;
   for (src **pp = &tp->by_src[e->hash & (tp->nbuckets - 1)]; *pp; pp = &(*pp)->next)
-    if (*pp == e) { *pp = e->next; break; }
+    if (*pp == e) {
+      *pp = e->next;
+      break;
+    }
   free(e);
 }
 
@@ -350,7 +363,10 @@ static conn *conn_by_addr(sip_tp *tp, int proto, const sip_sa *a, const char *sn
 
 static void unlink_chain(conn **head, conn *c, int by_addr) {
   for (conn **pp = head; *pp; pp = by_addr ? &(*pp)->addr_next : &(*pp)->id_next)
-    if (*pp == c) { *pp = by_addr ? c->addr_next : c->id_next; return; }
+    if (*pp == c) {
+      *pp = by_addr ? c->addr_next : c->id_next;
+      return;
+    }
 }
 
 static void sweep_start(sip_tp *tp) {
@@ -429,7 +445,10 @@ static void conn_kill(conn *c, int err, const char *what, int report) {
 /* ---- deadlines and eviction ----------------------------------------------------------------- */
 
 static void earliest(ev_tstamp *d, int *why, ev_tstamp t, int w) {
-  if (*d == 0 || t < *d) { *d = t; *why = w; }
+  if (*d == 0 || t < *d) {
+    *d = t;
+    *why = w;
+  }
 }
 
 /* The earliest deadline of c, and in *why which one; 0 when it has none. While a message is
@@ -440,8 +459,7 @@ static ev_tstamp conn_deadline(const conn *c, int *why) {
   *why = DL_NONE;
   if (c->state == ST_HANDSHAKE && tp->handshake > 0)
     earliest(&d, why, c->born + tp->handshake, DL_HANDSHAKE);
-  if (!c->trusted && !c->got_msg && tp->first > 0)
-    earliest(&d, why, c->born + tp->first, DL_FIRST);
+  if (!c->trusted && !c->got_msg && tp->first > 0) earliest(&d, why, c->born + tp->first, DL_FIRST);
   if (c->rlen && tp->message > 0) earliest(&d, why, c->msg_start + tp->message, DL_MESSAGE);
   else if (tp->idle > 0) earliest(&d, why, c->last + tp->idle, DL_IDLE);
   return d;
@@ -512,7 +530,11 @@ static long plain_read(sip_stream *s, char *dst, size_t room) {
   for (;;) {
     ssize_t n = recv(s->fd, dst, room, 0);
     if (n > 0) return n;
-    if (n == 0) { s->err = 0; s->what = "closed by peer"; return SIP_IO_FAIL; }
+    if (n == 0) {
+      s->err = 0;
+      s->what = "closed by peer";
+      return SIP_IO_FAIL;
+    }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return SIP_IO_WANT_READ;
     s->err = errno;
@@ -565,7 +587,10 @@ static long io_read(conn *c, char *dst, size_t room) {
   long n = c->st.ops->read(&c->st, dst, room);
   if (n > 0) return n;
   if (n == SIP_IO_WANT_READ) return -1;
-  if (n == SIP_IO_WANT_WRITE) { c->rd_want_write = 1; return -1; }
+  if (n == SIP_IO_WANT_WRITE) {
+    c->rd_want_write = 1;
+    return -1;
+  }
   conn_kill(c, c->st.err, c->st.what, 1);
   return -2;
 }
@@ -573,9 +598,15 @@ static long io_read(conn *c, char *dst, size_t room) {
 /* Bytes written (>= 0), or -1 after closing the connection. Sets wr_want_read. */
 static long io_write(conn *c, const char *p, size_t n) {
   long r = c->st.ops->write(&c->st, p, n);
-  if (r > 0) { c->wr_want_read = 0; return r; }
+  if (r > 0) {
+    c->wr_want_read = 0;
+    return r;
+  }
   if (r == 0 || r == SIP_IO_WANT_WRITE) return 0;
-  if (r == SIP_IO_WANT_READ) { c->wr_want_read = 1; return 0; }
+  if (r == SIP_IO_WANT_READ) {
+    c->wr_want_read = 1;
+    return 0;
+  }
   conn_kill(c, c->st.err, c->st.what, 1);
   return -1;
 }
@@ -620,15 +651,24 @@ static int conn_flush(conn *c) {
 /* Write now what the socket takes, queue the rest. 0, or -1 with *err. */
 static int conn_write(conn *c, const char *p, size_t n, const char **err) {
   sip_tp *tp = c->tp;
-  if (c->wlen - c->woff + n > tp->max_queue) { *err = "send queue full"; return -1; }
+  if (c->wlen - c->woff + n > tp->max_queue) {
+    *err = "send queue full";
+    return -1;
+  }
   conn_active(c); /* sending is use too: a server that only pushes keeps its flow */
   if (c->state == ST_OPEN && c->woff == c->wlen && !c->wr_want_read) {
     long r = io_write(c, p, n);
-    if (r < 0) { *err = "connection failed"; return -1; }
+    if (r < 0) {
+      *err = "connection failed";
+      return -1;
+    }
     p += r;
     n -= (size_t)r;
   }
-  if (n && queue_put(c, p, n) < 0) { *err = "out of memory"; return -1; }
+  if (n && queue_put(c, p, n) < 0) {
+    *err = "out of memory";
+    return -1;
+  }
   conn_update_io(c);
   return 0;
 }
@@ -637,8 +677,9 @@ static void conn_update_io(conn *c) {
   if (c->dead) return;
   int ev = EV_READ;
   if (c->state == ST_CONNECTING) ev = EV_WRITE;
-  else if (c->state == ST_HANDSHAKE) { if (c->hs_want_write) ev |= EV_WRITE; }
-  else if ((c->wlen > c->woff && !c->wr_want_read) || c->rd_want_write) ev |= EV_WRITE;
+  else if (c->state == ST_HANDSHAKE) {
+    if (c->hs_want_write) ev |= EV_WRITE;
+  } else if ((c->wlen > c->woff && !c->wr_want_read) || c->rd_want_write) ev |= EV_WRITE;
   if ((c->io.events & (EV_READ | EV_WRITE)) != ev || !ev_is_active(&c->io)) {
     ev_io_stop(c->tp->loop, &c->io);
     ev_io_set(&c->io, c->io.fd, ev);
@@ -762,7 +803,10 @@ static void conn_read(conn *c) {
         size_t cap = c->rcap * 2;
         if (cap > tp->max_msg) cap = tp->max_msg;
         char *nb = realloc(c->rbuf, cap);
-        if (!nb) { conn_kill(c, ENOMEM, "out of memory", 1); return; }
+        if (!nb) {
+          conn_kill(c, ENOMEM, "out of memory", 1);
+          return;
+        }
         c->rbuf = nb;
         c->rcap = (uint32_t)cap;
       }
@@ -787,7 +831,10 @@ static void conn_read(conn *c) {
       if (left) {
         size_t cap = left * 2 < RBUF_MIN ? RBUF_MIN : left * 2;
         if (cap > tp->max_msg) cap = tp->max_msg;
-        if (!(c->rbuf = malloc(cap))) { conn_kill(c, ENOMEM, "out of memory", 1); return; }
+        if (!(c->rbuf = malloc(cap))) {
+          conn_kill(c, ENOMEM, "out of memory", 1);
+          return;
+        }
         memcpy(c->rbuf, base + used, left);
         c->rcap = (uint32_t)cap;
       }
@@ -799,7 +846,8 @@ static void conn_read(conn *c) {
       memmove(c->rbuf, c->rbuf + used, left);
     }
     c->rlen = (uint32_t)left;
-    if (left && (shared || c->rd_msg)) { /* a message began: its deadline may come before the timer */
+    if (left &&
+        (shared || c->rd_msg)) { /* a message began: its deadline may come before the timer */
       c->msg_start = ev_now(tp->loop);
       if (tp->message > 0 && (!ev_is_active(&c->tm) || c->msg_start + tp->message < c->due))
         conn_arm(c);
@@ -869,7 +917,10 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents) {
     if (n > RXBUF_SIZE) continue; /* truncated: cannot be a whole message */
     size_t k = 0;
     while (k < (size_t)n && (tp->rxbuf[k] == '\r' || tp->rxbuf[k] == '\n')) k++;
-    if (k == (size_t)n) { tp->st.keepalives++; continue; } /* CRLF keepalive, or empty */
+    if (k == (size_t)n) {
+      tp->st.keepalives++;
+      continue;
+    } /* CRLF keepalive, or empty */
     from.proto = SIP_PROTO_UDP;
     from.conn = 0;
     from.listener = l->id;
@@ -935,7 +986,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     tp->st.accepted++;
     const char *err;
     c->state = c->st.ops->handshake ? ST_HANDSHAKE : ST_OPEN;
-    if (c->st.ops->attach && c->st.ops->attach(tp->layer[k->layer], &c->st, 1, NULL, &c->addr.sa, &err) < 0) {
+    if (c->st.ops->attach &&
+        c->st.ops->attach(tp->layer[k->layer], &c->st, 1, NULL, &c->addr.sa, &err) < 0) {
       conn_kill(c, ENOMEM, err, 0);
       continue;
     }
@@ -1004,7 +1056,9 @@ sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_c
   if (!ok) {
     layers_teardown(tp);
     free(tp->rxbuf);
-    free(tp->by_id); free(tp->by_addr); free(tp->by_src);
+    free(tp->by_id);
+    free(tp->by_addr);
+    free(tp->by_src);
     free(tp);
     return NULL;
   }
@@ -1072,17 +1126,26 @@ int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const
   }
   sip_peer p;
   if (sip_tp_resolve(host ? host : "0.0.0.0", port, proto, &p, err) < 0) return -1;
-  if (k && layers[k->layer]->prepare &&
-      layers[k->layer]->prepare(tp->layer[k->layer], 1, err) < 0)
+  if (k && layers[k->layer]->prepare && layers[k->layer]->prepare(tp->layer[k->layer], 1, err) < 0)
     return -1;
   listener **nl = realloc(tp->lst, (tp->nlst + 1) * sizeof *nl);
-  if (!nl) { *err = "out of memory"; return -1; }
+  if (!nl) {
+    *err = "out of memory";
+    return -1;
+  }
   tp->lst = nl;
   listener *l = calloc(1, sizeof *l);
-  if (!l) { *err = "out of memory"; return -1; }
+  if (!l) {
+    *err = "out of memory";
+    return -1;
+  }
   int type = proto == SIP_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
   int fd = socket(p.addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) { *err = bind_err(errno); free(l); return -1; }
+  if (fd < 0) {
+    *err = bind_err(errno);
+    free(l);
+    return -1;
+  }
   int one = 1;
   if (p.addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   /* Not on UDP: there, Linux lets a second socket bind the same port and split the traffic. */
@@ -1132,7 +1195,10 @@ static int udp_send(sip_tp *tp, const sip_peer *to, const char *buf, size_t len,
           tp->lst[i]->io.fd >= 0)
         l = tp->lst[i];
   }
-  if (!l) { *err = "no UDP listener for this address family"; return -1; }
+  if (!l) {
+    *err = "no UDP listener for this address family";
+    return -1;
+  }
   for (;;) {
     ssize_t r = sendto(l->io.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
                        (const struct sockaddr *)&to->addr, to->addrlen);
@@ -1163,7 +1229,10 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
   }
   if (ops->prepare && ops->prepare(tp->layer[k->layer], 0, err) < 0) return NULL;
   int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) { *err = "cannot create socket"; return NULL; }
+  if (fd < 0) {
+    *err = "cannot create socket";
+    return NULL;
+  }
   set_nodelay(fd);
   int r = connect(fd, (const struct sockaddr *)&to->addr, to->addrlen);
   if (r < 0 && errno != EINPROGRESS) {
@@ -1181,7 +1250,11 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
   memset(&a, 0, sizeof a);
   memcpy(&a, &to->addr, to->addrlen);
   conn *c = conn_new(tp, fd, to->proto, &a, to->addrlen, 0, 1);
-  if (!c) { close(fd); *err = "out of memory"; return NULL; }
+  if (!c) {
+    close(fd);
+    *err = "out of memory";
+    return NULL;
+  }
   c->outbound = 1;
   c->state = ST_CONNECTING;
   if (ops->attach && ops->attach(tp->layer[k->layer], &c->st, 0, sni, &c->addr.sa, err) < 0) {
@@ -1197,7 +1270,11 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
     c->state = ops->handshake ? ST_HANDSHAKE : ST_OPEN;
     if (ops->handshake) {
       conn_handshake(c);
-      if (c->dead) { c->report = 0; *err = c->st.what; return NULL; } /* said here, not twice */
+      if (c->dead) {
+        c->report = 0;
+        *err = c->st.what;
+        return NULL;
+      } /* said here, not twice */
     }
   }
   conn_arm(c);
@@ -1210,7 +1287,10 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
   const char *dummy;
   if (!err) err = &dummy;
   if (conn_out) *conn_out = 0;
-  if (tp->freed) { *err = "transport closed"; return -1; }
+  if (tp->freed) {
+    *err = "transport closed";
+    return -1;
+  }
   if (to->proto == SIP_PROTO_UDP) {
     if (udp_send(tp, to, buf, len, err) < 0) return -1;
     tp->st.tx_msgs++;
@@ -1221,7 +1301,10 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
     *err = "unknown transport";
     return -1;
   }
-  if (len > tp->max_queue) { *err = "message too large"; return -1; }
+  if (len > tp->max_queue) {
+    *err = "message too large";
+    return -1;
+  }
   conn *c = conn_by_id(tp, to->conn);
   if (c && c->proto != to->proto) c = NULL;
   if (!c && to->addrlen && to->addrlen <= sizeof(sip_sa)) {
@@ -1232,7 +1315,10 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
       c = conn_by_addr(tp, to->proto, &a, layers[k->layer]->checks_name ? sni : NULL);
   }
   if (!c) {
-    if (!to->addrlen) { *err = "connection closed"; return -1; }
+    if (!to->addrlen) {
+      *err = "connection closed";
+      return -1;
+    }
     if (!(c = stream_connect(tp, to, sni, err))) return -1;
   }
   if (c->fr->output(c, buf, len, err) < 0) return -1;
@@ -1282,8 +1368,14 @@ int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, c
   if (!err) err = &dummy;
   memset(out, 0, sizeof *out);
   out->proto = proto;
-  if (!host || !*host) { *err = "no host"; return -1; }
-  if (port < 0 || port > 65535) { *err = "bad port"; return -1; }
+  if (!host || !*host) {
+    *err = "no host";
+    return -1;
+  }
+  if (port < 0 || port > 65535) {
+    *err = "bad port";
+    return -1;
+  }
   char tmp[256];
   size_t n = strlen(host);
   if (host[0] == '[') { /* IPv6 reference as written in URIs (RFC 3261 §25.1) */
@@ -1325,8 +1417,9 @@ int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, c
   hints.ai_flags = AI_ADDRCONFIG;
   int r = getaddrinfo(host, NULL, &hints, &res);
   if (r != 0 || !res) {
-    *err = r == EAI_NONAME ? "unknown host" : r == EAI_AGAIN ? "temporary DNS failure"
-                                                               : "cannot resolve host";
+    *err = r == EAI_NONAME  ? "unknown host"
+           : r == EAI_AGAIN ? "temporary DNS failure"
+                            : "cannot resolve host";
     if (res) freeaddrinfo(res);
     return -1;
   }

@@ -22,8 +22,8 @@ typedef struct sip_peer {
   sip_proto proto;
   struct sockaddr_storage addr; /* remote address */
   socklen_t addrlen;
-  uint32_t conn;                /* stream connection id; 0 for UDP */
-  uint32_t listener;            /* listener id it arrived on (UDP: the socket to answer from;
+  uint32_t conn;     /* stream connection id; 0 for UDP */
+  uint32_t listener; /* listener id it arrived on (UDP: the socket to answer from;
                                    streams: 0 for connections we opened) */
 } sip_peer;
 
@@ -44,30 +44,30 @@ typedef void (*sip_tp_recv_cb)(void *ud, const char *buf, size_t len, const sip_
 typedef void (*sip_tp_event_cb)(void *ud, uint32_t conn, int err, const char *what);
 
 typedef struct sip_tp_config {
-  size_t max_msg;            /* framing limit, default 65536 */
+  size_t max_msg; /* framing limit, default 65536 */
   /* Caps on open stream connections (0: the default). When a cap is reached, a new connection
    * (accepted or opened) evicts the least recently active untrusted one of its transport (or,
    * for the total, of any transport); it is refused only when none is untrusted. Running out
    * of file descriptors on accept counts as the total cap. */
-  unsigned max_conns;        /* all stream transports together, default 1024 */
+  unsigned max_conns;                /* all stream transports together, default 1024 */
   unsigned max_tcp, max_tls, max_ws; /* each transport, default max_conns (ws: reserved) */
-  unsigned max_per_source;   /* inbound untrusted connections from one address (IPv6: one /64),
+  unsigned max_per_source; /* inbound untrusted connections from one address (IPv6: one /64),
                                 default 64; the next one is closed at once, never evicting */
   /* Deadlines in seconds (0: the default; negative: never). Each connection has one timer set
    * to its earliest deadline. */
-  double idle_timeout;       /* since the last complete message received or sent, or keepalive
+  double idle_timeout;          /* since the last complete message received or sent, or keepalive
                                 ping (RFC 5626 §3.5.1), while no message is half received;
                                 default 120 */
   double first_message_timeout; /* from accept to the first complete message, for untrusted
                                 inbound connections (pings do not count), default 20 */
-  double message_timeout;    /* from a message's first byte to its last, default 30 */
-  double handshake_timeout;  /* from accept or connect to the end of the TLS handshake, default 10 */
-  const char *tls_cert;      /* PEM server certificate chain (NULL: no TLS server) */
-  const char *tls_key;       /* PEM private key */
-  const char *tls_ca;        /* CA file for verifying servers (NULL: system store) */
-  int tls_verify;            /* client side: 0 (default) or 1 verify the server certificate and
+  double message_timeout;       /* from a message's first byte to its last, default 30 */
+  double handshake_timeout; /* from accept or connect to the end of the TLS handshake, default 10 */
+  const char *tls_cert;     /* PEM server certificate chain (NULL: no TLS server) */
+  const char *tls_key;      /* PEM private key */
+  const char *tls_ca;       /* CA file for verifying servers (NULL: system store) */
+  int tls_verify;           /* client side: 0 (default) or 1 verify the server certificate and
                                 hostname; -1 don't (tests only) */
-  size_t max_queue;          /* bytes queued for sending per connection, default 1 MiB */
+  size_t max_queue;         /* bytes queued for sending per connection, default 1 MiB */
 } sip_tp_config;
 
 /* cfg may be NULL (all defaults). Returns NULL when out of memory. */
@@ -115,10 +115,10 @@ typedef struct sip_tp_stats {
   unsigned listeners, conns;
   unsigned conns_tcp, conns_tls, conns_ws, untrusted; /* open now, by transport; not trusted */
   uint64_t rx_msgs, tx_msgs, framing_errors;
-  uint64_t accepted;         /* inbound connections taken */
-  uint64_t refused_cap;      /* inbound closed at once: a cap reached and nothing to evict */
-  uint64_t refused_source;   /* inbound closed at once: max_per_source reached */
-  uint64_t evicted;          /* untrusted connections closed to make room for a new one */
+  uint64_t accepted;       /* inbound connections taken */
+  uint64_t refused_cap;    /* inbound closed at once: a cap reached and nothing to evict */
+  uint64_t refused_source; /* inbound closed at once: max_per_source reached */
+  uint64_t evicted;        /* untrusted connections closed to make room for a new one */
   uint64_t timeout_handshake, timeout_first, timeout_message, idle_closed; /* deadlines */
   uint64_t connect_failed, tls_failed, keepalives;
 } sip_tp_stats;
@@ -159,9 +159,9 @@ typedef struct sip_stream_ops sip_stream_ops;
 /* One connection as its byte stream sees it (a part of the connection). */
 typedef struct sip_stream {
   const sip_stream_ops *ops;
-  void *priv;           /* this connection's own state (ops->attach), or NULL */
-  int fd;               /* the connected socket, nonblocking */
-  int err;              /* after SIP_IO_FAIL */
+  void *priv; /* this connection's own state (ops->attach), or NULL */
+  int fd;     /* the connected socket, nonblocking */
+  int err;    /* after SIP_IO_FAIL */
   const char *what;
 } sip_stream;
 
@@ -180,8 +180,8 @@ struct sip_stream_ops {
   /* Take a new connection (s->fd set), on the side prepare made ready. Client side, name is the
    * server's name to ask for and check, or NULL to check its address, peer. 0, or -1 with *err
    * (then release still runs). NULL: nothing to take. */
-  int (*attach)(void *layer, sip_stream *s, int server, const char *name, const struct sockaddr *peer,
-                const char **err);
+  int (*attach)(void *layer, sip_stream *s, int server, const char *name,
+                const struct sockaddr *peer, const char **err);
   /* Drive the opening handshake: 0 done, SIP_IO_WANT_*, SIP_IO_FAIL. NULL: open once connected. */
   int (*handshake)(sip_stream *s);
   /* Bytes read (> 0), SIP_IO_WANT_*, or SIP_IO_FAIL (the peer closing is one, with err 0). */

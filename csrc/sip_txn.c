@@ -18,7 +18,7 @@
 /* Timer names double as FSM inputs. Slot 0 paces retransmissions (A, E, G, the 100 of §17.2.1),
  * slot 1 bounds the state (B, F, H, D, I, J, K, L, M) or reaps a terminated transaction. */
 typedef enum txn_in {
-  IN_RECV_REQ,   /* a retransmitted request */
+  IN_RECV_REQ, /* a retransmitted request */
   IN_RECV_ACK,
   IN_RECV_1XX,
   IN_RECV_2XX,
@@ -26,8 +26,19 @@ typedef enum txn_in {
   IN_SEND_1XX,   /* from the TU */
   IN_SEND_2XX,
   IN_SEND_FINAL,
-  IN_TIMER_A, IN_TIMER_B, IN_TIMER_D, IN_TIMER_E, IN_TIMER_F, IN_TIMER_G, IN_TIMER_H,
-  IN_TIMER_I, IN_TIMER_J, IN_TIMER_K, IN_TIMER_L, IN_TIMER_M, IN_TIMER_100,
+  IN_TIMER_A,
+  IN_TIMER_B,
+  IN_TIMER_D,
+  IN_TIMER_E,
+  IN_TIMER_F,
+  IN_TIMER_G,
+  IN_TIMER_H,
+  IN_TIMER_I,
+  IN_TIMER_J,
+  IN_TIMER_K,
+  IN_TIMER_L,
+  IN_TIMER_M,
+  IN_TIMER_100,
   IN_TIMER_REAP
 } txn_in;
 
@@ -46,17 +57,17 @@ struct sip_txn {
   uint64_t hash;
   sip_timer tm[2];
   void *data;
-  char *aux;               /* server: the last response sent; client INVITE: the ACK */
+  char *aux; /* server: the last response sent; client INVITE: the ACK */
   size_t aux_len;
-  uint64_t totag_req;      /* RFC 2543 matching: hashes of the request's To tag and */
-  uint64_t totag_rsp;      /* of the one we answered with (the ACK carries it) */
-  uint32_t retx;           /* current interval of timer A, E or G */
+  uint64_t totag_req; /* RFC 2543 matching: hashes of the request's To tag and */
+  uint64_t totag_rsp; /* of the one we answered with (the ACK carries it) */
+  uint32_t retx;      /* current interval of timer A, E or G */
   uint32_t key_len, req_len;
   uint8_t kind, state, reliable, hashed, rfc2543;
   sip_peer peer;
   sip_via_fix fix;
-  char received[48];       /* INET6_ADDRSTRLEN */
-  char block[];            /* the key, then the request */
+  char received[48]; /* INET6_ADDRSTRLEN */
+  char block[];      /* the key, then the request */
 };
 
 struct sip_txl {
@@ -69,7 +80,7 @@ struct sip_txl {
   sip_timer **heap;
   size_t hn, hcap;
   sip_txl_stats st;
-  sip_gate *gate;          /* owned; NULL: none */
+  sip_gate *gate; /* owned; NULL: none */
 };
 
 static uint64_t tag_hash(const sip_txl *x, sip_str tag) {
@@ -90,8 +101,15 @@ typedef struct keyb {
   char sbuf[320];
 } keyb;
 
-static void kb_init(keyb *k) { k->p = k->sbuf; k->n = 0; k->cap = sizeof k->sbuf; k->oom = 0; }
-static void kb_free(keyb *k) { if (k->p != k->sbuf) free(k->p); }
+static void kb_init(keyb *k) {
+  k->p = k->sbuf;
+  k->n = 0;
+  k->cap = sizeof k->sbuf;
+  k->oom = 0;
+}
+static void kb_free(keyb *k) {
+  if (k->p != k->sbuf) free(k->p);
+}
 
 static void kb_put(keyb *k, const void *s, size_t n) {
   if (k->oom) return;
@@ -99,7 +117,10 @@ static void kb_put(keyb *k, const void *s, size_t n) {
     size_t cap = k->cap * 2;
     while (cap - k->n < n) cap *= 2;
     char *p = k->p == k->sbuf ? malloc(cap) : realloc(k->p, cap);
-    if (!p) { k->oom = 1; return; }
+    if (!p) {
+      k->oom = 1;
+      return;
+    }
     if (k->p == k->sbuf) memcpy(p, k->sbuf, k->n);
     k->p = p;
     k->cap = cap;
@@ -112,7 +133,10 @@ static void kb_c(keyb *k, char c) { kb_put(k, &c, 1); }
 static void kb_u(keyb *k, unsigned long v) {
   char t[24];
   int i = sizeof t;
-  do { t[--i] = (char)('0' + v % 10); v /= 10; } while (v);
+  do {
+    t[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
   kb_put(k, t + i, sizeof t - i);
 }
 
@@ -128,7 +152,8 @@ static int server_key(keyb *k, const sip_msg *m) {
     kb_c(k, 'S');
     kb_str(k, m->via.branch);
     kb_c(k, 1);
-    for (size_t i = 0; i < m->via.host.n; i++) kb_c(k, (char)sip_lower((unsigned char)m->via.host.p[i]));
+    for (size_t i = 0; i < m->via.host.n; i++)
+      kb_c(k, (char)sip_lower((unsigned char)m->via.host.p[i]));
     kb_c(k, 1);
     kb_u(k, (unsigned long)m->via.port);
     kb_c(k, 1);
@@ -138,7 +163,10 @@ static int server_key(keyb *k, const sip_msg *m) {
   kb_c(k, 'R');
   kb_str(k, m->ruri);
   kb_c(k, 1);
-  if (m->from.tag.p) { kb_c(k, '='); kb_str(k, m->from.tag); }
+  if (m->from.tag.p) {
+    kb_c(k, '=');
+    kb_str(k, m->from.tag);
+  }
   kb_c(k, 1);
   kb_str(k, m->call_id);
   kb_c(k, 1);
@@ -197,7 +225,10 @@ static void hash_insert(sip_txl *x, sip_txn *t) {
 static void hash_remove(sip_txl *x, sip_txn *t) {
   if (!t->hashed) return;
   for (sip_txn **p = &x->tab[t->hash & x->tabmask]; *p; p = &(*p)->hnext)
-    if (*p == t) { *p = t->hnext; break; }
+    if (*p == t) {
+      *p = t->hnext;
+      break;
+    }
   t->hashed = 0;
   t->hnext = NULL;
   x->count--;
@@ -359,10 +390,10 @@ int sip_txn_parse_request(const sip_txn *t, sip_msg *m, sip_hdr *hdr, unsigned m
 }
 
 typedef struct txn_ev {
-  const sip_msg *m;      /* received message, or the TU's response */
-  const char *buf;       /* its bytes */
+  const sip_msg *m; /* received message, or the TU's response */
+  const char *buf;  /* its bytes */
   size_t len;
-  const sip_peer *from;  /* received messages */
+  const sip_peer *from; /* received messages */
   uint64_t now;
 } txn_ev;
 
@@ -425,9 +456,7 @@ static int ci_calling(sip_txn *t, txn_in in, const txn_ev *e) {
     timer_set(t, SLOT_RETX, IN_TIMER_A, e->now + t->retx);
     retransmit_request(t, e->now);
     return 0;
-  case IN_TIMER_B:
-    txn_fail(t, 408, "Request Timeout (Timer B)", e->now);
-    return 0;
+  case IN_TIMER_B: txn_fail(t, 408, "Request Timeout (Timer B)", e->now); return 0;
   case IN_RECV_1XX:
     /* Timer B only runs in Calling: past it, Timer C of a proxy or the TU decides */
     t->state = SIP_TXN_PROCEEDING;
@@ -435,8 +464,7 @@ static int ci_calling(sip_txn *t, txn_in in, const txn_ev *e) {
     timer_stop(t, SLOT_LIFE);
     tu_response(t, e);
     return SIP_RX_RESPONSE;
-  default:
-    return ci_proceeding(t, in, e);
+  default: return ci_proceeding(t, in, e);
   }
 }
 
@@ -483,18 +511,14 @@ static int cn_trying(sip_txn *t, txn_in in, const txn_ev *e) {
     timer_set(t, SLOT_RETX, IN_TIMER_E, e->now + t->retx);
     retransmit_request(t, e->now);
     return 0;
-  case IN_TIMER_F:
-    txn_fail(t, 408, "Request Timeout (Timer F)", e->now);
-    return 0;
+  case IN_TIMER_F: txn_fail(t, 408, "Request Timeout (Timer F)", e->now); return 0;
   case IN_RECV_1XX:
     t->state = SIP_TXN_PROCEEDING;
     tu_response(t, e);
     return SIP_RX_RESPONSE;
   case IN_RECV_2XX:
-  case IN_RECV_FINAL:
-    return cn_final(t, e);
-  default:
-    return SIP_RX_ABSORBED;
+  case IN_RECV_FINAL: return cn_final(t, e);
+  default: return SIP_RX_ABSORBED;
   }
 }
 
@@ -541,14 +565,15 @@ static int si_proceeding(sip_txn *t, txn_in in, const txn_ev *e) {
   int rc;
   switch (in) {
   case IN_RECV_REQ: /* the latest provisional again, or our 100 now */
-    if (!t->aux) { send_100(t, e->now); return SIP_RX_ABSORBED; }
+    if (!t->aux) {
+      send_100(t, e->now);
+      return SIP_RX_ABSORBED;
+    }
     return resend_aux(t, e->now);
   case IN_TIMER_100:
     if (!t->aux) send_100(t, e->now);
     return 0;
-  case IN_SEND_1XX:
-    timer_stop(t, SLOT_RETX);
-    return srv_send(t, e);
+  case IN_SEND_1XX: timer_stop(t, SLOT_RETX); return srv_send(t, e);
   case IN_SEND_2XX:
     if ((rc = srv_send(t, e)) != SIP_TXN_OK) return rc;
     timer_stop(t, SLOT_RETX);
@@ -585,11 +610,8 @@ static int si_completed(sip_txn *t, txn_in in, const txn_ev *e) {
     x->st.retransmitted++;
     resend_aux(t, e->now);
     return 0;
-  case IN_TIMER_H:
-    txn_fail(t, 408, "no ACK for the final response (Timer H)", e->now);
-    return 0;
-  default:
-    return in < IN_SEND_1XX ? SIP_RX_ABSORBED : SIP_TXN_EREFUSED;
+  case IN_TIMER_H: txn_fail(t, 408, "no ACK for the final response (Timer H)", e->now); return 0;
+  default: return in < IN_SEND_1XX ? SIP_RX_ABSORBED : SIP_TXN_EREFUSED;
   }
 }
 
@@ -628,8 +650,7 @@ static int sn_trying(sip_txn *t, txn_in in, const txn_ev *e) {
     t->state = SIP_TXN_COMPLETED;
     timer_set(t, SLOT_LIFE, IN_TIMER_J, e->now + (t->reliable ? 0 : t64(x)));
     return rc;
-  default:
-    return in < IN_SEND_1XX ? SIP_RX_ABSORBED : SIP_TXN_EREFUSED;
+  default: return in < IN_SEND_1XX ? SIP_RX_ABSORBED : SIP_TXN_EREFUSED;
   }
 }
 
@@ -649,16 +670,22 @@ static int st_terminated(sip_txn *t, txn_in in, const txn_ev *e) {
 
 /* [kind][state]; NULL where a kind never is in that state. */
 static const txn_state_fn fsm[SIP_TXN__KINDS][SIP_TXN_TERMINATED + 1] = {
-  [SIP_TXN_CLIENT_INVITE] = {[SIP_TXN_CALLING] = ci_calling, [SIP_TXN_PROCEEDING] = ci_proceeding,
-                             [SIP_TXN_COMPLETED] = ci_completed, [SIP_TXN_ACCEPTED] = ci_accepted,
+  [SIP_TXN_CLIENT_INVITE] = {[SIP_TXN_CALLING] = ci_calling,
+                             [SIP_TXN_PROCEEDING] = ci_proceeding,
+                             [SIP_TXN_COMPLETED] = ci_completed,
+                             [SIP_TXN_ACCEPTED] = ci_accepted,
                              [SIP_TXN_TERMINATED] = st_terminated},
-  [SIP_TXN_CLIENT_NONINVITE] = {[SIP_TXN_TRYING] = cn_trying, [SIP_TXN_PROCEEDING] = cn_proceeding,
+  [SIP_TXN_CLIENT_NONINVITE] = {[SIP_TXN_TRYING] = cn_trying,
+                                [SIP_TXN_PROCEEDING] = cn_proceeding,
                                 [SIP_TXN_COMPLETED] = cn_completed,
                                 [SIP_TXN_TERMINATED] = st_terminated},
-  [SIP_TXN_SERVER_INVITE] = {[SIP_TXN_PROCEEDING] = si_proceeding, [SIP_TXN_COMPLETED] = si_completed,
-                             [SIP_TXN_CONFIRMED] = si_confirmed, [SIP_TXN_ACCEPTED] = si_accepted,
+  [SIP_TXN_SERVER_INVITE] = {[SIP_TXN_PROCEEDING] = si_proceeding,
+                             [SIP_TXN_COMPLETED] = si_completed,
+                             [SIP_TXN_CONFIRMED] = si_confirmed,
+                             [SIP_TXN_ACCEPTED] = si_accepted,
                              [SIP_TXN_TERMINATED] = st_terminated},
-  [SIP_TXN_SERVER_NONINVITE] = {[SIP_TXN_TRYING] = sn_trying, [SIP_TXN_PROCEEDING] = sn_proceeding,
+  [SIP_TXN_SERVER_NONINVITE] = {[SIP_TXN_TRYING] = sn_trying,
+                                [SIP_TXN_PROCEEDING] = sn_proceeding,
                                 [SIP_TXN_COMPLETED] = sn_completed,
                                 [SIP_TXN_TERMINATED] = st_terminated},
 };
@@ -758,7 +785,10 @@ void sip_via_fix_for(const sip_via *v, const sip_peer *from, char ip[48], sip_vi
   int port;
   if (peer_ip(from, ip, 48, &port)) return;
   sip_str host = v->host;
-  if (host.n >= 2 && host.p[0] == '[') { host.p++; host.n -= 2; }
+  if (host.n >= 2 && host.p[0] == '[') {
+    host.p++;
+    host.n -= 2;
+  }
   if (v->rport == 0 || !sip_str_ieq(host, ip)) fix->received = ip;
   if (v->rport == 0) fix->rport = port;
 }
@@ -812,8 +842,9 @@ static sip_txl_rx bad_request(sip_txl *x, const sip_msg *idx, const sip_peer *fr
   }
   char tag[SIP_TAG_LEN + 1];
   sip_buf b = SIP_BUF_INIT;
-  if (sip_build_response(&b, idx, status, rp, sip_stateless_tag(idx, tag) == 0 ? tag : NULL, NULL, NULL, NULL,
-                         NULL, 0) == 0 && !b.oom)
+  if (sip_build_response(&b, idx, status, rp, sip_stateless_tag(idx, tag) == 0 ? tag : NULL, NULL,
+                         NULL, NULL, NULL, 0) == 0 &&
+      !b.oom)
     x->h.send(x->h.ud, from, b.p, b.n);
   sip_buf_free(&b);
   return SIP_RX_BAD;
@@ -827,11 +858,20 @@ static sip_txl_rx bad_request_line(sip_txl *x, const sip_msg *m, size_t len, con
   const char *p = m->buf, *end = m->buf + len;
   const char *le = NULL;
   for (const char *q = p; q + 1 < end; q++)
-    if (q[0] == '\r' && q[1] == '\n') { le = q; break; }
-  if (!le) { x->st.bad_requests++; return SIP_RX_BAD; }
+    if (q[0] == '\r' && q[1] == '\n') {
+      le = q;
+      break;
+    }
+  if (!le) {
+    x->st.bad_requests++;
+    return SIP_RX_BAD;
+  }
   size_t rest = (size_t)(end - le), n = sizeof stand_in - 1 + rest;
   char *copy = malloc(n);
-  if (!copy) { x->st.bad_requests++; return SIP_RX_NOMEM; }
+  if (!copy) {
+    x->st.bad_requests++;
+    return SIP_RX_NOMEM;
+  }
   memcpy(copy, stand_in, sizeof stand_in - 1);
   memcpy(copy + sizeof stand_in - 1, le, rest);
   sip_msg m2;
@@ -847,7 +887,10 @@ static sip_txl_rx rx_request(sip_txl *x, const sip_msg *m, const sip_peer *from,
   keyb k;
   kb_init(&k);
   int is2543 = server_key(&k, m);
-  if (k.oom) { kb_free(&k); return SIP_RX_NOMEM; }
+  if (k.oom) {
+    kb_free(&k);
+    return SIP_RX_NOMEM;
+  }
   int is_ack = m->method_id == SIP_M_ACK;
   uint64_t h = sip_siphash(x->hkey, k.p, k.n);
   uint64_t tagh = is2543 ? tag_hash(x, m->to.tag) : 0;
@@ -864,8 +907,12 @@ static sip_txl_rx rx_request(sip_txl *x, const sip_msg *m, const sip_peer *from,
     rc = SIP_RX_GATED;
   } else {
     int inv = m->method_id == SIP_M_INVITE;
-    t = txn_alloc(x, inv ? SIP_TXN_SERVER_INVITE : SIP_TXN_SERVER_NONINVITE, k.p, k.n, m->buf, m->len);
-    if (!t) { kb_free(&k); return SIP_RX_NOMEM; }
+    t = txn_alloc(x, inv ? SIP_TXN_SERVER_INVITE : SIP_TXN_SERVER_NONINVITE, k.p, k.n, m->buf,
+                  m->len);
+    if (!t) {
+      kb_free(&k);
+      return SIP_RX_NOMEM;
+    }
     t->rfc2543 = (uint8_t)is2543;
     t->totag_req = tagh;
     t->reliable = from->proto != SIP_PROTO_UDP;
@@ -891,7 +938,10 @@ static sip_txl_rx rx_response(sip_txl *x, const sip_msg *m, const sip_peer *from
     keyb k;
     kb_init(&k);
     client_key(&k, m->via.branch, m->cseq_method);
-    if (k.oom) { kb_free(&k); return SIP_RX_NOMEM; }
+    if (k.oom) {
+      kb_free(&k);
+      return SIP_RX_NOMEM;
+    }
     t = lookup(x, k.p, k.n, sip_siphash(x->hkey, k.p, k.n), 0, 0, 0);
     kb_free(&k);
   }
@@ -918,14 +968,20 @@ sip_txl_rx sip_txl_receive(sip_txl *x, const char *buf, size_t len, const sip_pe
       x->st.bad_responses++; /* a response we cannot read is dropped (§18.1.2) */
       return SIP_RX_BAD;
     }
-    if (m.method_id == SIP_M_ACK) { x->st.bad_requests++; return SIP_RX_BAD; } /* never answered */
+    if (m.method_id == SIP_M_ACK) {
+      x->st.bad_requests++;
+      return SIP_RX_BAD;
+    } /* never answered */
     if (m.nhdr == 0 && m.buf) return bad_request_line(x, &m, len - (size_t)(m.buf - buf), from);
     return bad_request(x, &m, from, m.err.status, m.err.what);
   }
   if (!m.is_request) return rx_response(x, &m, from, now);
   sip_error e;
   if (sip_msg_check_request(&m, &e) != 0) {
-    if (m.method_id == SIP_M_ACK) { x->st.bad_requests++; return SIP_RX_BAD; }
+    if (m.method_id == SIP_M_ACK) {
+      x->st.bad_requests++;
+      return SIP_RX_BAD;
+    }
     return bad_request(x, &m, from, e.status ? e.status : 400, e.what);
   }
   if (!sip_str_eq(m.cseq_method, m.method)) /* RFC 4475 §3.1.2.16 */
@@ -935,8 +991,8 @@ sip_txl_rx sip_txl_receive(sip_txl *x, const char *buf, size_t len, const sip_pe
 
 /* ---- the TU's side ---- */
 
-sip_txn *sip_txl_request(sip_txl *x, const char *buf, size_t len, const sip_peer *to,
-                         void *tu_data, uint64_t now, const char **err) {
+sip_txn *sip_txl_request(sip_txl *x, const char *buf, size_t len, const sip_peer *to, void *tu_data,
+                         uint64_t now, const char **err) {
   const char *dummy;
   if (!err) err = &dummy;
   sip_msg m;
@@ -946,9 +1002,18 @@ sip_txn *sip_txl_request(sip_txl *x, const char *buf, size_t len, const sip_peer
     *err = m.err.what ? m.err.what : "malformed request";
     return NULL;
   }
-  if (!m.is_request) { *err = "not a request"; return NULL; }
-  if (m.method_id == SIP_M_ACK) { *err = "an ACK has no client transaction: send it directly"; return NULL; }
-  if (!m.via.branch.p || !m.via.branch.n) { *err = "the top Via has no branch"; return NULL; }
+  if (!m.is_request) {
+    *err = "not a request";
+    return NULL;
+  }
+  if (m.method_id == SIP_M_ACK) {
+    *err = "an ACK has no client transaction: send it directly";
+    return NULL;
+  }
+  if (!m.via.branch.p || !m.via.branch.n) {
+    *err = "the top Via has no branch";
+    return NULL;
+  }
   keyb k;
   kb_init(&k);
   client_key(&k, m.via.branch, m.method);
@@ -957,9 +1022,9 @@ sip_txn *sip_txl_request(sip_txl *x, const char *buf, size_t len, const sip_peer
     *err = "out of memory";
   } else if (lookup(x, k.p, k.n, sip_siphash(x->hkey, k.p, k.n), 0, 0, 0)) {
     *err = "a transaction with this branch and method exists";
-  } else if (!(t = txn_alloc(x, m.method_id == SIP_M_INVITE ? SIP_TXN_CLIENT_INVITE
-                                                            : SIP_TXN_CLIENT_NONINVITE,
-                             k.p, k.n, m.buf, m.len))) {
+  } else if (!(t = txn_alloc(
+                 x, m.method_id == SIP_M_INVITE ? SIP_TXN_CLIENT_INVITE : SIP_TXN_CLIENT_NONINVITE,
+                 k.p, k.n, m.buf, m.len))) {
     *err = "out of memory";
   }
   kb_free(&k);
@@ -1045,12 +1110,14 @@ static int same_addr(const sip_peer *a, const sip_peer *b) {
   }
   if (a->addr.ss_family == AF_INET6) {
     const struct sockaddr_in6 *x = (const void *)&a->addr, *y = (const void *)&b->addr;
-    return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
+    return x->sin6_port == y->sin6_port &&
+           !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
   }
   return 0;
 }
 
-unsigned sip_txl_fail_peer(sip_txl *x, const sip_peer *peer, int code, const char *what, uint64_t now) {
+unsigned sip_txl_fail_peer(sip_txl *x, const sip_peer *peer, int code, const char *what,
+                           uint64_t now) {
   /* collect first: failing runs the TU, which may start transactions and grow the table */
   size_t n = 0, cap = 0;
   sip_txn **v = NULL;
@@ -1079,7 +1146,7 @@ sip_txn_kind sip_txn_kind_of(const sip_txn *t) { return (sip_txn_kind)t->kind; }
 sip_txn_state sip_txn_state_of(const sip_txn *t) { return (sip_txn_state)t->state; }
 
 const char *sip_txn_state_name(sip_txn_state s) {
-  static const char *const names[] = {"calling", "trying", "proceeding", "completed",
+  static const char *const names[] = {"calling",   "trying",   "proceeding", "completed",
                                       "confirmed", "accepted", "terminated"};
   return (unsigned)s <= SIP_TXN_TERMINATED ? names[s] : "?";
 }

@@ -38,8 +38,8 @@ typedef enum sip_txn_state {
   SIP_TXN_TRYING,      /* non-INVITE */
   SIP_TXN_PROCEEDING,
   SIP_TXN_COMPLETED,
-  SIP_TXN_CONFIRMED,   /* server INVITE, after the ACK of a non-2xx */
-  SIP_TXN_ACCEPTED,    /* INVITE after a 2xx (RFC 6026) */
+  SIP_TXN_CONFIRMED, /* server INVITE, after the ACK of a non-2xx */
+  SIP_TXN_ACCEPTED,  /* INVITE after a 2xx (RFC 6026) */
   SIP_TXN_TERMINATED
 } sip_txn_state;
 
@@ -108,16 +108,16 @@ uint64_t sip_txl_next_deadline(const sip_txl *x);
  * (the TU chose it, sip_rand_branch) and to its destination. The layer keeps its own copy and sends
  * it. Returns NULL with *err set (bad message, ACK (no transaction, send it directly), a
  * transaction with this branch and method exists, transport error, out of memory). */
-sip_txn *sip_txl_request(sip_txl *x, const char *buf, size_t len, const sip_peer *to,
-                         void *tu_data, uint64_t now, const char **err);
+sip_txn *sip_txl_request(sip_txl *x, const char *buf, size_t len, const sip_peer *to, void *tu_data,
+                         uint64_t now, const char **err);
 
 /* Send a response on a server transaction; the status moves the state machine. A response after
  * the final one (except 2xx retransmissions in Accepted) is refused. */
 enum {
   SIP_TXN_OK = 0,
-  SIP_TXN_EREFUSED = -1,  /* not allowed in this state (or not a server transaction) */
-  SIP_TXN_EINVAL = -2,    /* not a well-formed response */
-  SIP_TXN_ETRANSPORT = -3,/* the transport failed: the transaction is terminated */
+  SIP_TXN_EREFUSED = -1,   /* not allowed in this state (or not a server transaction) */
+  SIP_TXN_EINVAL = -2,     /* not a well-formed response */
+  SIP_TXN_ETRANSPORT = -3, /* the transport failed: the transaction is terminated */
   SIP_TXN_ENOMEM = -4
 };
 int sip_txn_respond(sip_txn *st, const char *buf, size_t len, uint64_t now);
@@ -138,7 +138,8 @@ void sip_txn_terminate(sip_txn *t, uint64_t now);
 /* The transport lost or could not open the connection to peer (same proto and address, or the
  * same connection id): every client transaction still waiting on it fails now with code (503)
  * instead of at Timer B/F. Returns how many failed. */
-unsigned sip_txl_fail_peer(sip_txl *x, const sip_peer *peer, int code, const char *what, uint64_t now);
+unsigned sip_txl_fail_peer(sip_txl *x, const sip_peer *peer, int code, const char *what,
+                           uint64_t now);
 
 void *sip_txn_data(const sip_txn *t);
 void sip_txn_set_data(sip_txn *t, void *data);

@@ -41,7 +41,7 @@ enum {
   ((c) == ';' || (c) == '/' || (c) == '?' || (c) == ':' || (c) == '@' || (c) == '&' || \
    (c) == '=' || (c) == '+' || (c) == '$' || (c) == ',')
 #define C_PASSX(c) ((c) == '&' || (c) == '=' || (c) == '+' || (c) == '$' || (c) == ',')
-#define C_HDRX(c)                                                                                  \
+#define C_HDRX(c) \
   ((c) == '[' || (c) == ']' || (c) == '/' || (c) == '?' || (c) == ':' || (c) == '+' || (c) == '$')
 #define C_URIC(c) (SIP_CH_UNRESERVED(c) || C_RES(c) || (c) == '[' || (c) == ']')
 #define C_TEL(c)                                                                          \
@@ -83,11 +83,11 @@ static const char *scan(const char *s, const char *end, unsigned cls) {
   return s;
 }
 
-#define FAIL(msg, at)                                                                              \
-  do {                                                                                             \
-    *err = (msg);                                                                                  \
-    *err_at = (at);                                                                                \
-    return -1;                                                                                     \
+#define FAIL(msg, at) \
+  do {                \
+    *err = (msg);     \
+    *err_at = (at);   \
+    return -1;        \
   } while (0)
 
 /* IPv4address: exactly four 1-3 digit decimals up to 255 (RFC 3261 §25.1). */
@@ -319,7 +319,8 @@ static int parse_tel(const char *s, const char *end, sip_uri *u, const char **er
       else if (IS(*s, U_HEX) || *s == '*' || *s == '#') break;
     }
   } else {
-    for (; s < end && IS(*s, U_TEL); s++) digits += *s != '-' && *s != '.' && *s != '(' && *s != ')';
+    for (; s < end && IS(*s, U_TEL); s++)
+      digits += *s != '-' && *s != '.' && *s != '(' && *s != ')';
   }
   if (!digits || (s < end && *s != ';')) FAIL("invalid telephone number", s);
   u->user = sip_str_make(num, (size_t)(s - num));
@@ -356,7 +357,7 @@ int sip_uri_parse_rd(const char *p, size_t n, const char *rd, sip_uri *u, const 
   /* field by field: a memset of the whole struct costs more than the common parse (rep stos) */
   u->scheme = (sip_uri_scheme)0;
   u->scheme_str = u->user = u->password = u->host = u->params = u->headers = u->opaque =
-      SIP_STR_NULL;
+    SIP_STR_NULL;
   u->has_password = u->port = u->has_port = 0;
   u->host_type = SIP_HOST_NONE;
   if (n == 0) FAIL("empty URI", p);
@@ -575,8 +576,7 @@ int sip_uri_equal(const sip_uri *a, const sip_uri *b) {
   }
   case SIP_URI_TEL:
     return tel_number_equal(a->user, b->user) && params_equal(a->params, b->params, 1);
-  default:
-    return sip_str_ieq2(a->scheme_str, b->scheme_str) && tok_eq(a->opaque, b->opaque, 0);
+  default: return sip_str_ieq2(a->scheme_str, b->scheme_str) && tok_eq(a->opaque, b->opaque, 0);
   }
 }
 
@@ -613,7 +613,8 @@ size_t sip_uri_format(const sip_uri *u, char *out, size_t cap) {
       char d[12];
       size_t k = sizeof d;
       unsigned v = (unsigned)u->port;
-      do d[--k] = (char)('0' + v % 10); while ((v /= 10) && k > 1);
+      do d[--k] = (char)('0' + v % 10);
+      while ((v /= 10) && k > 1);
       put(&w, ":", 1);
       put(&w, d + k, sizeof d - k);
     }

@@ -25,13 +25,13 @@ typedef struct sip_uri {
   sip_str user;       /* sip/sips: user part (escaped); tel: the number */
   sip_str password;   /* sip/sips: after the ':' in userinfo; .p == NULL when absent */
   int has_password;
-  sip_str host;       /* sip/sips */
+  sip_str host; /* sip/sips */
   sip_host_type host_type;
-  int port;           /* 0 when absent */
-  int has_port;       /* 1 when a port was written (tells "sip:h:0" from "sip:h", §19.1.4) */
-  sip_str params;     /* ";a=b;c" without the first ';' (tel: its parameters) */
-  sip_str headers;    /* after '?', without it */
-  sip_str opaque;     /* everything after "scheme:" */
+  int port;        /* 0 when absent */
+  int has_port;    /* 1 when a port was written (tells "sip:h:0" from "sip:h", §19.1.4) */
+  sip_str params;  /* ";a=b;c" without the first ';' (tel: its parameters) */
+  sip_str headers; /* after '?', without it */
+  sip_str opaque;  /* everything after "scheme:" */
 } sip_uri;
 
 /* Parse n bytes at p as a whole URI. Returns 0, or -1 with *err set to a static reason and *err_at to

@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
     }
   double t = now() - t0;
   double msgs = (double)rounds * n;
-  printf("%.0f ns/msg  %.1f MB/s  (lua-sip sip_parse, %ld failed of %.0f, sink %lu)\n", t * 1e9 / msgs,
-         (double)bytes * (double)rounds / t / 1e6, bad, msgs, sink & 1);
+  printf("%.0f ns/msg  %.1f MB/s  (lua-sip sip_parse, %ld failed of %.0f, sink %lu)\n",
+         t * 1e9 / msgs, (double)bytes * (double)rounds / t / 1e6, bad, msgs, sink & 1);
   return bad ? 1 : 0;
 }

@@ -41,7 +41,7 @@ static const char RSP[] =
 typedef struct client {
   int fd;
   ev_io io;
-  size_t got;           /* reply bytes drained */
+  size_t got; /* reply bytes drained */
 } client;
 
 static sip_tp *tp;
@@ -70,7 +70,11 @@ static void drain_cb(struct ev_loop *loop, ev_io *w, int revents) {
   char buf[65536];
   for (;;) {
     ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-    if (n > 0) { c->got += (size_t)n; drained += (size_t)n; continue; }
+    if (n > 0) {
+      c->got += (size_t)n;
+      drained += (size_t)n;
+      continue;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     fprintf(stderr, "client: server closed\n");
     exit(1);
@@ -91,7 +95,10 @@ int main(int argc, char **argv) {
   tp = sip_tp_new(loop, &cfg, on_recv, on_event, NULL);
   const char *err;
   int lid = sip_tp_listen(tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
-  if (lid < 0) { fprintf(stderr, "listen: %s\n", err); return 1; }
+  if (lid < 0) {
+    fprintf(stderr, "listen: %s\n", err);
+    return 1;
+  }
   sip_peer to;
   memset(&to, 0, sizeof to);
   sip_tp_local(tp, (uint32_t)lid, &to.addr, &to.addrlen);
@@ -102,7 +109,10 @@ int main(int argc, char **argv) {
   client *cl = calloc((size_t)nconn, sizeof *cl);
   for (int i = 0; i < nconn; i++) {
     cl[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(cl[i].fd, (struct sockaddr *)&to.addr, to.addrlen) < 0) { perror("connect"); return 1; }
+    if (connect(cl[i].fd, (struct sockaddr *)&to.addr, to.addrlen) < 0) {
+      perror("connect");
+      return 1;
+    }
     fcntl(cl[i].fd, F_SETFL, O_NONBLOCK);
     ev_io_init(&cl[i].io, drain_cb, cl[i].fd, EV_READ);
     cl[i].io.data = &cl[i];
@@ -121,7 +131,10 @@ int main(int argc, char **argv) {
         ssize_t n = send(cl[i].fd, bytes + off, blen - off, MSG_NOSIGNAL);
         if (n > 0) off += (size_t)n;
         else if (n < 0 && errno == EAGAIN) ev_run(loop, EVRUN_NOWAIT);
-        else { perror("send"); return 1; }
+        else {
+          perror("send");
+          return 1;
+        }
       }
     }
     want += (long)batch * nconn;
@@ -131,7 +144,10 @@ int main(int argc, char **argv) {
   double t = now() - t0;
   printf("%ld messages, %d connections, batches of %d%s: %.1f ns/msg\n", received, nconn, batch,
          reply ? ", answered" : "", t * 1e9 / (double)received);
-  for (int i = 0; i < nconn; i++) { ev_io_stop(loop, &cl[i].io); close(cl[i].fd); }
+  for (int i = 0; i < nconn; i++) {
+    ev_io_stop(loop, &cl[i].io);
+    close(cl[i].fd);
+  }
   sip_tp_free(tp);
   free(cl);
   free(bytes);

@@ -7,17 +7,18 @@
 
 static sip_hdr hdr[64], hdr2[64];
 
-static const char INVITE[] = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-                             "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"
-                             "Max-Forwards: 70\r\n"
-                             "To: Bob <sip:bob@biloxi.example.com>\r\n"
-                             "From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
-                             "Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
-                             "CSeq: 314159 INVITE\r\n"
-                             "Content-Type: text/plain\r\n"
-                             "Content-Length: 5\r\n"
-                             "\r\n"
-                             "hello";
+static const char INVITE[] =
+  "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+  "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"
+  "Max-Forwards: 70\r\n"
+  "To: Bob <sip:bob@biloxi.example.com>\r\n"
+  "From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+  "Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+  "CSeq: 314159 INVITE\r\n"
+  "Content-Type: text/plain\r\n"
+  "Content-Length: 5\r\n"
+  "\r\n"
+  "hello";
 
 static int parse(const char *p, size_t n, sip_msg *m, sip_hdr *h, unsigned flags) {
   memset(m, 0, sizeof *m);
@@ -51,13 +52,13 @@ TEST(edits_refuse_cr_lf_nul_and_bad_names) {
     const char *name, *value;
     size_t vl;
   } bad[] = {
-      {"X-A", "one\r\nContent-Length: 0", 23},
-      {"X-A", "one\nVia: evil", 13},
-      {"X-A", "one\rtwo", 7},
-      {"X-A", "one\0two", 7},
-      {"X A", "v", 1},
-      {"X:A", "v", 1},
-      {"", "v", 1},
+    {"X-A", "one\r\nContent-Length: 0", 23},
+    {"X-A", "one\nVia: evil", 13},
+    {"X-A", "one\rtwo", 7},
+    {"X-A", "one\0two", 7},
+    {"X A", "v", 1},
+    {"X:A", "v", 1},
+    {"", "v", 1},
   };
   sip_msg m;
   CHECK_EQ_INT(parse(INVITE, sizeof INVITE - 1, &m, hdr, 0), 0);
@@ -87,11 +88,8 @@ TEST(serialize_writes_the_body_length_whatever_the_edits_said) {
     const char *name, *value; /* set (replace the first) or, with add, insert */
     int add;
   } cases[] = {
-      {"Content-Length", "0", 0},
-      {"Content-Length", "99999", 0},
-      {"l", "3", 1},
-      {"Content-Length", "5", 1},
-      {"Content-Length", "not a number", 0},
+    {"Content-Length", "0", 0}, {"Content-Length", "99999", 0},        {"l", "3", 1},
+    {"Content-Length", "5", 1}, {"Content-Length", "not a number", 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     sip_msg m;
@@ -101,7 +99,9 @@ TEST(serialize_writes_the_body_length_whatever_the_edits_said) {
     const sip_hdr *cl = sip_msg_find(&e.m, SIP_H_CONTENT_LENGTH);
     unsigned at = (unsigned)(cl - e.m.hdr);
     size_t vl = strlen(cases[i].value);
-    if (cases[i].add) CHECK_EQ_INT(sip_emsg_insert(&e, 1, cases[i].name, strlen(cases[i].name), cases[i].value, vl), 0);
+    if (cases[i].add)
+      CHECK_EQ_INT(sip_emsg_insert(&e, 1, cases[i].name, strlen(cases[i].name), cases[i].value, vl),
+                   0);
     else CHECK_EQ_INT(sip_emsg_set_value(&e, at, cases[i].value, vl), 0);
     sip_buf b = SIP_BUF_INIT;
     const char *p;
@@ -116,7 +116,8 @@ TEST(serialize_writes_the_body_length_whatever_the_edits_said) {
   CHECK_EQ_INT(parse(INVITE, sizeof INVITE - 1, &m, hdr, 0), 0);
   sip_emsg e;
   CHECK_EQ_INT(sip_emsg_init(&e, &m), 0);
-  CHECK_EQ_INT(sip_emsg_remove(&e, (unsigned)(sip_msg_find(&e.m, SIP_H_CONTENT_LENGTH) - e.m.hdr)), 0);
+  CHECK_EQ_INT(sip_emsg_remove(&e, (unsigned)(sip_msg_find(&e.m, SIP_H_CONTENT_LENGTH) - e.m.hdr)),
+               0);
   sip_buf b = SIP_BUF_INIT;
   CHECK_EQ_INT(sip_msg_serialize(&e.m, &b), 0);
   check_one_message(b.p, b.n, "hello");
@@ -129,7 +130,8 @@ TEST(serialize_writes_the_body_length_whatever_the_edits_said) {
  * TCP) are one message with that body, and nothing else. */
 TEST(received_datagrams_go_on_as_one_message) {
   char dgram[sizeof INVITE + 64];
-  size_t n = (size_t)snprintf(dgram, sizeof dgram, "%sINVITE sip:smuggled@x SIP/2.0\r\n\r\n", INVITE);
+  size_t n =
+    (size_t)snprintf(dgram, sizeof dgram, "%sINVITE sip:smuggled@x SIP/2.0\r\n\r\n", INVITE);
   sip_msg m;
   CHECK_EQ_INT(parse(dgram, n, &m, hdr, SIP_PARSE_DGRAM), 0);
   sip_emsg e;
@@ -143,9 +145,10 @@ TEST(received_datagrams_go_on_as_one_message) {
   check_one_message(p, len, "hello");
 
   /* without Content-Length: serialized, with the length of what the datagram carried */
-  static const char NOLEN[] = "MESSAGE sip:bob@b SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
-                              "From: <sip:a@a>;tag=1\r\nTo: <sip:bob@b>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n"
-                              "\r\nhi\r\n\r\nBYE sip:x SIP/2.0\r\n";
+  static const char NOLEN[] =
+    "MESSAGE sip:bob@b SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
+    "From: <sip:a@a>;tag=1\r\nTo: <sip:bob@b>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n"
+    "\r\nhi\r\n\r\nBYE sip:x SIP/2.0\r\n";
   CHECK_EQ_INT(parse(NOLEN, sizeof NOLEN - 1, &m, hdr, SIP_PARSE_DGRAM), 0);
   sip_emsg_wrap(&e, &m);
   CHECK_EQ_INT(sip_emsg_bytes(&e, &b, &p, &len), 0);
@@ -163,15 +166,16 @@ TEST(header_lines_are_checked_line_by_line) {
   static const struct {
     const char *lines, *name, *what; /* what NULL: accepted */
   } cases[] = {
-      {"", "", NULL},
-      {"Allow: INVITE, ACK\r\nAccept: application/sdp\r\n", "", NULL},
-      {"X-A : spaced\r\n", "", NULL},
-      {"X-A: one\r\n\r\nINVITE sip:x SIP/2.0\r\n", "", "empty line (it would end the header section)"},
-      {"X-A: one\nVia: x\r\n", "X-A", "value must not contain CR, LF or NUL"},
-      {"X-A: one\rtwo\r\n", "X-A", "value must not contain CR, LF or NUL"},
-      {"X-A: one", "X-A", "header line must end in CRLF"},
-      {"Bad Name: v\r\n", "", "header name must be a token followed by ':'"},
-      {"novalue\r\n", "", "header name must be a token followed by ':'"},
+    {"", "", NULL},
+    {"Allow: INVITE, ACK\r\nAccept: application/sdp\r\n", "", NULL},
+    {"X-A : spaced\r\n", "", NULL},
+    {"X-A: one\r\n\r\nINVITE sip:x SIP/2.0\r\n", "",
+     "empty line (it would end the header section)"},
+    {"X-A: one\nVia: x\r\n", "X-A", "value must not contain CR, LF or NUL"},
+    {"X-A: one\rtwo\r\n", "X-A", "value must not contain CR, LF or NUL"},
+    {"X-A: one", "X-A", "header line must end in CRLF"},
+    {"Bad Name: v\r\n", "", "header name must be a token followed by ':'"},
+    {"novalue\r\n", "", "header name must be a token followed by ':'"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     sip_str name = {NULL, 0};
@@ -195,13 +199,17 @@ TEST(responses_frame_by_their_body_whatever_the_extra_lines) {
   sip_msg m;
   CHECK_EQ_INT(parse(INVITE, sizeof INVITE - 1, &m, hdr, 0), 0);
   sip_buf b = SIP_BUF_INIT;
-  CHECK_EQ_INT(sip_build_response(&b, &m, 200, NULL, "t1", NULL, "X-A: 1\r\nContent-Length: 0\r\nl: 9\r\n",
-                                  "text/plain", "body!", 5), 0);
+  CHECK_EQ_INT(
+    sip_build_response(&b, &m, 200, NULL, "t1", NULL, "X-A: 1\r\nContent-Length: 0\r\nl: 9\r\n",
+                       "text/plain", "body!", 5),
+    0);
   check_one_message(b.p, b.n, "body!");
   sip_buf_free(&b);
-  static const char *const bad_extra[] = {"X-A: 1\r\n\r\nSIP/2.0 200 OK\r\n", "X-A: 1\nX-B: 2\r\n", "X-A: 1"};
+  static const char *const bad_extra[] = {"X-A: 1\r\n\r\nSIP/2.0 200 OK\r\n", "X-A: 1\nX-B: 2\r\n",
+                                          "X-A: 1"};
   for (size_t i = 0; i < sizeof bad_extra / sizeof *bad_extra; i++) {
-    CHECK_EQ_INT(sip_build_response(&b, &m, 200, NULL, "t1", NULL, bad_extra[i], NULL, NULL, 0), -1);
+    CHECK_EQ_INT(sip_build_response(&b, &m, 200, NULL, "t1", NULL, bad_extra[i], NULL, NULL, 0),
+                 -1);
     CHECK_EQ_INT(b.n, 0);
   }
   CHECK_EQ_INT(sip_build_response(&b, &m, 200, "OK\r\nX: y", "t1", NULL, NULL, NULL, NULL, 0), -1);

@@ -54,10 +54,11 @@ static int resp_is(const sip_digest_input *in, const char *want) {
 }
 
 TEST(rfc2617_3_5_worked_example) {
-  const char *ch = "Digest\r\n                 realm=\"testrealm@host.com\",\r\n"
-                   "                 qop=\"auth,auth-int\",\r\n"
-                   "                 nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\",\r\n"
-                   "                 opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
+  const char *ch =
+    "Digest\r\n                 realm=\"testrealm@host.com\",\r\n"
+    "                 qop=\"auth,auth-int\",\r\n"
+    "                 nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\",\r\n"
+    "                 opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
   sip_digest_challenge c;
   CHECK_EQ_INT(pch(ch, &c), SIP_DIGEST_OK);
   CHECK_STR(c.realm, "testrealm@host.com");
@@ -67,11 +68,12 @@ TEST(rfc2617_3_5_worked_example) {
   CHECK_EQ_INT(c.alg, SIP_DIGEST_MD5);
   CHECK(c.algorithm.p == NULL);
 
-  const char *cr = "Digest username=\"Mufasa\",\r\n realm=\"testrealm@host.com\",\r\n"
-                   " nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\",\r\n uri=\"/dir/index.html\",\r\n"
-                   " qop=auth,\r\n nc=00000001,\r\n cnonce=\"0a4f113b\",\r\n"
-                   " response=\"6629fae49393a05397450978507c4ef1\",\r\n"
-                   " opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
+  const char *cr =
+    "Digest username=\"Mufasa\",\r\n realm=\"testrealm@host.com\",\r\n"
+    " nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\",\r\n uri=\"/dir/index.html\",\r\n"
+    " qop=auth,\r\n nc=00000001,\r\n cnonce=\"0a4f113b\",\r\n"
+    " response=\"6629fae49393a05397450978507c4ef1\",\r\n"
+    " opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
   sip_digest_credentials k;
   CHECK_EQ_INT(pcr(cr, &k), SIP_DIGEST_OK);
   CHECK_STR(k.username, "Mufasa");
@@ -95,13 +97,14 @@ TEST(rfc7616_3_9_1_md5_and_sha256) {
   CHECK(resp_is(&in, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"));
 
   /* the SHA-256 Authorization of the RFC, folded as it is printed there */
-  const char *cr = "Digest username=\"Mufasa\",\r\n    realm=\"http-auth@example.org\",\r\n"
-                   "    uri=\"/dir/index.html\",\r\n    algorithm=SHA-256,\r\n"
-                   "    nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\",\r\n"
-                   "    nc=00000001,\r\n    cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\",\r\n"
-                   "    qop=auth,\r\n"
-                   "    response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\",\r\n"
-                   "    opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
+  const char *cr =
+    "Digest username=\"Mufasa\",\r\n    realm=\"http-auth@example.org\",\r\n"
+    "    uri=\"/dir/index.html\",\r\n    algorithm=SHA-256,\r\n"
+    "    nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\",\r\n"
+    "    nc=00000001,\r\n    cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\",\r\n"
+    "    qop=auth,\r\n"
+    "    response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\",\r\n"
+    "    opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
   sip_digest_credentials k;
   CHECK_EQ_INT(pcr(cr, &k), SIP_DIGEST_OK);
   CHECK_EQ_INT(k.alg, SIP_DIGEST_SHA256);
@@ -112,9 +115,12 @@ TEST(rfc7616_3_9_1_md5_and_sha256) {
   v.password = S("Circle of Life");
   CHECK(sip_digest_verify(&v, k.response));
   /* the response's hex case does not matter */
-  CHECK(sip_digest_verify(&v, S("753927FA0E85D155564E2E272A28D1802CA10DAF4496794697CF8DB5856CB6C1")));
-  CHECK(!sip_digest_verify(&v, S("753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c")));
-  CHECK(!sip_digest_verify(&v, S("853927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")));
+  CHECK(
+    sip_digest_verify(&v, S("753927FA0E85D155564E2E272A28D1802CA10DAF4496794697CF8DB5856CB6C1")));
+  CHECK(
+    !sip_digest_verify(&v, S("753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c")));
+  CHECK(
+    !sip_digest_verify(&v, S("853927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")));
 }
 
 /* Cross-checked with `openssl dgst -md5 / -sha256 / -sha512-256` over the same strings. */
@@ -185,16 +191,18 @@ TEST(rfc2069_no_qop_and_ha1_stored) {
 TEST(rfc7616_3_9_2_userhash_and_charset) {
   char out[SIP_DIGEST_HEX_MAX];
   CHECK_EQ_INT(sip_digest_userhash(SIP_DIGEST_SHA512_256, S("J\xc3\xa4s\xc3\xb8n Doe"),
-                                   S("api@example.org"), out), 64);
+                                   S("api@example.org"), out),
+               64);
   CHECK(strcmp(out, "793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b") == 0);
   CHECK_EQ_INT(sip_digest_userhash(SIP_DIGEST_SHA512_256, S("Mufasa"), S(R7_REALM), out), 64);
   CHECK(strcmp(out, "e2dfabd1a96ddf867710b653b6e6857d1f147086de7d7ef79dcd249859872570") == 0);
 
-  const char *ch = "Digest\r\n    realm=\"api@example.org\",\r\n    qop=\"auth\",\r\n"
-                   "    algorithm=SHA-512-256,\r\n"
-                   "    nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\",\r\n"
-                   "    opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\",\r\n"
-                   "    charset=UTF-8,\r\n    userhash=true";
+  const char *ch =
+    "Digest\r\n    realm=\"api@example.org\",\r\n    qop=\"auth\",\r\n"
+    "    algorithm=SHA-512-256,\r\n"
+    "    nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\",\r\n"
+    "    opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\",\r\n"
+    "    charset=UTF-8,\r\n    userhash=true";
   sip_digest_challenge c;
   CHECK_EQ_INT(pch(ch, &c), SIP_DIGEST_OK);
   CHECK_EQ_INT(c.alg, SIP_DIGEST_SHA512_256);
@@ -205,23 +213,32 @@ TEST(rfc7616_3_9_2_userhash_and_charset) {
   /* username* (RFC 8187 ext-value) decodes to the UTF-8 bytes */
   sip_digest_credentials k;
   CHECK_EQ_INT(pcr("Digest username*=UTF-8''J%C3%A4s%C3%B8n%20Doe, realm=\"api@example.org\", "
-                   "uri=\"/doe.json\", algorithm=SHA-512-256, nonce=\"n\", response=\"r\"", &k),
+                   "uri=\"/doe.json\", algorithm=SHA-512-256, nonce=\"n\", response=\"r\"",
+                   &k),
                SIP_DIGEST_OK);
   CHECK_STR(k.username, "J\xc3\xa4s\xc3\xb8n Doe");
   CHECK_EQ_INT(k.username_ext, 1);
   CHECK_EQ_INT(pcr("Digest username*=ISO-8859-1''J%E4son, realm=\"r\", uri=\"u\", nonce=\"n\", "
-                   "response=\"r\"", &k), SIP_DIGEST_EVALUE);
+                   "response=\"r\"",
+                   &k),
+               SIP_DIGEST_EVALUE);
   CHECK_EQ_INT(pcr("Digest username*=UTF-8''J%C, realm=\"r\", uri=\"u\", nonce=\"n\", "
-                   "response=\"r\"", &k), SIP_DIGEST_EVALUE);
+                   "response=\"r\"",
+                   &k),
+               SIP_DIGEST_EVALUE);
   CHECK_EQ_INT(pcr("Digest username=\"J\", username*=UTF-8''J, realm=\"r\", uri=\"u\", "
-                   "nonce=\"n\", response=\"r\"", &k), SIP_DIGEST_EVALUE);
+                   "nonce=\"n\", response=\"r\"",
+                   &k),
+               SIP_DIGEST_EVALUE);
 }
 
 TEST(parse_challenge_edge_cases) {
   sip_digest_challenge c;
   /* scheme case-insensitive, any order, escapes, unknown params kept */
   CHECK_EQ_INT(pch("dIgEsT nonce=\"n1\",ALGORITHM=sha-256-SESS,foo=bar, realm=\"a\\\"b\\\\c\","
-                   " x-ext=\"q v\"", &c), SIP_DIGEST_OK);
+                   " x-ext=\"q v\"",
+                   &c),
+               SIP_DIGEST_OK);
   CHECK_STR(c.scheme, "dIgEsT");
   CHECK_STR(c.realm, "a\"b\\c");
   CHECK_STR(c.nonce, "n1");
@@ -267,7 +284,8 @@ TEST(parse_challenge_edge_cases) {
   CHECK_EQ_INT(pch("Digest realm=r, nonce=n, foo=1, FOO=2", &c), SIP_DIGEST_EDUP);
   sip_digest_error e;
   const char *v = "Digest realm=r, nonce=n, algorithm=SHA-1";
-  CHECK_EQ_INT(sip_digest_parse_challenge(v, strlen(v), &c, scratch, sizeof scratch, &e), SIP_DIGEST_EALG);
+  CHECK_EQ_INT(sip_digest_parse_challenge(v, strlen(v), &c, scratch, sizeof scratch, &e),
+               SIP_DIGEST_EALG);
   CHECK(e.what && strstr(e.what, "algorithm"));
   CHECK_EQ_INT(e.off, 25);
   CHECK_EQ_INT(c.alg, SIP_DIGEST_UNKNOWN);
@@ -289,9 +307,19 @@ TEST(parse_challenge_edge_cases) {
 
   /* syntax */
   static const char *const bad[] = {
-    "", "   ", "\"Digest\" realm=r", "Digest realm=\"r, nonce=n", "Digest realm=r nonce=n",
-    "Digest realm=, nonce=n", "Digest realm=\"a\x01\", nonce=n", "Digest realm=\"a\\", "Digest realm",
-    "Digest =x", "Digest,realm=r,nonce=n", "Digest realm=r; nonce=n", "Digest realm=\"a\\\r\n b\", nonce=n",
+    "",
+    "   ",
+    "\"Digest\" realm=r",
+    "Digest realm=\"r, nonce=n",
+    "Digest realm=r nonce=n",
+    "Digest realm=, nonce=n",
+    "Digest realm=\"a\x01\", nonce=n",
+    "Digest realm=\"a\\",
+    "Digest realm",
+    "Digest =x",
+    "Digest,realm=r,nonce=n",
+    "Digest realm=r; nonce=n",
+    "Digest realm=\"a\\\r\n b\", nonce=n",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int rc = pch(bad[i], &c);
@@ -300,25 +328,36 @@ TEST(parse_challenge_edge_cases) {
   /* no scratch: a value that needs unescaping reports ESPACE, not a crash */
   v = "Digest realm=\"a\\\"b\", nonce=n";
   CHECK_EQ_INT(sip_digest_parse_challenge(v, strlen(v), &c, NULL, 0, NULL), SIP_DIGEST_ESPACE);
-  CHECK_EQ_INT(sip_digest_parse_challenge("Digest realm=r, nonce=n", 23, &c, NULL, 0, NULL), SIP_DIGEST_OK);
+  CHECK_EQ_INT(sip_digest_parse_challenge("Digest realm=r, nonce=n", 23, &c, NULL, 0, NULL),
+               SIP_DIGEST_OK);
 }
 
 TEST(parse_credentials_edge_cases) {
   sip_digest_credentials k;
-  static const struct { const char *v; int rc; } t[] = {
-    {"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:a@b\", response=\"x\"", SIP_DIGEST_OK},
+  static const struct {
+    const char *v;
+    int rc;
+  } t[] = {
+    {"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:a@b\", response=\"x\"",
+     SIP_DIGEST_OK},
     {"Digest realm=\"r\", nonce=\"n\", uri=\"u\", response=\"x\"", SIP_DIGEST_EMISSING},
     {"Digest username=\"u\", nonce=\"n\", uri=\"u\", response=\"x\"", SIP_DIGEST_EMISSING},
     {"Digest username=\"u\", realm=\"r\", uri=\"u\", response=\"x\"", SIP_DIGEST_EMISSING},
     {"Digest username=\"u\", realm=\"r\", nonce=\"n\", response=\"x\"", SIP_DIGEST_EMISSING},
     {"Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"u\"", SIP_DIGEST_EMISSING},
     /* RFC 2617 §3.2.2: qop needs cnonce and nc; -sess needs cnonce */
-    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, nc=00000001", SIP_DIGEST_EMISSING},
-    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, cnonce=c", SIP_DIGEST_EMISSING},
-    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, algorithm=MD5-sess", SIP_DIGEST_EMISSING},
-    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth-conf, cnonce=c, nc=00000001", SIP_DIGEST_EVALUE},
-    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, cnonce=c, nc=1", SIP_DIGEST_EVALUE},
-    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, cnonce=c, nc=0000000g", SIP_DIGEST_EVALUE},
+    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, nc=00000001",
+     SIP_DIGEST_EMISSING},
+    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, cnonce=c",
+     SIP_DIGEST_EMISSING},
+    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, algorithm=MD5-sess",
+     SIP_DIGEST_EMISSING},
+    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth-conf, cnonce=c, nc=00000001",
+     SIP_DIGEST_EVALUE},
+    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, cnonce=c, nc=1",
+     SIP_DIGEST_EVALUE},
+    {"Digest username=u, realm=r, nonce=n, uri=u, response=x, qop=auth, cnonce=c, nc=0000000g",
+     SIP_DIGEST_EVALUE},
     {"Digest username=u, realm=r, nonce=n, uri=u, response=x, username=v", SIP_DIGEST_EDUP},
     {"Digest username=u, realm=r, nonce=n, uri=u, response=x, algorithm=SHA-1", SIP_DIGEST_EALG},
     {"Digest username=u, realm=r, nonce=n, uri=u, response=x, Basic abc", SIP_DIGEST_ESYNTAX},
@@ -331,7 +370,9 @@ TEST(parse_credentials_edge_cases) {
   }
   /* nc keeps its text for hashing and its value for replay checks; userhash; extras */
   CHECK_EQ_INT(pcr("Digest username=\"u\",realm=\"r\",nonce=\"n\",uri=\"u\",response=\"x\","
-                   "qop=\"auth-int\",nc=0000001A,cnonce=\"c\",userhash=true,ipaddr=1", &k), SIP_DIGEST_OK);
+                   "qop=\"auth-int\",nc=0000001A,cnonce=\"c\",userhash=true,ipaddr=1",
+                   &k),
+               SIP_DIGEST_OK);
   CHECK_EQ_INT(k.nc, 26);
   CHECK_STR(k.nc_hex, "0000001A");
   CHECK_EQ_INT(k.qop, SIP_DIGEST_QOP_AUTH_INT);
@@ -382,7 +423,8 @@ TEST(build_and_parse_round_trip) {
       c.qop = q;
       sip_buf b = SIP_BUF_INIT;
       CHECK_EQ_INT(sip_digest_write_challenge(&b, &c), 0);
-      CHECK_EQ_INT(sip_digest_parse_challenge(b.p, b.n, &d, scratch, sizeof scratch, NULL), SIP_DIGEST_OK);
+      CHECK_EQ_INT(sip_digest_parse_challenge(b.p, b.n, &d, scratch, sizeof scratch, NULL),
+                   SIP_DIGEST_OK);
       CHECK_STR(d.realm, "Ex \"quoted\" \\ realm");
       CHECK_STR(d.nonce, "abc");
       CHECK_STR(d.opaque, "op");
@@ -401,8 +443,10 @@ TEST(build_and_parse_round_trip) {
   c.domain = c.charset = c.opaque = SIP_STR_NULL;
   c.realm = S("example.com");
   CHECK_EQ_INT(sip_digest_write_challenge(&b, &c), 0);
-  CHECK(b.n == strlen("Digest realm=\"example.com\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"") &&
-        memcmp(b.p, "Digest realm=\"example.com\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"", b.n) == 0);
+  CHECK(b.n ==
+          strlen("Digest realm=\"example.com\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"") &&
+        memcmp(b.p, "Digest realm=\"example.com\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"",
+               b.n) == 0);
   /* header injection is refused and leaves the buffer as it was */
   size_t before = b.n;
   c.realm = S("evil\r\nVia: x");
@@ -430,7 +474,8 @@ TEST(build_and_parse_round_trip) {
   k.extra[0].name = S("ext");
   k.extra[0].value = S("a b");
   CHECK_EQ_INT(sip_digest_write_credentials(&b, &k), 0);
-  CHECK_EQ_INT(sip_digest_parse_credentials(b.p, b.n, &k2, scratch, sizeof scratch, NULL), SIP_DIGEST_OK);
+  CHECK_EQ_INT(sip_digest_parse_credentials(b.p, b.n, &k2, scratch, sizeof scratch, NULL),
+               SIP_DIGEST_OK);
   CHECK_STR(k2.username, "J\xc3\xa4s\xc3\xb8n #$&|^ Doe");
   CHECK_EQ_INT(k2.alg, SIP_DIGEST_MD5_SESS);
   CHECK_EQ_INT(k2.nc, 2);
@@ -454,12 +499,14 @@ TEST(build_and_parse_round_trip) {
   CHECK_EQ_INT(i2.qop, SIP_DIGEST_QOP_AUTH);
   sip_buf_free(&b);
   CHECK_EQ_INT(sip_digest_parse_info("", 0, &i2, NULL, 0, NULL), SIP_DIGEST_OK);
-  CHECK_EQ_INT(sip_digest_parse_info("qop=auth, qop=auth", 18, &i2, NULL, 0, NULL), SIP_DIGEST_EDUP);
-  CHECK_EQ_INT(sip_digest_parse_info("Digest qop=auth", 15, &i2, NULL, 0, NULL), SIP_DIGEST_ESYNTAX);
+  CHECK_EQ_INT(sip_digest_parse_info("qop=auth, qop=auth", 18, &i2, NULL, 0, NULL),
+               SIP_DIGEST_EDUP);
+  CHECK_EQ_INT(sip_digest_parse_info("Digest qop=auth", 15, &i2, NULL, 0, NULL),
+               SIP_DIGEST_ESYNTAX);
 }
 
-static int client(const char *chv, const sip_digest_client *cl, sip_buf *b, sip_digest_credentials *k,
-                  const char **err) {
+static int client(const char *chv, const sip_digest_client *cl, sip_buf *b,
+                  sip_digest_credentials *k, const char **err) {
   sip_digest_challenge c;
   if (pch(chv, &c) != SIP_DIGEST_OK) return -2;
   static char sc2[4096];
@@ -482,7 +529,9 @@ TEST(client_credentials) {
   sip_digest_credentials k;
   /* RFC 7616 §3.9.1 end to end: auth chosen over auth-int, opaque echoed */
   CHECK_EQ_INT(client("Digest realm=\"" R7_REALM "\", qop=\"auth, auth-int\", algorithm=SHA-256, "
-                      "nonce=\"" R7_NONCE "\", opaque=\"" R7_OPAQUE "\"", &cl, &b, &k, &err), 0);
+                      "nonce=\"" R7_NONCE "\", opaque=\"" R7_OPAQUE "\"",
+                      &cl, &b, &k, &err),
+               0);
   CHECK_STR(k.response, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
   CHECK_STR(k.opaque, R7_OPAQUE);
   CHECK_STR(k.nc_hex, "00000001");
@@ -493,14 +542,17 @@ TEST(client_credentials) {
   /* auth-int when it is the only one offered */
   cl.body = S("hello");
   CHECK_EQ_INT(client("Digest realm=\"" R7_REALM "\", qop=\"auth-int\", algorithm=MD5, "
-                      "nonce=\"" R7_NONCE "\"", &cl, &b, &k, &err), 0);
+                      "nonce=\"" R7_NONCE "\"",
+                      &cl, &b, &k, &err),
+               0);
   CHECK_EQ_INT(k.qop, SIP_DIGEST_QOP_AUTH_INT);
   CHECK_STR(k.response, "1707eaf5c6ed1a8f6ff2e49286b06bc2");
   sip_buf_free(&b);
 
   /* RFC 2069: no qop, no cnonce, no nc */
   cl.body = SIP_STR_NULL;
-  CHECK_EQ_INT(client("Digest realm=\"" R7_REALM "\", nonce=\"" R7_NONCE "\"", &cl, &b, &k, &err), 0);
+  CHECK_EQ_INT(client("Digest realm=\"" R7_REALM "\", nonce=\"" R7_NONCE "\"", &cl, &b, &k, &err),
+               0);
   CHECK_EQ_INT(k.qop, SIP_DIGEST_QOP_NONE);
   CHECK(k.cnonce.p == NULL && k.nc_hex.p == NULL);
   sip_digest_input in;
@@ -510,8 +562,11 @@ TEST(client_credentials) {
   sip_buf_free(&b);
 
   /* userhash: the header carries H(user:realm); the response is over the real name */
-  CHECK_EQ_INT(client("Digest realm=\"" R7_REALM "\", qop=auth, algorithm=SHA-512-256, userhash=true, "
-                      "nonce=\"" R7_NONCE "\"", &cl, &b, &k, &err), 0);
+  CHECK_EQ_INT(
+    client("Digest realm=\"" R7_REALM "\", qop=auth, algorithm=SHA-512-256, userhash=true, "
+           "nonce=\"" R7_NONCE "\"",
+           &cl, &b, &k, &err),
+    0);
   CHECK_STR(k.username, "e2dfabd1a96ddf867710b653b6e6857d1f147086de7d7ef79dcd249859872570");
   CHECK_EQ_INT(k.userhash, 1);
   CHECK_STR(k.response, "430d05014cecc49cab6fbe03176d41a1da86cbfe24a16580e22aaad928d960d0");
@@ -540,12 +595,16 @@ TEST(client_credentials) {
   cl.ha1_alg = SIP_DIGEST_MD5;
   cl.cnonce = S(R7_CNONCE);
   cl.nc = 1;
-  CHECK_EQ_INT(client("Digest realm=\"" R7_REALM "\", qop=auth, algorithm=MD5-sess, nonce=\"" R7_NONCE "\"",
-                      &cl, &b, &k, &err), 0);
+  CHECK_EQ_INT(
+    client("Digest realm=\"" R7_REALM "\", qop=auth, algorithm=MD5-sess, nonce=\"" R7_NONCE "\"",
+           &cl, &b, &k, &err),
+    0);
   CHECK_STR(k.response, "e783283f46242139c486a698fec7211d");
   sip_buf_free(&b);
-  CHECK_EQ_INT(client("Digest realm=\"" R7_REALM "\", qop=auth, algorithm=SHA-256, nonce=\"" R7_NONCE "\"",
-                      &cl, &b, &k, &err), -1);
+  CHECK_EQ_INT(
+    client("Digest realm=\"" R7_REALM "\", qop=auth, algorithm=SHA-256, nonce=\"" R7_NONCE "\"",
+           &cl, &b, &k, &err),
+    -1);
   CHECK(err && strstr(err, "HA1"));
   /* nothing usable offered */
   cl.ha1 = SIP_STR_NULL;
@@ -585,12 +644,17 @@ TEST(nonce_valid_stale_invalid) {
   CHECK(strcmp(n, m) != 0); /* the random part */
   sip_str ns = cs(n);
   CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0), SIP_NONCE_VALID);
-  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 + 300), SIP_NONCE_VALID);
-  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 + 301), SIP_NONCE_STALE);
-  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 - 60), SIP_NONCE_VALID);
-  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 - 61), SIP_NONCE_STALE);
+  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 + 300),
+               SIP_NONCE_VALID);
+  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 + 301),
+               SIP_NONCE_STALE);
+  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 - 60),
+               SIP_NONCE_VALID);
+  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), ns, 300, t0 - 61),
+               SIP_NONCE_STALE);
   CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.org"), ns, 300, t0), SIP_NONCE_INVALID);
-  CHECK_EQ_INT(sip_digest_nonce_check("s3creT", 6, S("example.com"), ns, 300, t0), SIP_NONCE_INVALID);
+  CHECK_EQ_INT(sip_digest_nonce_check("s3creT", 6, S("example.com"), ns, 300, t0),
+               SIP_NONCE_INVALID);
   uint64_t issued = 0;
   CHECK_EQ_INT(sip_digest_nonce_time(ns, &issued), 0);
   CHECK(issued == t0);
@@ -599,12 +663,16 @@ TEST(nonce_valid_stale_invalid) {
   for (size_t i = 0; i < SIP_DIGEST_NONCE_LEN; i++) {
     memcpy(m, n, sizeof m);
     m[i] = m[i] == 'A' ? 'B' : 'A';
-    caught += sip_digest_nonce_check(secret, 6, S("example.com"), cs(m), 300, t0) == SIP_NONCE_INVALID;
+    caught +=
+      sip_digest_nonce_check(secret, 6, S("example.com"), cs(m), 300, t0) == SIP_NONCE_INVALID;
   }
   CHECK_EQ_INT(caught, SIP_DIGEST_NONCE_LEN);
-  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), sip_str_make(n, 63), 300, t0), SIP_NONCE_INVALID);
-  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), S(R7_NONCE), 300, t0), SIP_NONCE_INVALID);
-  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), SIP_STR_NULL, 300, t0), SIP_NONCE_INVALID);
+  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), sip_str_make(n, 63), 300, t0),
+               SIP_NONCE_INVALID);
+  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), S(R7_NONCE), 300, t0),
+               SIP_NONCE_INVALID);
+  CHECK_EQ_INT(sip_digest_nonce_check(secret, 6, S("example.com"), SIP_STR_NULL, 300, t0),
+               SIP_NONCE_INVALID);
   CHECK(sip_digest_nonce_new(secret, 0, S("r"), t0, m) < 0); /* an empty secret is refused */
 }
 
@@ -631,26 +699,34 @@ static int b64url_decode(const char *in, unsigned char *out) {
 TEST(nonce_mac_is_hmac_sha256_across_keys) {
   char longkey[100];
   memset(longkey, 'k', sizeof longkey);
-  const struct { const char *key; size_t n; } keys[] = {
-    {"alpha", 5}, {"beta-secret", 11}, {"alpha", 5}, {longkey, sizeof longkey}, {"alpha", 5}, {longkey, 64},
+  const struct {
+    const char *key;
+    size_t n;
+  } keys[] = {
+    {"alpha", 5}, {"beta-secret", 11}, {"alpha", 5}, {longkey, sizeof longkey},
+    {"alpha", 5}, {longkey, 64},
   };
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     char n[SIP_DIGEST_NONCE_LEN + 1];
     unsigned char raw[64], msg[16 + 11], want[32];
     unsigned int wn = 0;
-    CHECK_EQ_INT(sip_digest_nonce_new(keys[i].key, keys[i].n, S("example.com"), 1700000000u + i, n), 0);
+    CHECK_EQ_INT(sip_digest_nonce_new(keys[i].key, keys[i].n, S("example.com"), 1700000000u + i, n),
+                 0);
     CHECK_EQ_INT(b64url_decode(n, raw), 48);
     memcpy(msg, raw, 16);
     memcpy(msg + 16, "example.com", 11);
     CHECK(HMAC(EVP_sha256(), keys[i].key, (int)keys[i].n, msg, sizeof msg, want, &wn) != NULL);
     CHECK_EQ_INT(wn, 32);
     CHECK(memcmp(raw + 16, want, 32) == 0);
-    CHECK_EQ_INT(sip_digest_nonce_check(keys[i].key, keys[i].n, S("example.com"), cs(n), 300, 1700000000u + i),
-                 SIP_NONCE_VALID);
-    CHECK_EQ_INT(sip_digest_nonce_check(keys[(i + 1) % 6].key, keys[(i + 1) % 6].n, S("example.com"), cs(n), 300,
-                                        1700000000u + i),
-                 keys[(i + 1) % 6].n == keys[i].n && memcmp(keys[(i + 1) % 6].key, keys[i].key, keys[i].n) == 0
-                   ? SIP_NONCE_VALID : SIP_NONCE_INVALID);
+    CHECK_EQ_INT(
+      sip_digest_nonce_check(keys[i].key, keys[i].n, S("example.com"), cs(n), 300, 1700000000u + i),
+      SIP_NONCE_VALID);
+    CHECK_EQ_INT(
+      sip_digest_nonce_check(keys[(i + 1) % 6].key, keys[(i + 1) % 6].n, S("example.com"), cs(n),
+                             300, 1700000000u + i),
+      keys[(i + 1) % 6].n == keys[i].n && memcmp(keys[(i + 1) % 6].key, keys[i].key, keys[i].n) == 0
+        ? SIP_NONCE_VALID
+        : SIP_NONCE_INVALID);
   }
 }
 
@@ -662,7 +738,8 @@ TEST(replay_table) {
   CHECK_EQ_INT(sip_digest_replay_check(r, S("n1"), 10, 2), SIP_REPLAY_OK);
   CHECK_EQ_INT(sip_digest_replay_check(r, S("n1"), 10, 5), SIP_REPLAY_OK);
   CHECK_EQ_INT(sip_digest_replay_check(r, S("n1"), 10, 3), SIP_REPLAY_SEEN);
-  CHECK_EQ_INT(sip_digest_replay_check(r, S("n2"), 10, 3), SIP_REPLAY_OK); /* counts are per nonce */
+  CHECK_EQ_INT(sip_digest_replay_check(r, S("n2"), 10, 3),
+               SIP_REPLAY_OK); /* counts are per nonce */
   CHECK_EQ_INT(sip_digest_replay_check(r, S("n3"), 10, 0), SIP_REPLAY_SEEN);
   sip_digest_replay_free(r);
 

@@ -19,9 +19,19 @@ static sip_gate *gate(void) {
   ch[1] = ch[0];
   ch[1].alg = SIP_DIGEST_MD5;
   ch[1].opaque = SIP_STR_LIT("op");
-  static const sip_str hosts[] = {SIP_STR_LIT("example.com"), SIP_STR_LIT("127.0.0.1"), SIP_STR_LIT("[::1]")};
-  sip_gate_config c = {1u << SIP_M_REGISTER, 401, "Unauthorized", "WWW-Authenticate", SIP_H_AUTHORIZATION,
-                       SECRET, sizeof SECRET - 1, ch, 2, hosts, 3};
+  static const sip_str hosts[] = {SIP_STR_LIT("example.com"), SIP_STR_LIT("127.0.0.1"),
+                                  SIP_STR_LIT("[::1]")};
+  sip_gate_config c = {1u << SIP_M_REGISTER,
+                       401,
+                       "Unauthorized",
+                       "WWW-Authenticate",
+                       SIP_H_AUTHORIZATION,
+                       SECRET,
+                       sizeof SECRET - 1,
+                       ch,
+                       2,
+                       hosts,
+                       3};
   const char *err = "unset";
   sip_gate *g = sip_gate_new(&c, &err);
   CHECK(g != NULL);
@@ -73,7 +83,8 @@ TEST(answers_register_without_credentials_with_the_registrars_401) {
   CHECK_EQ_INT(r.status, 401);
   CHECK_STR(r.reason, "Unauthorized");
   /* §8.2.6.2: Via (with received and rport, RFC 3581 §4), From, To with a tag, Call-ID, CSeq */
-  CHECK_STR(r.hdr[0].value, "SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bKgate1;received=192.0.2.9;rport=40000");
+  CHECK_STR(r.hdr[0].value,
+            "SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bKgate1;received=192.0.2.9;rport=40000");
   CHECK_STR(r.from.tag, "a1");
   CHECK(r.to.tag.n == SIP_TAG_LEN);
   CHECK_STR(r.call_id, "gate-1@10.0.0.7");
@@ -86,14 +97,16 @@ TEST(answers_register_without_credentials_with_the_registrars_401) {
   for (int i = 0; i < 2 && h; i++) {
     sip_digest_challenge c;
     char scratch[512];
-    CHECK_EQ_INT(sip_digest_parse_challenge(h->value.p, h->value.n, &c, scratch, sizeof scratch, NULL), 0);
+    CHECK_EQ_INT(
+      sip_digest_parse_challenge(h->value.p, h->value.n, &c, scratch, sizeof scratch, NULL), 0);
     CHECK_STR(c.realm, "example.com");
     CHECK_EQ_INT(c.alg, i == 0 ? SIP_DIGEST_SHA256 : SIP_DIGEST_MD5);
     CHECK_EQ_INT(c.qop, SIP_DIGEST_QOP_AUTH);
     CHECK_EQ_INT(c.stale, 0);
     if (i == 1) CHECK_STR(c.opaque, "op");
     else CHECK(c.opaque.p == NULL);
-    CHECK_EQ_INT(sip_digest_nonce_check(SECRET, sizeof SECRET - 1, c.realm, c.nonce, 300, NOW + 1), SIP_NONCE_VALID);
+    CHECK_EQ_INT(sip_digest_nonce_check(SECRET, sizeof SECRET - 1, c.realm, c.nonce, 300, NOW + 1),
+                 SIP_NONCE_VALID);
     nonces[i] = c.nonce;
     h = h->next != SIP_NO_HDR ? &r.hdr[h->next] : NULL;
   }
@@ -122,8 +135,9 @@ TEST(answers_register_without_credentials_with_the_registrars_401) {
 
 TEST(serves_its_hosts_case_insensitively_ipv6_with_or_without_brackets) {
   sip_gate *g = gate();
-  const char *ruris[] = {"sip:EXAMPLE.com", "sips:example.com:5061", "sip:127.0.0.1:5060;transport=udp",
-                         "sip:[::1]:5060", "sip:alice@example.com"};
+  const char *ruris[] = {"sip:EXAMPLE.com", "sips:example.com:5061",
+                         "sip:127.0.0.1:5060;transport=udp", "sip:[::1]:5060",
+                         "sip:alice@example.com"};
   for (size_t i = 0; i < sizeof ruris / sizeof *ruris; i++) {
     sip_buf out = SIP_BUF_INIT;
     if (ask(g, reg(ruris[i], ""), &out) != 1) FAILF("%s not answered", ruris[i]);
@@ -134,17 +148,23 @@ TEST(serves_its_hosts_case_insensitively_ipv6_with_or_without_brackets) {
 
 TEST(leaves_to_the_tu_every_request_another_rule_may_answer) {
   sip_gate *g = gate();
-  struct { const char *ruri, *extra, *why; } cases[] = {
-      {"sip:example.net", "", "another domain (§10.3 step 1)"},
-      {"sip:127.0.0.2", "", "another address"},
-      {"tel:+15551234", "", "not a SIP URI (416, §16.3 step 2)"},
-      {"sip:example.com", "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", "
-                          "uri=\"sip:example.com\", response=\"00\"\r\n", "credentials to verify (§22.4)"},
-      {"sip:example.com", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", "credentials of another scheme"},
-      {"sip:example.com", "Route: <sip:127.0.0.1;lr>\r\n", "a route set (§16.4)"},
-      {"sip:example.com", "Proxy-Require: foo\r\n", "Proxy-Require (420, §16.3 step 5)"},
-      {"sip:example.com", "Require: path\r\n", "Require (§10.3 step 2)"},
-      {"sip:example.com", "Via: SIP/2.0/UDP 10.0.0.8;branch=z9hG4bKlower\r\n", "two Vias (loops, §16.3 step 4)"},
+  struct {
+    const char *ruri, *extra, *why;
+  } cases[] = {
+    {"sip:example.net", "", "another domain (§10.3 step 1)"},
+    {"sip:127.0.0.2", "", "another address"},
+    {"tel:+15551234", "", "not a SIP URI (416, §16.3 step 2)"},
+    {"sip:example.com",
+     "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", "
+     "uri=\"sip:example.com\", response=\"00\"\r\n",
+     "credentials to verify (§22.4)"},
+    {"sip:example.com", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n",
+     "credentials of another scheme"},
+    {"sip:example.com", "Route: <sip:127.0.0.1;lr>\r\n", "a route set (§16.4)"},
+    {"sip:example.com", "Proxy-Require: foo\r\n", "Proxy-Require (420, §16.3 step 5)"},
+    {"sip:example.com", "Require: path\r\n", "Require (§10.3 step 2)"},
+    {"sip:example.com", "Via: SIP/2.0/UDP 10.0.0.8;branch=z9hG4bKlower\r\n",
+     "two Vias (loops, §16.3 step 4)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     sip_buf out = SIP_BUF_INIT;
@@ -177,8 +197,17 @@ TEST(refuses_a_config_it_cannot_answer_with) {
   ch.realm = SIP_STR_LIT("example.com");
   ch.alg = SIP_DIGEST_MD5;
   sip_str host = SIP_STR_LIT("example.com");
-  sip_gate_config c = {1u << SIP_M_REGISTER, 401, NULL, "WWW-Authenticate", SIP_H_AUTHORIZATION,
-                       SECRET, sizeof SECRET - 1, &ch, 1, &host, 1};
+  sip_gate_config c = {1u << SIP_M_REGISTER,
+                       401,
+                       NULL,
+                       "WWW-Authenticate",
+                       SIP_H_AUTHORIZATION,
+                       SECRET,
+                       sizeof SECRET - 1,
+                       &ch,
+                       1,
+                       &host,
+                       1};
   const char *err = NULL;
   sip_gate *g = sip_gate_new(&c, &err);
   CHECK(g != NULL);

@@ -28,13 +28,29 @@ TEST(s7_3_names_are_case_insensitive_and_round_trip) {
 }
 
 TEST(s7_3_3_compact_forms) {
-  static const struct { char c; sip_hdr_id id; } t[] = {
-    {'i', SIP_H_CALL_ID}, {'m', SIP_H_CONTACT}, {'e', SIP_H_CONTENT_ENCODING},
-    {'l', SIP_H_CONTENT_LENGTH}, {'c', SIP_H_CONTENT_TYPE}, {'f', SIP_H_FROM},
-    {'s', SIP_H_SUBJECT}, {'k', SIP_H_SUPPORTED}, {'t', SIP_H_TO}, {'v', SIP_H_VIA},
-    {'o', SIP_H_EVENT}, {'u', SIP_H_ALLOW_EVENTS}, {'r', SIP_H_REFER_TO}, {'b', SIP_H_REFERRED_BY},
-    {'x', SIP_H_SESSION_EXPIRES}, {'a', SIP_H_ACCEPT_CONTACT}, {'j', SIP_H_REJECT_CONTACT},
-    {'d', SIP_H_REQUEST_DISPOSITION}, {'y', SIP_H_IDENTITY},
+  static const struct {
+    char c;
+    sip_hdr_id id;
+  } t[] = {
+    {'i', SIP_H_CALL_ID},
+    {'m', SIP_H_CONTACT},
+    {'e', SIP_H_CONTENT_ENCODING},
+    {'l', SIP_H_CONTENT_LENGTH},
+    {'c', SIP_H_CONTENT_TYPE},
+    {'f', SIP_H_FROM},
+    {'s', SIP_H_SUBJECT},
+    {'k', SIP_H_SUPPORTED},
+    {'t', SIP_H_TO},
+    {'v', SIP_H_VIA},
+    {'o', SIP_H_EVENT},
+    {'u', SIP_H_ALLOW_EVENTS},
+    {'r', SIP_H_REFER_TO},
+    {'b', SIP_H_REFERRED_BY},
+    {'x', SIP_H_SESSION_EXPIRES},
+    {'a', SIP_H_ACCEPT_CONTACT},
+    {'j', SIP_H_REJECT_CONTACT},
+    {'d', SIP_H_REQUEST_DISPOSITION},
+    {'y', SIP_H_IDENTITY},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     char lo = t[i].c, up = (char)(t[i].c - 32);
@@ -186,8 +202,9 @@ TEST(s20_15_media_type) {
 TEST(s20_42_via_fields) {
   sip_via v;
   const char *err = NULL, *at = NULL;
-  const char *s = "SIP/2.0/UDP 192.168.2.161:8021;rport;branch=z9hG4bK3997518011;received=192.0.2.1"
-                  ";maddr=224.2.0.1;ttl=16;x=y";
+  const char *s =
+    "SIP/2.0/UDP 192.168.2.161:8021;rport;branch=z9hG4bK3997518011;received=192.0.2.1"
+    ";maddr=224.2.0.1;ttl=16;x=y";
   CHECK(sip_parse_via(s, strlen(s), &v, &err, &at) == 0);
   CHECK_STR(v.proto, "SIP");
   CHECK_STR(v.version, "2.0");
@@ -199,7 +216,8 @@ TEST(s20_42_via_fields) {
   CHECK_STR(v.received, "192.0.2.1");
   CHECK_STR(v.maddr, "224.2.0.1");
   CHECK_EQ_INT(v.ttl, 16);
-  CHECK_STR(v.params, "rport;branch=z9hG4bK3997518011;received=192.0.2.1;maddr=224.2.0.1;ttl=16;x=y");
+  CHECK_STR(v.params,
+            "rport;branch=z9hG4bK3997518011;received=192.0.2.1;maddr=224.2.0.1;ttl=16;x=y");
 }
 
 TEST(s20_42_via_defaults_when_absent) {
@@ -216,7 +234,8 @@ TEST(s20_42_via_defaults_when_absent) {
 TEST(rfc3581_rport_with_value) {
   sip_via v;
   const char *err, *at;
-  CHECK(sip_parse_via(S("SIP/2.0/UDP h.example.com;rport=5061;branch=z9hG4bK1"), &v, &err, &at) == 0);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP h.example.com;rport=5061;branch=z9hG4bK1"), &v, &err, &at) ==
+        0);
   CHECK_EQ_INT(v.rport, 5061);
   CHECK(sip_parse_via(S("SIP/2.0/UDP h.example.com;rport=x"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP h.example.com;rport=70000"), &v, &err, &at) == -1);
@@ -244,15 +263,19 @@ TEST(rfc4475_3_1_1_1_via_lws_everywhere) {
 TEST(rfc5118_via_ipv6_sent_by_and_received) {
   sip_via v;
   const char *err, *at;
-  CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3-111"), &v, &err, &at) == 0);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3-111"), &v, &err, &at) ==
+        0);
   CHECK_STR(v.host, "[2001:db8::9:1]");
   CHECK_EQ_INT(v.port, 6050);
-  CHECK(sip_parse_via(S("SIP/2.0/UDP [::ffff:192.0.2.10]:19823;branch=z9hG4bKbh19"), &v, &err, &at) == 0);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP [::ffff:192.0.2.10]:19823;branch=z9hG4bKbh19"), &v, &err,
+                      &at) == 0);
   CHECK_STR(v.host, "[::ffff:192.0.2.10]");
   /* §4.5: received without and with brackets */
-  CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3"), &v, &err, &at) == 0);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3"),
+                      &v, &err, &at) == 0);
   CHECK_STR(v.received, "2001:db8::9:255");
-  CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z"), &v, &err, &at) == 0);
+  CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z"), &v,
+                      &err, &at) == 0);
   CHECK_STR(v.received, "[2001:db8::9:255]");
   CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8:::1];branch=z"), &v, &err, &at) == -1);
   CHECK(sip_parse_via(S("SIP/2.0/UDP [2001:db8::1;branch=z"), &v, &err, &at) == -1);
@@ -338,7 +361,8 @@ TEST(rfc4475_3_2_1_empty_branch_after_cookie_parses) {
 TEST(rfc4475_3_1_1_10_unknown_transports) {
   sip_via v;
   const char *err, *at;
-  CHECK(sip_parse_via(S("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en"), &v, &err, &at) == 0);
+  CHECK(sip_parse_via(S("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en"), &v, &err, &at) ==
+        0);
   CHECK_STR(v.transport, "UNKNOWN");
   CHECK(sip_parse_via(S("sip/2.0/sctp t2.example.com"), &v, &err, &at) == 0);
   CHECK_STR(v.proto, "sip");
@@ -350,7 +374,8 @@ TEST(rfc4475_3_1_1_10_unknown_transports) {
 TEST(s20_10_name_addr_with_quoted_display_and_tag) {
   sip_addr a;
   const char *err, *at;
-  const char *s = "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8";
+  const char *s =
+    "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8";
   CHECK(sip_parse_addr(s, strlen(s), &a, &err, &at) == 0);
   CHECK(a.display_quoted);
   CHECK_STR(a.display, "J Rosenberg \\\\\\\"");
@@ -393,7 +418,8 @@ TEST(s20_10_addr_spec_uri_ends_at_semicolon) {
   CHECK_STR(a.uri, "sip:+19725552222@gw1.example.net");
   CHECK_STR(a.params, "unknownparam");
   /* §3.1.1.1: LWS before the ';' */
-  CHECK(sip_parse_addr(S("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n"), &a, &err, &at) == 0);
+  CHECK(sip_parse_addr(S("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n"), &a, &err,
+                       &at) == 0);
   CHECK_STR(a.uri, "sip:vivekg@chair-dnrc.example.com");
   CHECK_STR(a.tag, "1918181833n");
   /* §3.3.13: in brackets the param belongs to the URI */
@@ -410,7 +436,8 @@ TEST(rfc4475_3_1_2_13_question_mark_needs_brackets) {
   CHECK(at == s + 20);
   CHECK(err && strstr(err, "'?'"));
   /* §3.3.14: fine in brackets */
-  CHECK(sip_parse_addr(S("<sip:user@example.com?Route=%3Csip:sip.example.com%3E>"), &a, &err, &at) == 0);
+  CHECK(sip_parse_addr(S("<sip:user@example.com?Route=%3Csip:sip.example.com%3E>"), &a, &err,
+                       &at) == 0);
 }
 
 TEST(rfc4475_3_1_2_14_no_spaces_inside_brackets) {
@@ -489,7 +516,9 @@ TEST(s20_10_contact_star) {
 TEST(s20_30_s20_34_route_needs_name_addr) {
   sip_addr a;
   const char *err = NULL, *at;
-  CHECK(sip_parse_addr_hdr(SIP_H_ROUTE, S("<sip:services.example.com;lr;unknownwith=value;unknown-no-value>"), &a, &err, &at) == 0);
+  CHECK(sip_parse_addr_hdr(SIP_H_ROUTE,
+                           S("<sip:services.example.com;lr;unknownwith=value;unknown-no-value>"),
+                           &a, &err, &at) == 0);
   CHECK_STR(a.uri, "sip:services.example.com;lr;unknownwith=value;unknown-no-value");
   CHECK(sip_parse_addr_hdr(SIP_H_RECORD_ROUTE, S("sip:p.example.com;lr"), &a, &err, &at) == -1);
   CHECK(err && strstr(err, "Record-Route header"));
@@ -528,7 +557,8 @@ TEST(s20_16_cseq_syntax) {
   uint32_t n;
   sip_str m;
   const char *err, *at;
-  CHECK(sip_parse_cseq(S(" 139122385 !interesting-Method0123456789_*+`.%indeed'~ "), &n, &m, &err, &at) == 0);
+  CHECK(sip_parse_cseq(S(" 139122385 !interesting-Method0123456789_*+`.%indeed'~ "), &n, &m, &err,
+                       &at) == 0);
   CHECK_STR(m, "!interesting-Method0123456789_*+`.%indeed'~");
   CHECK(sip_parse_cseq(S("1"), &n, &m, &err, &at) == -1);
   CHECK(sip_parse_cseq(S("1INVITE"), &n, &m, &err, &at) == -1);

@@ -70,13 +70,13 @@ static long off_of(const char *needle) {
   return -1;
 }
 
-#define REQ_HDRS                                                                                  \
-  "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n"                                  \
-  "Max-Forwards: 70\r\n"                                                                           \
-  "To: Bob <sip:bob@biloxi.com>\r\n"                                                               \
-  "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"                                         \
-  "Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n"                                                   \
-  "CSeq: 314159 INVITE\r\n"                                                                        \
+#define REQ_HDRS                                                  \
+  "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n" \
+  "Max-Forwards: 70\r\n"                                          \
+  "To: Bob <sip:bob@biloxi.com>\r\n"                              \
+  "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"        \
+  "Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n"                  \
+  "CSeq: 314159 INVITE\r\n"                                       \
   "Contact: <sip:alice@pc33.atlanta.com>\r\n"
 
 static const char invite[] = "INVITE sip:bob@biloxi.com SIP/2.0\r\n" REQ_HDRS
@@ -85,14 +85,15 @@ static const char invite[] = "INVITE sip:bob@biloxi.com SIP/2.0\r\n" REQ_HDRS
                              "\r\n"
                              "v=0\n";
 
-static const char ok200[] = "SIP/2.0 200 OK\r\n"
-                            "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds;received=192.0.2.1\r\n"
-                            "To: Bob <sip:bob@biloxi.com>;tag=a6c85cf\r\n"
-                            "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
-                            "Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n"
-                            "CSeq: 314159 INVITE\r\n"
-                            "Content-Length: 0\r\n"
-                            "\r\n";
+static const char ok200[] =
+  "SIP/2.0 200 OK\r\n"
+  "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds;received=192.0.2.1\r\n"
+  "To: Bob <sip:bob@biloxi.com>;tag=a6c85cf\r\n"
+  "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+  "Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n"
+  "CSeq: 314159 INVITE\r\n"
+  "Content-Length: 0\r\n"
+  "\r\n";
 
 /* ---- start line ------------------------------------------------------------------------------ */
 
@@ -128,7 +129,8 @@ TEST(rfc4475_3_1_1_13_empty_reason_phrase) {
 }
 
 TEST(rfc4475_3_1_1_12_utf8_reason_phrase) {
-  CHECK_EQ_INT(parse("SIP/2.0 200 = 2**3 * 5**2 \xd0\xbd\xd0\xbe \xd1\x81\xd1\x82\xd0\xbe\r\n\r\n"), 0);
+  CHECK_EQ_INT(parse("SIP/2.0 200 = 2**3 * 5**2 \xd0\xbd\xd0\xbe \xd1\x81\xd1\x82\xd0\xbe\r\n\r\n"),
+               0);
   CHECK_STR(M.reason, "= 2**3 * 5**2 \xd0\xbd\xd0\xbe \xd1\x81\xd1\x82\xd0\xbe");
   CHECK_EQ_INT(parse("SIP/2.0 200 O\x01K\r\n\r\n"), -1);
 }
@@ -221,7 +223,8 @@ TEST(rfc4475_3_1_2_7_brackets_around_request_uri) {
 }
 
 TEST(rfc4475_3_1_2_11_s19_1_1_no_headers_in_request_uri) {
-  CHECK_EQ_INT(parse("INVITE sip:user@example.com?Route=%3Csip:example.com%3E SIP/2.0\r\n\r\n"), -1);
+  CHECK_EQ_INT(parse("INVITE sip:user@example.com?Route=%3Csip:example.com%3E SIP/2.0\r\n\r\n"),
+               -1);
   CHECK_EQ_INT(M.err.status, 400);
   CHECK(strstr(M.err.what, "headers") != NULL);
 }
@@ -237,7 +240,8 @@ TEST(rfc4475_3_3_2_any_scheme_in_request_uri) {
 
 TEST(s7_1_method_is_any_token) {
   CHECK_EQ_INT(parse("!interesting-Method0123456789_*+`.%indeed'~ sip:a@example.com SIP/2.0\r\n"
-                     "CSeq: 1 !interesting-Method0123456789_*+`.%indeed'~\r\n\r\n"), 0);
+                     "CSeq: 1 !interesting-Method0123456789_*+`.%indeed'~\r\n\r\n"),
+               0);
   CHECK_STR(M.method, "!interesting-Method0123456789_*+`.%indeed'~");
   CHECK_EQ_INT(M.method_id, SIP_M_OTHER);
 }
@@ -268,7 +272,8 @@ TEST(s7_3_1_index_names_values_ids_lines) {
 
 TEST(s7_3_1_hcolon_allows_whitespace_before_colon) {
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nVia  : SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-                     "Content-Length\t : 0\r\nX-A:b\r\nX-B:\r\n\r\n"), 0);
+                     "Content-Length\t : 0\r\nX-A:b\r\nX-B:\r\n\r\n"),
+               0);
   CHECK_STR(M.hdr[0].name, "Via");
   CHECK_STR(M.via.host, "h");
   CHECK_STR(M.hdr[1].name, "Content-Length");
@@ -282,7 +287,8 @@ TEST(s7_3_1_line_folding_keeps_bytes_and_flags) {
                      "Subject: I know you're there,\r\n pick up the phone\r\n\tand talk to me!\r\n"
                      "Route:\r\n <sip:services.example.com;lr>\r\n"
                      "NewFangledHeader:   newfangled value\r\n continued newfangled value\r\n"
-                     "\r\n"), 0);
+                     "\r\n"),
+               0);
   CHECK_EQ_INT(M.nhdr, 3);
   CHECK_STR(M.hdr[0].value, "I know you're there,\r\n pick up the phone\r\n\tand talk to me!");
   CHECK(M.hdr[0].flags & SIP_HF_FOLDED);
@@ -294,31 +300,52 @@ TEST(s7_3_1_line_folding_keeps_bytes_and_flags) {
 }
 
 TEST(s7_3_3_compact_forms_in_a_message) {
-  CHECK_EQ_INT(parse("INVITE sip:a@b SIP/2.0\r\n"
-                     "v: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:a@b>;tag=1\r\nt: <sip:c@d>\r\n"
-                     "i: abc@h\r\nm: <sip:a@h>\r\nc: text/plain\r\nk: 100rel\r\ns: hi\r\n"
-                     "e: gzip\r\no: presence\r\nu: presence\r\nr: <sip:x@y>\r\nb: <sip:z@y>\r\n"
-                     "x: 1800\r\na: *;audio\r\nj: *;video\r\nd: proxy\r\ny: abc\r\nCSeq: 1 INVITE\r\n"
-                     "l: 3\r\n\r\nabc"), 0);
+  CHECK_EQ_INT(
+    parse("INVITE sip:a@b SIP/2.0\r\n"
+          "v: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:a@b>;tag=1\r\nt: <sip:c@d>\r\n"
+          "i: abc@h\r\nm: <sip:a@h>\r\nc: text/plain\r\nk: 100rel\r\ns: hi\r\n"
+          "e: gzip\r\no: presence\r\nu: presence\r\nr: <sip:x@y>\r\nb: <sip:z@y>\r\n"
+          "x: 1800\r\na: *;audio\r\nj: *;video\r\nd: proxy\r\ny: abc\r\nCSeq: 1 INVITE\r\n"
+          "l: 3\r\n\r\nabc"),
+    0);
   static const sip_hdr_id want[] = {
-    SIP_H_VIA, SIP_H_FROM, SIP_H_TO, SIP_H_CALL_ID, SIP_H_CONTACT, SIP_H_CONTENT_TYPE,
-    SIP_H_SUPPORTED, SIP_H_SUBJECT, SIP_H_CONTENT_ENCODING, SIP_H_EVENT, SIP_H_ALLOW_EVENTS,
-    SIP_H_REFER_TO, SIP_H_REFERRED_BY, SIP_H_SESSION_EXPIRES, SIP_H_ACCEPT_CONTACT,
-    SIP_H_REJECT_CONTACT, SIP_H_REQUEST_DISPOSITION, SIP_H_IDENTITY, SIP_H_CSEQ, SIP_H_CONTENT_LENGTH,
+    SIP_H_VIA,
+    SIP_H_FROM,
+    SIP_H_TO,
+    SIP_H_CALL_ID,
+    SIP_H_CONTACT,
+    SIP_H_CONTENT_TYPE,
+    SIP_H_SUPPORTED,
+    SIP_H_SUBJECT,
+    SIP_H_CONTENT_ENCODING,
+    SIP_H_EVENT,
+    SIP_H_ALLOW_EVENTS,
+    SIP_H_REFER_TO,
+    SIP_H_REFERRED_BY,
+    SIP_H_SESSION_EXPIRES,
+    SIP_H_ACCEPT_CONTACT,
+    SIP_H_REJECT_CONTACT,
+    SIP_H_REQUEST_DISPOSITION,
+    SIP_H_IDENTITY,
+    SIP_H_CSEQ,
+    SIP_H_CONTENT_LENGTH,
   };
   CHECK_EQ_INT(M.nhdr, sizeof want / sizeof want[0]);
-  for (unsigned i = 0; i < M.nhdr && i < sizeof want / sizeof want[0]; i++) CHECK_EQ_INT(M.hdr[i].id, want[i]);
+  for (unsigned i = 0; i < M.nhdr && i < sizeof want / sizeof want[0]; i++)
+    CHECK_EQ_INT(M.hdr[i].id, want[i]);
   CHECK_STR(M.call_id, "abc@h");
   CHECK_STR(M.body, "abc");
 }
 
 TEST(s7_3_1_list_values_split_outside_quotes_and_brackets) {
-  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\n"
-                     "Via: SIP/2.0/UDP a;branch=z9hG4bK1 , SIP/2.0/TCP b;branch=z9hG4bK2\r\n"
-                     "Contact: \"Doe, John\" <sip:j,k@h;x=a>;q=0.5, \"q\\\",\" <sip:k@h>\r\n"
-                     "Accept: application/sdp, application/pkcs7-mime,\r\n        multipart/mixed\r\n"
-                     "Allow: INVITE,ACK,OPTIONS\r\n"
-                     "\r\n"), 0);
+  CHECK_EQ_INT(
+    parse("OPTIONS sip:a@b SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP a;branch=z9hG4bK1 , SIP/2.0/TCP b;branch=z9hG4bK2\r\n"
+          "Contact: \"Doe, John\" <sip:j,k@h;x=a>;q=0.5, \"q\\\",\" <sip:k@h>\r\n"
+          "Accept: application/sdp, application/pkcs7-mime,\r\n        multipart/mixed\r\n"
+          "Allow: INVITE,ACK,OPTIONS\r\n"
+          "\r\n"),
+    0);
   CHECK_EQ_INT(M.count[SIP_H_VIA], 2);
   CHECK_STR(M.hdr[0].value, "SIP/2.0/UDP a;branch=z9hG4bK1");
   CHECK_STR(M.hdr[1].value, "SIP/2.0/TCP b;branch=z9hG4bK2");
@@ -337,9 +364,10 @@ TEST(s7_3_1_list_values_split_outside_quotes_and_brackets) {
 }
 
 TEST(rfc4475_3_1_2_1_empty_list_elements_are_400) {
-  const char *msg = "INVITE sip:user@example.com SIP/2.0\r\n"
-                    "Via: SIP/2.0/UDP 192.0.2.15;;,;,,\r\n"
-                    "CSeq: 8 INVITE\r\n\r\n";
+  const char *msg =
+    "INVITE sip:user@example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.15;;,;,,\r\n"
+    "CSeq: 8 INVITE\r\n\r\n";
   CHECK_EQ_INT(parse(msg), -1);
   CHECK_EQ_INT(M.err.status, 400);
   CHECK_EQ_INT(M.nhdr, 5); /* the index is complete */
@@ -367,7 +395,8 @@ TEST(unknown_and_auth_headers_are_never_split) {
                      "UnknownHeaderWithUnusualValue: ;;,,;;,;\r\n"
                      "Authorization: Digest username=\"a\", realm=\"b\", nonce=\"c\"\r\n"
                      "WWW-Authenticate: Digest realm=\"b\", qop=\"auth,auth-int\"\r\n"
-                     "\r\n"), 0);
+                     "\r\n"),
+               0);
   CHECK_EQ_INT(M.nhdr, 3);
   CHECK_STR(M.hdr[0].value, ";;,,;;,;");
   CHECK_EQ_INT(M.hdr[1].id, SIP_H_AUTHORIZATION);
@@ -376,7 +405,8 @@ TEST(unknown_and_auth_headers_are_never_split) {
 TEST(index_chains_first_count_next) {
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\n"
                      "Via: SIP/2.0/UDP a\r\nX-1: one\r\nv: SIP/2.0/UDP b, SIP/2.0/UDP c\r\n"
-                     "x-2: two\r\nVIA: SIP/2.0/UDP d\r\n\r\n"), 0);
+                     "x-2: two\r\nVIA: SIP/2.0/UDP d\r\n\r\n"),
+               0);
   CHECK_EQ_INT(M.count[SIP_H_VIA], 4);
   CHECK_EQ_INT(M.count[SIP_H_OTHER], 2);
   CHECK_EQ_INT(M.first[SIP_H_VIA], 0);
@@ -408,7 +438,9 @@ TEST(s7_3_1_header_name_must_be_a_token_with_colon) {
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\n: x\r\n\r\n"), -1);
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\n continued\r\n\r\n"), -1);
   CHECK(strstr(M.err.what, "continuation") != NULL);
-  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nV\xc3\xad" "a: x\r\n\r\n"), -1);
+  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nV\xc3\xad"
+                     "a: x\r\n\r\n"),
+               -1);
 }
 
 TEST(s7_5_lines_end_in_crlf) {
@@ -454,10 +486,10 @@ TEST(s20_42_s20_10_delimiters_found_first_still_give_the_grammars_fields) {
     const char *via, *host, *branch, *received, *params;
     int port, rport;
   } vias[] = {
-      {"SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK2;received=192.0.2.2;ttl=9", "192.0.2.1",
-       "z9hG4bK2", "192.0.2.2", "rport;branch=z9hG4bK2;received=192.0.2.2;ttl=9", 0, 0},
-      {"SIP/2.0/UDP h.example.com:5060;x=\"a;b\";branch=z9hG4bK1;rport=7", "h.example.com",
-       "z9hG4bK1", NULL, "x=\"a;b\";branch=z9hG4bK1;rport=7", 5060, 7},
+    {"SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK2;received=192.0.2.2;ttl=9", "192.0.2.1",
+     "z9hG4bK2", "192.0.2.2", "rport;branch=z9hG4bK2;received=192.0.2.2;ttl=9", 0, 0},
+    {"SIP/2.0/UDP h.example.com:5060;x=\"a;b\";branch=z9hG4bK1;rport=7", "h.example.com",
+     "z9hG4bK1", NULL, "x=\"a;b\";branch=z9hG4bK1;rport=7", 5060, 7},
   };
   char msg[512];
   for (size_t i = 0; i < sizeof vias / sizeof vias[0]; i++) {
@@ -468,10 +500,8 @@ TEST(s20_42_s20_10_delimiters_found_first_still_give_the_grammars_fields) {
     CHECK_EQ_INT(M.via.port, vias[i].port);
     CHECK_EQ_INT(M.via.rport, vias[i].rport);
     CHECK_STR(M.via.branch, vias[i].branch);
-    if (vias[i].received)
-      CHECK_STR(M.via.received, vias[i].received);
-    else
-      CHECK(M.via.received.p == NULL);
+    if (vias[i].received) CHECK_STR(M.via.received, vias[i].received);
+    else CHECK(M.via.received.p == NULL);
     CHECK_STR(M.via.params, vias[i].params);
   }
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\n"
@@ -489,13 +519,12 @@ TEST(s20_42_s20_10_delimiters_found_first_still_give_the_grammars_fields) {
   static const struct {
     const char *line, *hdr;
   } bad[] = {
-      {"From: \"a<b\" sip:a@b.c;tag=1", "From"},
-      {"Via: SIP/2.0/UDP h.example.com;branch=z;=x", "Via"},
-      {"To: <sip:@h.example.com>", "To"},
+    {"From: \"a<b\" sip:a@b.c;tag=1", "From"},
+    {"Via: SIP/2.0/UDP h.example.com;branch=z;=x", "Via"},
+    {"To: <sip:@h.example.com>", "To"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    snprintf(msg, sizeof msg, "OPTIONS sip:a@b SIP/2.0\r\n%s\r\nCall-ID: c@h\r\n\r\n",
-             bad[i].line);
+    snprintf(msg, sizeof msg, "OPTIONS sip:a@b SIP/2.0\r\n%s\r\nCall-ID: c@h\r\n\r\n", bad[i].line);
     CHECK_EQ_INT(parse(msg), -1);
     CHECK(strstr(M.err.what, bad[i].hdr) != NULL);
   }
@@ -525,7 +554,8 @@ TEST(s8_1_1_5_cseq_method_matches_request) {
   CHECK_EQ_INT(parse("SIP/2.0 200 OK\r\nCSeq: 8 REGISTER\r\n\r\n"), 0);
   CHECK_EQ_INT(M.cseq_method_id, SIP_M_REGISTER);
   /* RFC 4475 §3.1.2.5: a huge CSeq in a response is an error too */
-  CHECK_EQ_INT(parse("SIP/2.0 503 Service Unavailable\r\nCSeq: 9292394834772304023312 OPTIONS\r\n\r\n"), -1);
+  CHECK_EQ_INT(
+    parse("SIP/2.0 503 Service Unavailable\r\nCSeq: 9292394834772304023312 OPTIONS\r\n\r\n"), -1);
   CHECK(strstr(M.err.what, "CSeq") != NULL);
 }
 
@@ -545,7 +575,8 @@ TEST(s20_14_content_length_is_one_decimal) {
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\nabc"), -1);
   CHECK(strstr(M.err.what, "Content-Length") != NULL);
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: five\r\n\r\nabc"), -1);
-  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 99999999999999999999999\r\n\r\n"), -1);
+  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
+               -1);
   /* RFC 4475 §3.3.9: two Content-Length headers */
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 3\r\nl: 3\r\n\r\nabc"), -1);
   CHECK(strstr(M.err.what, "duplicate Content-Length") != NULL);
@@ -559,14 +590,19 @@ TEST(s20_19_expires_delta_seconds_clamped) {
   CHECK_EQ_INT(M.expires, 4294967295ll);
   CHECK_EQ_INT(parse("REGISTER sip:a SIP/2.0\r\nExpires: 4294967296\r\n\r\n"), 0);
   CHECK_EQ_INT(M.expires, 4294967295ll);
-  CHECK_EQ_INT(parse("REGISTER sip:a SIP/2.0\r\nExpires: 100000000000000000000000000000000000000000\r\n\r\n"), 0);
+  CHECK_EQ_INT(
+    parse("REGISTER sip:a SIP/2.0\r\nExpires: 100000000000000000000000000000000000000000\r\n\r\n"),
+    0);
   CHECK_EQ_INT(M.expires, 4294967295ll);
   CHECK_EQ_INT(parse("REGISTER sip:a SIP/2.0\r\nExpires: soon\r\n\r\n"), -1);
   CHECK(strstr(M.err.what, "Expires") != NULL);
 }
 
 TEST(s25_1_call_id_is_word_at_word) {
-  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{\r\n\r\n"), 0);
+  CHECK_EQ_INT(
+    parse(
+      "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{\r\n\r\n"),
+    0);
   CHECK_STR(M.call_id, "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\ni: plainword\r\n\r\n"), 0);
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: a b\r\n\r\n"), -1);
@@ -579,25 +615,29 @@ TEST(s25_1_call_id_is_word_at_word) {
 
 TEST(every_via_contact_and_route_value_is_checked) {
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP good;branch=z9hG4bK1\r\n"
-                     "Via: SIP/2.0/UDP bad host\r\n\r\n"), -1);
+                     "Via: SIP/2.0/UDP bad host\r\n\r\n"),
+               -1);
   CHECK_STR(M.via.host, "good");
   CHECK_EQ_INT(M.err.off, off_of("host\r\n"));
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nContact: <sip:a@b>, <sip:c@d\r\n\r\n"), -1);
   CHECK(strstr(M.err.what, "Contact") != NULL);
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nRecord-Route: <sip:p1;lr>, sip:p2\r\n\r\n"), -1);
   CHECK(strstr(M.err.what, "Record-Route") != NULL);
-  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nRoute: <sip:p1;lr>,<sip:p2;lr>\r\nPath: <sip:p3>\r\n\r\n"), 0);
+  CHECK_EQ_INT(
+    parse("OPTIONS sip:a@b SIP/2.0\r\nRoute: <sip:p1;lr>,<sip:p2;lr>\r\nPath: <sip:p3>\r\n\r\n"),
+    0);
   CHECK_EQ_INT(M.count[SIP_H_ROUTE], 2);
   CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nFrom: <sip:a@b>;tag=1\r\nFrom: junk\r\n\r\n"), -1);
   CHECK_STR(M.from.tag, "1");
 }
 
 TEST(a_value_error_keeps_the_index_for_a_400) {
-  const char *msg = "INVITE sip:a@b SIP/2.0\r\n"
-                    "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-                    "From: Bell, Alexander <sip:a.g.bell@example.com>;tag=43\r\n"
-                    "To: <sip:c@d>\r\nCall-ID: x@y\r\nCSeq: 99999999999 INVITE\r\nX-After: 1\r\n"
-                    "Content-Length: 0\r\n\r\n";
+  const char *msg =
+    "INVITE sip:a@b SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+    "From: Bell, Alexander <sip:a.g.bell@example.com>;tag=43\r\n"
+    "To: <sip:c@d>\r\nCall-ID: x@y\r\nCSeq: 99999999999 INVITE\r\nX-After: 1\r\n"
+    "Content-Length: 0\r\n\r\n";
   CHECK_EQ_INT(parse(msg), -1);
   CHECK_EQ_INT(M.err.status, 400);
   CHECK(strncmp(M.err.what, "bad From header", 15) == 0); /* the first error is kept */
@@ -621,7 +661,8 @@ TEST(s18_3_datagram_without_content_length_takes_the_rest) {
 }
 
 TEST(rfc4475_3_1_1_8_s18_3_extra_octets_are_dropped) {
-  const char *msg = "REGISTER sip:a SIP/2.0\r\nContent-Length: 0\r\n\r\n\r\nINVITE sip:joe@example.com SIP/2.0\r\n";
+  const char *msg =
+    "REGISTER sip:a SIP/2.0\r\nContent-Length: 0\r\n\r\n\r\nINVITE sip:joe@example.com SIP/2.0\r\n";
   CHECK_EQ_INT(parse(msg), 0);
   CHECK_EQ_INT(M.body.n, 0);
   CHECK_EQ_INT(M.len, 45);
@@ -754,7 +795,8 @@ TEST(limit_line_too_long) {
 /* ---- lookups and application checks --------------------------------------------------------- */
 
 TEST(find_by_id_and_by_any_name) {
-  CHECK_EQ_INT(parse("OPTIONS sip:a@b SIP/2.0\r\nf: <sip:a@b>;tag=1\r\nX-Thing: 1\r\nx-thing: 2\r\n\r\n"), 0);
+  CHECK_EQ_INT(
+    parse("OPTIONS sip:a@b SIP/2.0\r\nf: <sip:a@b>;tag=1\r\nX-Thing: 1\r\nx-thing: 2\r\n\r\n"), 0);
   CHECK(sip_msg_find(&M, SIP_H_FROM) == &M.hdr[0]);
   CHECK(sip_msg_find_name(&M, "From", 4) == &M.hdr[0]);
   CHECK(sip_msg_find_name(&M, "F", 1) == &M.hdr[0]);
@@ -776,11 +818,14 @@ TEST(s8_2_app_check_missing_and_duplicate_headers) {
   CHECK_EQ_INT(parse(ok200), 0);
   CHECK_EQ_INT(sip_msg_check_request(&M, &e), 0);
   /* RFC 4475 §3.3.1 insuf: missing Call-ID, From, To */
-  CHECK_EQ_INT(parse("INVITE sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n"), 0);
+  CHECK_EQ_INT(
+    parse("INVITE sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n"),
+    0);
   CHECK_EQ_INT(sip_msg_check_request(&M, &e), 400);
   CHECK(strcmp(e.what, "missing Call-ID header") == 0);
   /* RFC 4475 §3.3.8 multi01: duplicates */
-  CHECK_EQ_INT(parse("INVITE sip:a@b SIP/2.0\r\n" REQ_HDRS "To: <sip:other@example.net>\r\n\r\n"), 0);
+  CHECK_EQ_INT(parse("INVITE sip:a@b SIP/2.0\r\n" REQ_HDRS "To: <sip:other@example.net>\r\n\r\n"),
+               0);
   CHECK_EQ_INT(sip_msg_check_request(&M, &e), 400);
   CHECK(strcmp(e.what, "duplicate To header") == 0);
   CHECK_EQ_INT(e.off, off_of("To: <sip:other"));
@@ -788,11 +833,14 @@ TEST(s8_2_app_check_missing_and_duplicate_headers) {
   CHECK_EQ_INT(sip_msg_check_request(&M, &e), 400);
   CHECK(strcmp(e.what, "duplicate Max-Forwards header") == 0);
   /* a missing Max-Forwards is left to the proxy (RFC 2543 peers, RFC 4475 §3.4.1) */
-  CHECK_EQ_INT(parse("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>\r\n"
-                     "Call-ID: 1\r\nCSeq: 1 INVITE\r\n\r\n"), 0);
+  CHECK_EQ_INT(
+    parse("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>\r\n"
+          "Call-ID: 1\r\nCSeq: 1 INVITE\r\n\r\n"),
+    0);
   CHECK_EQ_INT(sip_msg_check_request(&M, NULL), 0);
   CHECK_EQ_INT(parse("INVITE sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>\r\n"
-                     "Call-ID: 1\r\nCSeq: 1 INVITE\r\n\r\n"), 0);
+                     "Call-ID: 1\r\nCSeq: 1 INVITE\r\n\r\n"),
+               0);
   CHECK_EQ_INT(sip_msg_check_request(&M, &e), 400);
   CHECK(strcmp(e.what, "missing Via header") == 0);
 }
@@ -817,7 +865,8 @@ TEST(s18_3_framing_need_more_then_exact) {
 }
 
 TEST(s18_3_framing_pipelined_messages) {
-  const char *two = "OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\nMESSAGE sip:a SIP/2.0\r\nContent-Length: 2\r\n\r\nhi";
+  const char *two =
+    "OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\nMESSAGE sip:a SIP/2.0\r\nContent-Length: 2\r\n\r\nhi";
   size_t skip;
   sip_error e;
   long r = frame(two, strlen(two), &skip, &e);
@@ -916,19 +965,19 @@ TEST(s18_3_framing_prefixes_agree_with_whole) {
  * ones, a line the fast path leaves to the general one (WS before the colon), and a short one. */
 TEST(s7_3_1_line_ends_found_ahead_agree_wherever_the_message_sits) {
   const char *msg =
-      "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-      "Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;received=192.0.2.1;"
-      "rport=5060;x-long-parameter=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
-      "Max-Forwards: 70\r\n"
-      "To: Bob <sip:bob@biloxi.example.com>\r\n"
-      "Subject: a folded\r\n line between fast ones\r\n"
-      "From: \"Alice\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
-      "Call-ID : a84b4c76e66710@pc33.atlanta.example.com\r\n"
-      "CSeq: 314159 INVITE\r\n"
-      "Contact: <sip:alice@pc33.atlanta.example.com>\r\n"
-      "Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO, UPDATE\r\n"
-      "l: 0\r\n"
-      "\r\n";
+    "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;received=192.0.2.1;"
+    "rport=5060;x-long-parameter=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+    "Max-Forwards: 70\r\n"
+    "To: Bob <sip:bob@biloxi.example.com>\r\n"
+    "Subject: a folded\r\n line between fast ones\r\n"
+    "From: \"Alice\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+    "Call-ID : a84b4c76e66710@pc33.atlanta.example.com\r\n"
+    "CSeq: 314159 INVITE\r\n"
+    "Contact: <sip:alice@pc33.atlanta.example.com>\r\n"
+    "Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO, UPDATE\r\n"
+    "l: 0\r\n"
+    "\r\n";
   size_t n = strlen(msg);
   static char buf[4096];
   static sip_hdr ref[256];

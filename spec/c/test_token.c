@@ -29,7 +29,8 @@ TEST(token_is_hmac_sha256_of_the_length_prefixed_parts) {
 }
 
 TEST(parts_do_not_run_into_each_other) {
-  sip_str ab_c[2] = {SIP_STR_LIT("ab"), SIP_STR_LIT("c")}, a_bc[2] = {SIP_STR_LIT("a"), SIP_STR_LIT("bc")};
+  sip_str ab_c[2] = {SIP_STR_LIT("ab"), SIP_STR_LIT("c")},
+          a_bc[2] = {SIP_STR_LIT("a"), SIP_STR_LIT("bc")};
   char t1[SIP_TOKEN_LEN + 1], t2[SIP_TOKEN_LEN + 1];
   CHECK_EQ_INT(sip_token(KEY, sizeof KEY - 1, ab_c, 2, t1), 0);
   CHECK_EQ_INT(sip_token(KEY, sizeof KEY - 1, a_bc, 2, t2), 0);

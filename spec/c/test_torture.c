@@ -72,26 +72,27 @@ static int parse_file(const char *name, file *out) {
   return sip_parse(f.p, f.n, &M, H, 256, NULL, SIP_PARSE_DGRAM);
 }
 
-#define ACCEPT(name)                                                                               \
-  do {                                                                                             \
-    int r_ = parse_file(name, &F);                                                                 \
-    if (r_ != 0) FAILF("%s: expected accept, got %d (%d %s at %zu)", name, r_, M.err.status,      \
-                       M.err.what ? M.err.what : "-", M.err.off);                                  \
+#define ACCEPT(name)                                                              \
+  do {                                                                            \
+    int r_ = parse_file(name, &F);                                                \
+    if (r_ != 0)                                                                  \
+      FAILF("%s: expected accept, got %d (%d %s at %zu)", name, r_, M.err.status, \
+            M.err.what ? M.err.what : "-", M.err.off);                            \
   } while (0)
 
-#define REJECT(name, st)                                                                           \
-  do {                                                                                             \
-    int r_ = parse_file(name, &F);                                                                 \
-    if (r_ != -1 || M.err.status != (st))                                                          \
-      FAILF("%s: expected reject %d, got %d (%d %s)", name, st, r_, M.err.status,                 \
-            M.err.what ? M.err.what : "-");                                                        \
+#define REJECT(name, st)                                                          \
+  do {                                                                            \
+    int r_ = parse_file(name, &F);                                                \
+    if (r_ != -1 || M.err.status != (st))                                         \
+      FAILF("%s: expected reject %d, got %d (%d %s)", name, st, r_, M.err.status, \
+            M.err.what ? M.err.what : "-");                                       \
   } while (0)
 
-#define APP_OK()                                                                                   \
-  do {                                                                                             \
-    sip_error e_;                                                                                  \
-    int s_ = sip_msg_check_request(&M, &e_);                                                       \
-    if (s_ != 0) FAILF("check_request: %d %s", s_, e_.what);                                       \
+#define APP_OK()                                             \
+  do {                                                       \
+    sip_error e_;                                            \
+    int s_ = sip_msg_check_request(&M, &e_);                 \
+    if (s_ != 0) FAILF("check_request: %d %s", s_, e_.what); \
   } while (0)
 
 static file F;
@@ -260,16 +261,16 @@ TEST(rfc4475_3_1_2_invalid_messages) {
   REJECT("ncl", 400);      /* Content-Length -999 */
   REJECT("scalar02", 400); /* CSeq 36893488147419103232 */
   CHECK(strstr(M.err.what, "CSeq") != NULL);
-  REJECT("scalarlg", 400);   /* a response: the caller drops it */
-  REJECT("quotbal", 400);    /* lenient allowed; strict here */
-  REJECT("ltgtruri", 400);   /* lenient allowed; strict here */
-  REJECT("lwsruri", 400);    /* lenient allowed; strict here */
-  REJECT("lwsstart", 400);   /* lenient allowed; strict here */
-  REJECT("trws", 400);       /* lenient allowed; strict here */
-  REJECT("escruri", 400);    /* lenient allowed; strict here */
-  REJECT("regbadct", 400);   /* lenient allowed; strict here */
-  REJECT("badaspec", 400);   /* lenient allowed; strict here */
-  REJECT("baddn", 400);      /* header section never terminated */
+  REJECT("scalarlg", 400); /* a response: the caller drops it */
+  REJECT("quotbal", 400);  /* lenient allowed; strict here */
+  REJECT("ltgtruri", 400); /* lenient allowed; strict here */
+  REJECT("lwsruri", 400);  /* lenient allowed; strict here */
+  REJECT("lwsstart", 400); /* lenient allowed; strict here */
+  REJECT("trws", 400);     /* lenient allowed; strict here */
+  REJECT("escruri", 400);  /* lenient allowed; strict here */
+  REJECT("regbadct", 400); /* lenient allowed; strict here */
+  REJECT("badaspec", 400); /* lenient allowed; strict here */
+  REJECT("baddn", 400);    /* header section never terminated */
   CHECK(strstr(M.err.what, "not terminated") != NULL);
   REJECT("baddn.crlf-terminated", 400); /* the display name itself */
   CHECK(strstr(M.err.what, "display name") != NULL);
@@ -371,9 +372,7 @@ TEST(rfc4475_3_4_1_inv2543) {
   CHECK(M.body.n > 0);
 }
 
-TEST(rfc4475_test_extra_member) {
-  REJECT("test", 400);
-}
+TEST(rfc4475_test_extra_member) { REJECT("test", 400); }
 
 /* ---- RFC 5118 -------------------------------------------------------------------------------- */
 
@@ -423,16 +422,72 @@ TEST(rfc5118_content_length_notes) {
 /* ---- the whole set --------------------------------------------------------------------------- */
 
 static const char *all[] = {
-  "badaspec", "badbranch", "baddate", "baddn.crlf-terminated", "baddn", "badinv01", "badvers",
-  "bcast", "bext01", "bigcode", "clerr", "cparam01", "cparam02", "dblreq", "esc01", "esc02",
-  "escnull", "escruri", "insuf", "intmeth", "inv2543", "invut", "ipv4-mapped-ipv6.clfixed",
-  "ipv4-mapped-ipv6", "ipv6-bad", "ipv6-bug-abnf-3-colons", "ipv6-correct-abnf-2-colons",
-  "ipv6-good", "ipv6-in-sdp.clfixed", "ipv6-in-sdp", "longreq", "ltgtruri", "lwsdisp", "lwsruri",
-  "lwsstart", "mcl01", "mismatch01", "mismatch02", "mpart01", "mult-ip-in-header",
-  "mult-ip-in-sdp.clfixed", "mult-ip-in-sdp", "multi01", "ncl", "noreason", "novelsc",
-  "port-ambiguous", "port-unambiguous", "quotbal", "regaut01", "regbadct", "regescrt", "scalar02",
-  "scalarlg", "sdp01", "semiuri", "test", "transports", "trws", "unkscm", "unksm2", "unreason",
-  "via-received-param-no-delim", "via-received-param-with-delim", "wsinv", "zeromf",
+  "badaspec",
+  "badbranch",
+  "baddate",
+  "baddn.crlf-terminated",
+  "baddn",
+  "badinv01",
+  "badvers",
+  "bcast",
+  "bext01",
+  "bigcode",
+  "clerr",
+  "cparam01",
+  "cparam02",
+  "dblreq",
+  "esc01",
+  "esc02",
+  "escnull",
+  "escruri",
+  "insuf",
+  "intmeth",
+  "inv2543",
+  "invut",
+  "ipv4-mapped-ipv6.clfixed",
+  "ipv4-mapped-ipv6",
+  "ipv6-bad",
+  "ipv6-bug-abnf-3-colons",
+  "ipv6-correct-abnf-2-colons",
+  "ipv6-good",
+  "ipv6-in-sdp.clfixed",
+  "ipv6-in-sdp",
+  "longreq",
+  "ltgtruri",
+  "lwsdisp",
+  "lwsruri",
+  "lwsstart",
+  "mcl01",
+  "mismatch01",
+  "mismatch02",
+  "mpart01",
+  "mult-ip-in-header",
+  "mult-ip-in-sdp.clfixed",
+  "mult-ip-in-sdp",
+  "multi01",
+  "ncl",
+  "noreason",
+  "novelsc",
+  "port-ambiguous",
+  "port-unambiguous",
+  "quotbal",
+  "regaut01",
+  "regbadct",
+  "regescrt",
+  "scalar02",
+  "scalarlg",
+  "sdp01",
+  "semiuri",
+  "test",
+  "transports",
+  "trws",
+  "unkscm",
+  "unksm2",
+  "unreason",
+  "via-received-param-no-delim",
+  "via-received-param-with-delim",
+  "wsinv",
+  "zeromf",
 };
 
 TEST(all_66_files_are_present) {
@@ -456,8 +511,10 @@ TEST(every_prefix_of_every_file_under_the_page_guard) {
       memmove(p, copy, k);
       for (unsigned mode = 0; mode < 2; mode++) {
         int r = sip_parse(p, k, &M, H, 256, NULL, mode);
-        if (r == 0 && (M.buf < p || M.buf + M.len > p + k)) FAILF("%s[%zu]: len out of range", all[i], k);
-        if (r != 0 && M.err.off > k) FAILF("%s[%zu]: error offset %zu out of range", all[i], k, M.err.off);
+        if (r == 0 && (M.buf < p || M.buf + M.len > p + k))
+          FAILF("%s[%zu]: len out of range", all[i], k);
+        if (r != 0 && M.err.off > k)
+          FAILF("%s[%zu]: error offset %zu out of range", all[i], k, M.err.off);
         for (unsigned j = 0; j < M.nhdr; j++)
           if (M.hdr[j].value.p < p || M.hdr[j].value.p + M.hdr[j].value.n > p + k)
             FAILF("%s[%zu]: header %u out of range", all[i], k, j);

@@ -36,15 +36,15 @@ static void wd_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 }
 
 /* Run the loop until cond holds or secs pass; the value is cond. */
-#define WAIT(cond, secs)                                                                           \
-  ({                                                                                               \
-    ev_timer wd_;                                                                                  \
-    timed_out = 0;                                                                                 \
-    ev_timer_init(&wd_, wd_cb, (secs), 0);                                                         \
-    ev_timer_start(L, &wd_);                                                                       \
-    while (!(cond) && !timed_out) ev_run(L, EVRUN_ONCE);                                           \
-    ev_timer_stop(L, &wd_);                                                                        \
-    (cond);                                                                                        \
+#define WAIT(cond, secs)                                 \
+  ({                                                     \
+    ev_timer wd_;                                        \
+    timed_out = 0;                                       \
+    ev_timer_init(&wd_, wd_cb, (secs), 0);               \
+    ev_timer_start(L, &wd_);                             \
+    while (!(cond) && !timed_out) ev_run(L, EVRUN_ONCE); \
+    ev_timer_stop(L, &wd_);                              \
+    (cond);                                              \
   })
 
 static void run_for(double secs) { (void)WAIT(0, secs); }
@@ -66,12 +66,12 @@ typedef struct rec {
   uint32_t ev_conn[MAXE];
   int ev_err[MAXE];
   const char *ev_what[MAXE];
-  const char *reply;    /* answer every message with this, over the connection it came on */
-  int free_in_recv;     /* sip_tp_free from inside the callback */
-  int free_in_event;    /* sip_tp_free from inside the event callback */
-  int nostore;          /* count only (memory measurements) */
-  int ev_errs;          /* events with err != 0 */
-  int close_in_recv;    /* sip_tp_close the connection from inside the callback */
+  const char *reply;       /* answer every message with this, over the connection it came on */
+  int free_in_recv;        /* sip_tp_free from inside the callback */
+  int free_in_event;       /* sip_tp_free from inside the event callback */
+  int nostore;             /* count only (memory measurements) */
+  int ev_errs;             /* events with err != 0 */
+  int close_in_recv;       /* sip_tp_close the connection from inside the callback */
   const sip_peer *forward; /* send every message on to there too (as a proxy does) */
 } rec;
 
@@ -202,8 +202,10 @@ static int raw_open(raw *r, const sip_peer *to) { return raw_open_from(r, to, NU
 static void raw_send(raw *r, const char *p, size_t n) {
   for (int spins = 0; n && spins < 100000; spins++) {
     ssize_t k = send(r->fd, p, n, MSG_NOSIGNAL);
-    if (k > 0) { p += k; n -= (size_t)k; }
-    else if (k < 0 && errno == EAGAIN) ev_run(L, EVRUN_NOWAIT); /* let the server drain */
+    if (k > 0) {
+      p += k;
+      n -= (size_t)k;
+    } else if (k < 0 && errno == EAGAIN) ev_run(L, EVRUN_NOWAIT); /* let the server drain */
     else break;
   }
 }
@@ -278,7 +280,8 @@ TEST(resolve_and_format) {
   err = NULL;
   CHECK(sip_tp_resolve("3402000000", 5060, SIP_PROTO_UDP, &p, &err) == -1 && err);
   CHECK(sip_tp_resolve("192.0.2", 5060, SIP_PROTO_UDP, &p, &err) == -1);
-  CHECK(sip_tp_resolve("0x7f.1", 5060, SIP_PROTO_UDP, &p, &err) == -1); /* a name, and no such host */
+  CHECK(sip_tp_resolve("0x7f.1", 5060, SIP_PROTO_UDP, &p, &err) ==
+        -1); /* a name, and no such host */
 }
 
 /* ---- UDP ------------------------------------------------------------------------------------ */
@@ -325,7 +328,10 @@ static void udp_exchange(const char *host) {
 TEST(udp_exchange_v4) { udp_exchange("127.0.0.1"); }
 
 TEST(udp_exchange_v6) {
-  if (!have_v6) { printf("# skip udp_exchange_v6: ::1 unavailable\n"); return; }
+  if (!have_v6) {
+    printf("# skip udp_exchange_v6: ::1 unavailable\n");
+    return;
+  }
   udp_exchange("::1");
 }
 
@@ -394,7 +400,10 @@ static void tcp_reuse(const char *host) {
 TEST(tcp_response_same_connection_v4) { tcp_reuse("127.0.0.1"); }
 
 TEST(tcp_response_same_connection_v6) {
-  if (!have_v6) { printf("# skip tcp_response_same_connection_v6: ::1 unavailable\n"); return; }
+  if (!have_v6) {
+    printf("# skip tcp_response_same_connection_v6: ::1 unavailable\n");
+    return;
+  }
   tcp_reuse("[::1]");
 }
 
@@ -494,7 +503,10 @@ TEST(tcp_framing_error_closes_one) {
   CHECK_EQ_INT(stats(s.tp).conns, 1);
   if (s.nmsg == 1 && s.nev >= 3)
     for (int i = 0; i < 3; i++) CHECK(s.ev_conn[i] != s.from[0].conn);
-  raw_close(&r1); raw_close(&r2); raw_close(&r3); raw_close(&r4);
+  raw_close(&r1);
+  raw_close(&r2);
+  raw_close(&r3);
+  raw_close(&r4);
   rec_done(&s);
   CHECK_LOOP_CLEAN();
 }
@@ -663,7 +675,11 @@ TEST(tcp_connection_cap_evicts_untrusted) {
   err = NULL;
   CHECK(sip_tp_send(c.tp, &t3, NULL, REQ, sizeof REQ - 1, &err) == -1);
   CHECK(err && strstr(err, "limit"));
-  raw_close(&r1); raw_close(&r2); raw_close(&r3); raw_close(&r4); raw_close(&r5);
+  raw_close(&r1);
+  raw_close(&r2);
+  raw_close(&r3);
+  raw_close(&r4);
+  raw_close(&r5);
   rec_done(&s);
   rec_done(&c);
   CHECK_LOOP_CLEAN();
@@ -694,7 +710,9 @@ TEST(tcp_out_of_descriptors_evicts_untrusted) {
   CHECK_EQ_INT(stats(s.tp).evicted, 1);
   CHECK(!r2.eof && !r3.eof);
   CHECK_EQ_INT(stats(s.tp).conns, 2);
-  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  raw_close(&r1);
+  raw_close(&r2);
+  raw_close(&r3);
   rec_done(&s);
   CHECK_LOOP_CLEAN();
 }
@@ -711,7 +729,8 @@ TEST(tcp_forward_keeps_its_own_connection) {
   rec_tp(&peer, NULL);
   int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
   int lp = sip_tp_listen(peer.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
-  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP), tp2 = listener_peer(peer.tp, lp, SIP_PROTO_TCP);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP),
+           tp2 = listener_peer(peer.tp, lp, SIP_PROTO_TCP);
   s.forward = &tp2;
   CHECK(raw_open(&r1, &to) == 0);
   CHECK(WAIT(stats(s.tp).accepted == 1, 3));
@@ -721,7 +740,8 @@ TEST(tcp_forward_keeps_its_own_connection) {
   CHECK(WAIT(peer.nmsg == 1 && r2.eof, 3));
   CHECK(!r1.eof);
   CHECK_EQ_INT(stats(s.tp).evicted, 1);
-  raw_close(&r1); raw_close(&r2);
+  raw_close(&r1);
+  raw_close(&r2);
   rec_done(&s);
   rec_done(&peer);
   CHECK_LOOP_CLEAN();
@@ -738,7 +758,8 @@ TEST(tcp_outbound_evicts_untrusted) {
   rec_tp(&peer, NULL);
   int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
   int lp = sip_tp_listen(peer.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
-  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP), tp2 = listener_peer(peer.tp, lp, SIP_PROTO_TCP);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP),
+           tp2 = listener_peer(peer.tp, lp, SIP_PROTO_TCP);
   CHECK(raw_open(&r1, &to) == 0);
   CHECK(WAIT(stats(s.tp).accepted == 1, 3));
   CHECK(sip_tp_send(s.tp, &tp2, NULL, REQ, sizeof REQ - 1, &err) == 0);
@@ -786,7 +807,6 @@ TEST(tcp_connect_failure_reported) {
   CHECK_LOOP_CLEAN();
 }
 
-
 static double since(ev_tstamp t0) {
   ev_now_update(L);
   return ev_now(L) - t0;
@@ -825,14 +845,21 @@ TEST(tcp_per_source_cap) {
   CHECK(!a4.eof && !a1.eof && !b1.eof);
   CHECK_EQ_INT(stats(s.tp).refused_source, 1);
   CHECK_EQ_INT(stats(s.tp).conns, 3);
-  raw_close(&a1); raw_close(&a2); raw_close(&a3); raw_close(&a4); raw_close(&b1);
+  raw_close(&a1);
+  raw_close(&a2);
+  raw_close(&a3);
+  raw_close(&a4);
+  raw_close(&b1);
   rec_done(&s);
   CHECK_LOOP_CLEAN();
 }
 
 /* IPv6 sources are counted by their /64 (here ::1, twice). */
 TEST(tcp_per_source_cap_v6) {
-  if (!have_v6) { printf("# no IPv6 loopback\n"); return; }
+  if (!have_v6) {
+    printf("# no IPv6 loopback\n");
+    return;
+  }
   rec s;
   raw a1, a2;
   const char *err;
@@ -845,7 +872,8 @@ TEST(tcp_per_source_cap_v6) {
   CHECK(WAIT(stats(s.tp).refused_source == 1 && a2.eof, 3));
   CHECK(!a1.eof);
   CHECK_EQ_INT(stats(s.tp).conns, 1);
-  raw_close(&a1); raw_close(&a2);
+  raw_close(&a1);
+  raw_close(&a2);
   rec_done(&s);
   CHECK_LOOP_CLEAN();
 }
@@ -887,7 +915,9 @@ TEST(tcp_first_message_deadline) {
   CHECK(WAIT(r2.eof && r3.eof, 3)); /* quiet now: both idle out */
   CHECK_EQ_INT(stats(s.tp).idle_closed, 2);
   CHECK_EQ_INT(stats(s.tp).timeout_first, 1);
-  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  raw_close(&r1);
+  raw_close(&r2);
+  raw_close(&r3);
   rec_done(&s);
   CHECK_LOOP_CLEAN();
 }
@@ -928,7 +958,8 @@ static void trickle(double message, double idle, const char *what, int timeouts)
   CHECK(!r2.eof);
   CHECK_EQ_INT(timeouts == 1 ? stats(s.tp).timeout_message : stats(s.tp).idle_closed, 1);
   if (s.nev >= 1) CHECK(!strcmp(s.ev_what[0], what));
-  raw_close(&r1); raw_close(&r2);
+  raw_close(&r1);
+  raw_close(&r2);
   rec_done(&s);
   CHECK_LOOP_CLEAN();
 }
@@ -1066,7 +1097,10 @@ static void tls_exchange(const char *host) {
 TEST(tls_exchange_v4) { tls_exchange("127.0.0.1"); }
 
 TEST(tls_exchange_v6) {
-  if (!have_v6) { printf("# skip tls_exchange_v6: ::1 unavailable\n"); return; }
+  if (!have_v6) {
+    printf("# skip tls_exchange_v6: ::1 unavailable\n");
+    return;
+  }
   tls_exchange("::1");
 }
 
@@ -1105,7 +1139,6 @@ TEST(tls_wrong_hostname_refused) { tls_refused(cert_ok, "wrong.example", "hostna
 
 TEST(tls_bulk_partial_writes) { bulk(SIP_PROTO_TLS, 6); }
 
-
 /* Stalled TLS handshakes (nothing sent, or part of a ClientHello) close at handshake_timeout;
  * while they hold the TLS cap a real TLS client evicts one, and TCP has its own cap. */
 TEST(tls_handshake_deadline) {
@@ -1124,7 +1157,8 @@ TEST(tls_handshake_deadline) {
   s.reply = RSP;
   int lt = sip_tp_listen(s.tp, SIP_PROTO_TLS, "127.0.0.1", 0, &err);
   int lc = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
-  sip_peer tls = listener_peer(s.tp, lt, SIP_PROTO_TLS), tcp = listener_peer(s.tp, lc, SIP_PROTO_TCP);
+  sip_peer tls = listener_peer(s.tp, lt, SIP_PROTO_TLS),
+           tcp = listener_peer(s.tp, lc, SIP_PROTO_TCP);
   ev_now_update(L);
   ev_tstamp t0 = ev_now(L);
   CHECK(raw_open(&r1, &tls) == 0 && raw_open(&r2, &tls) == 0);
@@ -1150,7 +1184,9 @@ TEST(tls_handshake_deadline) {
   CHECK(!r3.eof);
   CHECK_EQ_INT(stats(s.tp).conns_tls, 1);
   CHECK_EQ_INT(stats(s.tp).conns_tcp, 1);
-  raw_close(&r1); raw_close(&r2); raw_close(&r3);
+  raw_close(&r1);
+  raw_close(&r2);
+  raw_close(&r3);
   rec_done(&s);
   rec_done(&c);
   CHECK_LOOP_CLEAN();

@@ -15,8 +15,8 @@ enum { E_REQ = 1, E_ACK, E_RSP, E_STRAY, E_ERR, E_TERM };
 typedef struct ev {
   int type;
   sip_txn *t;
-  int status;          /* responses */
-  int code;            /* on_error */
+  int status; /* responses */
+  int code;   /* on_error */
   sip_method_id method;
 } ev;
 
@@ -32,9 +32,9 @@ static struct {
   int ns;
   ev e[MAXREC];
   int ne;
-  int fail_send;       /* the next send fails (counts down) */
-  int auto_status;     /* on_request answers with this at once */
-  sip_txn *last_st;    /* last server transaction given to the TU */
+  int fail_send;    /* the next send fails (counts down) */
+  int auto_status;  /* on_request answers with this at once */
+  sip_txn *last_st; /* last server transaction given to the TU */
   uint64_t now;
 } F;
 
@@ -44,7 +44,10 @@ static void reset(void) {
 }
 
 static int fake_send(void *ud, const sip_peer *to, const char *buf, size_t len) {
-  if (F.fail_send) { F.fail_send--; return -1; }
+  if (F.fail_send) {
+    F.fail_send--;
+    return -1;
+  }
   if (F.ns < MAXREC) {
     F.s[F.ns].to = *to;
     F.s[F.ns].buf = malloc(len + 1);
@@ -78,8 +81,8 @@ static void on_error(void *ud, sip_txn *t, int code, const char *what) {
 }
 static void on_terminated(void *ud, sip_txn *t) { record(E_TERM, t, 0, 0, SIP_M_OTHER); }
 
-static const sip_txl_handler handler = {NULL, fake_send, on_request, on_response, on_stray,
-                                        on_error, on_terminated};
+static const sip_txl_handler handler = {NULL,     fake_send, on_request,   on_response,
+                                        on_stray, on_error,  on_terminated};
 
 static sip_txl *layer(unsigned t1, unsigned t2, unsigned t4) {
   reset();
@@ -117,8 +120,7 @@ static const char *ip_of(const sip_peer *p) {
   static char b[64];
   if (p->addr.ss_family == AF_INET)
     inet_ntop(AF_INET, &((const struct sockaddr_in *)&p->addr)->sin_addr, b, sizeof b);
-  else
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&p->addr)->sin6_addr, b, sizeof b);
+  else inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&p->addr)->sin6_addr, b, sizeof b);
   return b;
 }
 
@@ -660,8 +662,9 @@ TEST(server_invite_accepted_absorbs_invites_forwards_tu_2xx_and_passes_ack_rfc60
   CHECK_EQ_INT(respond(st, 486, 700), SIP_TXN_EREFUSED);
   CHECK_EQ_INT(respond(st, 180, 700), SIP_TXN_EREFUSED);
   /* the 2xx ACK: its own branch, no transaction: to the TU */
-  CHECK_EQ_INT(rx(x, req("ACK", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKack2", 1, NULL, "tt1"),
-                  &from, 800), SIP_RX_ACK);
+  CHECK_EQ_INT(
+    rx(x, req("ACK", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKack2", 1, NULL, "tt1"), &from, 800),
+    SIP_RX_ACK);
   CHECK_EQ_INT(last_ev()->type, E_ACK);
   CHECK(last_ev()->t == NULL);
   /* an ACK reusing the INVITE's branch while Accepted also belongs to the TU */
@@ -774,17 +777,24 @@ TEST(server_matching_by_branch_sent_by_and_method) {
   CHECK(sip_txn_cancelled_invite(inv) == NULL);
   CHECK_EQ_INT(rx(x, req("CANCEL", VIA_S, 1, NULL, NULL), &from, 20), SIP_RX_ABSORBED);
   /* same branch, other sent-by: another transaction; host compared case-insensitively */
-  CHECK_EQ_INT(rx(x, req("INVITE", "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKserver1", 1, NULL, NULL),
-                  &from, 30), SIP_RX_REQUEST);
-  CHECK_EQ_INT(rx(x, req("INVITE", "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKserver1", 1, NULL, NULL),
-                  &from, 30), SIP_RX_REQUEST);
+  CHECK_EQ_INT(
+    rx(x, req("INVITE", "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKserver1", 1, NULL, NULL), &from,
+       30),
+    SIP_RX_REQUEST);
+  CHECK_EQ_INT(
+    rx(x, req("INVITE", "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKserver1", 1, NULL, NULL), &from,
+       30),
+    SIP_RX_REQUEST);
   CHECK_EQ_INT(rx(x, req("OPTIONS", "SIP/2.0/UDP Host.Example:5060;branch=z9hG4bKh", 1, NULL, NULL),
-                  &from, 40), SIP_RX_REQUEST);
+                  &from, 40),
+               SIP_RX_REQUEST);
   CHECK_EQ_INT(rx(x, req("OPTIONS", "SIP/2.0/UDP host.example:5060;branch=z9hG4bKh", 1, NULL, NULL),
-                  &from, 40), SIP_RX_ABSORBED);
+                  &from, 40),
+               SIP_RX_ABSORBED);
   /* a CANCEL for an unknown INVITE */
-  CHECK_EQ_INT(rx(x, req("CANCEL", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnone", 1, NULL, NULL),
-                  &from, 50), SIP_RX_REQUEST);
+  CHECK_EQ_INT(
+    rx(x, req("CANCEL", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnone", 1, NULL, NULL), &from, 50),
+    SIP_RX_REQUEST);
   CHECK(sip_txn_cancelled_invite(F.last_st) == NULL);
   CHECK_EQ_INT(count_ev(E_REQ), 6);
   CHECK_EQ_INT(stats(x).live[SIP_TXN_SERVER_INVITE], 3);
@@ -830,10 +840,11 @@ TEST(client_matching_needs_branch_and_cseq_method) {
   sip_peer to = peer(SIP_PROTO_UDP, "192.0.2.10", 5060, 0);
   sip_txn *t = start(x, req("OPTIONS", VIA_C, 1, NULL, NULL), &to, 0);
   CHECK_EQ_INT(rx(x, rsp(200, VIA_C, 1, "INFO", NULL), &to, 10), SIP_RX_STRAY);
-  CHECK_EQ_INT(rx(x, rsp(200, "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKother", 1, "OPTIONS", NULL),
-                  &to, 10), SIP_RX_STRAY);
+  CHECK_EQ_INT(
+    rx(x, rsp(200, "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKother", 1, "OPTIONS", NULL), &to, 10),
+    SIP_RX_STRAY);
   CHECK_EQ_INT(rx(x, rsp(200, "SIP/2.0/UDP 10.0.0.1:5060", 1, "OPTIONS", NULL), &to, 10),
-           SIP_RX_STRAY);
+               SIP_RX_STRAY);
   CHECK_EQ_INT(count_ev(E_STRAY), 3);
   CHECK_EQ_INT(sip_txn_state_of(t), SIP_TXN_TRYING);
   CHECK_EQ_INT(rx(x, rsp(200, VIA_C, 1, "OPTIONS", NULL), &to, 10), SIP_RX_RESPONSE);
@@ -846,12 +857,13 @@ TEST(client_matching_needs_branch_and_cseq_method) {
 TEST(malformed_request_gets_400_naming_the_problem) {
   sip_txl *x = layer(0, 0, 0);
   sip_peer from = peer(SIP_PROTO_UDP, "10.0.0.1", 5099, 0);
-  const char *m = "OPTIONS sip:bob@example.com SIP/2.0\r\n"
-                  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKbad1\r\n"
-                  "From: <sip:alice@example.com>;tag=1\r\n"
-                  "To: <sip:bob@example.com>\r\n"
-                  "CSeq: 1 OPTIONS\r\n"
-                  "Content-Length: 0\r\n\r\n";
+  const char *m =
+    "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKbad1\r\n"
+    "From: <sip:alice@example.com>;tag=1\r\n"
+    "To: <sip:bob@example.com>\r\n"
+    "CSeq: 1 OPTIONS\r\n"
+    "Content-Length: 0\r\n\r\n";
   CHECK_EQ_INT(rx(x, m, &from, 0), SIP_RX_BAD);
   CHECK_EQ_INT(F.ne, 0);
   CHECK_EQ_INT(F.ns, 1);
@@ -881,14 +893,15 @@ TEST(cseq_method_mismatch_gets_400) {
 TEST(unknown_version_gets_505) {
   sip_txl *x = layer(0, 0, 0);
   sip_peer from = peer(SIP_PROTO_UDP, "10.0.0.1", 5060, 0);
-  const char *m = "OPTIONS sip:bob@example.com SIP/7.0\r\n"
-                  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv7\r\n"
-                  "Max-Forwards: 70\r\n"
-                  "From: <sip:alice@example.com>;tag=1\r\n"
-                  "To: <sip:bob@example.com>\r\n"
-                  "Call-ID: v7@10.0.0.1\r\n"
-                  "CSeq: 1 OPTIONS\r\n"
-                  "Content-Length: 0\r\n\r\n";
+  const char *m =
+    "OPTIONS sip:bob@example.com SIP/7.0\r\n"
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv7\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: <sip:alice@example.com>;tag=1\r\n"
+    "To: <sip:bob@example.com>\r\n"
+    "Call-ID: v7@10.0.0.1\r\n"
+    "CSeq: 1 OPTIONS\r\n"
+    "Content-Length: 0\r\n\r\n";
   CHECK_EQ_INT(rx(x, m, &from, 0), SIP_RX_BAD);
   CHECK_EQ_INT(F.ns, 1);
   CHECK(sent_starts(0, "SIP/2.0 505 "));
@@ -900,14 +913,15 @@ TEST(unknown_version_gets_505) {
 TEST(bad_request_line_is_still_answered_from_the_headers) {
   sip_txl *x = layer(0, 0, 0);
   sip_peer from = peer(SIP_PROTO_UDP, "10.0.0.1", 5060, 0);
-  const char *m = "INVITE <sip:bob@example.com> SIP/2.0\r\n"
-                  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKruri\r\n"
-                  "Max-Forwards: 70\r\n"
-                  "From: <sip:alice@example.com>;tag=1\r\n"
-                  "To: <sip:bob@example.com>\r\n"
-                  "Call-ID: ruri@10.0.0.1\r\n"
-                  "CSeq: 1 INVITE\r\n"
-                  "Content-Length: 0\r\n\r\n";
+  const char *m =
+    "INVITE <sip:bob@example.com> SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKruri\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: <sip:alice@example.com>;tag=1\r\n"
+    "To: <sip:bob@example.com>\r\n"
+    "Call-ID: ruri@10.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Content-Length: 0\r\n\r\n";
   CHECK_EQ_INT(rx(x, m, &from, 0), SIP_RX_BAD);
   CHECK_EQ_INT(F.ns, 1);
   CHECK(sent_starts(0, "SIP/2.0 400 "));
@@ -922,13 +936,14 @@ TEST(bad_request_line_is_still_answered_from_the_headers) {
 TEST(stream_request_without_content_length_gets_400_on_its_connection) {
   sip_txl *x = layer(0, 0, 0);
   sip_peer from = peer(SIP_PROTO_TCP, "10.0.0.1", 41000, 4);
-  const char *m = "OPTIONS sip:bob@example.com SIP/2.0\r\n"
-                  "Via: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bKnocl\r\n"
-                  "Max-Forwards: 70\r\n"
-                  "From: <sip:alice@example.com>;tag=1\r\n"
-                  "To: <sip:bob@example.com>\r\n"
-                  "Call-ID: nocl@10.0.0.1\r\n"
-                  "CSeq: 1 OPTIONS\r\n\r\n";
+  const char *m =
+    "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bKnocl\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: <sip:alice@example.com>;tag=1\r\n"
+    "To: <sip:bob@example.com>\r\n"
+    "Call-ID: nocl@10.0.0.1\r\n"
+    "CSeq: 1 OPTIONS\r\n\r\n";
   CHECK_EQ_INT(rx(x, m, &from, 0), SIP_RX_BAD);
   CHECK_EQ_INT(F.ns, 1);
   CHECK(sent_starts(0, "SIP/2.0 400 "));
@@ -941,19 +956,21 @@ TEST(stream_request_without_content_length_gets_400_on_its_connection) {
 TEST(malformed_ack_and_requests_without_via_are_not_answered) {
   sip_txl *x = layer(0, 0, 0);
   sip_peer from = peer(SIP_PROTO_UDP, "10.0.0.1", 5060, 0);
-  const char *ack = "ACK sip:bob@example.com SIP/2.0\r\n"
-                    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
-                    "From: <sip:alice@example.com>;tag=1\r\n"
-                    "To: <sip:bob@example.com>;tag=2\r\n"
-                    "CSeq: 1 ACK\r\n"
-                    "Content-Length: 0\r\n\r\n";
+  const char *ack =
+    "ACK sip:bob@example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+    "From: <sip:alice@example.com>;tag=1\r\n"
+    "To: <sip:bob@example.com>;tag=2\r\n"
+    "CSeq: 1 ACK\r\n"
+    "Content-Length: 0\r\n\r\n";
   CHECK_EQ_INT(rx(x, ack, &from, 0), SIP_RX_BAD);
-  const char *novia = "OPTIONS sip:bob@example.com SIP/2.0\r\n"
-                      "From: <sip:alice@example.com>;tag=1\r\n"
-                      "To: <sip:bob@example.com>\r\n"
-                      "Call-ID: nv@10.0.0.1\r\n"
-                      "CSeq: 1 OPTIONS\r\n"
-                      "Content-Length: 0\r\n\r\n";
+  const char *novia =
+    "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+    "From: <sip:alice@example.com>;tag=1\r\n"
+    "To: <sip:bob@example.com>\r\n"
+    "Call-ID: nv@10.0.0.1\r\n"
+    "CSeq: 1 OPTIONS\r\n"
+    "Content-Length: 0\r\n\r\n";
   CHECK_EQ_INT(rx(x, novia, &from, 0), SIP_RX_BAD);
   CHECK_EQ_INT(rx(x, "\r\n\r\n", &from, 0), SIP_RX_IGNORED); /* keepalive */
   CHECK_EQ_INT(F.ns, 0);
@@ -986,7 +1003,8 @@ TEST(malformed_responses_are_dropped_silently) {
 TEST(rport_and_received_recorded_and_used_rfc3581) {
   sip_txl *x = layer(0, 0, 0);
   sip_peer from = peer(SIP_PROTO_UDP, "192.0.2.1", 40000, 0);
-  rx(x, req("INVITE", "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bKnat", 1, NULL, NULL), &from, 0);
+  rx(x, req("INVITE", "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bKnat", 1, NULL, NULL), &from,
+     0);
   sip_txn *st = F.last_st;
   const sip_via_fix *fx = sip_txn_via_fix(st);
   CHECK(fx->received && strcmp(fx->received, "192.0.2.1") == 0);
@@ -1010,8 +1028,10 @@ TEST(rport_and_received_recorded_and_used_rfc3581) {
   sip_peer from6 = peer(SIP_PROTO_UDP, "2001:db8::1", 5060, 0);
   rx(x, req("OPTIONS", "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK6", 1, NULL, NULL), &from6, 0);
   CHECK(sip_txn_via_fix(F.last_st)->received == NULL);
-  rx(x, req("OPTIONS", "SIP/2.0/UDP [2001:db8::1];rport;branch=z9hG4bK7", 1, NULL, NULL), &from6, 0);
-  CHECK(sip_txn_via_fix(F.last_st)->received && strcmp(sip_txn_via_fix(F.last_st)->received, "2001:db8::1") == 0);
+  rx(x, req("OPTIONS", "SIP/2.0/UDP [2001:db8::1];rport;branch=z9hG4bK7", 1, NULL, NULL), &from6,
+     0);
+  CHECK(sip_txn_via_fix(F.last_st)->received &&
+        strcmp(sip_txn_via_fix(F.last_st)->received, "2001:db8::1") == 0);
   CHECK_EQ_INT(sip_txn_via_fix(F.last_st)->rport, 5060);
   done(x);
 }
@@ -1024,8 +1044,17 @@ static sip_gate *register_gate(void) {
   ch.realm = SIP_STR_LIT("example.com");
   ch.alg = SIP_DIGEST_MD5;
   static const sip_str host = SIP_STR_LIT("example.com");
-  sip_gate_config c = {1u << SIP_M_REGISTER, 401, NULL, "WWW-Authenticate", SIP_H_AUTHORIZATION,
-                       "k", 1, &ch, 1, &host, 1};
+  sip_gate_config c = {1u << SIP_M_REGISTER,
+                       401,
+                       NULL,
+                       "WWW-Authenticate",
+                       SIP_H_AUTHORIZATION,
+                       "k",
+                       1,
+                       &ch,
+                       1,
+                       &host,
+                       1};
   const char *err;
   return sip_gate_new(&c, &err);
 }
@@ -1052,8 +1081,9 @@ TEST(gate_answers_a_new_request_without_a_transaction_along_the_via) {
   F.auto_status = 200;
   const char *withcred = req("REGISTER", VIA_C "x", 2, NULL, NULL);
   static char b[4096];
-  snprintf(b, sizeof b, "%.*sAuthorization: Digest username=\"bob\"\r\n%s", (int)(strstr(withcred, "Content-Length") - withcred),
-           withcred, strstr(withcred, "Content-Length"));
+  snprintf(b, sizeof b, "%.*sAuthorization: Digest username=\"bob\"\r\n%s",
+           (int)(strstr(withcred, "Content-Length") - withcred), withcred,
+           strstr(withcred, "Content-Length"));
   CHECK_EQ_INT(rx(x, b, &from, 1000), SIP_RX_REQUEST);
   CHECK_EQ_INT(rx(x, req("OPTIONS", VIA_C "y", 1, NULL, NULL), &from, 1000), SIP_RX_REQUEST);
   CHECK_EQ_INT(stats(x).gated, 2);

@@ -46,24 +46,24 @@ static int accepts(const char *s) {
   return parse(s, &u) == 0;
 }
 
-#define ACCEPT(s)                                                                                  \
-  do {                                                                                             \
-    sip_uri u_;                                                                                    \
-    if (parse((s), &u_) != 0) FAILF("\"%s\" rejected: %s at %zu", (s), last_err, last_err_off);    \
+#define ACCEPT(s)                                                                               \
+  do {                                                                                          \
+    sip_uri u_;                                                                                 \
+    if (parse((s), &u_) != 0) FAILF("\"%s\" rejected: %s at %zu", (s), last_err, last_err_off); \
   } while (0)
 
-#define REJECT(s)                                                                                  \
-  do {                                                                                             \
-    if (accepts(s)) FAILF("\"%s\" accepted", (s));                                                 \
+#define REJECT(s)                                  \
+  do {                                             \
+    if (accepts(s)) FAILF("\"%s\" accepted", (s)); \
   } while (0)
 
 /* Parse or fail the test; the URI is zeroed on failure. */
-#define PARSE(s, u)                                                                                \
-  do {                                                                                             \
-    if (parse((s), &(u)) != 0) {                                                                   \
-      FAILF("\"%s\" rejected: %s at %zu", (s), last_err, last_err_off);                            \
-      memset(&(u), 0, sizeof(u));                                                                  \
-    }                                                                                              \
+#define PARSE(s, u)                                                     \
+  do {                                                                  \
+    if (parse((s), &(u)) != 0) {                                        \
+      FAILF("\"%s\" rejected: %s at %zu", (s), last_err, last_err_off); \
+      memset(&(u), 0, sizeof(u));                                       \
+    }                                                                   \
   } while (0)
 
 static int uri_eq(const char *a, const char *b) {
@@ -78,24 +78,26 @@ static int uri_eq(const char *a, const char *b) {
   return e1 == e2 ? e1 : -1;
 }
 
-#define EQUAL(a, b)                                                                                \
-  do {                                                                                             \
-    if (uri_eq((a), (b)) != 1) FAILF("\"%s\" should equal \"%s\"", (a), (b));                      \
+#define EQUAL(a, b)                                                           \
+  do {                                                                        \
+    if (uri_eq((a), (b)) != 1) FAILF("\"%s\" should equal \"%s\"", (a), (b)); \
   } while (0)
 
-#define NOT_EQUAL(a, b)                                                                            \
-  do {                                                                                             \
-    if (uri_eq((a), (b)) != 0) FAILF("\"%s\" should not equal \"%s\"", (a), (b));                  \
+#define NOT_EQUAL(a, b)                                                           \
+  do {                                                                            \
+    if (uri_eq((a), (b)) != 0) FAILF("\"%s\" should not equal \"%s\"", (a), (b)); \
   } while (0)
 
-#define REJECT_WITH(s, msg, off)                                                                   \
-  do {                                                                                             \
-    sip_uri u_;                                                                                    \
-    if (parse((s), &u_) == 0) FAILF("\"%s\" accepted", (s));                                       \
-    else {                                                                                         \
-      if (strcmp(last_err, (msg)) != 0) FAILF("\"%s\": error \"%s\", expected \"%s\"", (s), last_err, (msg)); \
-      if (last_err_off != (size_t)(off)) FAILF("\"%s\": err_at %zu, expected %zu", (s), last_err_off, (size_t)(off)); \
-    }                                                                                              \
+#define REJECT_WITH(s, msg, off)                                                     \
+  do {                                                                               \
+    sip_uri u_;                                                                      \
+    if (parse((s), &u_) == 0) FAILF("\"%s\" accepted", (s));                         \
+    else {                                                                           \
+      if (strcmp(last_err, (msg)) != 0)                                              \
+        FAILF("\"%s\": error \"%s\", expected \"%s\"", (s), last_err, (msg));        \
+      if (last_err_off != (size_t)(off))                                             \
+        FAILF("\"%s\": err_at %zu, expected %zu", (s), last_err_off, (size_t)(off)); \
+    }                                                                                \
   } while (0)
 
 /* §19.1.3: the RFC's example URIs ---------------------------------------------------------------*/
@@ -178,9 +180,10 @@ TEST(rfc4475_userinfo_ends_at_the_first_at_sign) {
   CHECK_STR(u.host, "example.com");
   CHECK_EQ_INT(u.params.n, 0);
   /* intmeth (§3.1.1.2): '?' ',' '/' ';' in the user, the password after the first ':' */
-  PARSE("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too."
-        "(doesn't-it)@example.com",
-        u);
+  PARSE(
+    "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too."
+    "(doesn't-it)@example.com",
+    u);
   CHECK_STR(u.user, "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*");
   CHECK(u.has_password);
   CHECK_STR(u.password, "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)");
@@ -201,12 +204,13 @@ TEST(rfc3261_25_1_user_and_password_chars) {
   PARSE("sip:%00@host5.example.com", u); /* escnull: %00 is a valid escape */
   CHECK_STR(u.user, "%00");
   ACCEPT("sip:-_.!~*'()&=+$,;?/@h.com");
-  REJECT_WITH("sip:@example.com", "empty user in URI", 4);     /* user = 1*(...) */
+  REJECT_WITH("sip:@example.com", "empty user in URI", 4); /* user = 1*(...) */
   REJECT_WITH("sip::pw@example.com", "empty user in URI", 4);
   REJECT_WITH("sip:us%2@example.com", "bad escape in URI user part", 6);
   REJECT_WITH("sip:us%zz@example.com", "bad escape in URI user part", 6);
   REJECT_WITH("sip:a[b@example.com", "invalid character in URI user part", 5);
-  REJECT_WITH("sip:a:b;c@example.com", "invalid character in URI password", 7); /* ';' not in password */
+  REJECT_WITH("sip:a:b;c@example.com", "invalid character in URI password",
+              7); /* ';' not in password */
   REJECT_WITH("sip:a:b:c@example.com", "invalid character in URI password", 7);
   REJECT("sip:a:b%4@example.com");
   REJECT("sip:a#b@example.com");
@@ -360,19 +364,19 @@ TEST(rfc4291_2_2_ipv6_text_forms) {
   REJECT("sip:[]");
   REJECT("sip:[:]");
   REJECT("sip:[:::]");
-  REJECT("sip:[1:2:3:4:5:6:7]");         /* 7 groups, no "::" */
-  REJECT("sip:[1:2:3:4:5:6:7:8:9]");     /* 9 groups */
-  REJECT("sip:[1::2:3:4:5:6:7:8]");      /* "::" must stand for at least one group */
-  REJECT("sip:[1::2::3]");               /* one "::" only */
-  REJECT("sip:[12345::]");               /* at most 4 hex digits */
+  REJECT("sip:[1:2:3:4:5:6:7]");     /* 7 groups, no "::" */
+  REJECT("sip:[1:2:3:4:5:6:7:8:9]"); /* 9 groups */
+  REJECT("sip:[1::2:3:4:5:6:7:8]");  /* "::" must stand for at least one group */
+  REJECT("sip:[1::2::3]");           /* one "::" only */
+  REJECT("sip:[12345::]");           /* at most 4 hex digits */
   REJECT("sip:[:1::]");
   REJECT("sip:[1:]");
   REJECT("sip:[1:2:3:4:5:6:7:1.2.3.4]"); /* 7 + 2 groups */
   REJECT("sip:[::1.2.3.256]");
   REJECT("sip:[::1.2.3]");
-  REJECT("sip:[::1.2.3.4:5]");           /* IPv4 only at the end */
+  REJECT("sip:[::1.2.3.4:5]"); /* IPv4 only at the end */
   REJECT("sip:[g::1]");
-  REJECT("sip:[fe80::1%25eth0]");        /* no zone ids in SIP */
+  REJECT("sip:[fe80::1%25eth0]"); /* no zone ids in SIP */
   REJECT_WITH("sip:[::1", "invalid IPv6 reference", 8);
   REJECT("sip:[::1]x");
   REJECT("sip:[::1]:");
@@ -767,9 +771,11 @@ TEST(format_writes_the_canonical_form) {
   check_format("sips:a:@h.com:05060;lr?x=1&y=", "sips:a:@h.com:5060;lr?x=1&y=");
   check_format("sip:h.com:0", "sip:h.com:0");
   check_format("sip:[2001:db8::10]:5070;maddr=[::1]", "sip:[2001:db8::10]:5070;maddr=[::1]");
-  check_format("sip:sips%3Auser%40example.com@example.net", "sip:sips%3Auser%40example.com@example.net");
+  check_format("sip:sips%3Auser%40example.com@example.net",
+               "sip:sips%3Auser%40example.com@example.net");
   check_format("Tel:+1-201-555-0123;ext=1", "tel:+1-201-555-0123;ext=1");
-  check_format("nobodyKnowsThisScheme:totallyopaquecontent", "nobodyKnowsThisScheme:totallyopaquecontent");
+  check_format("nobodyKnowsThisScheme:totallyopaquecontent",
+               "nobodyKnowsThisScheme:totallyopaquecontent");
   check_format("soap.beep://192.0.2.103:3002", "soap.beep://192.0.2.103:3002");
 }
 
@@ -823,13 +829,28 @@ TEST(rfc4475_rfc5118_torture_request_uris) {
     const char *file;
     int ok;
   } cases[] = {
-      {"wsinv.sip", 1}, {"intmeth.sip", 1}, {"esc01.sip", 1}, {"esc02.sip", 1},
-      {"semiuri.sip", 1}, {"escruri.sip", 1}, {"unkscm.sip", 1}, {"novelsc.sip", 1},
-      {"test.sip", 1}, {"trws.sip", 1}, {"ipv6-good.sip", 1}, {"port-ambiguous.sip", 1},
-      {"port-unambiguous.sip", 1}, {"ipv6-correct-abnf-2-colons.sip", 1},
-      {"via-received-param-no-delim.sip", 1}, {"ipv6-in-sdp.sip", 1}, {"mpart01.sip", 1},
-      {"ltgtruri.sip", 0}, {"lwsruri.sip", 0}, {"lwsstart.sip", 0}, {"ipv6-bad.sip", 0},
-      {"ipv6-bug-abnf-3-colons.sip", 0},
+    {"wsinv.sip", 1},
+    {"intmeth.sip", 1},
+    {"esc01.sip", 1},
+    {"esc02.sip", 1},
+    {"semiuri.sip", 1},
+    {"escruri.sip", 1},
+    {"unkscm.sip", 1},
+    {"novelsc.sip", 1},
+    {"test.sip", 1},
+    {"trws.sip", 1},
+    {"ipv6-good.sip", 1},
+    {"port-ambiguous.sip", 1},
+    {"port-unambiguous.sip", 1},
+    {"ipv6-correct-abnf-2-colons.sip", 1},
+    {"via-received-param-no-delim.sip", 1},
+    {"ipv6-in-sdp.sip", 1},
+    {"mpart01.sip", 1},
+    {"ltgtruri.sip", 0},
+    {"lwsruri.sip", 0},
+    {"lwsstart.sip", 0},
+    {"ipv6-bad.sip", 0},
+    {"ipv6-bug-abnf-3-colons.sip", 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t n;

@@ -15,41 +15,41 @@ static int unit_n, unit_failed, unit_cur_failed;
 
 #define TEST(name) static void test_##name(void)
 
-#define RUN(name)                                                                                  \
-  do {                                                                                             \
-    unit_cur_failed = 0;                                                                           \
-    test_##name();                                                                                 \
-    unit_n++;                                                                                      \
-    if (unit_cur_failed) unit_failed++;                                                            \
-    printf("%sok %d - %s\n", unit_cur_failed ? "not " : "", unit_n, #name);                        \
+#define RUN(name)                                                           \
+  do {                                                                      \
+    unit_cur_failed = 0;                                                    \
+    test_##name();                                                          \
+    unit_n++;                                                               \
+    if (unit_cur_failed) unit_failed++;                                     \
+    printf("%sok %d - %s\n", unit_cur_failed ? "not " : "", unit_n, #name); \
   } while (0)
 
-#define FAILF(...)                                                                                 \
-  do {                                                                                             \
-    unit_cur_failed = 1;                                                                           \
-    printf("#   %s:%d: ", __FILE__, __LINE__);                                                 \
-    printf(__VA_ARGS__);                                                                           \
-    printf("\n");                                                                                  \
+#define FAILF(...)                             \
+  do {                                         \
+    unit_cur_failed = 1;                       \
+    printf("#   %s:%d: ", __FILE__, __LINE__); \
+    printf(__VA_ARGS__);                       \
+    printf("\n");                              \
   } while (0)
 
-#define CHECK(c)                                                                                   \
-  do {                                                                                             \
-    if (!(c)) FAILF("check failed: %s", #c);                                                       \
+#define CHECK(c)                             \
+  do {                                       \
+    if (!(c)) FAILF("check failed: %s", #c); \
   } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                         \
-  do {                                                                                             \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                            \
-    if (a_ != b_) FAILF("%s == %lld, expected %lld", #a, a_, b_);                                  \
+#define CHECK_EQ_INT(a, b)                                        \
+  do {                                                            \
+    long long a_ = (long long)(a), b_ = (long long)(b);           \
+    if (a_ != b_) FAILF("%s == %lld, expected %lld", #a, a_, b_); \
   } while (0)
 
 /* A slice (anything with .p and .n) equals a C string. */
-#define CHECK_STR(s, lit)                                                                          \
-  do {                                                                                             \
-    const char *l_ = (lit);                                                                        \
-    size_t ln_ = strlen(l_);                                                                       \
-    if ((s).n != ln_ || ((s).n && memcmp((s).p, l_, ln_) != 0))                                    \
-      FAILF("%s is \"%.*s\", expected \"%s\"", #s, (int)(s).n, (s).p ? (s).p : "", l_);          \
+#define CHECK_STR(s, lit)                                                               \
+  do {                                                                                  \
+    const char *l_ = (lit);                                                             \
+    size_t ln_ = strlen(l_);                                                            \
+    if ((s).n != ln_ || ((s).n && memcmp((s).p, l_, ln_) != 0))                         \
+      FAILF("%s is \"%.*s\", expected \"%s\"", #s, (int)(s).n, (s).p ? (s).p : "", l_); \
   } while (0)
 
 static inline int unit_done(void) {

@@ -10,12 +10,12 @@
 #include <string.h>
 #include "sip_msg.h"
 
-#define ASSERT(c)                                                                                 \
-  do {                                                                                            \
-    if (!(c)) {                                                                                   \
-      fprintf(stderr, "invariant failed: %s (%s:%d)\n", #c, __FILE__, __LINE__);                 \
-      abort();                                                                                    \
-    }                                                                                             \
+#define ASSERT(c)                                                                \
+  do {                                                                           \
+    if (!(c)) {                                                                  \
+      fprintf(stderr, "invariant failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
+      abort();                                                                   \
+    }                                                                            \
   } while (0)
 
 /* the input in a buffer of its own size (NULL when out of memory; free it) */

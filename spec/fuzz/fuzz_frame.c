@@ -87,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     avail = avail + step > size ? size : avail + step;
   }
   ASSERT(inc.n == whole.n);
-  for (int i = 0; i < inc.n; i++) ASSERT(inc.skip[i] == whole.skip[i] && inc.len[i] == whole.len[i]);
+  for (int i = 0; i < inc.n; i++)
+    ASSERT(inc.skip[i] == whole.skip[i] && inc.len[i] == whole.len[i]);
   if (whole.n < MAXF) {
     ASSERT(inc.end == whole.end);
     if (inc.end < 0) ASSERT(inc.status == whole.status);

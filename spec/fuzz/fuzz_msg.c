@@ -86,8 +86,7 @@ static void check_ok(const sip_msg *m, const char *buf, size_t len) {
       if (sip_parse_media_type(h->value.p, h->value.n, &t, &st, &ps) == 0) walk_params(ps);
       break;
     }
-    default:
-      break;
+    default: break;
     }
   }
   if (m->max_forwards >= 0) ASSERT(m->max_forwards <= 255);
@@ -99,7 +98,8 @@ static void check_ok(const sip_msg *m, const char *buf, size_t len) {
 
 static void check_err(const sip_msg *m, const char *buf, size_t len) {
   ASSERT(m->err.what != NULL);
-  ASSERT(m->err.status == 400 || m->err.status == 501 || m->err.status == 505 || m->err.status == 513);
+  ASSERT(m->err.status == 400 || m->err.status == 501 || m->err.status == 505 ||
+         m->err.status == 513);
   ASSERT(m->buf >= buf && m->buf <= buf + len);
   ASSERT(m->err.off <= len - (size_t)(m->buf - buf));
   for (unsigned i = 0; i < m->nhdr; i++) {
@@ -160,9 +160,19 @@ static void check_gate(const sip_msg *m) {
     ch.realm = SIP_STR_LIT("example.com");
     ch.alg = SIP_DIGEST_SHA256;
     ch.qop = SIP_DIGEST_QOP_AUTH;
-    static const sip_str hosts[] = {SIP_STR_LIT("example.com"), SIP_STR_LIT("127.0.0.1"), SIP_STR_LIT("[::1]")};
-    sip_gate_config c = {~0u & ~((1u << SIP_M_ACK) | (1u << SIP_M_CANCEL)), 401, NULL, "WWW-Authenticate",
-                         SIP_H_AUTHORIZATION, "k", 1, &ch, 1, hosts, 3};
+    static const sip_str hosts[] = {SIP_STR_LIT("example.com"), SIP_STR_LIT("127.0.0.1"),
+                                    SIP_STR_LIT("[::1]")};
+    sip_gate_config c = {~0u & ~((1u << SIP_M_ACK) | (1u << SIP_M_CANCEL)),
+                         401,
+                         NULL,
+                         "WWW-Authenticate",
+                         SIP_H_AUTHORIZATION,
+                         "k",
+                         1,
+                         &ch,
+                         1,
+                         hosts,
+                         3};
     const char *err;
     ASSERT((g = sip_gate_new(&c, &err)) != NULL);
   }
@@ -196,8 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_rebase(&m, buf, size, fuzz_limits[l], mode);
         if (l == 0 && mode == 0) check_gate(&m);
         if (l == 0) check_frames(&m);
-      } else
-        check_err(&m, buf, size);
+      } else check_err(&m, buf, size);
     }
   /* the value parsers on raw input */
   sip_via v;

@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ASSERT(sip_unescape(parts[i].p, parts[i].n, tmp) >= 0);
   }
   sip_str val;
-  if (sip_uri_param(&u, "transport", &val)) ASSERT(val.n == 0 || (val.p >= p && val.p + val.n <= p + size));
+  if (sip_uri_param(&u, "transport", &val))
+    ASSERT(val.n == 0 || (val.p >= p && val.p + val.n <= p + size));
   sip_uri_param(&u, "lr", NULL);
 
   free(g);
