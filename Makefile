@@ -1,7 +1,7 @@
 # lua-sip: build, test, benchmark and run.
 #   make            build build/sip/core.so (the C part of require "sip")
-#   make test       every suite (C unit tests plain and under ASan/UBSan, fuzz smoke runs, busted
-#                   specs, interop with SIPp/Kamailio); ends with "N passed, N failed"
+#   make test       every suite (lint, C unit tests plain and under ASan/UBSan, fuzz smoke runs,
+#                   busted specs, interop with SIPp/Kamailio); ends with "N passed, N failed"
 #   make bench      parser and runtime benchmarks beside the anchors (oSIP2, sofia-sip, Kamailio)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make lint       luacheck, clang-format and cppcheck (also part of make test)
@@ -106,7 +106,7 @@ deps:
 test: deps
 	@rm -rf build/tap
 	@$(MAKE) --no-print-directory all $(CTESTS) $(CTESTS_SAN) $(FUZZERS)
-	@$(MAKE) --no-print-directory -k ctest fuzz-smoke spec; sh tools/summary.sh
+	@$(MAKE) --no-print-directory -k lint ctest fuzz-smoke spec; sh tools/summary.sh
 
 ctest: $(CTESTS) $(CTESTS_SAN)
 	@for t in $(CTESTS); do sh tools/tap.sh c-$$(basename $$t) $$t; done
