@@ -465,7 +465,7 @@ describe("sip.auth in a sip.proxy on 127.0.0.1, its real clock", function()
       local counts, n = {}, 0
       for a = 1, 100 do
         local ep = endpoint(("127.0.%d.%d"):format(10 + a // 200, 10 + a % 200))
-        for g = 1, 2 do
+        for _ = 1, 2 do
           n = n + 1
           local status, rsp = register(ep, n == 190 and "wonderland" or ("guess" .. n))
           counts[status] = (counts[status] or 0) + 1

@@ -3,15 +3,9 @@
 -- address of record through it (407 answered, INVITE/200/ACK/BYE). Every process under timeout.
 local peers = require "support.peers"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = peers.quote
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = peers.slurp
 
 -- `lua5.4 examples/SCRIPT args` in the background under timeout: pid, output(), stop()
 local function start(script, args, lifetime)

@@ -11,13 +11,7 @@ local DOMAIN = "3402000000"
 local CAMERA, CAMERA_PW = "34020000001320000001", "camera-secret"
 local PLATFORM, PLATFORM_PW = "34020000002000000001", "platform-secret"
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = peers.slurp
 
 local function write(path, data)
   local f = assert(io.open(path, "wb"))

@@ -752,12 +752,16 @@ describe("sip.proxy", function()
         fn(env)
       end)
     end
+    -- bob registers over IPv6, his Contact on [::1]
+    local function register6(env, bob)
+      local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
+        to = "<sip:bob@example.com>", contact = ("<sip:bob@[::1]:%d>"):format(bob.ep.listeners[1].port), expires = 600 }
+      assert.equal(200, assert(bob.ep:request(reg, { dest = env.dest6, timeout = 2 })).status)
+    end
     it("a call entirely on [::1] is recorded and forwarded with [::1] only", function()
       dual(function(env)
         local bob = uas(env, { final = 200, listen = { "udp:[::1]:0" } })
-        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
-          to = "<sip:bob@example.com>", contact = ("<sip:bob@[::1]:%d>"):format(bob.ep.listeners[1].port), expires = 600 }
-        assert.equal(200, assert(bob.ep:request(reg, { dest = env.dest6, timeout = 2 })).status)
+        register6(env, bob)
         local caller = env.endpoint(nil, { "udp:[::1]:0" })
         local inv = env.request("INVITE", "sip:bob@example.com")
         assert.equal(200, (env.send(inv, { ep = caller, dest = env.dest6 })).status)
@@ -770,9 +774,7 @@ describe("sip.proxy", function()
     it("from 127.0.0.1 to [::1] the route is recorded twice, one value per family", function()
       dual(function(env)
         local bob = uas(env, { final = 200, listen = { "udp:[::1]:0" } })
-        local reg = sip.request { method = "REGISTER", uri = "sip:example.com", from = "<sip:bob@example.com>",
-          to = "<sip:bob@example.com>", contact = ("<sip:bob@[::1]:%d>"):format(bob.ep.listeners[1].port), expires = 600 }
-        assert.equal(200, assert(bob.ep:request(reg, { dest = env.dest6, timeout = 2 })).status)
+        register6(env, bob)
         local inv = env.request("INVITE", "sip:bob@example.com")
         local rsp = env.send(inv)
         assert.equal(200, rsp.status)

@@ -8,7 +8,7 @@ local peers = require "support.peers"
 
 local PASSWORD = "Tr0ub4dor-105"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = peers.quote
 
 local function run(cmd)
   local p = assert(io.popen(cmd .. " 2>&1", "r"))

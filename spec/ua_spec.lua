@@ -621,7 +621,7 @@ describe("sip.ua", function()
         local w = sip.waiter()
         for name, c in pairs { alice = call, bob = bob_call } do
           sip.spawn(function()
-            local rsp, err, code = c:hold()
+            local rsp, _, code = c:hold()
             results[name] = rsp and rsp.status or code
             done = done + 1
             if done == 2 then w:wake() end

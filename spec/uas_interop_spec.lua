@@ -6,15 +6,9 @@ local peers = require "support.peers"
 local sip = require "sip"
 local loop = require "sip.loop"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = peers.quote
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = peers.slurp
 
 local function alive(pid)
   local f = io.open("/proc/" .. pid .. "/stat", "rb")

@@ -42,6 +42,10 @@ local function read_file(path)
   return s
 end
 
+--- The text of a file, or "" when there is none (a log not written yet); a word quoted for sh.
+function peers.slurp(path) return read_file(path) or "" end
+function peers.quote(s) return q(s) end
+
 local function write_file(path, data)
   local f = assert(io.open(path, "wb"))
   assert(f:write(data))
