@@ -54,6 +54,11 @@ int lsip_txn_respond(lua_State *L, int txn, int arg, const sip_msg *req) {
   sip_hdr hdr[256];
   sip_msg stored;
   if (!req) {
+    if (!sip_txn_request(x->t, NULL)) { /* dropped at the final response: too late to answer */
+      lua_pushnil(L);
+      lua_pushstring(L, sip_txn_strerror(SIP_TXN_EREFUSED));
+      return 2;
+    }
     if (sip_txn_parse_request(x->t, &stored, hdr, 256))
       luaL_error(L, "respond: the stored request does not parse");
     req = &stored;

@@ -63,11 +63,12 @@ struct sip_txn {
   uint64_t totag_rsp; /* of the one we answered with (the ACK carries it) */
   uint32_t retx;      /* current interval of timer A, E or G */
   uint32_t key_len, req_len;
+  char *req; /* the request, until the final response (sip_txn_request) */
   uint8_t kind, state, reliable, hashed, rfc2543;
   sip_peer peer;
   sip_via_fix fix;
   char received[48]; /* INET6_ADDRSTRLEN */
-  char block[];      /* the key, then the request */
+  char block[];      /* the key */
 };
 
 struct sip_txl {
@@ -306,9 +307,14 @@ static int heap_reserve(sip_txl *x, size_t need) {
 static sip_txn *txn_alloc(sip_txl *x, sip_txn_kind kind, const char *key, size_t klen,
                           const char *req, size_t rlen) {
   if (heap_reserve(x, 2 * (x->st.live_total + 1))) return NULL;
-  sip_txn *t = malloc(sizeof *t + klen + rlen);
+  sip_txn *t = malloc(sizeof *t + klen);
   if (!t) return NULL;
   memset(t, 0, sizeof *t);
+  t->req = malloc(rlen ? rlen : 1);
+  if (!t->req) {
+    free(t);
+    return NULL;
+  }
   t->x = x;
   t->kind = (uint8_t)kind;
   t->tm[0].t = t->tm[1].t = t;
@@ -316,7 +322,7 @@ static sip_txn *txn_alloc(sip_txl *x, sip_txn_kind kind, const char *key, size_t
   t->key_len = (uint32_t)klen;
   t->req_len = (uint32_t)rlen;
   memcpy(t->block, key, klen);
-  memcpy(t->block + klen, req, rlen);
+  memcpy(t->req, req, rlen);
   t->hash = sip_siphash(x->hkey, key, klen);
   x->st.live[kind]++;
   x->st.live_total++;
@@ -332,10 +338,21 @@ static void txn_free(sip_txn *t) {
   x->st.live[t->kind]--;
   x->st.live_total--;
   free(t->aux);
+  free(t->req);
   free(t);
 }
 
-static const char *txn_req(const sip_txn *t) { return t->block + t->key_len; }
+static const char *txn_req(const sip_txn *t) { return t->req; }
+
+/* The final response is sent or received: nothing resends, parses or cancels the request any
+ * more (a server INVITE's 2xx keeps it: the TU may respond again in Accepted). Under load most
+ * transactions are in this state, for Timer J, K, D, H or M (up to 32 s over UDP): their
+ * requests, several hundred bytes each, go now. */
+static void req_drop(sip_txn *t) {
+  free(t->req);
+  t->req = NULL;
+  t->req_len = 0;
+}
 
 static int parse_flags(const sip_peer *p) {
   return p->proto == SIP_PROTO_UDP ? SIP_PARSE_DGRAM : SIP_PARSE_STREAM;
@@ -386,6 +403,7 @@ static void aux_take(sip_txn *t, sip_buf *b) {
 }
 
 int sip_txn_parse_request(const sip_txn *t, sip_msg *m, sip_hdr *hdr, unsigned maxhdr) {
+  if (!t->req) return -1;
   return sip_parse(txn_req(t), t->req_len, m, hdr, maxhdr, t->x->lim, parse_flags(&t->peer));
 }
 
@@ -428,6 +446,7 @@ static int ci_final(sip_txn *t, const txn_ev *e) {
     /* RFC 6026: Accepted; the 2xx goes up, its ACK is the TU's. */
     t->state = SIP_TXN_ACCEPTED;
     timer_set(t, SLOT_LIFE, IN_TIMER_M, e->now + t64(x));
+    req_drop(t);
     tu_response(t, e);
     return SIP_RX_RESPONSE;
   }
@@ -444,6 +463,7 @@ static int ci_final(sip_txn *t, const txn_ev *e) {
     sent = txn_send(t, t->aux, t->aux_len);
   }
   sip_buf_free(&b);
+  req_drop(t);
   tu_response(t, e);
   if (sent) txn_fail(t, 503, "transport error sending ACK", e->now);
   return SIP_RX_RESPONSE;
@@ -498,6 +518,7 @@ static int ci_accepted(sip_txn *t, txn_in in, const txn_ev *e) {
 static int cn_final(sip_txn *t, const txn_ev *e) {
   t->state = SIP_TXN_COMPLETED;
   timer_stop(t, SLOT_RETX);
+  req_drop(t);
   timer_set(t, SLOT_LIFE, IN_TIMER_K, e->now + (t->reliable ? 0 : t->x->t4));
   tu_response(t, e);
   return SIP_RX_RESPONSE;
@@ -583,6 +604,7 @@ static int si_proceeding(sip_txn *t, txn_in in, const txn_ev *e) {
   case IN_SEND_FINAL:
     if ((rc = srv_send(t, e)) != SIP_TXN_OK) return rc;
     t->state = SIP_TXN_COMPLETED;
+    req_drop(t);
     timer_stop(t, SLOT_RETX);
     if (!t->reliable) {
       t->retx = x->t1;
@@ -648,6 +670,7 @@ static int sn_trying(sip_txn *t, txn_in in, const txn_ev *e) {
   case IN_SEND_FINAL:
     if ((rc = srv_send(t, e)) != SIP_TXN_OK) return rc;
     t->state = SIP_TXN_COMPLETED;
+    req_drop(t);
     timer_set(t, SLOT_LIFE, IN_TIMER_J, e->now + (t->reliable ? 0 : t64(x)));
     return rc;
   default: return in < IN_SEND_1XX ? SIP_RX_ABSORBED : SIP_TXN_EREFUSED;
@@ -725,6 +748,7 @@ void sip_txl_free(sip_txl *x) {
     sip_txn *t = x->heap[i]->t;
     if (!t->hashed) {
       free(t->aux);
+      free(t->req);
       free(t);
     }
   }
@@ -732,6 +756,7 @@ void sip_txl_free(sip_txl *x) {
     for (sip_txn *t = x->tab[i], *nx; t; t = nx) {
       nx = t->hnext;
       free(t->aux);
+      free(t->req);
       free(t);
     }
   free(x->tab);

@@ -147,10 +147,11 @@ sip_txn_kind sip_txn_kind_of(const sip_txn *t);
 sip_txn_state sip_txn_state_of(const sip_txn *t);
 const char *sip_txn_state_name(sip_txn_state s);
 const char *sip_txn_kind_name(sip_txn_kind k);
-/* The stored request (what was received, or what the TU asked to send). */
+/* The stored request (what was received, or what the TU asked to send); NULL (and *len 0) once
+ * the final response is sent or received, except on a server INVITE answered 2xx. */
 const char *sip_txn_request(const sip_txn *t, size_t *len);
 /* Parse the stored request into the caller's storage (the slices point into the transaction,
- * valid until it is freed). 0 or -1. */
+ * valid until the final response). 0, or -1 (also when it is gone, see sip_txn_request). */
 int sip_txn_parse_request(const sip_txn *t, sip_msg *m, sip_hdr *hdr, unsigned maxhdr);
 /* The last response sent on a server transaction, or NULL. */
 const char *sip_txn_last_response(const sip_txn *t, size_t *len);

@@ -177,18 +177,23 @@ function Endpoint:request(req, opts)
   local w = loop.waiter()
   local final
   local invite = req.method == "INVITE"
+  -- the callback holds these, not opts: it may live on after the final response (an INVITE's
+  -- handle, for Timer M), and opts of a proxy's branch reach its whole context
+  local provisional, on_2xx = opts.provisional, opts.on_2xx
   local txn, err, code = self.stack:request(bytes, dest, function(t, ev, a, b)
     if ev == "response" then
       if a.status < 200 then
-        if opts.provisional and not final then loop.spawn(opts.provisional, a) end
+        if provisional and not final then loop.spawn(provisional, a) end
       elseif not final then
-        final = a
-        -- a non-INVITE has nothing more to say: its handle and this closure need not live on
-        -- for Timer K (5 s over UDP) while the core absorbs retransmitted responses
-        if not invite then t:on(nil) end
+        final = true
+        provisional = nil
+        -- nothing more to say but the further 2xx of an INVITE: the handle and this closure need
+        -- not live on for Timer K, D or M (5, 32, 32 s over UDP) while the core absorbs
+        -- retransmitted responses (and ACKs a non-2xx itself)
+        if not (invite and on_2xx and a.status < 300) then t:on(nil) end
         w:wake(a)
-      elseif opts.on_2xx and a.status < 300 then
-        loop.spawn(opts.on_2xx, a)
+      elseif on_2xx and a.status < 300 then
+        loop.spawn(on_2xx, a)
       end
     elseif ev == "error" and not final then
       final = true

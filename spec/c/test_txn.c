@@ -179,6 +179,18 @@ static sip_txn *start(sip_txl *x, const char *m, const sip_peer *to, uint64_t no
 static int respond(sip_txn *t, int status, uint64_t now) {
   sip_msg m;
   sip_hdr h[64];
+  size_t ln;
+  const char *last = sip_txn_last_response(t, &ln);
+  if (!sip_txn_request(t, NULL) && last && ln > 12 && ln < 4096) {
+    /* the request went with the final response: the last one, with this status, tells what the
+     * state machine says to another (nothing can build one from the request now) */
+    char buf[4096];
+    memcpy(buf, last, ln);
+    buf[8] = (char)('0' + status / 100);
+    buf[9] = (char)('0' + status / 10 % 10);
+    buf[10] = (char)('0' + status % 10);
+    return sip_txn_respond(t, buf, ln, now);
+  }
   if (sip_txn_parse_request(t, &m, h, 64) != 0) return -100;
   sip_buf b = SIP_BUF_INIT;
   sip_build_response(&b, &m, status, NULL, "tt1", sip_txn_via_fix(t), NULL, NULL, NULL, 0);
@@ -719,6 +731,7 @@ TEST(server_non_invite_trying_proceeding_completed_timer_j) {
   sip_txn *st = F.last_st;
   CHECK_EQ_INT(sip_txn_kind_of(st), SIP_TXN_SERVER_NONINVITE);
   CHECK_EQ_INT(sip_txn_state_of(st), SIP_TXN_TRYING);
+  size_t n = 0;
   CHECK_EQ_INT(sip_txl_next_deadline(x), UINT64_MAX); /* no 100 for non-INVITE */
   /* Trying: a retransmission is absorbed with no answer */
   CHECK_EQ_INT(rx(x, req("OPTIONS", VIA_S, 1, NULL, NULL), &from, 500), SIP_RX_ABSORBED);
@@ -730,11 +743,11 @@ TEST(server_non_invite_trying_proceeding_completed_timer_j) {
   CHECK(sent_starts(1, "SIP/2.0 100 "));
   CHECK_EQ_INT(respond(st, 200, 2000), SIP_TXN_OK);
   CHECK_EQ_INT(sip_txn_state_of(st), SIP_TXN_COMPLETED);
+  CHECK(sip_txn_request(st, &n) == NULL && n == 0); /* nothing needs it after the final */
   CHECK_EQ_INT(respond(st, 500, 2000), SIP_TXN_EREFUSED);
   CHECK_EQ_INT(rx(x, req("OPTIONS", VIA_S, 1, NULL, NULL), &from, 3500), SIP_RX_ABSORBED);
   CHECK_EQ_INT(F.ns, 4);
   CHECK(sent_starts(3, "SIP/2.0 200 "));
-  size_t n = 0;
   CHECK(sip_txn_last_response(st, &n) != NULL && n == F.s[3].len);
   CHECK_EQ_INT(F.ne, 1);
   CHECK_EQ_INT(stats(x).absorbed, 3);
