@@ -261,6 +261,11 @@ function Proxy:learn_addresses(domains)
   self.me, self.hosts, self.ports, self.names = me, hosts, ports, names
 end
 
+-- The port a URI without one means (§19.1.2: by its scheme, or its transport)
+local function default_port(u)
+  return sip_route.default_port(u.scheme == "sips" and "tls" or (u.transport or "udp")) or 5060
+end
+
 --- Is host one of ours (a served domain or one of our addresses)?
 function Proxy:is_local_host(host)
   host = strip_brackets(host):lower()
@@ -273,7 +278,7 @@ function Proxy:is_local(u)
   if not u or (u.scheme ~= "sip" and u.scheme ~= "sips") then return false end
   local host = strip_brackets(u.host):lower()
   if self.names[host] then return true end
-  return self.me[host .. ":" .. (u.port or (u.scheme == "sips" and 5061 or 5060))] == true
+  return self.me[host .. ":" .. (u.port or default_port(u))] == true
 end
 
 -- Does uri name this proxy itself (a Route we put, our address)?
@@ -282,7 +287,7 @@ function Proxy:is_me(u)
   local host = strip_brackets(u.host):lower()
   local port = u.port
   if self.names[host] then return port == nil or self.ports[port] == true end
-  return self.me[host .. ":" .. (port or (u.scheme == "sips" and 5061 or 5060))] == true
+  return self.me[host .. ":" .. (port or default_port(u))] == true
 end
 
 -- What routing needs to know of a Request-URI, by its text: parsed once, kept in a bounded
