@@ -204,24 +204,11 @@ end
 -- A request within dialog d and its final response, answering 401/407 (§22.2). Returns the
 -- response (< 300) or nil, err, code[, response].
 function Call:_send_in_dialog(d, req, dest, opts)
-  local ua = self.ua
   if not dest then return nil, "no route to the remote target", 503 end
-  for _ = 1, 4 do
-    local rsp, err, code = ua.ep:request(req, { dest = dest, timeout = opts and opts.timeout })
-    if not rsp then return nil, err, code end
-    local st = rsp.status
-    if (st == 401 or st == 407) and ua.auth then
-      local n, aerr = ua.auth:authorize(req, rsp)
-      if not n then return nil, aerr, st, rsp end
-      req = n
-      if d.local_seq and n.cseq > d.local_seq then d.local_seq = n.cseq end
-    elseif st >= 300 then
-      return nil, failure(rsp)
-    else
-      return rsp
-    end
-  end
-  return nil, "authentication failed", 401
+  -- the UA's own loop (ua:send); each resubmission takes the dialog's next CSeq
+  return self.ua:send(req, { dest = dest, timeout = opts and opts.timeout, resubmitted = function(n)
+    if d.local_seq and n.cseq > d.local_seq then d.local_seq = n.cseq end
+  end })
 end
 
 -- §12.2.1.2: 481 or 408 to a request within the dialog ends it.

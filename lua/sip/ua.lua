@@ -250,8 +250,9 @@ local function failure(rsp)
 end
 
 --- Send a request and wait for its final response, answering 401/407 with our credentials
--- (§22.2). opts: timeout, dest, provisional. Returns the 2xx (or 1xx-less final below 300), or
--- nil, err, code[, response] (a final response of 300 or more, or a transport failure).
+-- (§22.2). opts: timeout, dest, provisional, resubmitted = fn(req) (told of each request sent
+-- again with credentials: a dialog counts its CSeq). Returns the 2xx (or 1xx-less final below
+-- 300), or nil, err, code[, response] (a final response of 300 or more, or a transport failure).
 function UA:send(req, opts)
   opts = opts or {}
   for _ = 1, 4 do
@@ -263,6 +264,7 @@ function UA:send(req, opts)
       local nreq, aerr = self.auth:authorize(req, rsp)
       if not nreq then return nil, aerr, st, rsp end
       req = nreq
+      if opts.resubmitted then opts.resubmitted(nreq) end
     elseif st >= 300 then
       return nil, failure(rsp)
     else
