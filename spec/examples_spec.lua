@@ -3,39 +3,8 @@
 -- address of record through it (407 answered, INVITE/200/ACK/BYE). Every process under timeout.
 local peers = require "support.peers"
 
-local q = peers.quote
-
-local read_file = peers.slurp
-
--- `lua5.4 examples/SCRIPT args` in the background under timeout: pid, output(), stop()
-local function start(script, args, lifetime)
-  local log = os.tmpname()
-  local words = {}
-  for _, a in ipairs(args) do words[#words + 1] = q(a) end
-  local cmd = ("exec setsid timeout --foreground -k 2 %d lua5.4 examples/%s %s >%s 2>&1"):format(lifetime or 20,
-    script, table.concat(words, " "), q(log))
-  local pipe = assert(io.popen("sh -c " .. q("echo $$; " .. cmd), "r"))
-  local h = { pid = tonumber(pipe:read("l")) }
-  function h.output() return read_file(log) end
-  function h.wait_for(text, seconds)
-    for _ = 1, (seconds or 5) * 20 do
-      if h.output():find(text, 1, true) then return true end
-      os.execute("sleep 0.05")
-    end
-    return false
-  end
-  function h.stop()
-    if h.code == nil then
-      os.execute("kill -TERM " .. h.pid .. " 2>/dev/null")
-      local _, how, code = pipe:close()
-      h.code = how == "signal" and 128 + code or code
-      h.out = read_file(log)
-      os.remove(log)
-    end
-    return h.code, h.out
-  end
-  return h
-end
+-- `lua5.4 examples/SCRIPT args` in the background under timeout (20 s unless said)
+local function start(script, args, lifetime) return peers.example(script, args, lifetime or 20) end
 
 describe("the UA examples through examples/proxy.lua", function()
   it("uas.lua registers at the proxy; uac.lua --proxy calls it there: INVITE/200/ACK/BYE", function()

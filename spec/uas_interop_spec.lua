@@ -6,49 +6,7 @@ local peers = require "support.peers"
 local sip = require "sip"
 local loop = require "sip.loop"
 
-local q = peers.quote
-
-local read_file = peers.slurp
-
-local function alive(pid)
-  local f = io.open("/proc/" .. pid .. "/stat", "rb")
-  if not f then return false end
-  local st = f:read("a"):match("^%d+ %(.*%) (%a)")
-  f:close()
-  return st ~= nil and st ~= "Z" and st ~= "X"
-end
-
--- Start `lua5.4 examples/<script> args...` under timeout; returns a handle with pid, wait(),
--- stop() (SIGTERM, then the exit code and output). setsid gives the example a process group of its
--- own (peers.wait_port looks for the group's socket); --foreground has timeout pass a signal it
--- gets to the example alone: without it, timeout sends the signal again to the whole group, and
--- that second SIGTERM can land after the example has handled the first one, closed its loop and
--- given the signal back to the default action, so a clean exit shows up as 143.
-local function example(script, args, lifetime)
-  local log = os.tmpname()
-  local words = {}
-  for _, a in ipairs(args) do words[#words + 1] = q(a) end
-  local cmd = ("exec setsid timeout --foreground -k 2 %d lua5.4 examples/%s %s >%s 2>&1"):format(lifetime or 30, script,
-    table.concat(words, " "), q(log))
-  local pipe = assert(io.popen("sh -c " .. q("echo $$; " .. cmd), "r"))
-  local pid = tonumber(pipe:read("l"))
-  local h = { pid = pid }
-  function h.output() return read_file(log) end
-  function h.wait()
-    if h.code == nil then
-      local _, how, code = pipe:close()
-      h.code = how == "signal" and 128 + code or code
-      h.out = read_file(log)
-      os.remove(log)
-    end
-    return h.code, h.out
-  end
-  function h.stop()
-    if h.code == nil and alive(pid) then os.execute("kill -TERM " .. pid .. " 2>/dev/null") end
-    return h.wait()
-  end
-  return h
-end
+local alive, example = peers.alive, peers.example
 
 -- Run an example to its end: exit code and output.
 local function run_example(script, args, lifetime)

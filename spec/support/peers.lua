@@ -137,6 +137,50 @@ local function alive(pid)
   return st ~= nil and st ~= "Z" and st ~= "X"
 end
 
+--- Is process pid running (not gone, not a zombie)?
+peers.alive = alive
+
+--- Start `lua5.4 examples/<script> args...` in the background under timeout (lifetime seconds,
+-- default 30): a handle with pid, output() (so far), wait_for(text[, seconds]), wait() and stop()
+-- (SIGTERM, then wait), the last two giving the exit code and the whole output. setsid gives the
+-- example a process group of its own (peers.wait_port looks for the group's socket);
+-- --foreground has timeout pass a signal it gets to the example alone: without it, timeout sends
+-- the signal again to the whole group, and that second SIGTERM can land after the example has
+-- handled the first one, closed its loop and given the signal back to the default action, so a
+-- clean exit shows up as 143.
+function peers.example(script, args, lifetime)
+  local log = os.tmpname()
+  local words = {}
+  for _, a in ipairs(args) do words[#words + 1] = q(a) end
+  local cmd = ("exec setsid timeout --foreground -k 2 %d lua5.4 examples/%s %s >%s 2>&1"):format(lifetime or 30,
+    script, table.concat(words, " "), q(log))
+  local pipe = assert(io.popen("sh -c " .. q("echo $$; " .. cmd), "r"))
+  local pid = tonumber(pipe:read("l"))
+  local h = { pid = pid }
+  function h.output() return peers.slurp(log) end
+  function h.wait_for(text, seconds)
+    for _ = 1, (seconds or 5) * 20 do
+      if h.output():find(text, 1, true) then return true end
+      os.execute("sleep 0.05")
+    end
+    return false
+  end
+  function h.wait()
+    if h.code == nil then
+      local _, how, code = pipe:close()
+      h.code = how == "signal" and 128 + code or code
+      h.out = peers.slurp(log)
+      os.remove(log)
+    end
+    return h.code, h.out
+  end
+  function h.stop()
+    if h.code == nil and alive(pid) then os.execute("kill -TERM " .. pid .. " 2>/dev/null") end
+    return h.wait()
+  end
+  return h
+end
+
 local function pgrp(pid)
   local st = read_file("/proc/" .. pid .. "/stat")
   return st and tonumber(st:match("^%d+ %(.*%) %a %d+ (%d+)"))
