@@ -78,6 +78,15 @@ local function forge(env, proto, t)
   return sip.request(r)
 end
 
+-- A stranger's INVITE for bob (forge's fields t), through the proxy over UDP: answered 200.
+local function call_bob(env, t)
+  t.uri = "sip:bob@example.com"
+  local inv = forge(env, "udp", t)
+  local rsp = env.evil:request(inv, { dest = env.at("udp"), timeout = 2 })
+  assert.equal(200, rsp.status)
+  return inv, rsp
+end
+
 local function send(env, proto, req)
   if req.method == "ACK" then
     assert(env.evil:send(req, env.at(proto)))
@@ -141,9 +150,7 @@ describe("the relay policy of sip.proxy", function()
 
   it("the token of one dialog does not open another: a new Call-ID with it is refused", function()
     with_setup(function(env)
-      local inv = forge(env, "udp", { uri = "sip:bob@example.com", call_id = "d1@evil" })
-      local rsp = env.evil:request(inv, { dest = env.at("udp"), timeout = 2 })
-      assert.equal(200, rsp.status)
+      local _, rsp = call_bob(env, { call_id = "d1@evil" })
       local rr = rsp:addrs("Record-Route")[1].value
       assert.matches(";rrt=%x+", rr)
       -- the token of d1, reused on another dialog aimed at the sink
@@ -156,9 +163,7 @@ describe("the relay policy of sip.proxy", function()
 
   it("a stranger's call to our user is relayed; its ACK and BYE go along the recorded route", function()
     with_setup(function(env)
-      local inv = forge(env, "udp", { uri = "sip:bob@example.com", call_id = "call-1@evil", cseq = 1 })
-      local rsp = env.evil:request(inv, { dest = env.at("udp"), timeout = 2 })
-      assert.equal(200, rsp.status)
+      local inv, rsp = call_bob(env, { call_id = "call-1@evil", cseq = 1 })
       local route = { rsp:addrs("Record-Route")[1].value }
       local ack = sip.request { method = "ACK", uri = rsp:addrs("Contact")[1].uri, from = inv:header("From"),
         to = rsp:header("To"), call_id = inv.call_id, cseq = 1, route = route,
@@ -194,9 +199,7 @@ describe("the relay policy of sip.proxy", function()
 
   it("the ACK of a 2xx sent to the proxy's own address reaches the branch that answered, once", function()
     with_setup(function(env)
-      local inv = forge(env, "udp", { uri = "sip:bob@example.com", call_id = "call-3@evil", cseq = 1 })
-      local rsp = env.evil:request(inv, { dest = env.at("udp"), timeout = 2 })
-      assert.equal(200, rsp.status)
+      local inv, rsp = call_bob(env, { call_id = "call-3@evil", cseq = 1 })
       -- as SIPp's built-in uac: the Request-URI is user@proxy, no Route
       local ack = sip.request { method = "ACK", uri = "sip:bob@" .. env.me("udp"), from = inv:header("From"),
         to = rsp:header("To"), call_id = inv.call_id, cseq = 1,
