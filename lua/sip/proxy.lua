@@ -921,7 +921,7 @@ function Proxy:stray_up(rsp)
   local host = strip_brackets(nv.received or nv.host)
   -- §18.2.2 would resolve a name here; without state we send to addresses only, so no response
   -- makes us look a name up (and never to the broadcast address)
-  if host == "255.255.255.255" or not (host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$")) then return end
+  if host == "255.255.255.255" or family_of(host) == "" then return end
   local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
   local proto = (nv.transport or "udp"):lower()
   local default = sip_route.default_port(proto)
