@@ -340,6 +340,14 @@ static int pushaddr(lua_State *L, const sip_hdr *h) {
   return 1;
 }
 
+/* sip.core.addr(value) -> one name-addr / addr-spec value parsed as msg:addrs gives it | nil, err */
+static int l_addr(lua_State *L) {
+  sip_hdr h;
+  memset(&h, 0, sizeof h);
+  h.value.p = luaL_checklstring(L, 1, &h.value.n);
+  return pushaddr(L, &h);
+}
+
 /* msg:addrs(name) -> every value of a name-addr header parsed: Contact, Route, Path, ... */
 static int m_addrs(lua_State *L) {
   lsip_msg *u = checkmsg(L, 1);
@@ -958,7 +966,7 @@ int lsip_open_message(lua_State *L) {
   lua_getfield(L, -1, "methods");
   lua_setfield(L, -3, "message_methods"); /* sip.lua adds methods written in Lua */
   lua_pop(L, 1);
-  luaL_Reg fns[] = {{"parse", l_parse}, {"frame", l_frame}, {NULL, NULL}};
+  luaL_Reg fns[] = {{"parse", l_parse}, {"frame", l_frame}, {"addr", l_addr}, {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
   return 0;
 }

@@ -71,15 +71,10 @@ end
 --- One Contact, Route, From ... value, read by the C parser (what msg:addrs gives for each
 -- value): {uri=, display=, tag=, params=, star=, value=}, or nil, err when it does not parse or
 -- holds more than one value. A quoted "<" in a display name is just text here.
-local ADDR_HEAD = "OPTIONS sip:x SIP/2.0\r\nContact: "
 function sip.addr(value)
   if type(value) ~= "string" then argerror(1, "addr", "string expected") end
   if value:find("[\r\n%z]") then return nil, "bad address: CR, LF or NUL" end
-  local m, err = core.parse(ADDR_HEAD .. value .. "\r\n\r\n")
-  local list = m and m:addrs("Contact")
-  if not list then return nil, err or "bad address" end
-  if #list ~= 1 then return nil, "bad address: one value expected" end
-  return list[1]
+  return core.addr(value)
 end
 
 --- The items of a list header (Require, Supported, Accept ...; RFC 3261 §7.3.1) in order: the
