@@ -16,7 +16,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/incl
 # -O3: the parser runs 2-4% faster than at -O2 (alternating min-of-batches A/Bs on the bench corpus)
 CFLAGS     ?= -O3 -g
 WARN       := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
-CORE_LIBS  := -lev -lssl -lcrypto
+CORE_LIBS  := -lev -lssl -lcrypto -lcares
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 60
 SMOKE_SECONDS ?= 10

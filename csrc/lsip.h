@@ -55,6 +55,8 @@ struct sip_digest_challenge;
 void lsip_challenge_fields(lua_State *L, int t, struct sip_digest_challenge *c);
 int lsip_open_loop(lua_State *L);  /* sets fields on the table at the top */
 int lsip_open_token(lua_State *L); /* sets fields on the table at the top */
+/* sip.core.resolver (lsip_resolve.c): sets fields on the table at the top */
+int lsip_open_resolve(lua_State *L);
 
 /* Push a slice as a string (nil when .p is NULL). */
 void lsip_pushstr(lua_State *L, sip_str s);
