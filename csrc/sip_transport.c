@@ -1402,24 +1402,23 @@ int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, c
     return 0;
   }
   /* A name of digits and dots only (a GB/T 28181 domain such as 3402000000) is a name to the
-   * parser, but getaddrinfo reads inet_aton's forms as IPv4 numbers (3402000000 is
-   * 202.198.102.128, 0x7f.1 is 127.0.0.1): never send to an address nobody wrote. */
+   * parser, but inet_aton's forms read as IPv4 numbers (3402000000 is 202.198.102.128, 0x7f.1 is
+   * 127.0.0.1): never send to an address nobody wrote. */
   struct in_addr aton;
   if (inet_aton(host, &aton)) {
     *err = "unknown host (not a dotted-quad address, and no name)";
     return -1;
   }
-  /* Names, and scoped IPv6 literals ("fe80::1%eth0"). Blocks. */
+  /* Scoped IPv6 literals ("fe80::1%eth0"): numeric only, so this never asks DNS. Names are
+   * resolved above, asynchronously (sip.route over csrc/sip_resolve.c, RFC 3263). */
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = proto == SIP_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-  hints.ai_flags = AI_ADDRCONFIG;
+  hints.ai_flags = AI_NUMERICHOST;
   int r = getaddrinfo(host, NULL, &hints, &res);
   if (r != 0 || !res) {
-    *err = r == EAI_NONAME  ? "unknown host"
-           : r == EAI_AGAIN ? "temporary DNS failure"
-                            : "cannot resolve host";
+    *err = "a host name, not an address (names are resolved by sip.route first)";
     if (res) freeaddrinfo(res);
     return -1;
   }

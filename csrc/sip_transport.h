@@ -102,9 +102,9 @@ int sip_tp_close(sip_tp *tp, uint32_t conn);
  * trusted from the start. 0, or -1 when there is no such connection (UDP has none). */
 int sip_tp_trust(sip_tp *tp, uint32_t conn);
 
-/* Resolve "host" ("1.2.3.4", "2001:db8::1", "[2001:db8::1]" or a name), port and proto into a
- * peer. Numeric addresses never block; names go through getaddrinfo, which BLOCKS the loop
- * (the first address is taken; RFC 3263 NAPTR/SRV belongs to the layer above). */
+/* An address ("1.2.3.4", "2001:db8::1", "[2001:db8::1]", "fe80::1%eth0"), port and proto into a
+ * peer. Never blocks and never asks DNS: a name is an error here (RFC 3263 resolution, NAPTR,
+ * SRV, A/AAAA, is the layer above's, over sip_resolve.h). */
 int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, const char **err);
 
 /* Format an address as "1.2.3.4" / "2001:db8::1" and its port. 0, or -1. */

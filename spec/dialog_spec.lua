@@ -59,11 +59,11 @@ describe("sip.dialog", function()
 
   describe("§25.1 name-addr values through the C parser", function()
     it("a quoted '<' in a display name is text: the route set, the hop and the Route still hold", function()
-      local rr = '"edge <a> proxy" <sip:p1.example.com:5070;lr>;x=1'
+      local rr = '"edge <a> proxy" <sip:192.0.2.21:5070;lr>;x=1'
       local d = dialog.uac(invite(), response(200, "Record-Route: " .. rr .. "\r\n"))
       assert.same({ rr }, d.route_set)
       local req, dest = d:request("BYE")
-      assert.same({ proto = "udp", host = "p1.example.com", port = 5070 }, dest)
+      assert.same({ proto = "udp", host = "192.0.2.21", port = 5070 }, dest)
       assert.same({ rr }, routes(req))
       assert.equal("sip:bob@192.0.2.4:5062;transport=tcp", req.uri)
     end)
@@ -207,9 +207,9 @@ describe("sip.dialog", function()
 
   describe("§8.1.2 next hop of a URI", function()
     local cases = {
-      { "sip:p.example.com", { proto = "udp", host = "p.example.com", port = 5060 } },
-      { "sip:p.example.com:5070;transport=TCP", { proto = "tcp", host = "p.example.com", port = 5070 } },
-      { "sips:p.example.com", { proto = "tls", host = "p.example.com", port = 5061 } },
+      { "sip:192.0.2.1", { proto = "udp", host = "192.0.2.1", port = 5060 } },
+      { "sip:192.0.2.1:5070;transport=TCP", { proto = "tcp", host = "192.0.2.1", port = 5070 } },
+      { "sips:192.0.2.1", { proto = "tls", host = "192.0.2.1", port = 5061 } },
       { "sip:u@[::1]:5062", { proto = "udp", host = "::1", port = 5062 } },
       { "sip:u@p.example.com;maddr=192.0.2.5", { proto = "udp", host = "192.0.2.5", port = 5060 } },
     }

@@ -7,14 +7,14 @@ local function req(uri, routes)
 end
 
 describe("sip.route", function()
-  describe("§8.1.2 the next hop of a URI", function()
+  describe("§8.1.2, RFC 3263 §4.1 the next hop of a URI (an IP literal: no lookup)", function()
     local cases = {
-      { "sip:p.example.com", { proto = "udp", host = "p.example.com", port = 5060 } },
-      { "sip:p.example.com;transport=tcp", { proto = "tcp", host = "p.example.com", port = 5060 } },
-      { "sip:p.example.com:5070;transport=TCP", { proto = "tcp", host = "p.example.com", port = 5070 } },
-      { "sip:p.example.com;transport=tls", { proto = "tls", host = "p.example.com", port = 5061 } },
-      { "sips:p.example.com", { proto = "tls", host = "p.example.com", port = 5061 } },
-      { "sips:p.example.com:5081", { proto = "tls", host = "p.example.com", port = 5081 } },
+      { "sip:192.0.2.1", { proto = "udp", host = "192.0.2.1", port = 5060 } },
+      { "sip:192.0.2.1;transport=tcp", { proto = "tcp", host = "192.0.2.1", port = 5060 } },
+      { "sip:192.0.2.1:5070;transport=TCP", { proto = "tcp", host = "192.0.2.1", port = 5070 } },
+      { "sip:192.0.2.1;transport=tls", { proto = "tls", host = "192.0.2.1", port = 5061 } },
+      { "sips:192.0.2.1", { proto = "tls", host = "192.0.2.1", port = 5061 } },
+      { "sips:[2001:db8::5]:5081", { proto = "tls", host = "2001:db8::5", port = 5081 } },
       { "sip:u@[::1]:5062", { proto = "udp", host = "::1", port = 5062 } },
       { "sip:u@[2001:db8::1]", { proto = "udp", host = "2001:db8::1", port = 5060 } },
       { "sip:u@p.example.com;maddr=192.0.2.5", { proto = "udp", host = "192.0.2.5", port = 5060 } },
@@ -58,17 +58,17 @@ describe("sip.route", function()
       assert.same({ proto = "udp", host = "192.0.2.7", port = 5070 }, route.next_hop(r))
     end)
     it("a loose router first: the first Route", function()
-      local r = req("sip:bob@192.0.2.7", { "<sip:p1.example.com;lr;transport=tcp>", "<sip:p2.example.com;lr>" })
-      assert.equal("sip:p1.example.com;lr;transport=tcp", route.target(r))
-      assert.same({ proto = "tcp", host = "p1.example.com", port = 5060 }, route.next_hop(r))
-      assert.same({ { proto = "tcp", host = "p1.example.com", port = 5060 } }, route.resolve_request(r))
+      local r = req("sip:bob@192.0.2.7", { "<sip:192.0.2.11;lr;transport=tcp>", "<sip:192.0.2.12;lr>" })
+      assert.equal("sip:192.0.2.11;lr;transport=tcp", route.target(r))
+      assert.same({ proto = "tcp", host = "192.0.2.11", port = 5060 }, route.next_hop(r))
+      assert.same({ { proto = "tcp", host = "192.0.2.11", port = 5060 } }, route.resolve_request(r))
     end)
     it("§12.2.1.1 a strict router first: the Request-URI, which holds it", function()
-      local r = req("sip:p1.example.com:5071", { "<sip:p2.example.com;lr>", "<sip:bob@192.0.2.7>" })
+      local r = req("sip:192.0.2.11:5071", { "<sip:192.0.2.12;lr>", "<sip:bob@192.0.2.7>" })
       r:remove_header("Route")
       r:add_header("Route", "<sip:bob@192.0.2.7>")
-      assert.equal("sip:p1.example.com:5071", route.target(r))
-      assert.same({ proto = "udp", host = "p1.example.com", port = 5071 }, route.next_hop(r))
+      assert.equal("sip:192.0.2.11:5071", route.target(r))
+      assert.same({ proto = "udp", host = "192.0.2.11", port = 5071 }, route.next_hop(r))
     end)
     it("a Route that is not a sip: URI: nil, err", function()
       local d, err = route.next_hop(req("sip:bob@192.0.2.7", { "<tel:+15551234;lr>" }))

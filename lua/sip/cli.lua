@@ -24,6 +24,8 @@
 -- value, a failed check) writes "NAME: what is wrong" and the usage to stderr and exits 2; with
 -- cli.parse(spec, argv, { exit = false }) it returns nil, what, 2 instead (nil, usage, 0 for --help).
 -- A malformed spec is misuse and raises. cli.sip_uri is the check of an option that takes a SIP URI.
+-- Every script also takes --dns HOST:PORT (repeatable; built in unless the spec declares it): the
+-- name servers sip.resolver asks, set when the command line parses.
 local format, concat, rep = string.format, table.concat, string.rep
 
 local M = {}
@@ -89,6 +91,14 @@ local function normalize(o, i, fname)
   return n
 end
 
+-- --dns HOST:PORT: the name servers of sip.resolver (RFC 3263 lookups), for tests and split
+-- horizon; without it the system's resolv.conf.
+local DNS = { "--dns", "HOST:PORT", "list", help = "a name server to ask instead of resolv.conf",
+  check = function(v)
+    if v:match("^[%w.%-]+:%d+$") or v:match("^%[[%x:.]+%]:%d+$") then return true end
+    return nil, "not HOST:PORT"
+  end }
+
 -- The spec, checked once per table (parse and usage share the result).
 local checked = setmetatable({}, { __mode = "k" })
 local function compile(spec, fname)
@@ -101,6 +111,11 @@ local function compile(spec, fname)
   for i, o in ipairs(spec.options) do
     local n = normalize(o, i, fname)
     if c.by_name[n.name] then argerror(fname, n.name .. " is declared twice") end
+    c.by_name[n.name] = n
+    c.list[#c.list + 1] = n
+  end
+  if not c.by_name["--dns"] then -- every script reaches names: built in, like --help
+    local n = normalize(DNS, #spec.options + 1, fname)
     c.by_name[n.name] = n
     c.list[#c.list + 1] = n
   end
@@ -298,7 +313,10 @@ function M.parse(spec, argv, how)
   local c = compiled(spec, "cli.parse")
   if type(argv) ~= "table" then error("bad argument #2 to 'cli.parse' (argv must be a table: the script's arg)", 2) end
   local values, what, status = parse(c, argv)
-  if values then return values end
+  if values then
+    if values.dns and #values.dns > 0 then require("sip.resolver").configure { servers = values.dns } end
+    return values
+  end
   if how and how.exit == false then return nil, what, status end
   if status == 0 then
     io.stdout:write(what)

@@ -203,6 +203,12 @@ sip.waiter, sip.on_error, sip.on_signals = loop.waiter, loop.on_error, loop.on_s
 --- sip.endpoint{listen = {...}, handler = fn(req), ...}: transports and transactions (sip.endpoint)
 function sip.endpoint(opts) return require("sip.endpoint").new(opts) end
 
+--- sip.resolve(uri[, {source=}]) -> the destinations of uri in the order to try (RFC 3263:
+-- NAPTR, SRV, A/AAAA; {proto=, host=, port=, target=, domain=}) | nil, err (sip.route)
+function sip.resolve(uri, opts) return require("sip.route").resolve(uri, opts) end
+--- sip.resolver{servers = {"host:port", ...}, timeout =, ...}: the process's DNS (sip.resolver)
+function sip.resolver(opts) return require("sip.resolver").configure(opts) end
+
 -- Layers load on first use: sip.sdp, sip.auth, ...
 local lazy = { sdp = "sip.sdp", auth = "sip.auth", proxy = "sip.proxy", registrar = "sip.registrar",
   location = "sip.location", dialog = "sip.dialog", ua = "sip.ua" }

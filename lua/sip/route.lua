@@ -1,47 +1,281 @@
---- sip.route: where a request goes next (RFC 3261 §8.1.2; RFC 3263 plugs in here).
+--- sip.route: where a request goes next (RFC 3261 §8.1.2, RFC 3263 §4).
 -- Every layer asks this module to turn a URI (a Request-URI, a Route, a Contact, an outbound
 -- proxy) or a request into destinations, so the rule lives once:
 --
---   route.resolve(uri)      -> list of destinations, in the order to try | nil, err
---   route.hop(uri)          -> the first destination | nil, err
---   route.target(req)       -> the URI text the next hop comes from (§8.1.2: the first Route
---                              if it is a loose router, else the Request-URI)
---   route.resolve_request(req) -> route.resolve(route.target(req))
---   route.next_hop(req)     -> the first destination of req | nil, err
---   route.default_port(proto) -> 5060 (udp, tcp), 5061 (tls) | nil for a transport we lack
+--   route.resolve(uri[, opts]) -> list of destinations, in the order to try | nil, err
+--   route.hop(uri[, opts])     -> the first destination | nil, err
+--   route.target(req)          -> the URI text the next hop comes from (§8.1.2: the first Route
+--                                 if it is a loose router, else the Request-URI)
+--   route.resolve_request(req[, opts]) -> route.resolve(route.target(req), opts)
+--   route.next_hop(req[, opts]) -> the first destination of req | nil, err
+--   route.default_port(proto)  -> 5060 (udp, tcp), 5061 (tls) | nil for a transport we lack
+--   route.mark_dead(dest[, seconds]) -> remember that dest failed (§4.3): later lists put it last
+--   route.dead_seconds         -> how long a dead destination stays remembered (30)
 --
--- uri: text or sip.uri. A destination is a plain table {proto = "udp"|"tcp"|"tls", host =,
--- port =}: host without IPv6 brackets (maddr wins over the host part), proto from the
--- transport parameter (sips: tls, else udp), port from the URI or the default of proto.
--- err is a sentence ("cannot route to a tel URI", "unsupported transport sctp"); a URI that is
--- not sip: or sips: is refused this way, never raised. Today the list holds one destination and
--- nothing yields; with RFC 3263 (NAPTR, SRV, A/AAAA, failover in list order) resolve and what
--- calls it will yield for DNS, so callers run in coroutines.
+-- uri: text or sip.uri. opts: {source = text} bounds the lookups in flight per source (see
+-- sip.resolver). A destination is a table {proto = "udp"|"tcp"|"tls", host = an IP address
+-- (without brackets), port =, target = the name it came from (an SRV target or the URI's host;
+-- nil for an IP literal), domain = the URI's host name (what TLS checks, RFC 5922; nil for an IP
+-- literal), next = the destination to try after it (§4.3 failover), or nil}. Lists are shared
+-- with the cache: read them, never change them.
+--
+-- RFC 3263 §4: an IP literal (or maddr) needs no lookup; a name with a port gets A/AAAA; a name
+-- with transport= gets SRV, then A/AAAA; a bare name gets NAPTR (SIP+D2U, SIP+D2T, SIPS+D2T,
+-- SIP+D2W, SIPS+D2W: those of our transports), then SRV for each transport, then A/AAAA. SRV
+-- targets are ordered by priority and weighted at random (RFC 2782). Lookups yield the calling
+-- coroutine unless the cache answers (then nothing yields); the whole list is cached for the
+-- shortest TTL in it. err names what was looked up ("no SRV or A record for example.com: no such
+-- domain"). A URI that is not sip: or sips: is refused this way, never raised.
 local core = require "sip.core"
+local resolver = require "sip.resolver"
 
 local M = {}
 
-local type, tostring = type, tostring
-local uri_parse = core.uri
+local type, tostring, ipairs, sort, random = type, tostring, ipairs, table.sort, math.random
+local uri_parse, now = core.uri, core.now
 
 local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
+-- RFC 3263 §4.1, RFC 7118 §5: NAPTR services and SRV prefixes of each transport
+local SERVICE = { ["SIP+D2U"] = "udp", ["SIP+D2T"] = "tcp", ["SIPS+D2T"] = "tls",
+  ["SIP+D2W"] = "ws", ["SIPS+D2W"] = "wss" }
+local SRV_PREFIX = { udp = "_sip._udp.", tcp = "_sip._tcp.", tls = "_sips._tcp.",
+  ws = "_sip._ws.", wss = "_sips._ws." }
+local SECURE = { tls = true, wss = true }
+local SRV_ORDER = { sip = { "udp", "tcp", "tls" }, sips = { "tls" } } -- §4.1 without NAPTR
+local MAX_LOOKUPS = 24  -- per resolution: a hostile zone cannot make one request ask more
+local MAX_DESTS = 16
+local MAX_CACHED = 2048 -- resolutions kept (the resolver caches the records themselves)
+
+M.dead_seconds = 30
 
 function M.default_port(proto) return DEFAULT_PORT[proto] end
 
-function M.resolve(uri)
+local function strip(host) return (host:gsub("^%[(.*)%]$", "%1")) end
+
+local function is_ip(host)
+  return host:find("^%d+%.%d+%.%d+%.%d+$") ~= nil or host:find(":", 1, true) ~= nil
+end
+
+-- ---- one resolution: the state of its lookups -----------------------------------------------
+
+local Walk = {}
+Walk.__index = Walk
+
+local function new_walk(domain, opts)
+  return setmetatable({ domain = domain, source = opts and opts.source, lookups = 0,
+    ttl = math.huge, list = {}, why = nil }, Walk)
+end
+
+function Walk:query(name, qtype)
+  if self.lookups >= MAX_LOOKUPS then self.why = "too many lookups"; return nil end
+  local prev = self.why
+  self.why = nil
+  self.lookups = self.lookups + 1
+  local recs, a, kind = resolver.query(name, qtype, self.source)
+  if not recs then
+    if kind == "busy" then self.busy = a end
+    if not (qtype == "AAAA" and prev) then -- after a failed A, its reason says it for both
+      self.why = kind == "nodata" and "no records" or a
+    else
+      self.why = prev
+    end
+    return nil
+  end
+  if a < self.ttl then self.ttl = a end
+  return recs
+end
+
+function Walk:add(proto, addr, port, target)
+  local l = self.list
+  if #l >= MAX_DESTS then return end
+  l[#l + 1] = { proto = proto, host = addr, port = port, target = target, domain = self.domain }
+end
+
+-- A and AAAA of name, each address a destination
+function Walk:addresses(name, proto, port)
+  local n = #self.list
+  for _, qtype in ipairs { "A", "AAAA" } do
+    local addrs = self:query(name, qtype)
+    for _, a in ipairs(addrs or {}) do self:add(proto, a, port, name) end
+    if self.busy then break end
+  end
+  return #self.list > n
+end
+
+-- RFC 2782: by priority; within one, weighted at random (zero weights first in the draw)
+local function srv_order(recs)
+  local by = {}
+  for _, r in ipairs(recs) do
+    if r.target ~= "" and r.target ~= "." then -- "." : decidedly not available here
+      local p = by[r.priority]
+      if not p then p = {}; by[r.priority] = p end
+      p[#p + 1] = r
+    end
+  end
+  local prios = {}
+  for p in pairs(by) do prios[#prios + 1] = p end
+  sort(prios)
+  local out = {}
+  for _, p in ipairs(prios) do
+    local set = by[p]
+    sort(set, function(a, b) return a.weight < b.weight end)
+    while #set > 0 do
+      local sum = 0
+      for _, r in ipairs(set) do sum = sum + r.weight end
+      local pick, run = 1, 0
+      if sum > 0 then
+        local x = random(0, sum)
+        for i, r in ipairs(set) do
+          run = run + r.weight
+          if run >= x then pick = i; break end
+        end
+      end
+      out[#out + 1] = table.remove(set, pick)
+    end
+  end
+  return out
+end
+
+function Walk:srv(name, proto)
+  local recs = self:query(name, "SRV")
+  if not recs then return false end
+  local n = #self.list
+  for _, r in ipairs(srv_order(recs)) do
+    self:addresses(r.target, proto, r.port)
+    if self.busy then break end
+  end
+  return #self.list > n
+end
+
+-- §4.1: NAPTR records of domain for our transports (sips: secure ones only), in order
+function Walk:naptr(name, secure)
+  local recs = self:query(name, "NAPTR")
+  if not recs then return false end
+  local use = {}
+  for _, r in ipairs(recs) do
+    local proto = SERVICE[r.service]
+    if r.flags == "s" and proto and DEFAULT_PORT[proto] and (SECURE[proto] or not secure)
+        and r.replacement ~= "" then
+      use[#use + 1] = r
+    end
+  end
+  sort(use, function(a, b)
+    if a.order ~= b.order then return a.order < b.order end
+    return a.preference < b.preference
+  end)
+  local n = #self.list
+  for _, r in ipairs(use) do
+    self:srv(r.replacement, SERVICE[r.service])
+    if self.busy then break end
+  end
+  return #self.list > n
+end
+
+-- ---- the cache of whole resolutions, and dead destinations ----------------------------------
+
+local cache, ncached = {}, 0
+local dead, ndead = {}, 0
+
+local function dest_key(d) return d.proto .. " " .. d.host .. " " .. d.port end
+
+function M.mark_dead(d, seconds)
+  local k = dest_key(d)
+  if not dead[k] then ndead = ndead + 1 end
+  dead[k] = now() + (seconds or M.dead_seconds)
+end
+
+local function is_dead(d, t)
+  local k = dest_key(d)
+  local until_ = dead[k]
+  if not until_ then return false end
+  if until_ > t then return true end
+  dead[k] = nil
+  ndead = ndead - 1
+  return false
+end
+
+-- The list in failover order: live destinations first, dead ones after (all are still tried).
+local function chain(list)
+  for i = 1, #list do list[i].next = list[i + 1] end
+  return list
+end
+
+local function live_first(list)
+  if ndead == 0 then return list end
+  local t, live, late = now(), {}, {}
+  for _, d in ipairs(list) do
+    local c = { proto = d.proto, host = d.host, port = d.port, target = d.target, domain = d.domain }
+    if is_dead(d, t) then late[#late + 1] = c else live[#live + 1] = c end
+  end
+  if #late == 0 then return list end
+  for _, d in ipairs(late) do live[#live + 1] = d end
+  return chain(live)
+end
+
+local function lookup(u, host, proto, secure, opts)
+  local w = new_walk(host, opts)
+  if u.port then
+    w:addresses(host, proto or (secure and "tls" or "udp"), u.port)
+  elseif proto then
+    if not (SRV_PREFIX[proto] and w:srv(SRV_PREFIX[proto] .. host, proto)) and not w.busy then
+      w:addresses(host, proto, DEFAULT_PORT[proto])
+    end
+  else
+    local scheme = secure and "sips" or "sip"
+    if not w:naptr(host, secure) and not w.busy then
+      for _, p in ipairs(SRV_ORDER[scheme]) do
+        w:srv(SRV_PREFIX[p] .. host, p)
+        if w.busy then break end
+      end
+      if #w.list == 0 and not w.busy then
+        local p = secure and "tls" or "udp"
+        w:addresses(host, p, DEFAULT_PORT[p])
+      end
+    end
+  end
+  if #w.list == 0 then
+    if w.busy then return nil, w.busy end
+    local what = (u.port or proto) and (u.port and "A or AAAA" or "SRV or A") or "NAPTR, SRV or A"
+    return nil, ("no %s record for %s%s"):format(what, host, w.why and (": " .. w.why) or "")
+  end
+  return chain(w.list), w.ttl
+end
+
+function M.resolve(uri, opts)
   local u = uri
   if type(uri) == "string" then u = uri_parse(uri) end
   if not u then return nil, "cannot route to " .. tostring(uri) end
-  if u.scheme ~= "sip" and u.scheme ~= "sips" then return nil, "cannot route to a " .. u.scheme .. " URI" end
-  local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
-  local port = DEFAULT_PORT[proto]
-  if not port then return nil, "unsupported transport " .. proto end
-  local host = u:param("maddr") or u.host
-  return { { proto = proto, host = (host:gsub("^%[(.*)%]$", "%1")), port = u.port or port } }
+  local scheme = u.scheme
+  if scheme ~= "sip" and scheme ~= "sips" then return nil, "cannot route to a " .. scheme .. " URI" end
+  local secure = scheme == "sips"
+  local proto = u.transport
+  if proto then
+    if secure and proto == "tcp" then proto = "tls" end -- RFC 3261 §26.2.2: sips over TCP is TLS
+    if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
+  end
+  local host = strip(u:param("maddr") or u.host)
+  if is_ip(host) then -- §4.1, §4.2: an address needs no lookup
+    local p = proto or (secure and "tls" or "udp")
+    return { { proto = p, host = host, port = u.port or DEFAULT_PORT[p] } }
+  end
+  host = host:lower()
+  local key = (secure and "s " or "  ") .. host .. " " .. (u.port or "") .. " " .. (proto or "")
+  local c = cache[key]
+  if c and c.expires > now() then return live_first(c.list) end
+  local list, ttl = lookup(u, host, proto, secure, opts)
+  if not list then return nil, ttl end
+  if ttl > 0 then
+    if not c then
+      if ncached >= MAX_CACHED then cache, ncached = {}, 0 end
+      ncached = ncached + 1
+    end
+    cache[key] = { list = list, expires = now() + ttl }
+  end
+  return live_first(list)
 end
 
-function M.hop(uri)
-  local list, err = M.resolve(uri)
+function M.hop(uri, opts)
+  local list, err = M.resolve(uri, opts)
   if not list then return nil, err end
   return list[1]
 end
@@ -56,8 +290,8 @@ function M.target(req)
   return req.uri
 end
 
-function M.resolve_request(req) return M.resolve(M.target(req)) end
+function M.resolve_request(req, opts) return M.resolve(M.target(req), opts) end
 
-function M.next_hop(req) return M.hop(M.target(req)) end
+function M.next_hop(req, opts) return M.hop(M.target(req), opts) end
 
 return M

@@ -272,7 +272,8 @@ TEST(resolve_and_format) {
   CHECK(sip_tp_addr_str(&p.addr, h, sizeof h, &port) == 0);
   CHECK(!strcmp(h, "2001:db8::1") && port == 5061);
   CHECK(sip_tp_resolve("::1", 0, SIP_PROTO_TCP, &p, &err) == 0 && p.addr.ss_family == AF_INET6);
-  CHECK(sip_tp_resolve("localhost", 5060, SIP_PROTO_UDP, &p, &err) == 0); /* /etc/hosts */
+  /* names are the resolver's (sip_resolve.c): the transport never blocks on DNS */
+  CHECK(sip_tp_resolve("localhost", 5060, SIP_PROTO_UDP, &p, &err) == -1 && strstr(err, "name"));
   CHECK(sip_tp_resolve("[::1", 5060, SIP_PROTO_UDP, &p, &err) == -1 && err);
   CHECK(sip_tp_resolve("1.2.3.4", 70000, SIP_PROTO_UDP, &p, &err) == -1);
   CHECK(sip_tp_resolve("", 1, SIP_PROTO_UDP, &p, &err) == -1);

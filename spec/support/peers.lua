@@ -603,4 +603,71 @@ function peers.udp_exchange(o)
   return nil, "timeout", got
 end
 
+---------------------------------------------------------------------------------------------------
+-- dnsmasq: a real DNS server on 127.0.0.1 serving a throwaway test zone; any helper process
+
+local Process = {}
+Process.__index = Process
+Process.__name = "peers.process"
+
+function Process:log() return read_file(self.dir .. "/" .. self.name .. ".log") or "" end
+
+function Process:stop()
+  if not live[self] then return end
+  live[self] = nil
+  terminate(self.pipe, self.pid)
+  if not KEEP then rmdir(self.dir) end
+end
+
+--- Start argv (words; "{dir}" in one is replaced by the process's temp dir) with files written
+-- into that dir first ({[name] = text}), and wait until it listens on 127.0.0.1:port (wait =
+-- "udp" or "tcp"; nil: no wait). o: name, argv, files, port, wait, lifetime (s, default 300).
+-- Returns a handle with pid, port, dir, :log() (stdout and stderr), :stop(); raises with the log
+-- tail when it does not start.
+function peers.process(o)
+  if type(o) ~= "table" or type(o.argv) ~= "table" or type(o.name) ~= "string" then
+    error("bad argument #1 to 'process' (table with name and argv expected)", 2)
+  end
+  local dir = mkdtemp()
+  for name, text in pairs(o.files or {}) do write_file(dir .. "/" .. name, text) end
+  local argv = {}
+  for i, a in ipairs(o.argv) do argv[i] = (tostring(a):gsub("{dir}", dir)) end
+  local pipe, pid = spawn(argv, dir, dir .. "/" .. o.name .. ".log", o.lifetime or 300)
+  local h = setmetatable({ pipe = pipe, pid = pid, port = o.port, dir = dir, name = o.name,
+    addr = o.port and (HOST .. ":" .. o.port) }, Process)
+  live[h] = true
+  if not o.wait then return h end
+  local ok, err = peers.wait_port(o.port, o.wait, o.start_timeout or 5, pid)
+  if ok then return h end
+  local log = h:log()
+  h:stop()
+  error(format("%s did not start (%s): %s\n%s", o.name, err, concat(argv, " "), tail(log)), 2)
+end
+
+--- Start dnsmasq on 127.0.0.1:port (UDP and TCP) with nothing but the lines given (dnsmasq.conf
+-- syntax without the leading "--": "host-record=a.test,127.0.0.1", "srv-host=_sip._udp.a.test,
+-- b.test,5060,0,10", "naptr-record=a.test,10,10,S,SIP+D2U,,_sip._udp.a.test"); records get a
+-- TTL of 60 s. o: lines, port, lifetime. Returns a peers.process handle (port, addr, :log(),
+-- :stop()).
+function peers.dnsmasq(o)
+  if type(o) ~= "table" or type(o.lines) ~= "table" then
+    error("bad argument #1 to 'dnsmasq' (table with lines expected)", 2)
+  end
+  local last
+  for _ = 1, (o.port and 1 or 3) do
+    local port = o.port or peers.free_port()
+    local conf = { "port=" .. port, "listen-address=" .. HOST, "bind-interfaces", "no-resolv",
+      "no-hosts", "no-poll", "log-queries", "log-facility=-", "user=root", "local-ttl=60" }
+    for _, l in ipairs(o.lines) do conf[#conf + 1] = l end
+    local ok, h = pcall(peers.process, { name = "dnsmasq", port = port, wait = "udp",
+      lifetime = o.lifetime, files = { ["dnsmasq.conf"] = concat(conf, "\n") .. "\n" },
+      argv = { "dnsmasq", "--keep-in-foreground", "--conf-file={dir}/dnsmasq.conf",
+        "--pid-file={dir}/dnsmasq.pid" } })
+    if ok then return h end
+    last = h
+    if not tostring(h):find("in use", 1, true) then break end
+  end
+  error(last, 2)
+end
+
 return peers
