@@ -186,6 +186,7 @@ int sip_dns_parse(const uint8_t *m, size_t len, const char *qname, int qtype, si
   for (int moved = 1; moved && qtype != SIP_DNS_CNAME;) {
     moved = 0;
     for (unsigned i = 0; i < ns_at; i++) {
+      // cppcheck-suppress uninitvar ; s[0 .. an + ns) were all read above (ns_at <= an + ns)
       if (s[i].type != SIP_DNS_CNAME || strcmp(s[i].owner, chain[links])) continue;
       size_t o = s[i].rdata;
       if (read_name(m, s[i].rdata + s[i].rdlen, &o, name, err)) return -1;

@@ -146,32 +146,23 @@ end
 -- §8.1.2 (sip.route): the first Route if it is a loose router, else the Request-URI.
 local next_hop = route.next_hop
 
---- Send a request and wait for its final response.
--- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
--- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
--- 2xx of an INVITE (forks, retransmissions), on_txn = fn(txn) called with the client transaction
--- as soon as it exists (it must not yield). Returns the final response, or nil, err, code
--- (408 timeout, 503 transport trouble). A request without Via gets ours with a fresh branch.
-function Endpoint:request(req, opts)
-  opts = opts or {}
-  if not req or not req.is_request then argerror(1, "request", "a request expected") end
-  local dest = opts.dest
-  if not dest then
-    local err
-    dest, err = next_hop(req)
-    if not dest then return nil, err, 503 end
-  end
-  if not req.branch then
-    local host, port = self:sent_by(dest.proto)
-    req:push_via(("SIP/2.0/%s %s%s;branch=%s;rport"):format(dest.proto:upper(), host,
-      port and (":" .. port) or "", core.branch()))
-  end
+-- Our Via for req about to leave for dest, with a fresh branch (§8.1.1.7, RFC 3581 rport).
+function Endpoint:push_via(req, dest)
+  local host, port = self:sent_by(dest.proto)
+  req:push_via(("SIP/2.0/%s %s%s;branch=%s;rport"):format(dest.proto:upper(), host,
+    port and (":" .. port) or "", core.branch()))
+end
+
+-- One client transaction for req to dest; the final response or nil, err, code, and whether the
+-- caller's own timeout ended it.
+function Endpoint:attempt(req, dest, opts)
   local bytes = tostring(req)
   -- §18.1.1: a request over 1300 bytes goes over a congestion-controlled transport
   if dest.proto == "udp" and #bytes > 1300 and not opts.dest then
     local via = req:pop_via()
     req:push_via((via:gsub("^SIP/2%.0/UDP", "SIP/2.0/TCP")))
-    dest = { proto = "tcp", host = dest.host, port = dest.port }
+    dest = { proto = "tcp", host = dest.host, port = dest.port, target = dest.target,
+      domain = dest.domain, next = dest.next }
     bytes = tostring(req)
   end
   local w = loop.waiter()
@@ -210,9 +201,42 @@ function Endpoint:request(req, opts)
   if r == nil and e == "timeout" and c == nil then
     final = true
     if txn.state ~= "terminated" then txn:terminate() end
-    return nil, "timeout", 408
+    return nil, "timeout", 408, true
   end
   return r, e, c
+end
+
+--- Send a request and wait for its final response.
+-- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
+-- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
+-- 2xx of an INVITE (forks, retransmissions), on_txn = fn(txn) called with the client transaction
+-- as soon as it exists (it must not yield), via = fn(dest) -> the Via to put on top for a new
+-- destination (a proxy's own branch; default ours), source = text (bounds DNS lookups per
+-- source, sip.resolver). Returns the final response, or nil, err, code (408 timeout, 503
+-- transport trouble). A request without Via gets ours with a fresh branch.
+-- RFC 3263 §4.3: a transport error, Timer B/F or a 503 moves the request, as a new transaction
+-- (a new branch), to the destination's next one (sip.route's dest.next); one that failed stays
+-- remembered as dead for a while (sip.route.mark_dead). The caller's timeout ends it all.
+function Endpoint:request(req, opts)
+  opts = opts or {}
+  if not req or not req.is_request then argerror(1, "request", "a request expected") end
+  local dest = opts.dest
+  if not dest then
+    local err
+    dest, err = next_hop(req, opts.source and { source = opts.source })
+    if not dest then return nil, err, 503 end
+  end
+  if not req.branch then self:push_via(req, dest) end
+  while true do
+    local r, e, c, mine = self:attempt(req, dest, opts)
+    local nxt = dest.next
+    local failed = (r == nil and (c == 503 or c == 408) and not mine) or (r and r.status == 503)
+    if not failed or not nxt then return r, e, c end
+    if r == nil then route.mark_dead(dest) end
+    req:pop_via()
+    if opts.via then req:push_via(opts.via(nxt)) else self:push_via(req, nxt) end
+    dest = nxt
+  end
 end
 
 --- Send without a transaction (the ACK of a 2xx, §13.2.2.4). dest as in request().

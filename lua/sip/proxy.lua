@@ -636,7 +636,8 @@ function Proxy:forward_ack(req)
   end
   req:decrement_max_forwards()
   if not dest then
-    if strict_postprocess(req) then dest = contact_dest(req.uri) else dest = next_hop(req) end
+    local by = { source = req.source.host }
+    if strict_postprocess(req) then dest = contact_dest(req.uri, by) else dest = next_hop(req, by) end
   end
   if not dest then return end
   if not self.via[dest.proto] then return end
@@ -823,7 +824,9 @@ function Proxy:branch(ctx, req, target, opts)
   if dest and not target.path and routed then dest = nil end -- a route set leads
   if not dest then
     local err
-    if strict then dest, err = contact_dest(msg.uri) else dest, err = next_hop(msg) end
+    -- lookups in flight are bounded per source address (sip.resolver), after the relay policy
+    local by = { source = req.source.host }
+    if strict then dest, err = contact_dest(msg.uri, by) else dest, err = next_hop(msg, by) end
     if not dest then
       self:log("warn", "cannot forward to %s: %s", target.uri, err)
       br.done = true
@@ -866,6 +869,7 @@ function Proxy:branch(ctx, req, target, opts)
   end
   local ropts = {
     dest = dest,
+    via = function(d) return self:new_branch(d) end, -- §4.3 failover: a new branch of ours
     provisional = function(r)
       br.provisional = true
       if br.cancelled or r.status == 100 then return end
@@ -919,14 +923,22 @@ function Proxy:stray_up(rsp)
   local nv = rsp:via()
   if not nv then return end
   local host = strip_brackets(nv.received or nv.host)
-  -- §18.2.2 would resolve a name here; without state we send to addresses only, so no response
-  -- makes us look a name up (and never to the broadcast address)
-  if host == "255.255.255.255" or family_of(host) == "" then return end
+  if host == "255.255.255.255" then return end -- never to the broadcast address
   local port = math.type(nv.rport) == "integer" and nv.rport or nv.port
   local proto = (nv.transport or "udp"):lower()
   local default = sip_route.default_port(proto)
   if not default then return end
-  self.ep:send(rsp, { proto = proto, host = host, port = port or default })
+  local dest = { proto = proto, host = host, port = port or default }
+  if family_of(host) == "" then
+    -- RFC 3263 §5: a sent-by name without received: SRV (no port) or A/AAAA, as for requests
+    -- (in a coroutine of its own: a stray response comes straight from the loop)
+    local uri = "sip:" .. host .. (port and (":" .. port) or "") .. ";transport=" .. proto
+    return loop.spawn(function()
+      local d = sip_route.hop(uri, { source = rsp.source and rsp.source.host })
+      if d and self.ep.stack then self.ep:send(rsp, d) end
+    end)
+  end
+  self.ep:send(rsp, dest)
 end
 
 -- Run a group of targets in parallel and wait for all of them.
