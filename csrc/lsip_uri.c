@@ -123,6 +123,8 @@ static int uri_index(lua_State *L) {
     if (x->has_password) push_unescaped(L, x->password);
     else lua_pushnil(L);
   } else if (!strcmp(k, "host")) lsip_pushstr(L, x->host);
+  else if (!strcmp(k, "is_ip")) /* an address, no name to look up (RFC 3263 §4.1) */
+    lua_pushboolean(L, x->host_type == SIP_HOST_IPV4 || x->host_type == SIP_HOST_IPV6);
   else if (!strcmp(k, "port")) {
     if (x->port) lua_pushinteger(L, x->port);
     else lua_pushnil(L);

@@ -84,6 +84,22 @@ echo
 echo "== parser (Lua): sip.parse + method, call_id, branch, cseq, best of $REPEAT"
 printf '%-10s %8s ns/msg (goal: about 1500)\n' lua-sip "$best"
 
+# ---- resolver: lookups from the cache, and a cached name's next hop beside an IP literal's ------
+if command -v dnsmasq >/dev/null 2>&1; then
+  echo
+  echo "== resolver (csrc/bench/bench_resolve.lua over dnsmasq on loopback): best of 5"
+  ddir=$(mktemp -d)
+  dport=$(( 30000 + $$ % 9000 ))
+  dnsmasq --keep-in-foreground --port=$dport --listen-address=127.0.0.1 --bind-interfaces \
+    --no-resolv --no-hosts --local=/test/ --host-record=a.bench.test,127.0.0.1 --local-ttl=3600 \
+    --user=root --pid-file="$ddir/pid" >"$ddir/log" 2>&1 &
+  dpid=$!
+  sleep 0.3
+  lua5.4 csrc/bench/bench_resolve.lua "$dport" || cat "$ddir/log"
+  kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
+  rm -rf "$ddir"
+fi
+
 # ---- memory ------------------------------------------------------------------------------------
 echo
 echo "== memory"

@@ -253,8 +253,15 @@ function M.resolve(uri, opts)
     if secure and proto == "tcp" then proto = "tls" end -- RFC 3261 §26.2.2: sips over TCP is TLS
     if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
   end
-  local host = strip(u:param("maddr") or u.host)
-  if is_ip(host) then -- §4.1, §4.2: an address needs no lookup
+  local maddr, host, numeric = u:param("maddr"), nil, nil
+  if maddr then
+    host = strip(maddr)
+    numeric = is_ip(host)
+  else
+    host, numeric = u.host, u.is_ip
+    if numeric then host = strip(host) end
+  end
+  if numeric then -- §4.1, §4.2: an address needs no lookup
     local p = proto or (secure and "tls" or "udp")
     return { { proto = p, host = host, port = u.port or DEFAULT_PORT[p] } }
   end
