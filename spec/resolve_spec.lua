@@ -105,6 +105,9 @@ describe("sip.resolve", function()
       "srv-host=_sip._udp.fo.zone.test,a.zone.test," .. LIVE .. ",20,0",
       "srv-host=_sip._tcp.fo.zone.test,a.zone.test," .. DEAD .. ",10,0",
       "srv-host=_sip._tcp.fo.zone.test,a.zone.test," .. LIVE .. ",20,0",
+      "srv-host=_sip._udp.fp.zone.test,a.zone.test," .. DEAD .. ",10,0",
+      "srv-host=_sip._udp.fp.zone.test,a.zone.test," .. LIVE .. ",20,0",
+      "host-record=victim.zone.test,127.0.0.1",
     } }
     resolver.configure { servers = { dns.addr }, timeout = 1 }
   end)
@@ -213,6 +216,57 @@ describe("sip.resolve", function()
         end)
       end)
     end
+  end)
+
+  describe("through sip.proxy", function()
+    local function with_proxy(route_fn, fn)
+      in_loop(function()
+        local heard = {}
+        local sink <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:" .. LIVE },
+          handler = function(req) heard[#heard + 1] = req; req:reply(200) end })
+        local px <close> = assert(require("sip.proxy").new { listen = { "udp:127.0.0.1:0" },
+          realm = "example.com", users = { alice = "secret" }, t1 = 0.02, route = route_fn })
+        -- the stranger's own Timer F (6.4 s) outlives the proxy's (1.28 s)
+        local evil <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, t1 = 0.1 })
+        fn(px, evil, heard, sink)
+      end)
+    end
+    local function forge(px, method, uri, extra)
+      local t = { method = method, uri = uri, from = "<sip:evil@attacker.test>;tag=e1", to = "<" .. uri .. ">" }
+      for k, v in pairs(extra or {}) do t[k] = v end
+      return sip.request(t), { dest = { proto = "udp", host = "127.0.0.1", port = px.ep.by_proto.udp.port }, timeout = 5 }
+    end
+
+    it("#25 a stranger's request that will be refused causes no lookup", function()
+      with_proxy(nil, function(px, evil, heard)
+        local q0, log0 = resolver.stats().queries, #dns:log()
+        local rsp = evil:request(forge(px, "MESSAGE", "sip:x@victim.zone.test", { body = "hi", content_type = "text/plain" }))
+        assert.equal(403, rsp and rsp.status)
+        local port = px.ep.by_proto.udp.port
+        rsp = evil:request(forge(px, "MESSAGE", "sip:x@example.com", { body = "hi", content_type = "text/plain",
+          route = { ("<sip:127.0.0.1:%d;lr>"):format(port), "<sip:victim.zone.test;lr>" } }))
+        assert.equal(403, rsp and rsp.status)
+        local ack = forge(px, "ACK", "sip:x@victim.zone.test", { to = "<sip:x@victim.zone.test>;tag=t1" })
+        assert(evil:send(ack, { proto = "udp", host = "127.0.0.1", port = port }))
+        sip.sleep(0.1)
+        assert.equal(q0, resolver.stats().queries)
+        assert.is_nil(dns:log():sub(log0 + 1):find("victim", 1, true))
+        assert.equal(0, #heard)
+      end)
+    end)
+
+    it("§4.3 a branch fails over to the next SRV target (UDP silence, Timer F) and the next one skips it", function()
+      local route_fn = function(req, px) px:relay(req, "sip:bob@fp.zone.test", { trust = true }) end
+      with_proxy(route_fn, function(px, evil, heard)
+        for i = 1, 2 do
+          local rsp = evil:request(forge(px, "MESSAGE", "sip:bob@example.com", { body = "hi", content_type = "text/plain" }))
+          assert.equal(200, rsp and rsp.status)
+          assert.equal(i, #heard)
+        end
+        assert.equal("udp:127.0.0.1:" .. LIVE, dests(assert(sip.resolve("sip:bob@fp.zone.test")))[1])
+        route.mark_dead({ proto = "udp", host = "127.0.0.1", port = DEAD }, 0)
+      end)
+    end)
   end)
 end)
 
