@@ -15,6 +15,7 @@ dependencies = { "lua >= 5.4, < 5.5" }
 external_dependencies = {
   LIBEV = { header = "ev.h", library = "ev" },
   OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
+  CARES = { header = "ares.h", library = "cares" },
 }
 build = {
   type = "builtin",
@@ -33,6 +34,7 @@ build = {
     ["sip.auth_lockout"] = "lua/sip/auth_lockout.lua",
     ["sip.dialog"] = "lua/sip/dialog.lua",
     ["sip.route"] = "lua/sip/route.lua",
+    ["sip.resolver"] = "lua/sip/resolver.lua",
     ["sip.ua"] = "lua/sip/ua.lua",
     ["sip.call"] = "lua/sip/call.lua",
     ["sip.call_common"] = "lua/sip/call_common.lua",
@@ -48,14 +50,15 @@ build = {
     ["sip.core"] = {
       sources = {
         "csrc/sip_buf.c", "csrc/sip_build.c", "csrc/sip_ctype.c", "csrc/sip_digest.c", "csrc/sip_digest_nonce.c",
+        "csrc/sip_dns.c", "csrc/sip_resolve.c", "csrc/lsip_resolve.c",
         "csrc/sip_gate.c", "csrc/sip_hdr.c", "csrc/sip_parse.c", "csrc/sip_rand.c", "csrc/sip_stack.c",
         "csrc/sip_tls.c", "csrc/sip_token.c", "csrc/sip_transport.c", "csrc/sip_txn.c",
         "csrc/sip_uri.c", "csrc/lsip_core.c", "csrc/lsip_alloc.c", "csrc/lsip_build.c", "csrc/lsip_digest.c", "csrc/lsip_loop.c",
         "csrc/lsip_msg.c", "csrc/lsip_stack.c", "csrc/lsip_token.c", "csrc/lsip_txn.c", "csrc/lsip_uri.c",
       },
-      incdirs = { "csrc", "$(LIBEV_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(LIBEV_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-      libraries = { "ev", "ssl", "crypto" },
+      incdirs = { "csrc", "$(LIBEV_INCDIR)", "$(OPENSSL_INCDIR)", "$(CARES_INCDIR)" },
+      libdirs = { "$(LIBEV_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(CARES_LIBDIR)" },
+      libraries = { "ev", "ssl", "crypto", "cares" },
     },
   },
 }
