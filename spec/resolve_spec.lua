@@ -107,6 +107,8 @@ describe("sip.resolve", function()
       "srv-host=_sip._tcp.fo.zone.test,a.zone.test," .. LIVE .. ",20,0",
       "srv-host=_sip._udp.fp.zone.test,a.zone.test," .. DEAD .. ",10,0",
       "srv-host=_sip._udp.fp.zone.test,a.zone.test," .. LIVE .. ",20,0",
+      "srv-host=_sip._tcp.fu.zone.test,a.zone.test," .. DEAD .. ",10,0",
+      "srv-host=_sip._tcp.fu.zone.test,a.zone.test," .. LIVE .. ",20,0",
       "host-record=victim.zone.test,127.0.0.1",
     } }
     resolver.configure { servers = { dns.addr }, timeout = 1 }
@@ -216,6 +218,21 @@ describe("sip.resolve", function()
         end)
       end)
     end
+  end)
+
+  it("§4.3 in sip.ua: a MESSAGE to a name whose first SRV target refuses TCP", function()
+    in_loop(function()
+      local got = 0
+      local server <close> = assert(sip.endpoint { listen = { "tcp:127.0.0.1:" .. LIVE },
+        handler = function(req) got = got + 1; req:reply(200) end })
+      local alice <close> = assert(sip.ua { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, user = "alice",
+        domain = "zone.test", t1 = 0.02 })
+      local rsp, err = alice:message("sip:bob@fu.zone.test;transport=tcp", "hi", "text/plain")
+      assert.equal(200, rsp and rsp.status, err)
+      assert.equal(1, got)
+      assert.equal(LIVE, server.listeners[1].port)
+      route.mark_dead({ proto = "tcp", host = "127.0.0.1", port = DEAD }, 0)
+    end)
   end)
 
   describe("through sip.proxy", function()
