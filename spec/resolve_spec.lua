@@ -107,6 +107,7 @@ describe("sip.resolve", function()
       "srv-host=_sip._tcp.fo.zone.test,a.zone.test," .. LIVE .. ",20,0",
       "srv-host=_sip._udp.fp.zone.test,a.zone.test," .. DEAD .. ",10,0",
       "srv-host=_sip._udp.fp.zone.test,a.zone.test," .. LIVE .. ",20,0",
+      "srv-host=_sip._udp.ex.zone.test,a.zone.test," .. LIVE .. ",0,0",
       "srv-host=_sip._tcp.fu.zone.test,a.zone.test," .. DEAD .. ",10,0",
       "srv-host=_sip._tcp.fu.zone.test,a.zone.test," .. LIVE .. ",20,0",
       "host-record=victim.zone.test,127.0.0.1",
@@ -232,6 +233,23 @@ describe("sip.resolve", function()
       assert.equal(1, got)
       assert.equal(LIVE, server.listeners[1].port)
       route.mark_dead({ proto = "tcp", host = "127.0.0.1", port = DEAD }, 0)
+    end)
+  end)
+
+  it("--dns HOST:PORT: an example reaches a name through the given name server", function()
+    in_loop(function()
+      local got
+      local server <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:" .. LIVE },
+        handler = function(req) got = req.body; req:reply(200) end })
+      assert.equal(LIVE, server.listeners[1].port)
+      local uac = peers.example("uac.lua", { "--dns", dns.addr, "--message", "sip:bob@ex.zone.test", "over DNS" })
+      for _ = 1, 200 do -- our loop answers while it runs
+        if not peers.alive(uac.pid) then break end
+        sip.sleep(0.05)
+      end
+      local code, out = uac.wait()
+      assert.equal(0, code, out)
+      assert.equal("over DNS", got)
     end)
   end)
 
