@@ -180,7 +180,10 @@ local function dest_key(d) return d.proto .. " " .. d.host .. " " .. d.port end
 
 function M.mark_dead(d, seconds)
   local k = dest_key(d)
-  if not dead[k] then ndead = ndead + 1 end
+  if not dead[k] then
+    if ndead >= MAX_CACHED then dead, ndead = {}, 0 end -- bounded: forgetting early is safe
+    ndead = ndead + 1
+  end
   dead[k] = now() + (seconds or M.dead_seconds)
 end
 
@@ -253,7 +256,8 @@ function M.resolve(uri, opts)
     if secure and proto == "tcp" then proto = "tls" end -- RFC 3261 §26.2.2: sips over TCP is TLS
     if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
   end
-  local maddr, host, numeric = u:param("maddr"), nil, nil
+  local maddr = u:param("maddr")
+  local host, numeric
   if maddr then
     host = strip(maddr)
     numeric = is_ip(host)
