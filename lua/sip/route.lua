@@ -205,12 +205,19 @@ end
 
 local function live_first(list)
   if ndead == 0 then return list end
-  local t, live, late = now(), {}, {}
-  for _, d in ipairs(list) do
-    local c = { proto = d.proto, host = d.host, port = d.port, target = d.target, domain = d.domain }
-    if is_dead(d, t) then late[#late + 1] = c else live[#live + 1] = c end
+  local t, dead_here = now(), nil
+  for i, d in ipairs(list) do
+    if is_dead(d, t) then
+      dead_here = dead_here or {}
+      dead_here[i] = true
+    end
   end
-  if #late == 0 then return list end
+  if not dead_here then return list end
+  local live, late = {}, {}
+  for i, d in ipairs(list) do
+    local c = { proto = d.proto, host = d.host, port = d.port, target = d.target, domain = d.domain }
+    if dead_here[i] then late[#late + 1] = c else live[#live + 1] = c end
+  end
   for _, d in ipairs(late) do live[#live + 1] = d end
   return chain(live)
 end

@@ -43,8 +43,8 @@ local function new(ua, opts)
   if opts.contact then
     self.contact = opts.contact
   else
-    local hop = route.hop(registrar)
-    if ua.outbound_proxy then hop = route.hop(ua.outbound_proxy) or hop end
+    -- the transport of the first hop (a name is looked up only when it is that hop)
+    local hop = ua.outbound_proxy and route.hop(ua.outbound_proxy) or route.hop(registrar)
     self.contact = ua:contact(hop and hop.proto or "udp")
   end
   return self
