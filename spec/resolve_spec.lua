@@ -236,6 +236,20 @@ describe("sip.resolve", function()
     end)
   end)
 
+  it("§4.3 in a dialog: the route set's first hop is a name, and its next hop the failover", function()
+    in_loop(function()
+      local function msg(first, extra)
+        return sip.parse(first .. "\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKd1\r\n" .. (extra or "") ..
+          "From: <sip:a@zone.test>;tag=a\r\nTo: <sip:b@zone.test>" .. (extra and ";tag=b" or "") ..
+          "\r\nCall-ID: d1\r\nCSeq: 1 INVITE\r\nContact: <sip:b@192.0.2.4>\r\nContent-Length: 0\r\n\r\n")
+      end
+      local d = require("sip.dialog").uac(msg("INVITE sip:b@zone.test SIP/2.0"),
+        msg("SIP/2.0 200 OK", "Record-Route: <sip:fo.zone.test;lr>\r\n"))
+      local _, dest = d:request("BYE")
+      assert.same({ "udp:127.0.0.1:" .. DEAD, "udp:127.0.0.1:" .. LIVE }, { dests({ dest })[1], dests({ dest.next })[1] })
+    end)
+  end)
+
   it("--dns HOST:PORT: an example reaches a name through the given name server", function()
     in_loop(function()
       local got
