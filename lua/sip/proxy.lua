@@ -129,8 +129,11 @@ function M.new(t)
     loop_cur = {}, loop_old = {}, loop_n = 0, branch_n = 0, branch_prefix = core.branch():sub(8, 19) .. ".",
     secret = t.secret or assert(core.digest.random_hex(32)),
     acks_cur = {}, acks_old = {}, acks_n = 0, tokens_cur = {}, tokens_old = {}, tokens_n = 0,
+    via_for = nil,
   }, Proxy)
   self.log_on = self.log_fn ~= nil
+  -- our Via for a branch failing over to another destination (RFC 3263 §4.3): one closure
+  self.via_for = function(d) return self:new_branch(d) end
 
   -- the users, read here so the registration policy knows who owns which address
   local users = t.users
@@ -869,7 +872,7 @@ function Proxy:branch(ctx, req, target, opts)
   end
   local ropts = {
     dest = dest,
-    via = function(d) return self:new_branch(d) end, -- §4.3 failover: a new branch of ours
+    via = self.via_for, -- §4.3 failover: a new branch of ours
     provisional = function(r)
       br.provisional = true
       if br.cancelled or r.status == 100 then return end
