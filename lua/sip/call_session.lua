@@ -16,8 +16,10 @@ local copy_session, header_list, failure = shared.copy_session, shared.header_li
 --- Send a re-INVITE with a new offer (SDP text or a session; default our last one, version
 -- bumped) and wait for the outcome (§14.1). 491 (glare) is retried after the §14.1 pause. On a
 -- non-2xx the session stays as it was. Returns the 2xx or nil, err, code.
+local options = require "sip.options"
+local REINVITE_OPTIONS = options.schema("reinvite", { headers = "table|string" })
 function Call:reinvite(offer, opts)
-  opts = opts or {}
+  opts = REINVITE_OPTIONS:check(opts, 2)
   if self.state ~= "confirmed" then return nil, "the call is " .. self.state, 481 end
   if self.unacked then
     self:_wait(function() return not self.unacked or self.state == "ended" end, 64 * self.t1)
@@ -87,8 +89,9 @@ end
 
 --- Send UPDATE with a new offer (RFC 3311), in an early or confirmed dialog, and wait for the
 -- answer. Returns the 2xx or nil, err, code.
+local UPDATE_OPTIONS = options.schema("update", { headers = "table|string" })
 function Call:update(offer, opts)
-  opts = opts or {}
+  opts = UPDATE_OPTIONS:check(opts, 2)
   if self.state ~= "confirmed" and self.state ~= "early" then return nil, "the call is " .. self.state, 481 end
   if self.offer_state then return nil, "an offer is pending", 491 end
   local s = offer and to_session(offer, "update")
@@ -126,8 +129,11 @@ end
 
 --- Send a request of any method within the dialog (INFO, MESSAGE, ...) and wait for its final
 -- response. opts: headers, body, content_type, timeout.
+local REQUEST_OPTIONS = options.schema("request", {
+  headers = "table|string", body = "string", content_type = "string", timeout = "number",
+})
 function Call:request(method, opts)
-  opts = opts or {}
+  opts = REQUEST_OPTIONS:check(opts, 2)
   if type(method) ~= "string" then args.error(1, "request", "method expected") end
   if method == "INVITE" or method == "ACK" or method == "CANCEL" or method == "BYE" then
     args.error(1, "request", "use reinvite, bye or cancel")
@@ -143,8 +149,9 @@ end
 
 --- End a confirmed call with BYE (§15.1.1); the callee waits for the ACK of its 2xx first.
 -- Returns the response or nil, err, code (the call is ended either way).
+local BYE_OPTIONS = options.schema("bye", { headers = "table|string", reason = "string", timeout = "number" })
 function Call:bye(opts)
-  opts = opts or {}
+  opts = BYE_OPTIONS:check(opts)
   if self.state == "ended" then return nil, "the call has ended", 481 end
   if self.state ~= "confirmed" then return nil, "the call is not answered", 481 end
   if self.unacked then

@@ -33,7 +33,12 @@ end
 -- text or a session; default an offer from the UA's media; false for an INVITE without offer),
 -- timeout (s: CANCEL when no answer came by then), headers, prack (default true: Supported:
 -- 100rel), require_100rel, on_progress = fn(call, rsp), on_end = fn(call, reason, code).
+local DIAL_OPTIONS = require("sip.options").schema("dial", {
+  sdp = "string|table|boolean", timeout = "number", headers = "table|string", prack = "boolean",
+  require_100rel = "boolean", on_progress = "function", on_end = "function",
+})
 function M.dial(ua, target, opts)
+  DIAL_OPTIONS:check(opts, 2, 1)
   target = tostring(target)
   if not sip.uri(target) then args.error(1, "dial", "not a URI: " .. target, 1) end
   if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then

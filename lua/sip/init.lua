@@ -123,8 +123,15 @@ end
 -- Call-ID and From tag, CSeq 1, Max-Forwards 70, a Via with a fresh branch when via is a table
 -- ({transport=, host=, port=, rport=true}) or absent (then the message has no Via: the transport
 -- layer adds it). Returns the message; raises on misuse.
+local REQUEST_FIELDS = require("sip.options").schema("request", {
+  method = "string", uri = "string|userdata", from = "string|table", to = "string|table",
+  via = "string|table", route = "table", max_forwards = "integer", call_id = "string",
+  cseq = "integer", contact = "string|table", expires = "integer", headers = "table|string",
+  body = "string", content_type = "string",
+})
 function sip.request(t)
   if type(t) ~= "table" then argerror(1, "request", "table expected") end
+  REQUEST_FIELDS:check(t)
   local method = t.method
   if type(method) ~= "string" or not method:find("^[%w%-%.!%%%*_%+`'~]+$") then
     argerror(1, "request", "method must be a token")

@@ -136,8 +136,9 @@ function Memory:close() self.map = {} end
 --- location.open(spec[, opts]) -> store | nil, err
 -- spec: "memory" (default), "sqlite:PATH", or an object with the methods above (returned as is).
 -- opts: clock = fn() -> seconds (default os.time).
+local OPTIONS = require("sip.options").schema("open", { clock = "function" })
 function M.open(spec, opts)
-  opts = opts or {}
+  opts = OPTIONS:check(opts, 2)
   if spec == nil or spec == "memory" then return new_memory(opts) end
   if type(spec) == "table" then
     for _, m in ipairs { "get", "put", "sweep", "close" } do

@@ -99,13 +99,27 @@ end
 -- more options: domains (names served besides realm), algorithms (digest, default
 -- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
 -- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
--- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info"), fast_challenges
+-- the transport options of sip.endpoint (t1/t2/t4, tls_*, advertise ...), log_level ("info"), fast_challenges
 -- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
 -- a route function set on px.route after this call does not turn it off: pass it here), limits
 -- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
 -- thresholds, an auth.lockout{} object, or false).
+local function check_level(v)
+  if LEVELS[v] then return true end
+  return false, "must be \"error\", \"warn\", \"info\" or \"debug\", got " .. tostring(v)
+end
+local OPTIONS = require("sip.options").schema("proxy", {
+  realm = "string", domains = "table", users = "table|string|function", algorithms = "table",
+  location = "string|table", route = "function", route_in_dialog = "boolean",
+  record_route = "boolean|string|function", relay = "string|boolean", secret = "string",
+  register_policy = "string|function", timer_c = "seconds", sweep_interval = "number",
+  min_expires = "integer", max_expires = "integer", default_expires = "integer", clock = "function",
+  log = "function", log_level = check_level, trace = "function", fast_challenges = "boolean",
+  lockout = "table|boolean", replay_slots = "integer", nonce_ttl = "number",
+}, endpoint.TRANSPORT_OPTIONS)
+
 function M.new(t)
-  if type(t) ~= "table" then argerror("table expected") end
+  t = OPTIONS:check(t)
   if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
     argerror("secret must be a string of at least 16 bytes")
   end
@@ -165,11 +179,9 @@ function M.new(t)
     self.auth_proxy = auth.server(common)
   end
 
-  local ep, err = endpoint.new {
-    listen = t.listen, handler = function(req) return self:serve(req) end,
-    t1 = t.t1, t2 = t.t2, t4 = t.t4, advertise = t.advertise, tls_cert = t.tls_cert, tls_key = t.tls_key,
-    tls_ca = t.tls_ca, tls_verify = t.tls_verify, max_conns = t.max_conns, loss = t.loss, limits = t.limits,
-  }
+  local eopts = endpoint.TRANSPORT_OPTIONS:pick(t)
+  eopts.handler = function(req) return self:serve(req) end
+  local ep, err = endpoint.new(eopts)
   if not ep then return nil, err end
   self.ep = ep
   ep.on_stray = function(rsp)
@@ -886,7 +898,7 @@ function Proxy:branch(ctx, req, target, opts)
       if up.state == "terminated" or not up:send(r) then self:stray_up(r) end
     end
   end
-  local rsp, err, code = self.ep:request(msg, ropts)
+  local rsp, err, code = self.ep:_request(msg, ropts)
   br.done = true
   if br.timer then br.timer:close() end
   if rsp then
@@ -996,8 +1008,11 @@ end
 -- skip the relay policy for this request, which then goes wherever targets and Route say).
 -- Provisional responses (but 100) and every 2xx go upstream as they arrive; the return value is
 -- the best final response (§16.7), a message or {status=, reason=}; not yet sent unless 2xx.
+local RELAY_OPTIONS = require("sip.options").schema("relay", {
+  parallel = "boolean", timeout = "seconds", trust = "boolean", in_place = "boolean",
+})
 function Proxy:relay(req, targets, opts)
-  opts = opts or NO_OPTS
+  if opts == nil then opts = NO_OPTS else RELAY_OPTIONS:check(opts, 3) end
   local txn = req.txn
   local ctx = self.contexts[txn]
   if not ctx then error("relay: not a request this proxy is serving", 2) end

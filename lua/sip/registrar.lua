@@ -67,9 +67,14 @@ function M.policy(policy, known)
   end
 end
 
+local OPTIONS = require("sip.options").schema("registrar", {
+  location = "string|table", domains = "table|function", domain = "string", auth = "table",
+  min_expires = "integer", max_expires = "integer", default_expires = "integer", max_contacts = "integer",
+  path = "boolean", auth_info = "boolean", stateless_challenges = "boolean", clock = "function",
+  on_authenticated = "function",
+})
 function M.new(t)
-  t = t or {}
-  if type(t) ~= "table" then argerror("table expected") end
+  t = OPTIONS:check(t)
   if t.domain ~= nil and type(t.domain) ~= "string" then argerror("domain must be a string") end
   if t.on_authenticated ~= nil and type(t.on_authenticated) ~= "function" then
     argerror("on_authenticated must be a function")

@@ -45,33 +45,31 @@ function M.media_type(msg)
   return t and t:lower() or nil
 end
 
-local function check_string(t, k, fname)
-  if t[k] ~= nil and type(t[k]) ~= "string" then argerror(1, fname, k .. " must be a string") end
-end
+local options = require "sip.options"
+local OPTIONS = options.schema("ua", {
+  endpoint = "table", user = "string", domain = "string", password = "string", auth_user = "string",
+  display = "string", registrar = "string", outbound_proxy = "string", contact = "string",
+  user_agent = "string", glare_delay = "function",
+  media = options.schema("ua", { address = "string", port = "integer", codecs = "table",
+    telephone_event = "boolean", ptime = "number" }),
+}, endpoint.TRANSPORT_OPTIONS)
 
 --- sip.ua{ listen = {"udp:127.0.0.1:0", ...} | endpoint = ep, user =, domain =, password =,
 --   auth_user =, display =, registrar =, outbound_proxy =, contact = (URI to advertise),
---   media = {address=, port=, codecs=, telephone_event=}, user_agent =, t1 =, t2 =, t4 =,
---   advertise =, loss =, limits = (as sip.endpoint's), glare_delay = fn(owner) -> seconds }
+--   media = {address=, port=, codecs=, telephone_event=}, user_agent =, glare_delay = fn(owner)
+--   -> seconds, and the transport options of sip.endpoint (t1 =, t2 =, t4 =, advertise =,
+--   limits =, tls_* ...) }
 -- Returns the UA, or nil, err when a transport cannot be opened. Misuse raises.
 function M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then argerror(1, "ua", "table expected") end
-  for _, k in ipairs { "user", "domain", "password", "auth_user", "display", "registrar",
-    "outbound_proxy", "contact", "user_agent", "advertise" } do
-    check_string(opts, k, "ua")
-  end
+  opts = OPTIONS:check(opts)
   if opts.registrar and not sip.uri(opts.registrar) then argerror(1, "ua", "registrar is not a URI") end
   if opts.outbound_proxy and not sip.uri(opts.outbound_proxy) then argerror(1, "ua", "outbound_proxy is not a URI") end
-  if opts.media ~= nil and type(opts.media) ~= "table" then argerror(1, "ua", "media must be a table") end
   local ep, err = opts.endpoint
   local owned = not ep
   if owned then
-    ep, err = endpoint.new {
-      listen = opts.listen or { "udp:0.0.0.0:0" }, t1 = opts.t1, t2 = opts.t2, t4 = opts.t4,
-      advertise = opts.advertise, loss = opts.loss, tls_cert = opts.tls_cert, tls_key = opts.tls_key,
-      tls_ca = opts.tls_ca, tls_verify = opts.tls_verify, limits = opts.limits,
-    }
+    local eopts = endpoint.TRANSPORT_OPTIONS:pick(opts)
+    eopts.listen = eopts.listen or { "udp:0.0.0.0:0" }
+    ep, err = endpoint.new(eopts)
     if not ep then return nil, err end
   end
   local self = setmetatable({
@@ -253,8 +251,15 @@ end
 -- (§22.2). opts: timeout, dest, provisional, resubmitted = fn(req) (told of each request sent
 -- again with credentials: a dialog counts its CSeq). Returns the 2xx (or 1xx-less final below
 -- 300), or nil, err, code[, response] (a final response of 300 or more, or a transport failure).
+local SEND_OPTIONS = options.schema("send", {
+  timeout = "number", dest = "table", provisional = "function", resubmitted = "function",
+})
 function UA:send(req, opts)
-  opts = opts or {}
+  return self:_send(req, SEND_OPTIONS:check(opts, 2))
+end
+
+-- ua:send for options already checked (a superset of SEND_OPTIONS).
+function UA:_send(req, opts)
   for _ = 1, 4 do
     local rsp, err, code = self.ep:request(req, { timeout = opts.timeout, dest = opts.dest,
       provisional = opts.provisional })
@@ -276,30 +281,39 @@ end
 
 --- Any request outside dialogs: ua:request(method, uri, {headers=, body=, content_type=,
 -- timeout=}) -> response | nil, err, code[, response]
+local REQUEST_OPTIONS = options.schema("request", {
+  to = "string|table", call_id = "string", cseq = "integer", contact = "string|table", expires = "integer",
+  headers = "table|string", body = "string", content_type = "string", route = "table", from_tag = "string",
+}, SEND_OPTIONS)
 function UA:request(method, uri, opts)
   if type(method) ~= "string" then argerror(1, "request", "method expected") end
   if method == "INVITE" or method == "ACK" or method == "CANCEL" then
     argerror(1, "request", method .. " belongs to calls: use ua:call")
   end
-  opts = opts or {}
+  opts = REQUEST_OPTIONS:check(opts, 3)
   local req = self:new_request(method, tostring(uri), opts)
-  return self:send(req, opts)
+  return self:_send(req, opts)
 end
 
 --- A MESSAGE in pager mode (RFC 3428 §4): body of any MIME type (default text/plain), no
 -- Contact. opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
 -- delivered, 202 accepted for later delivery) or nil, err, code.
+local MESSAGE_OPTIONS = options.schema("message", { headers = "table|string", timeout = "number", to = "string|table" })
 function UA:message(uri, body, content_type, opts)
   if type(body) ~= "string" then argerror(2, "message", "body must be a string") end
-  opts = opts or {}
+  if content_type ~= nil and type(content_type) ~= "string" then
+    argerror(3, "message", "content type must be a string")
+  end
+  opts = MESSAGE_OPTIONS:check(opts, 4)
   local o = { headers = opts.headers, timeout = opts.timeout, body = body, to = opts.to,
     content_type = content_type or "text/plain" }
   return self:request("MESSAGE", uri, o)
 end
 
 --- OPTIONS (§11): the peer's capabilities. Returns the response or nil, err, code.
+local OPTIONS_OPTIONS = options.schema("options", { headers = "table|string", timeout = "number" })
 function UA:options(uri, opts)
-  opts = opts or {}
+  opts = OPTIONS_OPTIONS:check(opts, 2)
   local o = { timeout = opts.timeout, headers = header_list({ { "Accept", "application/sdp" } }, opts.headers) }
   return self:request("OPTIONS", uri, o)
 end

@@ -200,8 +200,14 @@ function Registration:remaining()
   return math.max(0, self.expires - (loop.now() - self.registered_at))
 end
 
+local OPTIONS = require("sip.options").schema("register", {
+  registrar = "string", expires = "integer", aor = "string", headers = "table|string", contact = "string",
+  refresh = "boolean", on_change = "function", retry_after = "seconds", timeout = "number",
+})
+local UNREGISTER_OPTIONS = require("sip.options").schema("unregister", { all = "boolean" }, OPTIONS)
+
 function M.register(ua, opts)
-  if type(opts) ~= "table" then argerror(1, "register", "table expected") end
+  OPTIONS:check(opts)
   if ua.closed then return nil, "the user agent is closed", 503 end
   local self = new(ua, opts)
   local rsp, err, code, r = self:_exchange(self.wanted, self.contact)
@@ -218,6 +224,7 @@ function M.register(ua, opts)
 end
 
 function M.unregister(ua, opts)
+  UNREGISTER_OPTIONS:check(opts)
   if ua.closed then return nil, "the user agent is closed", 503 end
   local self = new(ua, opts)
   return self:_exchange(0, opts.all and "*" or self.contact)
