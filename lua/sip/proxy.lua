@@ -9,9 +9,13 @@
 --                                                       -- random per process; give the same
 --                                                       -- one to every process of a cluster)
 --     route = function(req, px) ... end,               -- default: proxy.default_route
+--     route_in_dialog = false,                         -- true: the route also gets requests
+--                                                       -- within dialogs (default: the stack
+--                                                       -- relays them, proxy.dialog_route)
 --     log = function(level, line) end, trace = function(dir, bytes, peer) end }
 --
--- The route function runs in a coroutine per request, after the §16.3 checks and the §16.4 route
+-- The route function runs in a coroutine per request outside dialogs (requests with a To tag go
+-- to proxy.dialog_route unless route_in_dialog = true), after the §16.3 checks and the §16.4 route
 -- preprocessing; it may look at and change req, answer it (px:reply), look up the location
 -- service (px:lookup) and relay it (px:relay), which forwards provisional and 2xx responses
 -- upstream as they come and returns the best final response (§16.7) without sending it, so the
@@ -130,6 +134,7 @@ function M.new(t)
   if relay ~= "local" and relay ~= true and relay ~= false then argerror("relay must be \"local\", true or false") end
   local self = setmetatable({
     route = t.route,
+    route_in_dialog = t.route_in_dialog or false,
     realm = t.realm,
     record_route = t.record_route == nil and true or t.record_route,
     relay_policy = relay,
@@ -572,7 +577,11 @@ function Proxy:handle(req)
     ctx.recorded, ctx.foreign_route = recorded, routed and not recorded
     ctx.facts = f
     if self.log_on then ctx.ruri = req.uri end
-    local ok, err = xpcall(self.route or M.default_route, traceback, req, self, f.u)
+    local route = self.route
+    -- in a dialog the stack routes first (loose routing along our Record-Route), unless the route
+    -- function asked for those requests: Kamailio's has_totag() + loose_route() as the default
+    if route and not self.route_in_dialog and (recorded or req.to_tag) then route = M.dialog_route end
+    local ok, err = xpcall(route or M.default_route, traceback, req, self, f.u)
     if not ok then
       self:log("error", "route failed for %s %s: %s", method, req.uri, err)
       if PENDING[txn.state] then self:send_final(ctx, final_of(500, "Server Internal Error")) end
@@ -584,8 +593,9 @@ function Proxy:handle(req)
   self.contexts[txn] = nil
   if self.log_on and self.log_level >= 3 then -- one line per transaction, built cheaply
     local src = req.source
+    -- what went upstream: ours (ctx), else what the route answered with req:reply (the txn's)
     self.log_fn("info", method .. " " .. (ctx.ruri or req.uri) .. " from " .. src.proto .. ":" .. src.host .. ":" ..
-      src.port .. " -> " .. (ctx.status or "answered") .. (ctx.note or "") .. " (" ..
+      src.port .. " -> " .. (ctx.status or txn.status or "answered") .. (ctx.note or "") .. " (" ..
       floor((loop.now() - ctx.t0) * 1000 + 0.5) .. " ms)")
   end
 end
@@ -1147,6 +1157,15 @@ local IN_PLACE = { in_place = true }
 local function relay_allowed(px, req)
   local policy = px.relay_policy
   return policy == true or (policy == "local" and (from_local(px, req)))
+end
+
+--- The routing of requests within a dialog (a To tag), which runs instead of a route function
+-- unless route_in_dialog = true: along the Record-Route we put for the dialog wherever it leads
+-- (§16.4, §16.12), else as proxy.default_route would (the relay policy holds).
+function M.dialog_route(req, px)
+  local ctx = px.contexts[req.txn]
+  if ctx and ctx.recorded then return px:relay(req, nil, IN_PLACE) end
+  return M.default_route(req, px)
 end
 
 function M.default_route(req, px)
