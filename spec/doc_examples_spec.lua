@@ -1,0 +1,121 @@
+-- Documentation that cannot rot: every ```lua block of README.md and doc/*.md runs here, as
+-- written but for its ports (each 127.0.0.1:5xxx becomes a free port, the same one wherever the
+-- block repeats it). A whole script runs as it is; a fragment (a block that builds an object for
+-- the reader to use) is run by the check below that names it, which then uses the object as the
+-- text around the block says. A block that is neither fails here.
+local sip = require "sip"
+local peers = require "support.peers"
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- {file=, line=, text=} for each ```lua block
+local function blocks_of(path)
+  local out, text = {}, read(path)
+  if not text then return out end
+  local line, inside, start, buf = 0, false, 0, {}
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    line = line + 1
+    if not inside and l:match("^```lua%s*$") then
+      inside, start, buf = true, line + 1, {}
+    elseif inside and l:match("^```%s*$") then
+      inside = false
+      out[#out + 1] = { file = path, line = start, text = table.concat(buf, "\n") .. "\n" }
+    elseif inside then
+      buf[#buf + 1] = l
+    end
+  end
+  return out
+end
+
+local function all_blocks()
+  local list = blocks_of("README.md")
+  local p = io.popen("ls doc/*.md 2>/dev/null")
+  for path in p:lines() do
+    for _, b in ipairs(blocks_of(path)) do list[#list + 1] = b end
+  end
+  p:close()
+  return list
+end
+
+-- The block with free ports in place of the documented ones.
+local function with_free_ports(text)
+  local map = {}
+  return (text:gsub("127%.0%.0%.1:(5%d%d%d)", function(port)
+    map[port] = map[port] or peers.free_port()
+    return "127.0.0.1:" .. map[port]
+  end))
+end
+
+-- The block as a function (extra: code appended, e.g. "return px"); print goes to `printed`.
+local function compile(b, extra)
+  local printed = {}
+  local env = setmetatable({ sip = sip, print = function(...)
+    local t = table.pack(...)
+    for i = 1, t.n do t[i] = tostring(t[i]) end
+    printed[#printed + 1] = table.concat(t, "\t")
+  end }, { __index = _G })
+  local fn = assert(load(with_free_ports(b.text) .. (extra or ""), "=" .. b.file .. ":" .. b.line, "t", env))
+  return fn, printed
+end
+
+-- A call through the README's router: alice calls bob, who registered; bob answers; alice hangs
+-- up. The BYE and the ACK of the 200 must reach bob through the proxy.
+local function call_through(px)
+  local port = px.ep.listeners[1].port
+  local proxy_uri = "sip:127.0.0.1:" .. port
+  local bob <close> = assert(sip.ua { listen = "udp:127.0.0.1:0", user = "bob", domain = "example.com",
+    password = "bob-secret", registrar = "sip:example.com", outbound_proxy = proxy_uri })
+  local alice <close> = assert(sip.ua { listen = "udp:127.0.0.1:0", user = "alice", domain = "example.com",
+    password = "alice-secret", outbound_proxy = proxy_uri })
+  assert(bob:register { expires = 60, refresh = false })
+  local incoming
+  bob:on("call", function(c)
+    incoming = c
+    c:answer()
+  end)
+  local call = assert(alice:call("sip:bob@example.com", { timeout = 10 }))
+  assert.truthy(incoming)
+  assert.truthy(incoming:_wait(function() return incoming.acked end, 10), "the ACK reached bob")
+  assert(call:bye { timeout = 10 })
+  assert.equal("bye", incoming:wait_end(10), "the BYE reached bob")
+end
+
+-- Fragments, by a line that only they have: how each is run and what it must do.
+local FRAGMENTS = {
+  ["route = function(req, px)"] = function(b)
+    local fn = compile(b, "\nreturn px")
+    sip.run(function()
+      local px <close> = assert(fn())
+      call_through(px)
+    end)
+  end,
+}
+
+describe("the examples of README.md and doc/", function()
+  for _, b in ipairs(all_blocks()) do
+    local name = ("%s:%d"):format(b.file, b.line)
+    it(name .. " runs as written", function()
+      for marker, run in pairs(FRAGMENTS) do
+        if b.text:find(marker, 1, true) then return run(b) end
+      end
+      assert.truthy(b.text:find("sip.run(", 1, true) or not b.text:find("listen", 1, true),
+        name .. ": a fragment that opens a port needs its check in FRAGMENTS")
+      local fn = compile(b)
+      fn()
+    end)
+  end
+
+  it("README's router relays the BYE and the ACK of a call (has_totag + loose_route by default)", function()
+    local found
+    for _, b in ipairs(blocks_of("README.md")) do
+      if b.text:find("route = function(req, px)", 1, true) then found = b end
+    end
+    assert.truthy(found, "README.md has the router example")
+  end)
+end)
