@@ -116,8 +116,8 @@ function M.new(opts)
   limits(opts, cfg)
   local st, err = core.stack(cfg)
   if not st then return nil, err end
-  local ep = setmetatable({ stack = st, listeners = {}, by_proto = {}, handler = opts.handler,
-    advertise = opts.advertise }, Endpoint)
+  local ep = loop.opened(setmetatable({ stack = st, listeners = {}, by_proto = {}, handler = opts.handler,
+    advertise = opts.advertise }, Endpoint))
   st:on("request", function(txn, req) ep:dispatch(txn, req) end)
   st:on("stray", function(rsp) if ep.on_stray then ep.on_stray(rsp) end end)
   for _, l in ipairs(listen_list(opts.listen)) do

@@ -150,6 +150,7 @@ function M.new(t)
     acks_cur = {}, acks_old = {}, acks_n = 0, tokens_cur = {}, tokens_old = {}, tokens_n = 0,
   }, Proxy)
   self.log_on = self.log_fn ~= nil
+  loop.opened(self) -- a run() that ends by an error closes it
 
   -- the users, read here so the registration policy knows who owns which address
   local users = t.users

@@ -90,6 +90,7 @@ function M.new(opts)
     reg_call_ids = {},  -- registrar -> Call-ID (§10.2: one per registrar and boot)
     glare_delay = opts.glare_delay,
   }, UA)
+  loop.opened(self) -- a run() that ends by an error closes it
   local host = ep:sent_by((ep.listeners[1] or {}).proto or "udp")
   local reg_host = opts.registrar and sip.uri(opts.registrar).host
   self.domain = opts.domain or reg_host or host
@@ -260,8 +261,11 @@ end
 
 -- ua:send for options already checked (a superset of SEND_OPTIONS).
 function UA:_send(req, opts)
+  local left = loop.deadline(opts.timeout) -- one deadline for the request and its resubmissions
   for _ = 1, 4 do
-    local rsp, err, code = self.ep:request(req, { timeout = opts.timeout, dest = opts.dest,
+    local t = left()
+    if t == 0 then return nil, "timeout", 408 end
+    local rsp, err, code = self.ep:_request(req, { timeout = t, dest = opts.dest,
       provisional = opts.provisional })
     if not rsp then return nil, err, code end
     local st = rsp.status

@@ -96,8 +96,11 @@ function Registration:_exchange(expires, contact)
   local ua = self.ua
   local req = self:_build(expires, contact)
   local fresh = false
+  local left = loop.deadline(self.timeout) -- one deadline for the exchange and its retries
   for _ = 1, 6 do
-    local rsp, err, code = ua.ep:request(req, { timeout = self.timeout })
+    local t = left()
+    if t == 0 then return nil, "timeout", 408 end
+    local rsp, err, code = ua.ep:_request(req, { timeout = t })
     if not rsp then return nil, err, code end
     local st = rsp.status
     if (st == 401 or st == 407) and ua.auth then
