@@ -32,7 +32,7 @@ FUZZERS    := $(patsubst spec/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 TORTURE    := ../shared/conformance/torture
 BENCHDIR   := ../shared/bench
 
-BUSTED     := $(LUA) /usr/bin/busted
+BUSTED     := $(LUA) /usr/bin/busted --ignore-lua
 LUA_ENV    := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;" \
               LUA_CPATH="$(CURDIR)/build/?.so;;"
 

@@ -5,41 +5,13 @@
 -- text around the block says. A block that is neither fails here.
 local sip = require "sip"
 local peers = require "support.peers"
-
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- {file=, line=, text=} for each ```lua block
-local function blocks_of(path)
-  local out, text = {}, read(path)
-  if not text then return out end
-  local line, inside, start, buf = 0, false, 0, {}
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
-    line = line + 1
-    if not inside and l:match("^```lua%s*$") then
-      inside, start, buf = true, line + 1, {}
-    elseif inside and l:match("^```%s*$") then
-      inside = false
-      out[#out + 1] = { file = path, line = start, text = table.concat(buf, "\n") .. "\n" }
-    elseif inside then
-      buf[#buf + 1] = l
-    end
-  end
-  return out
-end
+local docs = require "support.docs"
 
 local function all_blocks()
-  local list = blocks_of("README.md")
-  local p = io.popen("ls doc/*.md 2>/dev/null")
-  for path in p:lines() do
-    for _, b in ipairs(blocks_of(path)) do list[#list + 1] = b end
+  local list = {}
+  for _, path in ipairs(docs.files()) do
+    for _, b in ipairs(docs.blocks(path, "lua")) do list[#list + 1] = b end
   end
-  p:close()
   return list
 end
 
@@ -111,11 +83,23 @@ describe("the examples of README.md and doc/", function()
     end)
   end
 
-  it("README's router relays the BYE and the ACK of a call (has_totag + loose_route by default)", function()
-    local found
-    for _, b in ipairs(blocks_of("README.md")) do
-      if b.text:find("route = function(req, px)", 1, true) then found = b end
-    end
-    assert.truthy(found, "README.md has the router example")
+  it("README has its router (run above)", function()
+    assert.truthy(docs.block_with("README.md", "lua", "route = function(req, px)"))
+  end)
+
+  it("README's setup lines for the checkout work as pasted: sip and the system's modules load", function()
+    local b = assert(docs.block_with("README.md", "sh", 'export LUA_PATH="$PWD'))
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write("set -e\n", b.text, "lua5.4 -e 'require \"luasql.sqlite3\"; print(\"system modules found\")'\n")
+    f:close()
+    local p = io.popen("env -u LUA_PATH -u LUA_CPATH sh " .. script .. " 2>&1; echo \"exit $?\"")
+    local out = p:read("a")
+    p:close()
+    os.remove(script)
+    assert.matches("exit 0", out, 1, true)
+    assert.matches(sip._VERSION, out, 1, true)
+    assert.matches("system modules found", out, 1, true)
+    assert.matches(" 0 failures / 0 errors", out, 1, true) -- busted under Lua 5.4, by .busted
   end)
 end)
