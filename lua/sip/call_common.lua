@@ -10,6 +10,10 @@ local M = {}
 local Call = {}
 Call.__index = Call
 Call.__name = "sip.call"
+function Call:__tostring()
+  return ("sip.call (%s %s, %s)"):format(self.role == "uac" and "to" or "from",
+    tostring(self.remote_uri or "?"), self.state)
+end
 
 local format = string.format
 

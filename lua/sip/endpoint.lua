@@ -11,6 +11,19 @@ local options = require "sip.options"
 local M = {}
 local Endpoint = {}
 Endpoint.__index = Endpoint
+Endpoint.__name = "sip.endpoint"
+
+--- "udp:127.0.0.1:5060, tcp:127.0.0.1:5060" (the listeners), or "closed".
+function Endpoint:where()
+  if not self.stack then return "closed" end
+  local out = {}
+  for i, l in ipairs(self.listeners) do
+    local h = l.host:find(":", 1, true) and "[" .. l.host .. "]" or l.host
+    out[i] = l.proto .. ":" .. h .. ":" .. l.port
+  end
+  return #out > 0 and table.concat(out, ", ") or "no listener"
+end
+function Endpoint:__tostring() return "sip.endpoint (" .. self:where() .. ")" end
 
 -- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port | nil, why
 local function listen_spec(spec)

@@ -66,6 +66,7 @@ end
 local Memory = {}
 Memory.__index = Memory
 Memory.__name = "sip.location.memory"
+function Memory:__tostring() return "sip.location.memory" end
 
 local function new_memory(opts)
   return setmetatable({ map = {}, clock = opts.clock or os.time, kind = "memory" }, Memory)

@@ -83,6 +83,10 @@ end
 --- A waiter: block() yields until wake(...) or the timeout; wake() after that is ignored.
 local Waiter = {}
 Waiter.__index = Waiter
+Waiter.__name = "sip.waiter"
+function Waiter:__tostring()
+  return "sip.waiter (" .. (self.done and "woken" or self.waiting and "waiting" or "new") .. ")"
+end
 
 function M.waiter()
   -- every field a waiter takes, in its constructor: the table is made at its final size

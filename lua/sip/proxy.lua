@@ -55,6 +55,9 @@ local traceback = debug.traceback
 local Proxy = {}
 Proxy.__index = Proxy
 Proxy.__name = "sip.proxy"
+function Proxy:__tostring()
+  return ("sip.proxy (%s, %s)"):format(self.domain or "no domain", self.ep and self.ep:where() or "closed")
+end
 
 local PENDING = { trying = true, proceeding = true }
 local NO_OPTS = {}

@@ -27,6 +27,7 @@ local uri_parse = sip.uri
 local Registrar = {}
 Registrar.__index = Registrar
 Registrar.__name = "sip.registrar"
+function Registrar:__tostring() return "sip.registrar (" .. (self.domain or "any domain") .. ")" end
 
 local SUPPORTED = { path = true } -- option tags we support as a registrar (§10.3 step 2)
 

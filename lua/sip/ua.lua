@@ -20,6 +20,9 @@ local M = {}
 local UA = {}
 UA.__index = UA
 UA.__name = "sip.ua"
+function UA:__tostring()
+  return ("sip.ua (%s, %s)"):format(self.aor, self.closed and "closed" or self.ep:where())
+end
 
 -- Option tags we understand (§8.2.2.3): RFC 3262.
 M.SUPPORTED = { ["100rel"] = true }

@@ -14,6 +14,9 @@ local M = {}
 local Registration = {}
 Registration.__index = Registration
 Registration.__name = "sip.registration"
+function Registration:__tostring()
+  return ("sip.registration (%s at %s, %s)"):format(self.aor, self.registrar, self.state)
+end
 
 local argerror = require("sip.args").error
 
