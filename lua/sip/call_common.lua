@@ -1,6 +1,7 @@
--- sip.call_common: what the files of sip.call share (lua-http's connection_common is the
+--- sip.call_common: what the files of sip.call share (lua-http's connection_common is the
 -- model): the class's metatable, the helpers, waiting and events, ending, and sending within the
 -- dialog.
+-- @module sip.call
 local sip = require "sip"
 local loop = require "sip.loop"
 local sdp = require "sip.sdp"
@@ -72,7 +73,7 @@ local function new_call(ua, role)
   return self
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Waiting and events
 
 -- Wake everything waiting on this call; each waiter checks its own condition again.
@@ -166,7 +167,7 @@ function Call:_answer_offer(offer, req)
   })
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Ending
 
 function Call:_stop_timers()
@@ -202,7 +203,7 @@ function Call:_end(reason, code, text)
   self:_notify()
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Sending within the dialog
 
 -- A request within dialog d and its final response, answering 401/407 (§22.2). Returns the

@@ -1,6 +1,7 @@
--- sip.call_session: changing and ending the session of a call: re-INVITE (RFC 3261 §14.1),
+--- sip.call_session: changing and ending the session of a call: re-INVITE (RFC 3261 §14.1),
 -- hold and resume (RFC 3264 §8.4), UPDATE (RFC 3311), any request within the dialog, BYE
 -- (§15.1.1) and hangup. It adds methods to the class and exports nothing.
+-- @module sip.call
 local sdp = require "sip.sdp"
 local common = require "sip.call_common"
 local args = require "sip.args"
@@ -10,14 +11,14 @@ local shared = common._internal
 local has_sdp, parse_sdp, to_session = shared.has_sdp, shared.parse_sdp, shared.to_session
 local copy_session, header_list, failure = shared.copy_session, shared.header_list, shared.failure
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Changing and ending the session
 
+local options = require "sip.options"
+local REINVITE_OPTIONS = options.schema("reinvite", { headers = "table|string" })
 --- Send a re-INVITE with a new offer (SDP text or a session; default our last one, version
 -- bumped) and wait for the outcome (§14.1). 491 (glare) is retried after the §14.1 pause. On a
 -- non-2xx the session stays as it was. Returns the 2xx or nil, err, code.
-local options = require "sip.options"
-local REINVITE_OPTIONS = options.schema("reinvite", { headers = "table|string" })
 function Call:reinvite(offer, opts)
   opts = REINVITE_OPTIONS:check(opts, 2)
   if self.state ~= "confirmed" then return nil, "the call is " .. self.state, 481 end
@@ -87,9 +88,9 @@ function Call:resume()
   return self:reinvite(copy_session(self.local_sdp):resume())
 end
 
+local UPDATE_OPTIONS = options.schema("update", { headers = "table|string" })
 --- Send UPDATE with a new offer (RFC 3311), in an early or confirmed dialog, and wait for the
 -- answer. Returns the 2xx or nil, err, code.
-local UPDATE_OPTIONS = options.schema("update", { headers = "table|string" })
 function Call:update(offer, opts)
   opts = UPDATE_OPTIONS:check(opts, 2)
   if self.state ~= "confirmed" and self.state ~= "early" then return nil, "the call is " .. self.state, 481 end
@@ -127,11 +128,11 @@ function Call:update(offer, opts)
   end
 end
 
---- Send a request of any method within the dialog (INFO, MESSAGE, ...) and wait for its final
--- response. opts: headers, body, content_type, timeout.
 local REQUEST_OPTIONS = options.schema("request", {
   headers = "table|string", body = "string", content_type = "string", timeout = "number",
 })
+--- Send a request of any method within the dialog (INFO, MESSAGE, ...) and wait for its final
+-- response. opts: headers, body, content_type, timeout.
 function Call:request(method, opts)
   opts = REQUEST_OPTIONS:check(opts, 2)
   if type(method) ~= "string" then args.error(1, "request", "method expected") end
@@ -147,9 +148,9 @@ function Call:request(method, opts)
   return rsp, err, code, r
 end
 
+local BYE_OPTIONS = options.schema("bye", { headers = "table|string", reason = "string", timeout = "number" })
 --- End a confirmed call with BYE (§15.1.1); the callee waits for the ACK of its 2xx first.
 -- Returns the response or nil, err, code (the call is ended either way).
-local BYE_OPTIONS = options.schema("bye", { headers = "table|string", reason = "string", timeout = "number" })
 function Call:bye(opts)
   opts = BYE_OPTIONS:check(opts)
   if self.state == "ended" then return nil, "the call has ended", 481 end

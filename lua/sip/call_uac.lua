@@ -1,6 +1,7 @@
--- sip.call_uac: outgoing calls of sip.call: the INVITE and its client transactions, provisional
+--- sip.call_uac: outgoing calls of sip.call: the INVITE and its client transactions, provisional
 -- responses (early dialogs, PRACK: RFC 3262), the ACK of every 2xx (RFC 3261 §13.2.2.4) and
 -- CANCEL (§9.1).
+-- @module sip.call
 local sip = require "sip"
 local loop = require "sip.loop"
 local dialog = require "sip.dialog"
@@ -26,17 +27,17 @@ local function credentials(inv)
   return out
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Outgoing calls (UAC)
 
---- ua:dial(target, opts): send the INVITE; the call comes back at once. opts: sdp (offer: SDP
--- text or a session; default an offer from the UA's media; false for an INVITE without offer),
--- timeout (s: CANCEL when no answer came by then), headers, prack (default true: Supported:
--- 100rel), require_100rel, on_progress = fn(call, rsp), on_end = fn(call, reason, code).
 local DIAL_OPTIONS = require("sip.options").schema("dial", {
   sdp = "string|table|boolean", timeout = "number", headers = "table|string", prack = "boolean",
   require_100rel = "boolean", on_progress = "function", on_end = "function",
 })
+--- ua:dial(target, opts): send the INVITE; the call comes back at once. opts: sdp (offer: SDP
+-- text or a session; default an offer from the UA's media; false for an INVITE without offer),
+-- timeout (s: CANCEL when no answer came by then), headers, prack (default true: Supported:
+-- 100rel), require_100rel, on_progress = fn(call, rsp), on_end = fn(call, reason, code).
 function M.dial(ua, target, opts)
   DIAL_OPTIONS:check(opts, 2, 1)
   target = tostring(target)

@@ -1,6 +1,7 @@
--- sip.call_uas: incoming calls of sip.call: the INVITE outside a dialog, our responses
+--- sip.call_uas: incoming calls of sip.call: the INVITE outside a dialog, our responses
 -- (reliable provisional ones: RFC 3262 §3), ring, answer, reject, the ACK of our 2xx (RFC 3261
 -- §13.3.1.4) and CANCEL.
+-- @module sip.call
 local sip = require "sip"
 local loop = require "sip.loop"
 local dialog = require "sip.dialog"
@@ -16,7 +17,7 @@ local format = string.format
 
 local M = {}
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Incoming calls (UAS)
 
 -- A new call from an INVITE outside any dialog; nil when it was answered already (bad SDP).
@@ -163,13 +164,13 @@ function Call:_provisional_sdp(given, reliable)
   return nil
 end
 
---- Tell the caller we are ringing. opts: status (default 180), reason, reliable (RFC 3262: sent
--- reliably when the INVITE requires it, may be when it supports it), sdp (true or a session:
--- early media), headers. Returns true, or nil, err, code when the call is no longer pending.
 local options = require "sip.options"
 local RING_OPTIONS = options.schema("ring", {
   status = "integer", reason = "string", reliable = "boolean", sdp = "string|table|boolean", headers = "table|string",
 })
+--- Tell the caller we are ringing. opts: status (default 180), reason, reliable (RFC 3262: sent
+-- reliably when the INVITE requires it, may be when it supports it), sdp (true or a session:
+-- early media), headers. Returns true, or nil, err, code when the call is no longer pending.
 function Call:ring(opts)
   opts = RING_OPTIONS:check(opts)
   if self.role ~= "uas" then error("ring: not an incoming call", 2) end
@@ -204,10 +205,10 @@ function Call:ring(opts)
   return true
 end
 
+local ANSWER_OPTIONS = options.schema("answer", { sdp = "string|table", headers = "table|string", reason = "string" })
 --- Answer the call with 200 (§13.3.1.4). opts: sdp (our answer, or our offer when the INVITE had
 -- none; default from the UA's media by sip.sdp.answer), headers, reason. A call whose offer we
 -- cannot answer is rejected with 488. Returns true or nil, err, code.
-local ANSWER_OPTIONS = options.schema("answer", { sdp = "string|table", headers = "table|string", reason = "string" })
 function Call:answer(opts)
   opts = ANSWER_OPTIONS:check(opts)
   if self.role ~= "uas" then error("answer: not an incoming call", 2) end
@@ -263,9 +264,9 @@ function Call:answer(opts)
   return true
 end
 
+local REJECT_OPTIONS = options.schema("reject", { headers = "table|string", contact = "string" })
 --- Reject the call with a final response (default 486 Busy Here). opts: headers, contact (for
 -- 3xx). Returns true or nil, err, code.
-local REJECT_OPTIONS = options.schema("reject", { headers = "table|string", contact = "string" })
 function Call:reject(code, reason, opts)
   code = code or 486
   if self.role ~= "uas" then error("reject: not an incoming call", 2) end

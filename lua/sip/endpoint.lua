@@ -2,6 +2,7 @@
 -- An endpoint listens on one or more transports; each incoming request runs its handler in a
 -- coroutine of its own, which answers with req:reply(code, ...); ep:request(msg) sends a request
 -- and waits for its final response (provisional ones are passed to a callback on the way).
+-- @module sip.endpoint
 local core = require "sip.core"
 local loop = require "sip.loop"
 local route = require "sip.route"
@@ -112,7 +113,7 @@ local function limits(opts, cfg)
   end
 end
 
---- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 = (s),
+--- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 =, timer_d = (s),
 --   advertise = "host" (address for Via/Contact when listening on a wildcard), tls_cert =,
 --   tls_key =, tls_ca =, tls_verify =, max_msg =,
 --   limits = { total =, tcp =, tls =, ws =, per_source = (connections), idle =, first_message =,
@@ -154,6 +155,7 @@ function Endpoint:listen(spec)
   return l
 end
 
+--- Set the handler of incoming requests: fn(req) in a coroutine per request.
 function Endpoint:on_request(fn) self.handler = fn end
 
 --- The sent-by host:port for Via and Contact on a transport (§18.1.1).
@@ -191,15 +193,15 @@ end
 -- §8.1.2 (sip.route): the first Route if it is a loose router, else the Request-URI.
 local next_hop = route.next_hop
 
+local REQUEST_OPTIONS = options.schema("request", {
+  dest = "table", timeout = "number", provisional = "function", on_2xx = "function", on_txn = "function",
+})
 --- Send a request and wait for its final response.
 -- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
 -- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
 -- 2xx of an INVITE (forks, retransmissions), on_txn = fn(txn) called with the client transaction
 -- as soon as it exists (it must not yield). Returns the final response, or nil, err, code
 -- (408 timeout, 503 transport trouble). A request without Via gets ours with a fresh branch.
-local REQUEST_OPTIONS = options.schema("request", {
-  dest = "table", timeout = "number", provisional = "function", on_2xx = "function", on_txn = "function",
-})
 function Endpoint:request(req, opts)
   if not req or not req.is_request then argerror(1, "request", "a request expected") end
   return self:_request(req, REQUEST_OPTIONS:check(opts, 2))
@@ -286,6 +288,9 @@ function Endpoint:send(msg, dest)
   return self.stack:send(msg, dest)
 end
 
+--- Counters of the transports and transactions: the connection limits' refused_cap,
+-- refused_source, evicted, timeout_handshake, timeout_first, timeout_message, idle_closed, and the
+-- open conns_tcp, conns_tls, conns_ws, untrusted (see README, Connection limits).
 function Endpoint:stats() return self.stack:stats() end
 
 --- The sender of req authenticated: the stream connection it came in on is trusted, so it is
@@ -312,5 +317,10 @@ end
 Endpoint.__close = Endpoint.close
 Endpoint.__gc = Endpoint.close
 
+--- Where a request goes (§8.1.2): the first Route if it is a loose router, else the
+-- Request-URI, as {proto=, host=, port=} (sip.route.next_hop).
+-- @function next_hop
 M.next_hop = next_hop
+M.Endpoint = Endpoint
+M.OPTIONS = OPTIONS
 return M

@@ -10,6 +10,7 @@
 -- schema (a table of options, checked key by key under "name."), or a function(v) -> true |
 -- false, why. A new option is one line in its schema; schemas given after the fields are merged
 -- in (the endpoint's transport options reach sip.ua and sip.proxy that way).
+-- @module sip.options
 local argerror = require("sip.args").error
 
 local type, pairs, tostring, format = type, pairs, tostring, string.format

@@ -36,6 +36,7 @@
 --   px:authorize(req) -> true | false (answered 407/403)   px:is_local(uri)   px:close()
 --   px.registrar (sip.registrar), px.location (the store), px.ep (sip.endpoint)
 --   proxy.default_route(req, px): the routing used without a route function, to fall back on
+-- @module sip.proxy
 require "sip" -- req:reply formats tables of headers through it
 local core = require "sip.core"
 local loop = require "sip.loop"
@@ -102,15 +103,6 @@ local function peer_text(p)
   return p.proto .. ":" .. h .. ":" .. tostring(p.port)
 end
 
---- sip.proxy{...} -> proxy | nil, err (a listener or the users file). See the top of this file;
--- more options: domains (names served besides realm), algorithms (digest, default
--- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
--- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
--- the transport options of sip.endpoint (t1/t2/t4, tls_*, advertise ...), log_level ("info"), fast_challenges
--- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
--- a route function set on px.route after this call does not turn it off: pass it here), limits
--- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
--- thresholds, an auth.lockout{} object, or false).
 local function check_level(v)
   if LEVELS[v] then return true end
   return false, "must be \"error\", \"warn\", \"info\" or \"debug\", got " .. tostring(v)
@@ -125,6 +117,16 @@ local OPTIONS = require("sip.options").schema("proxy", {
   lockout = "table|boolean", replay_slots = "integer", nonce_ttl = "number",
 }, endpoint.TRANSPORT_OPTIONS)
 
+--- sip.proxy{...} -> proxy | nil, err (a listener or the users file). See the top of this file;
+-- more options: domains (names served besides realm), algorithms (digest, default
+-- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
+-- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
+-- the transport options of sip.endpoint (t1/t2/t4, tls_*, advertise ...), log_level ("info"), fast_challenges
+-- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
+-- a route function set on px.route after this call does not turn it off: pass it here), limits
+-- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
+-- thresholds, an auth.lockout{} object, or false), nonce_ttl (s a nonce is good for, 300) and
+-- replay_slots (nonces tracked against replay, 65536).
 function M.new(t)
   t = OPTIONS:check(t)
   if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
@@ -302,7 +304,7 @@ function Proxy:is_local(u)
   return self.me[host .. ":" .. (u.port or default_port(u))] == true
 end
 
--- Does uri name this proxy itself (a Route we put, our address)?
+--- Does uri (a sip.uri) name this proxy itself (a Route we put, one of our addresses)?
 function Proxy:is_me(u)
   if not u or (u.user and u.user ~= "") then return false end
   local host = strip_brackets(u.host):lower()
@@ -337,6 +339,8 @@ function Proxy:facts(text)
   return f
 end
 
+--- Log a line through the log option, at level "error", "warn", "info" or "debug" (string.format
+-- of fmt and the rest); nothing below log_level.
 function Proxy:log(level, fmt, ...)
   if self.log_on and (LEVELS[level] or 3) <= self.log_level then
     self.log_fn(level, select("#", ...) > 0 and format(fmt, ...) or fmt)
@@ -354,7 +358,7 @@ end
 -- contact as Request-URI); nil leaves it to the route set.
 local contact_dest = sip_route.hop
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- §16.3 request validation, §16.4 route information preprocessing
 
 -- Loop detection (§16.3 step 4) compares what stays the same when a request comes back to us
@@ -526,7 +530,7 @@ local function strict_postprocess(msg)
   return true
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Serving a request
 
 local function final_of(status, reason, headers)
@@ -692,7 +696,7 @@ function Proxy:stray(rsp)
   self:stray_up(rsp)
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- §16.10 CANCEL
 
 local function cancel_branch(self, br)
@@ -729,7 +733,7 @@ function Proxy:on_cancel(req)
   if self.log_on then self:log("info", "CANCEL %s -> 200%s", req.uri, ctx and " (branches cancelled)" or "") end
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Forwarding (§16.6) and responses (§16.7)
 
 -- The target of a binding, made once per binding (a stored binding never changes: a REGISTER
@@ -778,7 +782,9 @@ local function forward_up(ctx, rsp)
   return txn:send(rsp)
 end
 
--- Choose the best final response (§16.7 step 6) and merge the challenges (step 7).
+--- Choose the best final response (§16.7 step 6) and merge the challenges (step 7): of a list
+-- of responses (messages or {status=, reason=, headers=}), the one px:relay returns.
+-- @function best_response
 local function best_response(responses)
   local best, bclass
   for _, r in ipairs(responses) do
@@ -1016,15 +1022,15 @@ function Proxy:refusal(ctx, list)
   return nil
 end
 
+local RELAY_OPTIONS = require("sip.options").schema("relay", {
+  parallel = "boolean", timeout = "seconds", trust = "boolean", in_place = "boolean",
+})
 --- Relay req to targets (default: its Request-URI, routed by its Route set) and wait for the
 -- outcome. targets: a URI, a binding, {uri=, dest=, path=, q=}, or a list of them (px:lookup).
 -- opts: parallel (true, false or nil: by q), timeout (s per branch, for ring limits), trust (true:
 -- skip the relay policy for this request, which then goes wherever targets and Route say).
 -- Provisional responses (but 100) and every 2xx go upstream as they arrive; the return value is
 -- the best final response (§16.7), a message or {status=, reason=}; not yet sent unless 2xx.
-local RELAY_OPTIONS = require("sip.options").schema("relay", {
-  parallel = "boolean", timeout = "seconds", trust = "boolean", in_place = "boolean",
-})
 function Proxy:relay(req, targets, opts)
   if opts == nil then opts = NO_OPTS else RELAY_OPTIONS:check(opts, 3) end
   local txn = req.txn
@@ -1098,7 +1104,7 @@ function Proxy:relay(req, targets, opts)
   return best
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Authentication and the default routing
 
 local function from_local(self, req)
@@ -1152,7 +1158,7 @@ function Proxy:authorize(req)
   return true
 end
 
---- The routing when none is given: REGISTER for our domain to the registrar; requests with a
+-- The routing when none is given: REGISTER for our domain to the registrar; requests with a
 -- Route set or in a dialog along it; our users through the location service (parallel or
 -- sequential forking by q); other domains by the Request-URI, for our users ("local" relay).
 local IN_PLACE = { in_place = true }
@@ -1172,6 +1178,10 @@ function M.dialog_route(req, px)
   return M.default_route(req, px)
 end
 
+--- The routing when none is given (also what proxy.dialog_route falls back on): REGISTER for our
+-- domain to the registrar; requests along the route we recorded wherever it leads; our users
+-- through the location service (forking by q; 404, 480 as §16.5 says); other domains by the
+-- Request-URI, for our authenticated users only (relay = "local").
 function M.default_route(req, px)
   local method = req.method
   local ctx = px.contexts[req.txn]
@@ -1241,5 +1251,6 @@ Proxy.__close = Proxy.close
 Proxy.__gc = Proxy.close
 
 M.Proxy = Proxy
+M.OPTIONS = OPTIONS
 -- sip.proxy{...} is proxy.new{...}
 return setmetatable(M, { __call = function(_, t) return M.new(t) end })

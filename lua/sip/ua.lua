@@ -5,6 +5,7 @@
 -- dialogs, sip.call). Incoming requests get the checks of §8.2 here (405/501, 416, 420, 415,
 -- 482, 481), then reach a handler in a coroutine of their own. Calls that wait yield; failures
 -- of the outside world come back as nil, err, code.
+-- @module sip.ua
 local sip = require "sip"
 local core = require "sip.core"
 local loop = require "sip.loop"
@@ -123,7 +124,7 @@ function M.new(opts)
   return self
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Identity, capabilities, helpers for the call and registration modules
 
 --- Our Contact (a name-addr) for requests and responses over proto.
@@ -150,11 +151,13 @@ function UA:allow()
   return concat(list, ", ")
 end
 
+--- Does the UA take method outside dialogs (its own, or one with a handler set by ua:on)?
 function UA:allows(method)
   for _, m in ipairs(BASE_METHODS) do if m == method then return true end end
   return self.handlers[method] ~= nil
 end
 
+--- The option tags for Supported (§20.37): "100rel".
 function UA:supported()
   return "100rel"
 end
@@ -251,13 +254,13 @@ local function failure(rsp)
   return format("%d %s", rsp.status, rsp.reason or ""), rsp.status, rsp
 end
 
+local SEND_OPTIONS = options.schema("send", {
+  timeout = "number", dest = "table", provisional = "function", resubmitted = "function",
+})
 --- Send a request and wait for its final response, answering 401/407 with our credentials
 -- (§22.2). opts: timeout, dest, provisional, resubmitted = fn(req) (told of each request sent
 -- again with credentials: a dialog counts its CSeq). Returns the 2xx (or 1xx-less final below
 -- 300), or nil, err, code[, response] (a final response of 300 or more, or a transport failure).
-local SEND_OPTIONS = options.schema("send", {
-  timeout = "number", dest = "table", provisional = "function", resubmitted = "function",
-})
 function UA:send(req, opts)
   return self:_send(req, SEND_OPTIONS:check(opts, 2))
 end
@@ -286,12 +289,12 @@ function UA:_send(req, opts)
   return nil, "authentication failed", 401
 end
 
---- Any request outside dialogs: ua:request(method, uri, {headers=, body=, content_type=,
--- timeout=}) -> response | nil, err, code[, response]
 local REQUEST_OPTIONS = options.schema("request", {
   to = "string|table", call_id = "string", cseq = "integer", contact = "string|table", expires = "integer",
   headers = "table|string", body = "string", content_type = "string", route = "table", from_tag = "string",
 }, SEND_OPTIONS)
+--- Any request outside dialogs: ua:request(method, uri, {headers=, body=, content_type=,
+-- timeout=}) -> response | nil, err, code[, response]
 function UA:request(method, uri, opts)
   if type(method) ~= "string" then argerror(1, "request", "method expected") end
   if method == "INVITE" or method == "ACK" or method == "CANCEL" then
@@ -302,10 +305,10 @@ function UA:request(method, uri, opts)
   return self:_send(req, opts)
 end
 
+local MESSAGE_OPTIONS = options.schema("message", { headers = "table|string", timeout = "number", to = "string|table" })
 --- A MESSAGE in pager mode (RFC 3428 §4): body of any MIME type (default text/plain), no
 -- Contact. opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
 -- delivered, 202 accepted for later delivery) or nil, err, code.
-local MESSAGE_OPTIONS = options.schema("message", { headers = "table|string", timeout = "number", to = "string|table" })
 function UA:message(uri, body, content_type, opts)
   if type(body) ~= "string" then argerror(2, "message", "body must be a string") end
   if content_type ~= nil and type(content_type) ~= "string" then
@@ -317,8 +320,8 @@ function UA:message(uri, body, content_type, opts)
   return self:request("MESSAGE", uri, o)
 end
 
---- OPTIONS (§11): the peer's capabilities. Returns the response or nil, err, code.
 local OPTIONS_OPTIONS = options.schema("options", { headers = "table|string", timeout = "number" })
+--- OPTIONS (§11): the peer's capabilities. Returns the response or nil, err, code.
 function UA:options(uri, opts)
   opts = OPTIONS_OPTIONS:check(opts, 2)
   local o = { timeout = opts.timeout, headers = header_list({ { "Accept", "application/sdp" } }, opts.headers) }
@@ -346,7 +349,7 @@ function UA:dial(target, opts)
   return Call.dial(self, target, opts or {})
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Incoming requests (§8.2)
 
 -- §8.2.2.3: the option tags of Require we do not know.
@@ -573,4 +576,5 @@ end
 UA.__close = UA.close
 
 M.UA = UA
+M.OPTIONS = OPTIONS
 return setmetatable(M, { __call = function(_, opts) return M.new(opts) end })

@@ -4,6 +4,7 @@
 -- granted expiry is read from our binding in the 2xx (§10.2.4). A background coroutine refreshes
 -- the binding before it expires; reg:unregister() removes it (Expires: 0), ua:unregister{all =
 -- true} removes every binding of the address-of-record (Contact: *, §10.2.2).
+-- @module sip.ua
 local sip = require "sip"
 local loop = require "sip.loop"
 local route = require "sip.route"
