@@ -32,11 +32,11 @@ FUZZERS    := $(patsubst spec/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 TORTURE    := ../shared/conformance/torture
 BENCHDIR   := ../shared/bench
 
-BUSTED     := $(LUA) /usr/bin/busted
+BUSTED     := $(LUA) /usr/bin/busted --ignore-lua
 LUA_ENV    := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;" \
               LUA_CPATH="$(CURDIR)/build/?.so;;"
 
-.PHONY: all deps test ctest spec lint fuzz-smoke fuzz bench run demo clean
+.PHONY: all deps test ctest spec lint fuzz-smoke fuzz bench run demo clean docs
 
 all: build/sip/core.so
 
@@ -150,3 +150,10 @@ demo: all
 
 clean:
 	rm -rf build
+
+# The API reference (doc/api/) from the doc comments, with the guides of doc/ (config.ld); LDoc
+# (Debian lua-ldoc, lua-discount for markdown) warnings, or any other line it prints, fail it.
+docs:
+	@command -v ldoc >/dev/null || { echo "docs: needs ldoc (apt-get install lua-ldoc lua-discount)"; exit 1; }
+	@mkdir -p build; ldoc -q --fatalwarnings . >build/ldoc.log 2>&1; rc=$$?; \
+	  ! grep -v '^reading configuration\|^found master module' build/ldoc.log && exit $$rc

@@ -641,6 +641,22 @@ static void checkvalue(lua_State *L, int i, const char *name, size_t nl, const c
  * to_tag a token (§19.3), received, and headers (preformatted lines, sip_check_header_lines). */
 void lsip_check_reply_opts(lua_State *L, int o) {
   if (!lua_istable(L, o)) return;
+  static const char *const known[] = {"to_tag",  "received", "rport", "content_type",
+                                      "headers", "body",     NULL};
+  o = lua_absindex(L, o);
+  lua_pushnil(L);
+  while (lua_next(L, o)) { /* stack: key, value */
+    lua_pop(L, 1);
+    int ok = lua_type(L, -1) == LUA_TSTRING;
+    for (int i = 0; ok && known[i]; i++)
+      if (!strcmp(lua_tostring(L, -1), known[i])) ok = 2;
+    if (ok != 2)
+      luaL_argerror(L, o,
+                    lua_pushfstring(L,
+                                    "unknown option '%s' (known: to_tag, received, rport, "
+                                    "content_type, headers, body)",
+                                    luaL_tolstring(L, -1, NULL)));
+  }
   size_t n;
   const char *s;
   if (lua_getfield(L, o, "to_tag") == LUA_TSTRING && (s = lua_tolstring(L, -1, &n)) &&

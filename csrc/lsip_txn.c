@@ -190,6 +190,13 @@ static int x_index(lua_State *L) {
     lua_pushstring(L, x->t ? sip_txn_state_name(sip_txn_state_of(x->t)) : "terminated");
     return 1;
   }
+  if (!strcmp(k, "status")) { /* of the last response sent on a server transaction */
+    size_t n;
+    const char *r = x->t ? sip_txn_last_response(x->t, &n) : NULL;
+    if (!r || n < 12 || memcmp(r, "SIP/2.0 ", 8)) return 0;
+    lua_pushinteger(L, (r[8] - '0') * 100 + (r[9] - '0') * 10 + (r[10] - '0'));
+    return 1;
+  }
   if (!strcmp(k, "kind")) {
     if (!x->t) return 0;
     lua_pushstring(L, sip_txn_kind_name(sip_txn_kind_of(x->t)));

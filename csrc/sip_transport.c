@@ -865,7 +865,7 @@ static void conn_connected(conn *c) {
   if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0) e = errno;
   if (e) {
     c->tp->st.connect_failed++;
-    conn_kill(c, e, "connect failed", 1);
+    conn_kill(c, e, e == ECONNREFUSED ? "connection refused" : "connect failed", 1);
     return;
   }
   if (c->st.ops->handshake) {

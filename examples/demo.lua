@@ -1,7 +1,8 @@
 #!/usr/bin/env lua5.4
 -- demo.lua: the whole story through the registrar/proxy, as a ladder (make demo).
 -- What it shows and its options: --help (the spec below).
-dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
+local paths = loadfile((arg[0]:match("^.*/") or "") .. "paths.lua") -- none when installed by the rock
+if paths then paths() end
 local sip = require "sip"
 local cli = require "sip.cli"
 

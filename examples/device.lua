@@ -12,7 +12,8 @@
 --     --user 34020000001320000001 --password P
 -- prints "registered ...", then "keepalive N: STATUS REASON" per answer ("keepalive N: no
 -- answer: ..." otherwise).
-dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
+local paths = loadfile((arg[0]:match("^.*/") or "") .. "paths.lua") -- none when installed by the rock
+if paths then paths() end
 local sip = require "sip"
 local cli = require "sip.cli"
 

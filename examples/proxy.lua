@@ -1,7 +1,8 @@
 #!/usr/bin/env lua5.4
 -- proxy.lua: a registrar and stateful proxy for one domain (RFC 3261 §10.3, §16). The options and
 -- what they do: --help (the spec below). Ctrl-C or SIGTERM stops it.
-dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
+local paths = loadfile((arg[0]:match("^.*/") or "") .. "paths.lua") -- none when installed by the rock
+if paths then paths() end
 local sip = require "sip"
 local cli = require "sip.cli"
 -- A free-block cache in front of Lua's allocator (csrc/lsip_alloc.c): a server allocates and

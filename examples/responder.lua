@@ -1,7 +1,8 @@
 #!/usr/bin/env lua5.4
 -- responder.lua --listen udp:127.0.0.1:5090 [--code 200]: answers every request with one code.
 -- The options and what they do: --help (the spec below).
-dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
+local paths = loadfile((arg[0]:match("^.*/") or "") .. "paths.lua") -- none when installed by the rock
+if paths then paths() end
 local sip = require "sip"
 local cli = require "sip.cli"
 

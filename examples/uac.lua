@@ -1,7 +1,8 @@
 #!/usr/bin/env lua5.4
 -- uac.lua (--call URI [--duration S] | --message URI TEXT) [--proxy URI]: one call or one MESSAGE.
 -- The options and what they do: --help (the spec below).
-dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
+local paths = loadfile((arg[0]:match("^.*/") or "") .. "paths.lua") -- none when installed by the rock
+if paths then paths() end
 local sip = require "sip"
 local cli = require "sip.cli"
 

@@ -26,6 +26,7 @@ build = {
     ["sip.cli"] = "lua/sip/cli.lua",
     ["sip.loop"] = "lua/sip/loop.lua",
     ["sip.args"] = "lua/sip/args.lua",
+    ["sip.options"] = "lua/sip/options.lua",
     ["sip.endpoint"] = "lua/sip/endpoint.lua",
     ["sip.auth"] = "lua/sip/auth.lua",
     ["sip.auth_common"] = "lua/sip/auth_common.lua",
@@ -61,4 +62,14 @@ build = {
       libraries = { "ev", "ssl", "crypto", "cares" },
     },
   },
+  -- the examples as commands (each takes --help); examples/ itself goes into the rock's directory
+  install = {
+    bin = {
+      ["lua-sip-proxy"] = "examples/proxy.lua", ["lua-sip-uas"] = "examples/uas.lua",
+      ["lua-sip-uac"] = "examples/uac.lua", ["lua-sip-register"] = "examples/register.lua",
+      ["lua-sip-responder"] = "examples/responder.lua", ["lua-sip-device"] = "examples/device.lua",
+      ["lua-sip-demo"] = "examples/demo.lua",
+    },
+  },
+  copy_directories = { "examples" },
 }

@@ -14,6 +14,7 @@ local M = {}
 local Client = {}
 Client.__index = Client
 Client.__name = "sip.auth.client"
+function Client:__tostring() return "sip.auth.client (" .. tostring(self.user) .. ")" end
 
 --- auth.client{user=, password= | ha1 = {MD5=, ["SHA-256"]=, ...}, realm = nil (any)} -> client
 function M.client(t)

@@ -31,6 +31,8 @@ local DEFAULTS = {
 -- Two generations of at most cap/2 entries each: bounded memory, recently used keys survive.
 local Bounded = {}
 Bounded.__index = Bounded
+Bounded.__name = "sip.auth.bounded"
+function Bounded:__tostring() return ("sip.auth.bounded (%d of %d)"):format(self.n, self.half * 2) end
 
 function M.bounded(cap)
   return setmetatable({ cur = {}, old = {}, n = 0, half = max(1, cap // 2) }, Bounded)
@@ -73,6 +75,7 @@ end
 local Lockout = {}
 Lockout.__index = Lockout
 Lockout.__name = "sip.auth.lockout"
+function Lockout:__tostring() return "sip.auth.lockout" end
 
 -- depth: the wrappers between the caller and new (sip.auth's), so the error names the caller.
 local args = require "sip.args"

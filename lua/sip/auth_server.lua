@@ -47,6 +47,9 @@ end
 local Server = {}
 Server.__index = Server
 Server.__name = "sip.auth.server"
+function Server:__tostring()
+  return ("sip.auth.server (%s%s)"):format(tostring(self.realm), self.proxy and ", proxy" or "")
+end
 
 --- Read a file of `user:password` lines (blank lines and # comments skipped): a table, or nil, err
 -- naming the file and line. Shared with sip.proxy's --users.

@@ -18,6 +18,7 @@
 --   sip.call_uas      incoming calls (ring, answer, reject, reliable 1xx, ACK, CANCEL)
 --   sip.call_dialog   requests within the dialog, dispatched by method
 --   sip.call_session  changing and ending the session (re-INVITE, hold, UPDATE, BYE)
+-- @module sip.call
 local common = require "sip.call_common"
 local uac = require "sip.call_uac"
 local uas = require "sip.call_uas"

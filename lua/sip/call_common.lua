@@ -1,6 +1,7 @@
--- sip.call_common: what the files of sip.call share (lua-http's connection_common is the
+--- sip.call_common: what the files of sip.call share (lua-http's connection_common is the
 -- model): the class's metatable, the helpers, waiting and events, ending, and sending within the
 -- dialog.
+-- @module sip.call
 local sip = require "sip"
 local loop = require "sip.loop"
 local sdp = require "sip.sdp"
@@ -10,6 +11,10 @@ local M = {}
 local Call = {}
 Call.__index = Call
 Call.__name = "sip.call"
+function Call:__tostring()
+  return ("sip.call (%s %s, %s)"):format(self.role == "uac" and "to" or "from",
+    tostring(self.remote_uri or "?"), self.state)
+end
 
 local format = string.format
 
@@ -68,7 +73,7 @@ local function new_call(ua, role)
   return self
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Waiting and events
 
 -- Wake everything waiting on this call; each waiter checks its own condition again.
@@ -162,7 +167,7 @@ function Call:_answer_offer(offer, req)
   })
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Ending
 
 function Call:_stop_timers()
@@ -198,7 +203,7 @@ function Call:_end(reason, code, text)
   self:_notify()
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Sending within the dialog
 
 -- A request within dialog d and its final response, answering 401/407 (§22.2). Returns the

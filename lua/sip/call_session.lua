@@ -1,6 +1,7 @@
--- sip.call_session: changing and ending the session of a call: re-INVITE (RFC 3261 §14.1),
+--- sip.call_session: changing and ending the session of a call: re-INVITE (RFC 3261 §14.1),
 -- hold and resume (RFC 3264 §8.4), UPDATE (RFC 3311), any request within the dialog, BYE
 -- (§15.1.1) and hangup. It adds methods to the class and exports nothing.
+-- @module sip.call
 local sdp = require "sip.sdp"
 local common = require "sip.call_common"
 local args = require "sip.args"
@@ -10,14 +11,16 @@ local shared = common._internal
 local has_sdp, parse_sdp, to_session = shared.has_sdp, shared.parse_sdp, shared.to_session
 local copy_session, header_list, failure = shared.copy_session, shared.header_list, shared.failure
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Changing and ending the session
 
+local options = require "sip.options"
+local REINVITE_OPTIONS = options.schema("reinvite", { headers = "table|string" })
 --- Send a re-INVITE with a new offer (SDP text or a session; default our last one, version
 -- bumped) and wait for the outcome (§14.1). 491 (glare) is retried after the §14.1 pause. On a
 -- non-2xx the session stays as it was. Returns the 2xx or nil, err, code.
 function Call:reinvite(offer, opts)
-  opts = opts or {}
+  opts = REINVITE_OPTIONS:check(opts, 2)
   if self.state ~= "confirmed" then return nil, "the call is " .. self.state, 481 end
   if self.unacked then
     self:_wait(function() return not self.unacked or self.state == "ended" end, 64 * self.t1)
@@ -85,10 +88,11 @@ function Call:resume()
   return self:reinvite(copy_session(self.local_sdp):resume())
 end
 
+local UPDATE_OPTIONS = options.schema("update", { headers = "table|string" })
 --- Send UPDATE with a new offer (RFC 3311), in an early or confirmed dialog, and wait for the
 -- answer. Returns the 2xx or nil, err, code.
 function Call:update(offer, opts)
-  opts = opts or {}
+  opts = UPDATE_OPTIONS:check(opts, 2)
   if self.state ~= "confirmed" and self.state ~= "early" then return nil, "the call is " .. self.state, 481 end
   if self.offer_state then return nil, "an offer is pending", 491 end
   local s = offer and to_session(offer, "update")
@@ -124,10 +128,13 @@ function Call:update(offer, opts)
   end
 end
 
+local REQUEST_OPTIONS = options.schema("request", {
+  headers = "table|string", body = "string", content_type = "string", timeout = "number",
+})
 --- Send a request of any method within the dialog (INFO, MESSAGE, ...) and wait for its final
 -- response. opts: headers, body, content_type, timeout.
 function Call:request(method, opts)
-  opts = opts or {}
+  opts = REQUEST_OPTIONS:check(opts, 2)
   if type(method) ~= "string" then args.error(1, "request", "method expected") end
   if method == "INVITE" or method == "ACK" or method == "CANCEL" or method == "BYE" then
     args.error(1, "request", "use reinvite, bye or cancel")
@@ -141,10 +148,11 @@ function Call:request(method, opts)
   return rsp, err, code, r
 end
 
+local BYE_OPTIONS = options.schema("bye", { headers = "table|string", reason = "string", timeout = "number" })
 --- End a confirmed call with BYE (§15.1.1); the callee waits for the ACK of its 2xx first.
 -- Returns the response or nil, err, code (the call is ended either way).
 function Call:bye(opts)
-  opts = opts or {}
+  opts = BYE_OPTIONS:check(opts)
   if self.state == "ended" then return nil, "the call has ended", 481 end
   if self.state ~= "confirmed" then return nil, "the call is not answered", 481 end
   if self.unacked then

@@ -1,6 +1,7 @@
--- sip.call_uac: outgoing calls of sip.call: the INVITE and its client transactions, provisional
+--- sip.call_uac: outgoing calls of sip.call: the INVITE and its client transactions, provisional
 -- responses (early dialogs, PRACK: RFC 3262), the ACK of every 2xx (RFC 3261 §13.2.2.4) and
 -- CANCEL (§9.1).
+-- @module sip.call
 local sip = require "sip"
 local loop = require "sip.loop"
 local dialog = require "sip.dialog"
@@ -26,14 +27,19 @@ local function credentials(inv)
   return out
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Outgoing calls (UAC)
 
+local DIAL_OPTIONS = require("sip.options").schema("dial", {
+  sdp = "string|table|boolean", timeout = "number", headers = "table|string", prack = "boolean",
+  require_100rel = "boolean", on_progress = "function", on_end = "function",
+})
 --- ua:dial(target, opts): send the INVITE; the call comes back at once. opts: sdp (offer: SDP
 -- text or a session; default an offer from the UA's media; false for an INVITE without offer),
 -- timeout (s: CANCEL when no answer came by then), headers, prack (default true: Supported:
 -- 100rel), require_100rel, on_progress = fn(call, rsp), on_end = fn(call, reason, code).
 function M.dial(ua, target, opts)
+  DIAL_OPTIONS:check(opts, 2, 1)
   target = tostring(target)
   if not sip.uri(target) then args.error(1, "dial", "not a URI: " .. target, 1) end
   if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
@@ -153,8 +159,13 @@ function Call:_invite_txn(inv, dest, initial, deadline)
   if initial then self.client_txn = txn end
   local function done() return final ~= nil or self.state == "ended" end
   if deadline and not self:_wait(done, math.max(0, deadline - loop.now())) then
+    -- the deadline holds whatever the peer does: the call is given up here and now. §9.1: the
+    -- CANCEL goes at once after a provisional response, else when one comes (never before);
+    -- the transaction lives on without us (Timer B, or 64*T1 after the CANCEL) and a 2xx that
+    -- still comes gets its ACK and a BYE (_on_2xx, ua:_stray)
     self.timed_out = true
     self:cancel()
+    return nil, "no answer before the timeout", 408
   end
   self:_wait(done) -- bounded by Timer B, or by the 64*T1 after a CANCEL
   if not final then
@@ -178,11 +189,13 @@ function Call:_send_cancel()
   if self.cancel_sent or not txn or txn.state ~= "proceeding" then return end
   self.cancel_sent = true
   txn:cancel(function() end)
-  -- §9.1: without a final response 64*T1 after the CANCEL, the INVITE transaction ends
-  self.cancel_timer = self.ua:_timer(64 * self.t1, function()
+  -- §9.1: without a final response 64*T1 after the CANCEL, the INVITE transaction ends (also
+  -- after a call given up at its deadline has ended: then the call does not hold the timer)
+  local t = self.ua:_timer(64 * self.t1, function()
     self.cancel_timer = nil
     if txn.state == "calling" or txn.state == "proceeding" then txn:terminate() end
   end)
+  if not self.timed_out then self.cancel_timer = t end
 end
 
 -- RFC 3262 §7.1: RSeq is 1*DIGIT, below 2^32
@@ -238,7 +251,7 @@ function Call:_on_provisional(inv, rsp, initial)
   end
   if initial then
     if self.cancel_requested then self:_send_cancel() end
-    self:_emit("progress", rsp)
+    if self.state ~= "ended" then self:_emit("progress", rsp) end
     self:_notify()
   end
 end

@@ -1,6 +1,7 @@
--- sip.call_uas: incoming calls of sip.call: the INVITE outside a dialog, our responses
+--- sip.call_uas: incoming calls of sip.call: the INVITE outside a dialog, our responses
 -- (reliable provisional ones: RFC 3262 §3), ring, answer, reject, the ACK of our 2xx (RFC 3261
 -- §13.3.1.4) and CANCEL.
+-- @module sip.call
 local sip = require "sip"
 local loop = require "sip.loop"
 local dialog = require "sip.dialog"
@@ -16,7 +17,7 @@ local format = string.format
 
 local M = {}
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Incoming calls (UAS)
 
 -- A new call from an INVITE outside any dialog; nil when it was answered already (bad SDP).
@@ -163,11 +164,15 @@ function Call:_provisional_sdp(given, reliable)
   return nil
 end
 
+local options = require "sip.options"
+local RING_OPTIONS = options.schema("ring", {
+  status = "integer", reason = "string", reliable = "boolean", sdp = "string|table|boolean", headers = "table|string",
+})
 --- Tell the caller we are ringing. opts: status (default 180), reason, reliable (RFC 3262: sent
 -- reliably when the INVITE requires it, may be when it supports it), sdp (true or a session:
 -- early media), headers. Returns true, or nil, err, code when the call is no longer pending.
 function Call:ring(opts)
-  opts = opts or {}
+  opts = RING_OPTIONS:check(opts)
   if self.role ~= "uas" then error("ring: not an incoming call", 2) end
   local code = opts.status or 180
   if math.type(code) ~= "integer" or code <= 100 or code >= 200 then error("ring: status must be 101..199", 2) end
@@ -200,11 +205,12 @@ function Call:ring(opts)
   return true
 end
 
+local ANSWER_OPTIONS = options.schema("answer", { sdp = "string|table", headers = "table|string", reason = "string" })
 --- Answer the call with 200 (§13.3.1.4). opts: sdp (our answer, or our offer when the INVITE had
 -- none; default from the UA's media by sip.sdp.answer), headers, reason. A call whose offer we
 -- cannot answer is rejected with 488. Returns true or nil, err, code.
 function Call:answer(opts)
-  opts = opts or {}
+  opts = ANSWER_OPTIONS:check(opts)
   if self.role ~= "uas" then error("answer: not an incoming call", 2) end
   if not PENDING[self.state] then return nil, "the call is " .. self.state, 481 end
   if self.answering then return nil, "already answering", 491 end
@@ -258,6 +264,7 @@ function Call:answer(opts)
   return true
 end
 
+local REJECT_OPTIONS = options.schema("reject", { headers = "table|string", contact = "string" })
 --- Reject the call with a final response (default 486 Busy Here). opts: headers, contact (for
 -- 3xx). Returns true or nil, err, code.
 function Call:reject(code, reason, opts)
@@ -265,7 +272,7 @@ function Call:reject(code, reason, opts)
   if self.role ~= "uas" then error("reject: not an incoming call", 2) end
   if math.type(code) ~= "integer" or code < 300 or code > 699 then error("reject: status must be 300..699", 2) end
   if not PENDING[self.state] then return nil, "the call is " .. self.state, 481 end
-  opts = opts or {}
+  opts = REJECT_OPTIONS:check(opts, 3)
   local hdrs = {}
   if opts.contact then hdrs[1] = { "Contact", opts.contact } end
   header_list(hdrs, opts.headers)

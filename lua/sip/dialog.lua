@@ -11,6 +11,9 @@ local M = {}
 local Dialog = {}
 Dialog.__index = Dialog
 Dialog.__name = "sip.dialog"
+function Dialog:__tostring()
+  return ("sip.dialog (%s, Call-ID %s)"):format(self.state or "?", tostring(self.call_id))
+end
 
 -- The methods whose Contact replaces the remote target (§12.2: INVITE; RFC 3311 §5: UPDATE;
 -- RFC 6665 §4.1: SUBSCRIBE and NOTIFY).

@@ -2,27 +2,75 @@
 -- An endpoint listens on one or more transports; each incoming request runs its handler in a
 -- coroutine of its own, which answers with req:reply(code, ...); ep:request(msg) sends a request
 -- and waits for its final response (provisional ones are passed to a callback on the way).
+-- @module sip.endpoint
 local core = require "sip.core"
 local loop = require "sip.loop"
 local route = require "sip.route"
 local argerror = require("sip.args").error
+local options = require "sip.options"
 
 local M = {}
 local Endpoint = {}
 Endpoint.__index = Endpoint
+Endpoint.__name = "sip.endpoint"
 
---- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port
-function M.parse_listen(spec)
-  if type(spec) ~= "string" then error("listen spec must be a string like udp:127.0.0.1:5060", 3) end
+--- "udp:127.0.0.1:5060, tcp:127.0.0.1:5060" (the listeners), or "closed".
+function Endpoint:where()
+  if not self.stack then return "closed" end
+  local out = {}
+  for i, l in ipairs(self.listeners) do
+    local h = l.host:find(":", 1, true) and "[" .. l.host .. "]" or l.host
+    out[i] = l.proto .. ":" .. h .. ":" .. l.port
+  end
+  return #out > 0 and table.concat(out, ", ") or "no listener"
+end
+function Endpoint:__tostring() return "sip.endpoint (" .. self:where() .. ")" end
+
+-- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port | nil, why
+local function listen_spec(spec)
+  if type(spec) ~= "string" then return nil, "must be a string like udp:127.0.0.1:5060" end
   local proto, rest = spec:match("^(%a+):(.+)$")
   proto = proto and proto:lower()
-  if not route.default_port(proto) then error("listen spec needs udp:, tcp: or tls: (" .. spec .. ")", 3) end
+  if not route.default_port(proto) then return nil, "needs udp:, tcp: or tls: (" .. spec .. ")" end
   local host, port = rest:match("^%[([%x:%.]+)%]:?(%d*)$")
   if not host then host, port = rest:match("^([^:]+):?(%d*)$") end
-  if not host then error("bad listen spec " .. spec, 3) end
+  if not host then return nil, "is not PROTO:HOST[:PORT] (" .. spec .. ")" end
   port = tonumber(port) or route.default_port(proto)
   return proto, host, port
 end
+
+--- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port; raises on
+-- a bad spec.
+function M.parse_listen(spec)
+  local proto, host, port = listen_spec(spec)
+  if not proto then error("listen spec " .. host, 3) end
+  return proto, host, port
+end
+
+-- listen = "udp:..." or a list of them: the list.
+local function listen_list(v)
+  if type(v) == "string" then return { v } end
+  return v or {}
+end
+
+-- The listen option: one spec or a list of them, each well formed.
+local function check_listen(v)
+  if type(v) ~= "string" and type(v) ~= "table" then return false, "must be a string or a list of strings" end
+  for i, spec in ipairs(listen_list(v)) do
+    local ok, why = listen_spec(spec)
+    if not ok then return false, (type(v) == "table" and "[" .. i .. "] " or "") .. why end
+  end
+  return true
+end
+
+--- The options of the transports and transactions, which sip.ua and sip.proxy take too.
+M.TRANSPORT_OPTIONS = options.schema("endpoint", {
+  listen = check_listen, t1 = "seconds", t2 = "seconds", t4 = "seconds", timer_d = "number",
+  advertise = "string", max_msg = "integer", loss = "number",
+  tls_cert = "string", tls_key = "string", tls_ca = "string", tls_verify = "boolean",
+  limits = "table", max_conns = "integer", idle_timeout = "number",
+})
+local OPTIONS = options.schema("endpoint", { handler = "function" }, M.TRANSPORT_OPTIONS)
 
 local function ms(s) return s and math.floor(s * 1000 + 0.5) or nil end
 
@@ -65,16 +113,14 @@ local function limits(opts, cfg)
   end
 end
 
---- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 = (s),
+--- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 =, timer_d = (s),
 --   advertise = "host" (address for Via/Contact when listening on a wildcard), tls_cert =,
 --   tls_key =, tls_ca =, tls_verify =, max_msg =,
 --   limits = { total =, tcp =, tls =, ws =, per_source = (connections), idle =, first_message =,
 --   message =, handshake = (s) } (stream connections; see ep:trust), max_conns = (limits.total),
 --   idle_timeout = (limits.idle), loss = share of outgoing UDP datagrams to drop (tests only) }
 function M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then argerror(1, "endpoint", "table expected") end
-  for _, l in ipairs(opts.listen or {}) do M.parse_listen(l) end -- misuse raises before anything opens
+  opts = OPTIONS:check(opts) -- misuse raises before anything opens
   local cfg = {
     t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
     max_msg = opts.max_msg,
@@ -84,11 +130,11 @@ function M.new(opts)
   limits(opts, cfg)
   local st, err = core.stack(cfg)
   if not st then return nil, err end
-  local ep = setmetatable({ stack = st, listeners = {}, by_proto = {}, handler = opts.handler,
-    advertise = opts.advertise }, Endpoint)
+  local ep = loop.opened(setmetatable({ stack = st, listeners = {}, by_proto = {}, handler = opts.handler,
+    advertise = opts.advertise }, Endpoint))
   st:on("request", function(txn, req) ep:dispatch(txn, req) end)
   st:on("stray", function(rsp) if ep.on_stray then ep.on_stray(rsp) end end)
-  for _, l in ipairs(opts.listen or {}) do
+  for _, l in ipairs(listen_list(opts.listen)) do
     local ok, lerr = ep:listen(l)
     if not ok then
       st:close()
@@ -109,6 +155,7 @@ function Endpoint:listen(spec)
   return l
 end
 
+--- Set the handler of incoming requests: fn(req) in a coroutine per request.
 function Endpoint:on_request(fn) self.handler = fn end
 
 --- The sent-by host:port for Via and Contact on a transport (§18.1.1).
@@ -145,6 +192,15 @@ end
 
 -- §8.1.2 (sip.route): the first Route if it is a loose router, else the Request-URI.
 local next_hop = route.next_hop
+
+-- A transport failure as the caller reads it, naming the peer: "INVITE to 127.0.0.1:5070 over
+-- tcp: connection refused".
+local function peer_error(req, dest, err)
+  local host = tostring(dest.host)
+  if host:find(":", 1, true) and host:byte(1) ~= 91 then host = "[" .. host .. "]" end
+  return ("%s to %s:%s over %s: %s"):format(req.method, host, tostring(dest.port or route.default_port(dest.proto)),
+    dest.proto, tostring(err))
+end
 
 -- Our Via for req about to leave for dest, with a fresh branch (§8.1.1.7, RFC 3581 rport).
 function Endpoint:push_via(req, dest)
@@ -188,13 +244,13 @@ function Endpoint:attempt(req, dest, opts)
       end
     elseif ev == "error" and not final then
       final = true
-      w:wake(nil, b, a)
+      w:wake(nil, peer_error(req, dest, b), a)
     elseif ev == "terminated" and not final then
       final = true
       w:wake(nil, "transaction ended without a final response", 500)
     end
   end)
-  if not txn then return nil, err, code end
+  if not txn then return nil, peer_error(req, dest, err), code end
   self.last_txn = txn
   if opts.on_txn then opts.on_txn(txn) end -- e.g. a proxy keeps it to CANCEL the branch (§16.10)
   local r, e, c = w:block(opts.timeout)
@@ -206,6 +262,10 @@ function Endpoint:attempt(req, dest, opts)
   return r, e, c
 end
 
+local REQUEST_OPTIONS = options.schema("request", {
+  dest = "table", timeout = "number", provisional = "function", on_2xx = "function", on_txn = "function",
+  via = "function", source = "string",
+})
 --- Send a request and wait for its final response.
 -- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
 -- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
@@ -218,8 +278,12 @@ end
 -- (a new branch), to the destination's next one (sip.route's dest.next); one that failed stays
 -- remembered as dead for a while (sip.route.mark_dead). The caller's timeout ends it all.
 function Endpoint:request(req, opts)
-  opts = opts or {}
   if not req or not req.is_request then argerror(1, "request", "a request expected") end
+  return self:_request(req, REQUEST_OPTIONS:check(opts, 2))
+end
+
+-- ep:request without the checks, for the layers above whose options are their own.
+function Endpoint:_request(req, opts)
   local dest = opts.dest
   if not dest then
     local err
@@ -249,6 +313,9 @@ function Endpoint:send(msg, dest)
   return self.stack:send(msg, dest)
 end
 
+--- Counters of the transports and transactions: the connection limits' refused_cap,
+-- refused_source, evicted, timeout_handshake, timeout_first, timeout_message, idle_closed, and the
+-- open conns_tcp, conns_tls, conns_ws, untrusted (see README, Connection limits).
 function Endpoint:stats() return self.stack:stats() end
 
 --- The sender of req authenticated: the stream connection it came in on is trusted, so it is
@@ -275,5 +342,10 @@ end
 Endpoint.__close = Endpoint.close
 Endpoint.__gc = Endpoint.close
 
+--- Where a request goes (§8.1.2): the first Route if it is a loose router, else the
+-- Request-URI, as {proto=, host=, port=} (sip.route.next_hop).
+-- @function next_hop
 M.next_hop = next_hop
+M.Endpoint = Endpoint
+M.OPTIONS = OPTIONS
 return M

@@ -1,7 +1,90 @@
 --- lua-sip: a SIP (RFC 3261) stack for Lua 5.4.
 -- require "sip" returns this table. The C core (sip.core) parses, builds and matches; this file is
 -- the front: message builders and lazily loaded layers (sdp, ...).
+-- @module sip
 local core = require "sip.core"
+
+--- The functions of the C core, under their names in this table.
+-- @section core
+
+--- Parse one message. opts: stream (a message from a byte stream: its Content-Length is
+-- required), max_size, max_headers, max_line. Returns the message (fields method, uri, status,
+-- reason, body, call_id, cseq, cseq_method, branch, from, to, max_forwards, expires,
+-- content_type, stateless_tag; methods header, headers, via, vias, addrs, request_uri, check,
+-- add_header, set_header, remove_header, push_via, pop_via, decrement_max_forwards, set_body,
+-- set_uri, set_status), or nil, "what is wrong at byte N", status to answer (400, 505, 513 ...).
+-- @function parse
+-- @string bytes
+-- @tab[opt] opts
+
+--- Frame a stream (RFC 3261 §18.3): the length of the first whole message and the bytes to skip
+-- before it (CRLF keep-alives), 0 when more bytes are needed, or nil, err.
+-- @function frame
+-- @string bytes
+-- @int[opt] max_size
+
+--- The ACK of a non-2xx final response to invite (§17.1.1.3).
+-- @function ack
+
+--- The CANCEL of a pending request (§9.1).
+-- @function cancel
+
+--- The reason phrase of a status code ("Not Found" for 404).
+-- @function reason_phrase
+
+--- Parse a URI: sip, sips, tel or absolute; compared with == by §19.1.4. Returns the URI
+-- (fields scheme, user, password, host, port, transport; methods param, header, tostring) or
+-- nil, "what at byte N".
+-- @function uri
+-- @string text
+
+--- Undo %-escapes (§19.1.2).
+-- @function unescape
+
+--- A fresh branch for a Via (§8.1.1.7: starts with z9hG4bK), from OpenSSL's CSPRNG.
+-- @function branch
+
+--- A fresh From or To tag (§19.3).
+-- @function tag
+
+--- A fresh Call-ID (§8.1.1.4).
+-- @function callid
+
+--- Coroutines over the event loop (sip.loop). A call that waits yields its coroutine; the
+-- loop resumes it.
+-- @section loop
+
+--- Start fn(...) in a coroutine now; it runs until it first waits. Returns the coroutine.
+-- @function spawn
+
+--- Wait s seconds (in a coroutine).
+-- @function sleep
+
+--- Run the loop until nothing is left to do or stop() is called, starting fn(...) first. An
+-- error in any coroutine or callback stops the loop and is raised here with its traceback, after
+-- the coroutines and the endpoints, UAs and proxies of this run are closed.
+-- @function run
+
+--- Stop the loop: run() returns.
+-- @function stop
+
+--- The loop's clock, in seconds.
+-- @function now
+
+--- A waiter: w:block([timeout]) yields until w:wake(...) (returning its values) or the timeout
+-- (nil, "timeout").
+-- @function waiter
+
+--- Handle errors of coroutines and callbacks with fn(err) instead of stopping run(); nil
+-- restores that.
+-- @function on_error
+
+--- Call fn on SIGINT and SIGTERM (default: stop the loop cleanly). Returns the two watchers.
+-- @function on_signals
+
+--- Messages, and the layers: sip.endpoint, sip.ua, sip.proxy, sip.registrar, sip.location,
+-- sip.sdp, sip.auth, sip.dialog (each loaded on first use).
+-- @section messages
 
 local sip = {
   _VERSION = "lua-sip " .. core.version,
@@ -119,12 +202,19 @@ local function name_addr(v, what)
   return s
 end
 
+local REQUEST_FIELDS = require("sip.options").schema("request", {
+  method = "string", uri = "string|userdata", from = "string|table", to = "string|table",
+  via = "string|table", route = "table", max_forwards = "integer", call_id = "string",
+  cseq = "integer", contact = "string|table", expires = "integer", headers = "table|string",
+  body = "string", content_type = "string",
+})
 --- Build a request (RFC 3261 §8.1.1). Required: method, uri, from, to. Defaults: a random
 -- Call-ID and From tag, CSeq 1, Max-Forwards 70, a Via with a fresh branch when via is a table
 -- ({transport=, host=, port=, rport=true}) or absent (then the message has no Via: the transport
 -- layer adds it). Returns the message; raises on misuse.
 function sip.request(t)
   if type(t) ~= "table" then argerror(1, "request", "table expected") end
+  REQUEST_FIELDS:check(t)
   local method = t.method
   if type(method) ~= "string" or not method:find("^[%w%-%.!%%%*_%+`'~]+$") then
     argerror(1, "request", "method must be a token")

@@ -22,6 +22,7 @@
 -- keeps its forwarding target there); a store never needs to keep them.
 -- Keys are canonical AORs from location.aor(): a shared store keyed the same way lets several
 -- proxy processes serve one domain.
+-- @module sip.location
 local core = require "sip.core"
 local args = require "sip.args"
 
@@ -66,6 +67,7 @@ end
 local Memory = {}
 Memory.__index = Memory
 Memory.__name = "sip.location.memory"
+function Memory:__tostring() return "sip.location.memory" end
 
 local function new_memory(opts)
   return setmetatable({ map = {}, clock = opts.clock or os.time, kind = "memory" }, Memory)
@@ -133,11 +135,12 @@ end
 
 function Memory:close() self.map = {} end
 
+local OPTIONS = require("sip.options").schema("open", { clock = "function" })
 --- location.open(spec[, opts]) -> store | nil, err
 -- spec: "memory" (default), "sqlite:PATH", or an object with the methods above (returned as is).
 -- opts: clock = fn() -> seconds (default os.time).
 function M.open(spec, opts)
-  opts = opts or {}
+  opts = OPTIONS:check(opts, 2)
   if spec == nil or spec == "memory" then return new_memory(opts) end
   if type(spec) == "table" then
     for _, m in ipairs { "get", "put", "sweep", "close" } do

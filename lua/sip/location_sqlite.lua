@@ -13,6 +13,7 @@ local setmetatable, pairs, ipairs = setmetatable, pairs, ipairs
 local SQLite = {}
 SQLite.__index = SQLite
 SQLite.__name = "sip.location.sqlite"
+function SQLite:__tostring() return "sip.location.sqlite (" .. tostring(self.path) .. ")" end
 
 local SCHEMA = {
   [[CREATE TABLE IF NOT EXISTS bindings (

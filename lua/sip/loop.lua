@@ -12,6 +12,11 @@ local M = {}
 
 local failure      -- the first unhandled error, re-raised by run()
 local on_error     -- a user handler, if set
+-- What run() closes when it ends by an error: the coroutines started and the objects opened
+-- (endpoints, user agents, proxies: M.opened) since it began, by the generation of that run.
+local generation = 0
+local live = setmetatable({}, { __mode = "k" })   -- coroutine -> generation
+local opened = setmetatable({}, { __mode = "k" }) -- object with :close() -> generation
 
 local function report(err)
   if on_error then
@@ -64,6 +69,7 @@ function M.spawn(fn, ...)
   else
     co = create(worker)
   end
+  live[co] = generation
   resume(co, fn, ...)
   return co
 end
@@ -77,15 +83,18 @@ end
 --- A waiter: block() yields until wake(...) or the timeout; wake() after that is ignored.
 local Waiter = {}
 Waiter.__index = Waiter
+Waiter.__name = "sip.waiter"
+function Waiter:__tostring()
+  return "sip.waiter (" .. (self.done and "woken" or self.waiting and "waiting" or "new") .. ")"
+end
 
 function M.waiter()
   -- every field a waiter takes, in its constructor: the table is made at its final size
   return setmetatable({ co = current("a wait"), waiting = false, done = false, early = nil }, Waiter)
 end
 
-local function woken(self, t, ...)
+local function woken(self, ...)
   self.waiting = false
-  if t then t:close() end
   return ...
 end
 
@@ -98,12 +107,10 @@ function Waiter:block(timeout)
     return table.unpack(r, 1, r.n)
   end
   if self.co ~= running() then error("a waiter blocks only the coroutine that made it", 2) end
-  local t
-  if timeout then
-    t = core.timer(timeout, 0, function() self:wake(nil, "timeout") end)
-  end
+  -- closed on return, and by coroutine.close when run() gives up this coroutine
+  local _ <close> = timeout and core.timer(timeout, 0, function() self:wake(nil, "timeout") end) or nil
   self.waiting = true
-  return woken(self, t, yield())
+  return woken(self, yield())
 end
 
 function Waiter:wake(...)
@@ -120,15 +127,41 @@ end
 --- Wait s seconds.
 function M.sleep(s)
   if type(s) ~= "number" or s < 0 then args.error(1, "sleep", "seconds >= 0 expected") end
-  local w = M.waiter()
-  core.timer(s, 0, function() w:wake() end)
-  w:block()
+  M.waiter():block(s)
 end
 
 --- Run the loop until nothing is left to do or stop() is called; with fn, spawn it first.
 -- An error in any coroutine or callback stops the loop and is raised here with its traceback
 -- (unless on_error handles it).
+-- (An error stopped the loop.) Close the coroutines left waiting since generation gen (their
+-- <close> variables, their waits' timers) and the objects opened since then, so nothing of a
+-- failed run holds a port or fires in the next one.
+local function close_since(gen)
+  idle, nidle = {}, 0 -- parked workers are among the coroutines closed
+  local cos, objs = {}, {}
+  for co, g in pairs(live) do
+    if g >= gen and co ~= running() and status(co) == "suspended" then cos[#cos + 1] = co end
+  end
+  for obj, g in pairs(opened) do
+    if g >= gen then objs[#objs + 1] = obj end
+  end
+  for _, co in ipairs(cos) do
+    live[co] = nil
+    coroutine.close(co)
+  end
+  for _, obj in ipairs(objs) do
+    opened[obj] = nil
+    pcall(obj.close, obj)
+  end
+end
+
+--- Run the loop until nothing is left to do or stop() is called; with fn, spawn it first.
+-- An error in any coroutine or callback stops the loop and is raised here with its traceback
+-- (unless on_error handles it), after everything this run started or opened is closed: the
+-- coroutines still waiting (with their <close> variables) and every endpoint, UA and proxy.
 function M.run(fn, ...)
+  generation = generation + 1
+  local gen = generation
   if fn then M.spawn(fn, ...) end
   if not failure then
     local ok, err = core.run()
@@ -136,13 +169,34 @@ function M.run(fn, ...)
   end
   local f = failure
   failure = nil
-  if f then error(f, 0) end
+  if f then
+    close_since(gen)
+    error(f, 0)
+  end
   return true
+end
+
+--- Track obj (a table with an idempotent :close()) so that a run() ending by an error closes
+-- it. Returns obj.
+function M.opened(obj)
+  opened[obj] = generation
+  return obj
 end
 
 function M.stop() core.stop() end
 
 function M.now() return core.now() end
+
+--- A deadline timeout seconds from now, for a call that waits more than once (challenges,
+-- retries): a function giving the seconds left, 0 once it has passed (nil timeout: nil, none).
+function M.deadline(timeout)
+  if timeout == nil then return function() return nil end end
+  local at = core.now() + timeout
+  return function()
+    local left = at - core.now()
+    return left > 0 and left or 0
+  end
+end
 
 --- Set a handler for errors in coroutines and callbacks (nil: run() raises them).
 function M.on_error(fn) on_error = fn end

@@ -9,9 +9,13 @@
 --                                                       -- random per process; give the same
 --                                                       -- one to every process of a cluster)
 --     route = function(req, px) ... end,               -- default: proxy.default_route
+--     route_in_dialog = false,                         -- true: the route also gets requests
+--                                                       -- within dialogs (default: the stack
+--                                                       -- relays them, proxy.dialog_route)
 --     log = function(level, line) end, trace = function(dir, bytes, peer) end }
 --
--- The route function runs in a coroutine per request, after the §16.3 checks and the §16.4 route
+-- The route function runs in a coroutine per request outside dialogs (requests with a To tag go
+-- to proxy.dialog_route unless route_in_dialog = true), after the §16.3 checks and the §16.4 route
 -- preprocessing; it may look at and change req, answer it (px:reply), look up the location
 -- service (px:lookup) and relay it (px:relay), which forwards provisional and 2xx responses
 -- upstream as they come and returns the best final response (§16.7) without sending it, so the
@@ -32,6 +36,7 @@
 --   px:authorize(req) -> true | false (answered 407/403)   px:is_local(uri)   px:close()
 --   px.registrar (sip.registrar), px.location (the store), px.ep (sip.endpoint)
 --   proxy.default_route(req, px): the routing used without a route function, to fall back on
+-- @module sip.proxy
 require "sip" -- req:reply formats tables of headers through it
 local core = require "sip.core"
 local loop = require "sip.loop"
@@ -51,6 +56,9 @@ local traceback = debug.traceback
 local Proxy = {}
 Proxy.__index = Proxy
 Proxy.__name = "sip.proxy"
+function Proxy:__tostring()
+  return ("sip.proxy (%s, %s)"):format(self.domain or "no domain", self.ep and self.ep:where() or "closed")
+end
 
 local PENDING = { trying = true, proceeding = true }
 local NO_OPTS = {}
@@ -95,17 +103,32 @@ local function peer_text(p)
   return p.proto .. ":" .. h .. ":" .. tostring(p.port)
 end
 
+local function check_level(v)
+  if LEVELS[v] then return true end
+  return false, "must be \"error\", \"warn\", \"info\" or \"debug\", got " .. tostring(v)
+end
+local OPTIONS = require("sip.options").schema("proxy", {
+  realm = "string", domains = "table", users = "table|string|function", algorithms = "table",
+  location = "string|table", route = "function", route_in_dialog = "boolean",
+  record_route = "boolean|string|function", relay = "string|boolean", secret = "string",
+  register_policy = "string|function", timer_c = "seconds", sweep_interval = "number",
+  min_expires = "integer", max_expires = "integer", default_expires = "integer", clock = "function",
+  log = "function", log_level = check_level, trace = "function", fast_challenges = "boolean",
+  lockout = "table|boolean", replay_slots = "integer", nonce_ttl = "number",
+}, endpoint.TRANSPORT_OPTIONS)
+
 --- sip.proxy{...} -> proxy | nil, err (a listener or the users file). See the top of this file;
 -- more options: domains (names served besides realm), algorithms (digest, default
 -- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
 -- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
--- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info"), fast_challenges
+-- the transport options of sip.endpoint (t1/t2/t4, tls_*, advertise ...), log_level ("info"), fast_challenges
 -- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
 -- a route function set on px.route after this call does not turn it off: pass it here), limits
 -- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
--- thresholds, an auth.lockout{} object, or false).
+-- thresholds, an auth.lockout{} object, or false), nonce_ttl (s a nonce is good for, 300) and
+-- replay_slots (nonces tracked against replay, 65536).
 function M.new(t)
-  if type(t) ~= "table" then argerror("table expected") end
+  t = OPTIONS:check(t)
   if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
     argerror("secret must be a string of at least 16 bytes")
   end
@@ -116,6 +139,7 @@ function M.new(t)
   if relay ~= "local" and relay ~= true and relay ~= false then argerror("relay must be \"local\", true or false") end
   local self = setmetatable({
     route = t.route,
+    route_in_dialog = t.route_in_dialog or false,
     realm = t.realm,
     record_route = t.record_route == nil and true or t.record_route,
     relay_policy = relay,
@@ -134,6 +158,7 @@ function M.new(t)
   self.log_on = self.log_fn ~= nil
   -- our Via for a branch failing over to another destination (RFC 3263 §4.3): one closure
   self.via_for = function(d) return self:new_branch(d) end
+  loop.opened(self) -- a run() that ends by an error closes it
 
   -- the users, read here so the registration policy knows who owns which address
   local users = t.users
@@ -168,11 +193,9 @@ function M.new(t)
     self.auth_proxy = auth.server(common)
   end
 
-  local ep, err = endpoint.new {
-    listen = t.listen, handler = function(req) return self:serve(req) end,
-    t1 = t.t1, t2 = t.t2, t4 = t.t4, advertise = t.advertise, tls_cert = t.tls_cert, tls_key = t.tls_key,
-    tls_ca = t.tls_ca, tls_verify = t.tls_verify, max_conns = t.max_conns, loss = t.loss, limits = t.limits,
-  }
+  local eopts = endpoint.TRANSPORT_OPTIONS:pick(t)
+  eopts.handler = function(req) return self:serve(req) end
+  local ep, err = endpoint.new(eopts)
   if not ep then return nil, err end
   self.ep = ep
   ep.on_stray = function(rsp)
@@ -284,7 +307,7 @@ function Proxy:is_local(u)
   return self.me[host .. ":" .. (u.port or default_port(u))] == true
 end
 
--- Does uri name this proxy itself (a Route we put, our address)?
+--- Does uri (a sip.uri) name this proxy itself (a Route we put, one of our addresses)?
 function Proxy:is_me(u)
   if not u or (u.user and u.user ~= "") then return false end
   local host = strip_brackets(u.host):lower()
@@ -319,6 +342,8 @@ function Proxy:facts(text)
   return f
 end
 
+--- Log a line through the log option, at level "error", "warn", "info" or "debug" (string.format
+-- of fmt and the rest); nothing below log_level.
 function Proxy:log(level, fmt, ...)
   if self.log_on and (LEVELS[level] or 3) <= self.log_level then
     self.log_fn(level, select("#", ...) > 0 and format(fmt, ...) or fmt)
@@ -336,7 +361,7 @@ end
 -- contact as Request-URI); nil leaves it to the route set.
 local contact_dest = sip_route.hop
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- §16.3 request validation, §16.4 route information preprocessing
 
 -- Loop detection (§16.3 step 4) compares what stays the same when a request comes back to us
@@ -508,7 +533,7 @@ local function strict_postprocess(msg)
   return true
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Serving a request
 
 local function final_of(status, reason, headers)
@@ -563,7 +588,11 @@ function Proxy:handle(req)
     ctx.recorded, ctx.foreign_route = recorded, routed and not recorded
     ctx.facts = f
     if self.log_on then ctx.ruri = req.uri end
-    local ok, err = xpcall(self.route or M.default_route, traceback, req, self, f.u)
+    local route = self.route
+    -- in a dialog the stack routes first (loose routing along our Record-Route), unless the route
+    -- function asked for those requests: Kamailio's has_totag() + loose_route() as the default
+    if route and not self.route_in_dialog and (recorded or req.to_tag) then route = M.dialog_route end
+    local ok, err = xpcall(route or M.default_route, traceback, req, self, f.u)
     if not ok then
       self:log("error", "route failed for %s %s: %s", method, req.uri, err)
       if PENDING[txn.state] then self:send_final(ctx, final_of(500, "Server Internal Error")) end
@@ -575,8 +604,9 @@ function Proxy:handle(req)
   self.contexts[txn] = nil
   if self.log_on and self.log_level >= 3 then -- one line per transaction, built cheaply
     local src = req.source
+    -- what went upstream: ours (ctx), else what the route answered with req:reply (the txn's)
     self.log_fn("info", method .. " " .. (ctx.ruri or req.uri) .. " from " .. src.proto .. ":" .. src.host .. ":" ..
-      src.port .. " -> " .. (ctx.status or "answered") .. (ctx.note or "") .. " (" ..
+      src.port .. " -> " .. (ctx.status or txn.status or "answered") .. (ctx.note or "") .. " (" ..
       floor((loop.now() - ctx.t0) * 1000 + 0.5) .. " ms)")
   end
 end
@@ -670,7 +700,7 @@ function Proxy:stray(rsp)
   self:stray_up(rsp)
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- §16.10 CANCEL
 
 local function cancel_branch(self, br)
@@ -707,7 +737,7 @@ function Proxy:on_cancel(req)
   if self.log_on then self:log("info", "CANCEL %s -> 200%s", req.uri, ctx and " (branches cancelled)" or "") end
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Forwarding (§16.6) and responses (§16.7)
 
 -- The target of a binding, made once per binding (a stored binding never changes: a REGISTER
@@ -756,7 +786,9 @@ local function forward_up(ctx, rsp)
   return txn:send(rsp)
 end
 
--- Choose the best final response (§16.7 step 6) and merge the challenges (step 7).
+--- Choose the best final response (§16.7 step 6) and merge the challenges (step 7): of a list
+-- of responses (messages or {status=, reason=, headers=}), the one px:relay returns.
+-- @function best_response
 local function best_response(responses)
   local best, bclass
   for _, r in ipairs(responses) do
@@ -893,7 +925,7 @@ function Proxy:branch(ctx, req, target, opts)
       if up.state == "terminated" or not up:send(r) then self:stray_up(r) end
     end
   end
-  local rsp, err, code = self.ep:request(msg, ropts)
+  local rsp, err, code = self.ep:_request(msg, ropts)
   br.done = true
   if br.timer then br.timer:close() end
   if rsp then
@@ -1005,6 +1037,9 @@ function Proxy:refusal(ctx, list)
   return nil
 end
 
+local RELAY_OPTIONS = require("sip.options").schema("relay", {
+  parallel = "boolean", timeout = "seconds", trust = "boolean", in_place = "boolean",
+})
 --- Relay req to targets (default: its Request-URI, routed by its Route set) and wait for the
 -- outcome. targets: a URI, a binding, {uri=, dest=, path=, q=}, or a list of them (px:lookup).
 -- opts: parallel (true, false or nil: by q), timeout (s per branch, for ring limits), trust (true:
@@ -1012,7 +1047,7 @@ end
 -- Provisional responses (but 100) and every 2xx go upstream as they arrive; the return value is
 -- the best final response (§16.7), a message or {status=, reason=}; not yet sent unless 2xx.
 function Proxy:relay(req, targets, opts)
-  opts = opts or NO_OPTS
+  if opts == nil then opts = NO_OPTS else RELAY_OPTIONS:check(opts, 3) end
   local txn = req.txn
   local ctx = self.contexts[txn]
   if not ctx then error("relay: not a request this proxy is serving", 2) end
@@ -1084,7 +1119,7 @@ function Proxy:relay(req, targets, opts)
   return best
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Authentication and the default routing
 
 local function from_local(self, req)
@@ -1138,7 +1173,7 @@ function Proxy:authorize(req)
   return true
 end
 
---- The routing when none is given: REGISTER for our domain to the registrar; requests with a
+-- The routing when none is given: REGISTER for our domain to the registrar; requests with a
 -- Route set or in a dialog along it; our users through the location service (parallel or
 -- sequential forking by q); other domains by the Request-URI, for our users ("local" relay).
 local IN_PLACE = { in_place = true }
@@ -1149,6 +1184,19 @@ local function relay_allowed(px, req)
   return policy == true or (policy == "local" and (from_local(px, req)))
 end
 
+--- The routing of requests within a dialog (a To tag), which runs instead of a route function
+-- unless route_in_dialog = true: along the Record-Route we put for the dialog wherever it leads
+-- (§16.4, §16.12), else as proxy.default_route would (the relay policy holds).
+function M.dialog_route(req, px)
+  local ctx = px.contexts[req.txn]
+  if ctx and ctx.recorded then return px:relay(req, nil, IN_PLACE) end
+  return M.default_route(req, px)
+end
+
+--- The routing when none is given (also what proxy.dialog_route falls back on): REGISTER for our
+-- domain to the registrar; requests along the route we recorded wherever it leads; our users
+-- through the location service (forking by q; 404, 480 as §16.5 says); other domains by the
+-- Request-URI, for our authenticated users only (relay = "local").
 function M.default_route(req, px)
   local method = req.method
   local ctx = px.contexts[req.txn]
@@ -1218,5 +1266,6 @@ Proxy.__close = Proxy.close
 Proxy.__gc = Proxy.close
 
 M.Proxy = Proxy
+M.OPTIONS = OPTIONS
 -- sip.proxy{...} is proxy.new{...}
 return setmetatable(M, { __call = function(_, t) return M.new(t) end })

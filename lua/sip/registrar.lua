@@ -15,6 +15,7 @@
 -- a NAT (its Contact names another address than the packet's source, it asked with rport from
 -- elsewhere, or it registered over a connection) binding.nat is set and requests for it go to
 -- that source, so the NAT binding the UA keeps open is the way in.
+-- @module sip.registrar
 local sip = require "sip"
 local location = require "sip.location"
 
@@ -27,6 +28,7 @@ local uri_parse = sip.uri
 local Registrar = {}
 Registrar.__index = Registrar
 Registrar.__name = "sip.registrar"
+function Registrar:__tostring() return "sip.registrar (" .. (self.domain or "any domain") .. ")" end
 
 local SUPPORTED = { path = true } -- option tags we support as a registrar (§10.3 step 2)
 
@@ -67,9 +69,19 @@ function M.policy(policy, known)
   end
 end
 
+local OPTIONS = require("sip.options").schema("registrar", {
+  location = "string|table", domains = "table|function", domain = "string", auth = "table",
+  min_expires = "integer", max_expires = "integer", default_expires = "integer", max_contacts = "integer",
+  path = "boolean", auth_info = "boolean", stateless_challenges = "boolean", clock = "function",
+  on_authenticated = "function",
+})
+--- A registrar (RFC 3261 §10.3): sip.registrar.new{location = "memory" | "sqlite:PATH" | store,
+-- domains = {names} | fn(host), domain =, auth = (a sip.auth.server: 401 challenges), min_expires
+-- (60), max_expires (7200), default_expires (3600), max_contacts, path (true: RFC 3327),
+-- auth_info, stateless_challenges (true), clock, on_authenticated = fn(req)}. Returns the
+-- registrar or nil, err (the location store).
 function M.new(t)
-  t = t or {}
-  if type(t) ~= "table" then argerror("table expected") end
+  t = OPTIONS:check(t)
   if t.domain ~= nil and type(t.domain) ~= "string" then argerror("domain must be a string") end
   if t.on_authenticated ~= nil and type(t.on_authenticated) ~= "function" then
     argerror("on_authenticated must be a function")
@@ -168,6 +180,8 @@ local function contact_line(b, now)
   return "Contact: <" .. b.contact .. ">" .. (b.params or "") .. ";expires=" .. left .. "\r\n"
 end
 
+--- The Contact lines of a 2xx to REGISTER (§10.3 step 8) for bindings list at time now, each
+-- with its expires (and q) parameters.
 function M.contact_lines(list, now)
   if #list == 1 then return contact_line(list[1], now) end
   local out = {}
@@ -389,4 +403,6 @@ end
 --- Remove expired bindings now; returns how many went.
 function Registrar:sweep() return self.location:sweep(self.clock()) end
 
+M.Registrar = Registrar
+M.OPTIONS = OPTIONS
 return M

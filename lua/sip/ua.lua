@@ -5,6 +5,7 @@
 -- dialogs, sip.call). Incoming requests get the checks of §8.2 here (405/501, 416, 420, 415,
 -- 482, 481), then reach a handler in a coroutine of their own. Calls that wait yield; failures
 -- of the outside world come back as nil, err, code.
+-- @module sip.ua
 local sip = require "sip"
 local core = require "sip.core"
 local loop = require "sip.loop"
@@ -20,6 +21,9 @@ local M = {}
 local UA = {}
 UA.__index = UA
 UA.__name = "sip.ua"
+function UA:__tostring()
+  return ("sip.ua (%s, %s)"):format(self.aor, self.closed and "closed" or self.ep:where())
+end
 
 -- Option tags we understand (§8.2.2.3): RFC 3262.
 M.SUPPORTED = { ["100rel"] = true }
@@ -45,33 +49,31 @@ function M.media_type(msg)
   return t and t:lower() or nil
 end
 
-local function check_string(t, k, fname)
-  if t[k] ~= nil and type(t[k]) ~= "string" then argerror(1, fname, k .. " must be a string") end
-end
+local options = require "sip.options"
+local OPTIONS = options.schema("ua", {
+  endpoint = "table", user = "string", domain = "string", password = "string", auth_user = "string",
+  display = "string", registrar = "string", outbound_proxy = "string", contact = "string",
+  user_agent = "string", glare_delay = "function",
+  media = options.schema("ua", { address = "string", port = "integer", codecs = "table",
+    telephone_event = "boolean", ptime = "number" }),
+}, endpoint.TRANSPORT_OPTIONS)
 
 --- sip.ua{ listen = {"udp:127.0.0.1:0", ...} | endpoint = ep, user =, domain =, password =,
 --   auth_user =, display =, registrar =, outbound_proxy =, contact = (URI to advertise),
---   media = {address=, port=, codecs=, telephone_event=}, user_agent =, t1 =, t2 =, t4 =,
---   advertise =, loss =, limits = (as sip.endpoint's), glare_delay = fn(owner) -> seconds }
+--   media = {address=, port=, codecs=, telephone_event=}, user_agent =, glare_delay = fn(owner)
+--   -> seconds, and the transport options of sip.endpoint (t1 =, t2 =, t4 =, advertise =,
+--   limits =, tls_* ...) }
 -- Returns the UA, or nil, err when a transport cannot be opened. Misuse raises.
 function M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then argerror(1, "ua", "table expected") end
-  for _, k in ipairs { "user", "domain", "password", "auth_user", "display", "registrar",
-    "outbound_proxy", "contact", "user_agent", "advertise" } do
-    check_string(opts, k, "ua")
-  end
+  opts = OPTIONS:check(opts)
   if opts.registrar and not sip.uri(opts.registrar) then argerror(1, "ua", "registrar is not a URI") end
   if opts.outbound_proxy and not sip.uri(opts.outbound_proxy) then argerror(1, "ua", "outbound_proxy is not a URI") end
-  if opts.media ~= nil and type(opts.media) ~= "table" then argerror(1, "ua", "media must be a table") end
   local ep, err = opts.endpoint
   local owned = not ep
   if owned then
-    ep, err = endpoint.new {
-      listen = opts.listen or { "udp:0.0.0.0:0" }, t1 = opts.t1, t2 = opts.t2, t4 = opts.t4,
-      advertise = opts.advertise, loss = opts.loss, tls_cert = opts.tls_cert, tls_key = opts.tls_key,
-      tls_ca = opts.tls_ca, tls_verify = opts.tls_verify, limits = opts.limits,
-    }
+    local eopts = endpoint.TRANSPORT_OPTIONS:pick(opts)
+    eopts.listen = eopts.listen or { "udp:0.0.0.0:0" }
+    ep, err = endpoint.new(eopts)
     if not ep then return nil, err end
   end
   local self = setmetatable({
@@ -92,6 +94,7 @@ function M.new(opts)
     reg_call_ids = {},  -- registrar -> Call-ID (§10.2: one per registrar and boot)
     glare_delay = opts.glare_delay,
   }, UA)
+  loop.opened(self) -- a run() that ends by an error closes it
   local host = ep:sent_by((ep.listeners[1] or {}).proto or "udp")
   local reg_host = opts.registrar and sip.uri(opts.registrar).host
   self.domain = opts.domain or reg_host or host
@@ -121,7 +124,7 @@ function M.new(opts)
   return self
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Identity, capabilities, helpers for the call and registration modules
 
 --- Our Contact (a name-addr) for requests and responses over proto.
@@ -148,11 +151,13 @@ function UA:allow()
   return concat(list, ", ")
 end
 
+--- Does the UA take method outside dialogs (its own, or one with a handler set by ua:on)?
 function UA:allows(method)
   for _, m in ipairs(BASE_METHODS) do if m == method then return true end end
   return self.handlers[method] ~= nil
 end
 
+--- The option tags for Supported (§20.37): "100rel".
 function UA:supported()
   return "100rel"
 end
@@ -249,14 +254,24 @@ local function failure(rsp)
   return format("%d %s", rsp.status, rsp.reason or ""), rsp.status, rsp
 end
 
+local SEND_OPTIONS = options.schema("send", {
+  timeout = "number", dest = "table", provisional = "function", resubmitted = "function",
+})
 --- Send a request and wait for its final response, answering 401/407 with our credentials
 -- (§22.2). opts: timeout, dest, provisional, resubmitted = fn(req) (told of each request sent
 -- again with credentials: a dialog counts its CSeq). Returns the 2xx (or 1xx-less final below
 -- 300), or nil, err, code[, response] (a final response of 300 or more, or a transport failure).
 function UA:send(req, opts)
-  opts = opts or {}
+  return self:_send(req, SEND_OPTIONS:check(opts, 2))
+end
+
+-- ua:send for options already checked (a superset of SEND_OPTIONS).
+function UA:_send(req, opts)
+  local left = loop.deadline(opts.timeout) -- one deadline for the request and its resubmissions
   for _ = 1, 4 do
-    local rsp, err, code = self.ep:request(req, { timeout = opts.timeout, dest = opts.dest,
+    local t = left()
+    if t == 0 then return nil, "timeout", 408 end
+    local rsp, err, code = self.ep:_request(req, { timeout = t, dest = opts.dest,
       provisional = opts.provisional })
     if not rsp then return nil, err, code end
     local st = rsp.status
@@ -274,6 +289,10 @@ function UA:send(req, opts)
   return nil, "authentication failed", 401
 end
 
+local REQUEST_OPTIONS = options.schema("request", {
+  to = "string|table", call_id = "string", cseq = "integer", contact = "string|table", expires = "integer",
+  headers = "table|string", body = "string", content_type = "string", route = "table", from_tag = "string",
+}, SEND_OPTIONS)
 --- Any request outside dialogs: ua:request(method, uri, {headers=, body=, content_type=,
 -- timeout=}) -> response | nil, err, code[, response]
 function UA:request(method, uri, opts)
@@ -281,25 +300,30 @@ function UA:request(method, uri, opts)
   if method == "INVITE" or method == "ACK" or method == "CANCEL" then
     argerror(1, "request", method .. " belongs to calls: use ua:call")
   end
-  opts = opts or {}
+  opts = REQUEST_OPTIONS:check(opts, 3)
   local req = self:new_request(method, tostring(uri), opts)
-  return self:send(req, opts)
+  return self:_send(req, opts)
 end
 
+local MESSAGE_OPTIONS = options.schema("message", { headers = "table|string", timeout = "number", to = "string|table" })
 --- A MESSAGE in pager mode (RFC 3428 §4): body of any MIME type (default text/plain), no
 -- Contact. opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
 -- delivered, 202 accepted for later delivery) or nil, err, code.
 function UA:message(uri, body, content_type, opts)
   if type(body) ~= "string" then argerror(2, "message", "body must be a string") end
-  opts = opts or {}
+  if content_type ~= nil and type(content_type) ~= "string" then
+    argerror(3, "message", "content type must be a string")
+  end
+  opts = MESSAGE_OPTIONS:check(opts, 4)
   local o = { headers = opts.headers, timeout = opts.timeout, body = body, to = opts.to,
     content_type = content_type or "text/plain" }
   return self:request("MESSAGE", uri, o)
 end
 
+local OPTIONS_OPTIONS = options.schema("options", { headers = "table|string", timeout = "number" })
 --- OPTIONS (§11): the peer's capabilities. Returns the response or nil, err, code.
 function UA:options(uri, opts)
-  opts = opts or {}
+  opts = OPTIONS_OPTIONS:check(opts, 2)
   local o = { timeout = opts.timeout, headers = header_list({ { "Accept", "application/sdp" } }, opts.headers) }
   return self:request("OPTIONS", uri, o)
 end
@@ -325,7 +349,7 @@ function UA:dial(target, opts)
   return Call.dial(self, target, opts or {})
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Incoming requests (§8.2)
 
 -- §8.2.2.3: the option tags of Require we do not know.
@@ -552,4 +576,5 @@ end
 UA.__close = UA.close
 
 M.UA = UA
+M.OPTIONS = OPTIONS
 return setmetatable(M, { __call = function(_, opts) return M.new(opts) end })

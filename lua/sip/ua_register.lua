@@ -4,6 +4,7 @@
 -- granted expiry is read from our binding in the 2xx (§10.2.4). A background coroutine refreshes
 -- the binding before it expires; reg:unregister() removes it (Expires: 0), ua:unregister{all =
 -- true} removes every binding of the address-of-record (Contact: *, §10.2.2).
+-- @module sip.ua
 local sip = require "sip"
 local loop = require "sip.loop"
 local route = require "sip.route"
@@ -14,6 +15,9 @@ local M = {}
 local Registration = {}
 Registration.__index = Registration
 Registration.__name = "sip.registration"
+function Registration:__tostring()
+  return ("sip.registration (%s at %s, %s)"):format(self.aor, self.registrar, self.state)
+end
 
 local argerror = require("sip.args").error
 
@@ -96,8 +100,11 @@ function Registration:_exchange(expires, contact)
   local ua = self.ua
   local req = self:_build(expires, contact)
   local fresh = false
+  local left = loop.deadline(self.timeout) -- one deadline for the exchange and its retries
   for _ = 1, 6 do
-    local rsp, err, code = ua.ep:request(req, { timeout = self.timeout })
+    local t = left()
+    if t == 0 then return nil, "timeout", 408 end
+    local rsp, err, code = ua.ep:_request(req, { timeout = t })
     if not rsp then return nil, err, code end
     local st = rsp.status
     if (st == 401 or st == 407) and ua.auth then
@@ -200,8 +207,14 @@ function Registration:remaining()
   return math.max(0, self.expires - (loop.now() - self.registered_at))
 end
 
+local OPTIONS = require("sip.options").schema("register", {
+  registrar = "string", expires = "integer", aor = "string", headers = "table|string", contact = "string",
+  refresh = "boolean", on_change = "function", retry_after = "seconds", timeout = "number",
+})
+local UNREGISTER_OPTIONS = require("sip.options").schema("unregister", { all = "boolean" }, OPTIONS)
+
 function M.register(ua, opts)
-  if type(opts) ~= "table" then argerror(1, "register", "table expected") end
+  OPTIONS:check(opts)
   if ua.closed then return nil, "the user agent is closed", 503 end
   local self = new(ua, opts)
   local rsp, err, code, r = self:_exchange(self.wanted, self.contact)
@@ -218,6 +231,7 @@ function M.register(ua, opts)
 end
 
 function M.unregister(ua, opts)
+  UNREGISTER_OPTIONS:check(opts)
   if ua.closed then return nil, "the user agent is closed", 503 end
   local self = new(ua, opts)
   return self:_exchange(0, opts.all and "*" or self.contact)
