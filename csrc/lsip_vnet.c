@@ -42,6 +42,16 @@ static void tap(void *ud, const char *buf, size_t len, const sip_peer *from, con
   lsip_pcall(lp, L, 4);
 }
 
+/* A fresh, empty set of the objects made on the virtual network. */
+static void new_tracked(lua_State *L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACKED);
+}
+
 /* Close every object made on the virtual network; returns how many were still active. */
 static int close_tracked(lua_State *L, lsip_loop *lp) {
   int open = lp->active;
@@ -55,12 +65,7 @@ static int close_tracked(lua_State *L, lsip_loop *lp) {
     }
   }
   lua_pop(L, 1);
-  lua_newtable(L); /* a fresh set for the next time */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACKED);
+  new_tracked(L);
   return open;
 }
 
@@ -109,7 +114,7 @@ static int l_virtual(lua_State *L) {
     return luaL_error(L, "out of memory");
   }
   sip_vnet_tap(lp->vnet, tap, lp);
-  close_tracked(L, lp); /* makes the set */
+  new_tracked(L);
   lua_pushboolean(L, 1);
   return 1;
 }
