@@ -306,6 +306,8 @@ static int l_stack(lua_State *L) {
   cfg.tp.tls_key = lsip_optstr(L, 1, "tls_key");
   cfg.tp.tls_ca = lsip_optstr(L, 1, "tls_ca");
   cfg.loss = optnum(L, 1, "loss", 0);
+  cfg.clock = lp->clock; /* under sip.test: the virtual clock and network (lsip_vnet.c) */
+  cfg.tp.vnet = lp->vnet;
   luaL_argcheck(L, cfg.loss >= 0 && cfg.loss < 1, 1, "loss must be in [0, 1)");
   lua_getfield(L, 1,
                "tls_verify"); /* false turns verification off (tests with self-signed certs) */
@@ -330,6 +332,7 @@ static int l_stack(lua_State *L) {
   lua_pushvalue(L, -1);
   st->self = luaL_ref(L, LUA_REGISTRYINDEX);
   lp->active++;
+  lsip_virtual_track(L, lp, -1);
   return 1;
 }
 
@@ -629,14 +632,7 @@ int lsip_open_stack(lua_State *L) {
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
   lsip_open_txn(L);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) == LUA_TNIL) {
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &HANDLES);
-  }
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) == LUA_TNIL) lsip_weak_table(L, &HANDLES, "v");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_stack);
   lua_setfield(L, -2, "stack");

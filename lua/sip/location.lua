@@ -70,7 +70,7 @@ Memory.__name = "sip.location.memory"
 function Memory:__tostring() return "sip.location.memory" end
 
 local function new_memory(opts)
-  return setmetatable({ map = {}, clock = opts.clock or os.time, kind = "memory" }, Memory)
+  return setmetatable({ map = {}, clock = opts.clock or require("sip.loop").time, kind = "memory" }, Memory)
 end
 
 -- Drop the expired bindings of one AOR; returns the list left (nil when none) and the count.
@@ -138,7 +138,7 @@ function Memory:close() self.map = {} end
 local OPTIONS = require("sip.options").schema("open", { clock = "function" })
 --- location.open(spec[, opts]) -> store | nil, err
 -- spec: "memory" (default), "sqlite:PATH", or an object with the methods above (returned as is).
--- opts: clock = fn() -> seconds (default os.time).
+-- opts: clock = fn() -> seconds (default sip.loop.time: os.time, or the virtual clock of sip.test).
 function M.open(spec, opts)
   opts = OPTIONS:check(opts, 2)
   if spec == nil or spec == "memory" then return new_memory(opts) end
