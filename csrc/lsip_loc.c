@@ -20,11 +20,17 @@
 #define MAX_FIELDS 65535 /* per table */
 
 /* The fields of location.lua's interface, and of the peer table in source: one byte each. */
-static const char *const NAMES[] = {
-  NULL,   "contact", "expires",  "q",       "call_id",    "cseq",   "params",
-  "path", "source",  "nat",      "updated", "user_agent", "proto",  "host",
-  "port", "conn",    "listener", "flow",    "instance",   "reg_id",
+#define N(s) \
+  { s, sizeof s - 1 }
+static const struct {
+  const char *s;
+  size_t n;
+} NAMES[] = {
+  {NULL, 0}, N("contact"), N("expires"),  N("q"),       N("call_id"),    N("cseq"),   N("params"),
+  N("path"), N("source"),  N("nat"),      N("updated"), N("user_agent"), N("proto"),  N("host"),
+  N("port"), N("conn"),    N("listener"), N("flow"),    N("instance"),   N("reg_id"),
 };
+#undef N
 #define NNAMES (sizeof NAMES / sizeof *NAMES)
 enum { KEY_NAME = 0, KEY_INDEX = 0xff };
 
@@ -54,7 +60,7 @@ static void put_varint(sip_buf *b, size_t v) {
 
 static int name_code(const char *s, size_t n) {
   for (unsigned i = 1; i < NNAMES; i++)
-    if (strlen(NAMES[i]) == n && memcmp(NAMES[i], s, n) == 0) return (int)i;
+    if (NAMES[i].n == n && NAMES[i].s[0] == s[0] && memcmp(NAMES[i].s, s, n) == 0) return (int)i;
   return KEY_NAME;
 }
 
@@ -180,6 +186,26 @@ static size_t get_varint(rd *r) {
   return v;
 }
 
+static void push_bytes(lua_State *L, rd *r) {
+  size_t n = get_varint(r);
+  lua_pushlstring(L, r->p, n);
+  r->p += n;
+}
+
+static lua_Integer get_int(rd *r) {
+  lua_Integer v;
+  memcpy(&v, r->p, sizeof v);
+  r->p += sizeof v;
+  return v;
+}
+
+static lua_Number get_num(rd *r) {
+  lua_Number v;
+  memcpy(&v, r->p, sizeof v);
+  r->p += sizeof v;
+  return v;
+}
+
 static void get_table(lua_State *L, rd *r) {
   uint16_t nf;
   memcpy(&nf, r->p, sizeof nf);
@@ -188,40 +214,13 @@ static void get_table(lua_State *L, rd *r) {
   lua_createtable(L, array ? nf : 0, array ? 0 : nf);
   for (unsigned i = 0; i < nf; i++) {
     unsigned char k = (unsigned char)*r->p++;
-    if (k == KEY_INDEX) {
-      lua_Integer idx;
-      memcpy(&idx, r->p, sizeof idx);
-      r->p += sizeof idx;
-      lua_pushinteger(L, idx);
-    } else if (k == KEY_NAME) {
-      size_t n = get_varint(r);
-      lua_pushlstring(L, r->p, n);
-      r->p += n;
-    } else {
-      lua_pushstring(L, NAMES[k]);
-    }
-    char type = *r->p++;
-    switch (type) {
-    case 's': {
-      size_t n = get_varint(r);
-      lua_pushlstring(L, r->p, n);
-      r->p += n;
-      break;
-    }
-    case 'i': {
-      lua_Integer v;
-      memcpy(&v, r->p, sizeof v);
-      r->p += sizeof v;
-      lua_pushinteger(L, v);
-      break;
-    }
-    case 'f': {
-      lua_Number v;
-      memcpy(&v, r->p, sizeof v);
-      r->p += sizeof v;
-      lua_pushnumber(L, v);
-      break;
-    }
+    if (k == KEY_INDEX) lua_pushinteger(L, get_int(r));
+    else if (k == KEY_NAME) push_bytes(L, r);
+    else lua_pushlstring(L, NAMES[k].s, NAMES[k].n);
+    switch (*r->p++) {
+    case 's': push_bytes(L, r); break;
+    case 'i': lua_pushinteger(L, get_int(r)); break;
+    case 'f': lua_pushnumber(L, get_num(r)); break;
     case 't': lua_pushboolean(L, 1); break;
     case 'F': lua_pushboolean(L, 0); break;
     default: get_table(L, r); break; /* 'T' */
