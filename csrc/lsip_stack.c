@@ -491,6 +491,7 @@ static int s_stats(lua_State *L) {
   F("connect_failed", ts.connect_failed);
   F("tls_failed", ts.tls_failed);
   F("transactions", xs.live_total);
+  F("txn_bytes", xs.bytes);
   F("created", xs.created);
   F("absorbed", xs.absorbed);
   F("retransmitted", xs.retransmitted);

@@ -327,6 +327,7 @@ static sip_txn *txn_alloc(sip_txl *x, sip_txn_kind kind, const char *key, size_t
   x->st.live[kind]++;
   x->st.live_total++;
   x->st.created++;
+  x->st.bytes += sizeof *t + klen + rlen;
   return t;
 }
 
@@ -337,6 +338,7 @@ static void txn_free(sip_txn *t) {
   hash_remove(x, t);
   x->st.live[t->kind]--;
   x->st.live_total--;
+  x->st.bytes -= sizeof *t + t->key_len + t->req_len + t->aux_len;
   free(t->aux);
   free(t->req);
   free(t);
@@ -345,10 +347,11 @@ static void txn_free(sip_txn *t) {
 static const char *txn_req(const sip_txn *t) { return t->req; }
 
 /* The final response is sent or received: nothing resends, parses or cancels the request any
- * more (a server INVITE's 2xx keeps it: the TU may respond again in Accepted). Under load most
- * transactions are in this state, for Timer J, K, D, H or M (up to 32 s over UDP): their
+ * more (a server INVITE's TU retransmits its 2xx from its own copy, §13.3.1.4). Under load most
+ * transactions are in this state, for Timer J, K, D, H, L or M (up to 32 s over UDP): their
  * requests, several hundred bytes each, go now. */
 static void req_drop(sip_txn *t) {
+  t->x->st.bytes -= t->req_len;
   free(t->req);
   t->req = NULL;
   t->req_len = 0;
@@ -390,11 +393,13 @@ static int aux_set(sip_txn *t, const char *buf, size_t len) {
     t->aux = p;
   }
   memcpy(t->aux, buf, len);
+  t->x->st.bytes += len - t->aux_len;
   t->aux_len = len;
   return 0;
 }
 
 static void aux_take(sip_txn *t, sip_buf *b) {
+  t->x->st.bytes += b->n - t->aux_len;
   free(t->aux);
   t->aux = b->p;
   t->aux_len = b->n;
@@ -599,6 +604,7 @@ static int si_proceeding(sip_txn *t, txn_in in, const txn_ev *e) {
     if ((rc = srv_send(t, e)) != SIP_TXN_OK) return rc;
     timer_stop(t, SLOT_RETX);
     t->state = SIP_TXN_ACCEPTED;
+    req_drop(t);
     timer_set(t, SLOT_LIFE, IN_TIMER_L, e->now + t64(x));
     return rc;
   case IN_SEND_FINAL:

@@ -148,7 +148,8 @@ sip_txn_state sip_txn_state_of(const sip_txn *t);
 const char *sip_txn_state_name(sip_txn_state s);
 const char *sip_txn_kind_name(sip_txn_kind k);
 /* The stored request (what was received, or what the TU asked to send); NULL (and *len 0) once
- * the final response is sent or received, except on a server INVITE answered 2xx. */
+ * the final response is sent or received (a 2xx included: in Accepted a server INVITE's TU
+ * retransmits its 2xx with sip_txn_respond of the bytes it sent). */
 const char *sip_txn_request(const sip_txn *t, size_t *len);
 /* Parse the stored request into the caller's storage (the slices point into the transaction,
  * valid until the final response). 0, or -1 (also when it is gone, see sip_txn_request). */
@@ -173,6 +174,7 @@ typedef struct sip_txl_stats {
   uint64_t gated;         /* requests the gate answered without a transaction */
   uint64_t timeouts;      /* timers B, F, H */
   uint64_t transport_errors;
+  size_t bytes; /* what the live transactions hold: structs, keys, requests, last responses */
 } sip_txl_stats;
 void sip_txl_get_stats(const sip_txl *x, sip_txl_stats *st);
 

@@ -197,6 +197,7 @@ function M.deadline(timeout)
     return left > 0 and left or 0
   end
 end
+
 --- Whole seconds on the loop's clock, on os.time's scale (virtual under sip.test): the default
 -- clock of the location service, the registrar and the proxy, so a spec can expire bindings.
 function M.time() return math.floor(core.now()) end
