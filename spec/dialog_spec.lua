@@ -209,7 +209,7 @@ describe("sip.dialog", function()
     local cases = {
       { "sip:p.example.com", { proto = "udp", host = "p.example.com", port = 5060 } },
       { "sip:p.example.com:5070;transport=TCP", { proto = "tcp", host = "p.example.com", port = 5070 } },
-      { "sips:p.example.com", { proto = "tls", host = "p.example.com", port = 5061 } },
+      { "sips:p.example.com", { proto = "tls", host = "p.example.com", port = 5061, name = "p.example.com" } },
       { "sip:u@[::1]:5062", { proto = "udp", host = "::1", port = 5062 } },
       { "sip:u@p.example.com;maddr=192.0.2.5", { proto = "udp", host = "192.0.2.5", port = 5060 } },
     }

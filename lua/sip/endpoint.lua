@@ -12,7 +12,16 @@ local Endpoint = {}
 Endpoint.__index = Endpoint
 
 --- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port
+-- (or { "tls:0.0.0.0:5061", tls = { cert =, key =, ca =, clients = } }: a listener's own TLS
+-- settings -> proto, host, port, tls)
 function M.parse_listen(spec)
+  if type(spec) == "table" then
+    local proto, host, port = M.parse_listen(spec[1])
+    if spec.tls ~= nil and (type(spec.tls) ~= "table" or proto ~= "tls") then
+      error("listen option tls must be a table of TLS settings, on a tls: listener", 3)
+    end
+    return proto, host, port, spec.tls
+  end
   if type(spec) ~= "string" then error("listen spec must be a string like udp:127.0.0.1:5060", 3) end
   local proto, rest = spec:match("^(%a+):(.+)$")
   proto = proto and proto:lower()
@@ -66,8 +75,11 @@ local function limits(opts, cfg)
 end
 
 --- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 = (s),
---   advertise = "host" (address for Via/Contact when listening on a wildcard), tls_cert =,
---   tls_key =, tls_ca =, tls_verify =, max_msg =,
+--   advertise = "host" (address for Via/Contact when listening on a wildcard), max_msg =,
+--   tls_cert =, tls_key = (PEM files: a TLS server's certificate, and a client's when a server
+--   asks), tls_ca = (CA file or hashed directory verifying peers; default the system store),
+--   tls_verify = (false: servers are not verified), tls_clients = "none"|"request"|"require"
+--   (client certificates a TLS listener asks for; what came is req.tls),
 --   limits = { total =, tcp =, tls =, ws =, per_source = (connections), idle =, first_message =,
 --   message =, handshake = (s) } (stream connections; see ep:trust), max_conns = (limits.total),
 --   idle_timeout = (limits.idle), loss = share of outgoing UDP datagrams to drop (tests only) }
@@ -79,7 +91,7 @@ function M.new(opts)
     t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
     max_msg = opts.max_msg,
     tls_cert = opts.tls_cert, tls_key = opts.tls_key, tls_ca = opts.tls_ca, tls_verify = opts.tls_verify,
-    loss = opts.loss,
+    tls_clients = opts.tls_clients, loss = opts.loss,
   }
   limits(opts, cfg)
   local st, err = core.stack(cfg)
@@ -100,8 +112,8 @@ end
 
 --- Add a listener; returns {proto=, host=, port=, id=} or nil, err.
 function Endpoint:listen(spec)
-  local proto, host, port = M.parse_listen(spec)
-  local id, h, p = self.stack:listen(proto, host, port)
+  local proto, host, port, tls = M.parse_listen(spec)
+  local id, h, p = self.stack:listen(proto, host, port, tls)
   if not id then return nil, h end
   local l = { proto = proto, host = h, port = p, id = id }
   self.listeners[#self.listeners + 1] = l
@@ -146,8 +158,18 @@ end
 -- §8.1.2 (sip.route): the first Route if it is a loose router, else the Request-URI.
 local next_hop = route.next_hop
 
+-- A transport failure names the peer: "tls to 127.0.0.1:5061 (sip.example.test): certificate
+-- name mismatch".
+local function unreachable(dest, err)
+  local host = dest.host:find(":", 1, true) and "[" .. dest.host .. "]" or dest.host
+  return ("%s to %s:%s%s: %s"):format(dest.proto or "udp", host, dest.port or route.default_port(dest.proto or "udp"),
+    dest.name and (" (" .. dest.name .. ")") or "", err)
+end
+
 --- Send a request and wait for its final response.
--- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
+-- opts: dest (peer {proto=, host=, port=[, name=][, tls=]} instead of routing by Route/Request-URI:
+-- name is the server's name TLS verifies (sip.route's; RFC 5922), tls = {ca=, verify=, cert=,
+-- key=} settings of its own for a new connection, over the endpoint's), timeout (s),
 -- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
 -- 2xx of an INVITE (forks, retransmissions), on_txn = fn(txn) called with the client transaction
 -- as soon as it exists (it must not yield). Returns the final response, or nil, err, code
@@ -197,13 +219,13 @@ function Endpoint:request(req, opts)
       end
     elseif ev == "error" and not final then
       final = true
-      w:wake(nil, b, a)
+      w:wake(nil, a == 503 and unreachable(dest, b) or b, a)
     elseif ev == "terminated" and not final then
       final = true
       w:wake(nil, "transaction ended without a final response", 500)
     end
   end)
-  if not txn then return nil, err, code end
+  if not txn then return nil, unreachable(dest, err), code end
   self.last_txn = txn
   if opts.on_txn then opts.on_txn(txn) end -- e.g. a proxy keeps it to CANCEL the branch (§16.10)
   local r, e, c = w:block(opts.timeout)

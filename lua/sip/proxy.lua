@@ -99,7 +99,7 @@ end
 -- more options: domains (names served besides realm), algorithms (digest, default
 -- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
 -- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
--- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify, advertise, log_level ("info"), fast_challenges
+-- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify/tls_clients (sip.endpoint's), advertise, log_level ("info"), fast_challenges
 -- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
 -- a route function set on px.route after this call does not turn it off: pass it here), limits
 -- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
@@ -168,7 +168,8 @@ function M.new(t)
   local ep, err = endpoint.new {
     listen = t.listen, handler = function(req) return self:serve(req) end,
     t1 = t.t1, t2 = t.t2, t4 = t.t4, advertise = t.advertise, tls_cert = t.tls_cert, tls_key = t.tls_key,
-    tls_ca = t.tls_ca, tls_verify = t.tls_verify, max_conns = t.max_conns, loss = t.loss, limits = t.limits,
+    tls_ca = t.tls_ca, tls_verify = t.tls_verify, tls_clients = t.tls_clients, max_conns = t.max_conns,
+    loss = t.loss, limits = t.limits,
   }
   if not ep then return nil, err end
   self.ep = ep

@@ -11,8 +11,9 @@
 --   route.default_port(proto) -> 5060 (udp, tcp), 5061 (tls) | nil for a transport we lack
 --
 -- uri: text or sip.uri. A destination is a plain table {proto = "udp"|"tcp"|"tls", host =,
--- port =}: host without IPv6 brackets (maddr wins over the host part), proto from the
--- transport parameter (sips: tls, else udp), port from the URI or the default of proto.
+-- port =[, name =]}: host without IPv6 brackets (maddr wins over the host part), proto from the
+-- transport parameter (sips: tls, else udp), port from the URI or the default of proto; for
+-- tls, name is the URI's host, the name the server's certificate must prove (RFC 5922 §7.2).
 -- err is a sentence ("cannot route to a tel URI", "unsupported transport sctp"); a URI that is
 -- not sip: or sips: is refused this way, never raised. Today the list holds one destination and
 -- nothing yields; with RFC 3263 (NAPTR, SRV, A/AAAA, failover in list order) resolve and what
@@ -37,7 +38,10 @@ function M.resolve(uri)
   local port = DEFAULT_PORT[proto]
   if not port then return nil, "unsupported transport " .. proto end
   local host = u:param("maddr") or u.host
-  return { { proto = proto, host = (host:gsub("^%[(.*)%]$", "%1")), port = u.port or port } }
+  local d = { proto = proto, host = (host:gsub("^%[(.*)%]$", "%1")), port = u.port or port }
+  -- RFC 5922 §7.2: TLS proves the domain asked for, the URI's host, whatever address serves it
+  if proto == "tls" then d.name = (u.host:gsub("^%[(.*)%]$", "%1")) end
+  return { d }
 end
 
 function M.hop(uri)

@@ -52,7 +52,8 @@ end
 --- sip.ua{ listen = {"udp:127.0.0.1:0", ...} | endpoint = ep, user =, domain =, password =,
 --   auth_user =, display =, registrar =, outbound_proxy =, contact = (URI to advertise),
 --   media = {address=, port=, codecs=, telephone_event=}, user_agent =, t1 =, t2 =, t4 =,
---   advertise =, loss =, limits = (as sip.endpoint's), glare_delay = fn(owner) -> seconds }
+--   advertise =, loss =, limits =, tls_cert =, tls_key =, tls_ca =, tls_verify =, tls_clients =
+--   (as sip.endpoint's), glare_delay = fn(owner) -> seconds }
 -- Returns the UA, or nil, err when a transport cannot be opened. Misuse raises.
 function M.new(opts)
   opts = opts or {}
@@ -70,7 +71,7 @@ function M.new(opts)
     ep, err = endpoint.new {
       listen = opts.listen or { "udp:0.0.0.0:0" }, t1 = opts.t1, t2 = opts.t2, t4 = opts.t4,
       advertise = opts.advertise, loss = opts.loss, tls_cert = opts.tls_cert, tls_key = opts.tls_key,
-      tls_ca = opts.tls_ca, tls_verify = opts.tls_verify, limits = opts.limits,
+      tls_ca = opts.tls_ca, tls_verify = opts.tls_verify, tls_clients = opts.tls_clients, limits = opts.limits,
     }
     if not ep then return nil, err end
   end
