@@ -99,11 +99,11 @@ end
 -- more options: domains (names served besides realm), algorithms (digest, default
 -- {"SHA-256", "MD5"}), register_policy ("own-or-free" | "own" | fn(user, to_uri)), timer_c (s,
 -- 180), min_expires/max_expires/default_expires, sweep_interval (s, 60; 0: none), clock,
--- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify/tls_clients (sip.endpoint's), advertise, log_level ("info"), fast_challenges
--- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
--- a route function set on px.route after this call does not turn it off: pass it here), limits
--- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
--- thresholds, an auth.lockout{} object, or false).
+-- t1/t2/t4, tls_cert/tls_key/tls_ca/tls_verify/tls_clients (sip.endpoint's), advertise,
+-- log_level ("info"), fast_challenges (true: the C stack sends the 401 of a REGISTER without
+-- credentials, see gate_challenges; a route function set on px.route after this call does not
+-- turn it off: pass it here), limits (the endpoint's connection limits), lockout (sip.auth's
+-- limits on failed guesses: a table of thresholds, an auth.lockout{} object, or false).
 function M.new(t)
   if type(t) ~= "table" then argerror("table expected") end
   if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
