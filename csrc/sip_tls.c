@@ -4,13 +4,13 @@
  * transport; this file only sees the socket through its BIO. */
 #define _GNU_SOURCE
 #include "sip_tls.h"
+#include "sip_tls_name.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -325,7 +325,7 @@ static int tls_attach(void *layer, sip_stream *s, uint32_t settings, int server,
     return -1;
   }
   if (p->verify < 0) return 0;
-  if (named) { /* checked after the handshake, by RFC 5922's rules (domain_matches) */
+  if (named) { /* checked after the handshake, by RFC 5922's rules (sip_tls_name.h) */
     if (!(t->name = strdup(name))) {
       *err = "out of memory";
       return -1;
@@ -344,61 +344,6 @@ static int tls_attach(void *layer, sip_stream *s, uint32_t settings, int server,
     return -1;
   }
   return 0;
-}
-
-/* ---- the peer's identities (RFC 5922 §7.1) --------------------------------------------------- */
-
-/* Call each for the SIP domain identities of a certificate: the host of every subjectAltName URI
- * of scheme sip without a user part, then every subjectAltName DNS name; the subject's Common
- * Name only when there is neither (§7.1). Also the other URIs (a user's sip:alice@...), marked
- * so, for a server showing who a client is. Stops when each returns nonzero; returns that. */
-static int each_identity(X509 *cert, sip_tp_name_cb each, void *ud) {
-  GENERAL_NAMES *san = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-  int found = 0, r = 0;
-  for (int pass = 0; pass < 2 && !r; pass++) /* URIs first, then DNS names */
-    for (int i = 0; san && i < sk_GENERAL_NAME_num(san) && !r; i++) {
-      const GENERAL_NAME *g = sk_GENERAL_NAME_value(san, i);
-      int type = pass == 0 ? GEN_URI : GEN_DNS;
-      if (g->type != type) continue;
-      const ASN1_IA5STRING *v = type == GEN_URI ? g->d.uniformResourceIdentifier : g->d.dNSName;
-      const char *p = (const char *)ASN1_STRING_get0_data(v);
-      size_t n = (size_t)ASN1_STRING_length(v);
-      if (memchr(p, 0, n)) continue; /* an embedded NUL is an attack, never a name */
-      found = 1;
-      r = each(ud, type == GEN_URI ? "uri" : "dns", p, n);
-    }
-  GENERAL_NAMES_free(san);
-  if (found || r) return r;
-  const X509_NAME *subj = X509_get_subject_name(cert);
-  int i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
-  const ASN1_STRING *cn = i >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)) : NULL;
-  unsigned char *u = NULL;
-  int n = cn ? ASN1_STRING_to_UTF8(&u, cn) : -1;
-  if (n > 0 && !memchr(u, 0, (size_t)n)) r = each(ud, "cn", (const char *)u, (size_t)n);
-  OPENSSL_free(u);
-  return r;
-}
-
-/* The domain of a sip: URI naming a domain ("sip:example.com", no user part, no port), or none. */
-static int uri_domain(const char *p, size_t n, const char **d, size_t *dn) {
-  if (n < 4 || strncasecmp(p, "sip:", 4)) return -1;
-  p += 4;
-  n -= 4;
-  size_t k = 0;
-  while (k < n && p[k] != ';' && p[k] != '?' && p[k] != ':' && p[k] != '@') k++;
-  if (k == 0 || (k < n && (p[k] == '@' || p[k] == ':'))) return -1;
-  *d = p;
-  *dn = k;
-  return 0;
-}
-
-/* §7.2: an identity matches the domain asked for exactly, case-insensitively, without
- * wildcards. */
-static int domain_matches(void *ud, const char *kind, const char *v, size_t n) {
-  const char *want = ud, *d = v;
-  size_t dn = n;
-  if (!strcmp(kind, "uri") && uri_domain(v, n, &d, &dn) < 0) return 0;
-  return dn == strlen(want) && !strncasecmp(d, want, dn);
 }
 
 /* SIP_IO_FAIL, with s->err and s->what. */
@@ -428,7 +373,7 @@ static int tls_handshake(sip_stream *s) {
   int r = SSL_do_handshake(t->ssl);
   if (r == 1) {
     X509 *cert = t->name ? SSL_get0_peer_certificate(t->ssl) : NULL;
-    if (t->name && (!cert || !each_identity(cert, domain_matches, t->name))) {
+    if (t->name && (!cert || !sip_tls_proves(cert, t->name))) {
       t->fatal = 1;
       s->err = EPROTO;
       s->what = "certificate name mismatch";
@@ -498,7 +443,7 @@ static int tls_peer(const sip_stream *s, sip_tp_tls_info *info, sip_tp_name_cb e
   info->cipher = SSL_get_cipher_name(t->ssl);
   info->has_cert = cert != NULL;
   info->verified = cert && SSL_get_verify_result(t->ssl) == X509_V_OK;
-  if (cert && each) each_identity(cert, each, ud);
+  if (cert && each) sip_tls_each_identity(cert, each, ud);
   return 0;
 }
 
