@@ -6,6 +6,7 @@
 #include <lua.h>
 
 #include "sip_msg.h"
+#include "sip_transport.h"
 
 #define LSIP_MESSAGE "sip.message"
 #define LSIP_URI "sip.uri"
@@ -86,6 +87,9 @@ void lsip_pushparsed(lua_State *L, const sip_msg *m);
 /* Attach a server transaction (at txn, or nil) and the source address to a received message. */
 struct sip_peer;
 void lsip_msg_attach(lua_State *L, int msg, int txn, const struct sip_peer *from);
+/* Set the table at the top (popped) as the source of the received message at msg (instead of
+ * one made from its peer on first use). */
+void lsip_msg_set_source(lua_State *L, int msg);
 /* Push a peer as {proto=, host=, port=, conn=, listener=}. */
 void lsip_pushpeer(lua_State *L, const struct sip_peer *p);
 /* Respond on the transaction handle at index txn with code, reason, opts at arg, arg+1, arg+2;
@@ -107,10 +111,12 @@ typedef struct lsip_stack {
   struct sip_stack *s;
   lsip_txn *live; /* handles of live transactions, invalidated by close */
   lsip_loop *lp;
-  lua_State *Lcall; /* the state of a binding call in progress (callbacks may run inside it) */
-  int self;         /* registry ref while open */
-  int cbs;          /* registry ref of the callback table {request=, stray=, conn=} */
-  int tracing;      /* a "trace" callback is set: only then is every message passed up */
+  lua_State *Lcall;     /* the state of a binding call in progress (callbacks may run inside it) */
+  int self;             /* registry ref while open */
+  int cbs;              /* registry ref of the callback table {request=, stray=, conn=} */
+  int tracing;          /* a "trace" callback is set: only then is every message passed up */
+  sip_tls_settings tls; /* the stack's own, under those a peer or listener names (strings
+                           anchored in uservalue 1) */
 } lsip_stack;
 struct lsip_txn {
   struct sip_txn *t; /* NULL once terminated */
@@ -124,7 +130,7 @@ int lsip_pushtxn(lua_State *L, lsip_txn *x);    /* the handle (nil when collecte
 /* Start a client transaction for buf to `to` with the event callback at index fn: pushes its
  * handle, or nil, err, 503. */
 int lsip_stack_start_client(lua_State *L, lsip_stack *st, const char *buf, size_t len,
-                            const struct sip_peer *to, int fn);
+                            const struct sip_peer *to, const char *sni, int fn);
 const char *lsip_optstr(lua_State *L, int t, const char *k); /* field k of table t, or NULL */
 void lsip_open_txn(lua_State *L);                            /* registers the sip.txn metatable */
 

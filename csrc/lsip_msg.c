@@ -529,6 +529,11 @@ static int m_index(lua_State *L) {
     }
     break;
   case 't':
+    if (!strcmp(k, "tls")) { /* what the TLS connection it came on knows of its peer */
+      if (lua_getiuservalue(L, 1, 3) != LUA_TTABLE) return 0;
+      lua_getfield(L, -1, "tls");
+      return 1;
+    }
     if (!strcmp(k, "to")) return addr_field(L, m, SIP_H_TO);
     if (!strcmp(k, "to_tag")) return tag_field(L, m, dirty, SIP_H_TO, &m->to);
     if (!strcmp(k, "to_uri")) { /* the To URI's text alone, without the table of req.to */
@@ -1041,6 +1046,11 @@ void lsip_msg_attach(lua_State *L, int msg, int txn, const sip_peer *from) {
     u->src = *from;
     u->has_src = 1;
   }
+}
+
+void lsip_msg_set_source(lua_State *L, int msg) {
+  msg = lua_absindex(L, msg);
+  lua_setiuservalue(L, msg, 3);
 }
 
 /* msg:reply(code[, reason[, opts]]) -> true | nil, err: answer a received request on its server

@@ -84,9 +84,41 @@ void lsip_pushpeer(lua_State *L, const sip_peer *p) {
   lua_setfield(L, -2, "listener");
 }
 
-/* A peer table {proto=, host=, port=[, conn=][, listener=]} to a sip_peer. Misuse raises;
- * an unresolvable host returns -1 with *err. */
-static int topeer(lua_State *L, int idx, sip_peer *p, const char **err) {
+/* The TLS settings table at idx ({cert=, key=, ca=, verify=, clients=}; absent fields: those of
+ * the stack) into s, over the stack's own in base. Misuse raises. */
+static void tls_fields(lua_State *L, int idx, const sip_tls_settings *base, sip_tls_settings *s) {
+  static const char *const modes[] = {"none", "request", "require", NULL};
+  luaL_checktype(L, idx, LUA_TTABLE);
+  *s = *base;
+  if (lsip_optstr(L, idx, "cert")) s->cert = lsip_optstr(L, idx, "cert");
+  if (lsip_optstr(L, idx, "key")) s->key = lsip_optstr(L, idx, "key");
+  if (lsip_optstr(L, idx, "ca")) s->ca = lsip_optstr(L, idx, "ca");
+  if (lua_getfield(L, idx, "verify") != LUA_TNIL) {
+    luaL_argexpected(L, lua_isboolean(L, -1), idx, "verify: a boolean");
+    s->verify = lua_toboolean(L, -1) ? 1 : -1;
+  }
+  if (lua_getfield(L, idx, "clients") != LUA_TNIL)
+    s->clients = luaL_checkoption(L, -1, NULL, modes);
+  lua_pop(L, 2);
+}
+
+/* The id of the settings of a peer's or listener's tls table at idx (none: 0). */
+static int tls_settings(lua_State *L, lsip_stack *st, int idx, uint32_t *id, const char **err) {
+  *id = 0;
+  if (lua_isnoneornil(L, idx)) return 0;
+  sip_tls_settings s;
+  tls_fields(L, idx, &st->tls, &s);
+  int r = sip_tp_tls_settings(sip_stack_tp(st->s), &s, err);
+  if (r < 0) return -1;
+  *id = (uint32_t)r;
+  return 0;
+}
+
+/* A peer table {proto=, host=, port=[, conn=][, listener=][, name=][, tls=]} to a sip_peer and
+ * the name of the server asked for (*sni: the name field, kept alive by the table; RFC 5922
+ * §7.2). Misuse raises; an unresolvable host returns -1 with *err. */
+static int topeer(lua_State *L, lsip_stack *st, int idx, sip_peer *p, const char **sni,
+                  const char **err) {
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_getfield(L, idx, "proto");
   sip_proto proto = lua_isnil(L, -1) ? SIP_PROTO_UDP : check_proto(L, -1);
@@ -100,9 +132,15 @@ static int topeer(lua_State *L, int idx, sip_peer *p, const char **err) {
   lua_Integer listener = luaL_optinteger(L, -1, 0);
   lua_pop(L, 5);
   if (port < 1 || port > 65535) luaL_error(L, "peer port must be 1..65535");
-  if (sip_tp_resolve(host, (int)port, proto, p, err)) return -1;
+  *sni = lsip_optstr(L, idx, "domain");
+  lua_getfield(L, idx, "tls");
+  uint32_t tls;
+  int bad = tls_settings(L, st, lua_gettop(L), &tls, err);
+  lua_pop(L, 1);
+  if (bad || sip_tp_resolve(host, (int)port, proto, p, err)) return -1;
   p->conn = (uint32_t)conn;
   p->listener = (uint32_t)listener;
+  p->tls = tls;
   return 0;
 }
 
@@ -162,6 +200,36 @@ static int getcb(lua_State *L, lsip_stack *st, const char *name) {
   return 1;
 }
 
+static int add_name(void *ud, const char *kind, const char *name, size_t len) {
+  lua_State *L = ud;
+  (void)kind;
+  lua_pushlstring(L, name, len);
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  return 0;
+}
+
+/* Push what the TLS connection conn knows of its peer, {verified=, certificate=, names={...},
+ * version=, cipher=}; 0 (nothing pushed) when it is gone. */
+static int pushtls(lua_State *L, lsip_stack *st, uint32_t conn) {
+  sip_tp_tls_info info;
+  lua_createtable(L, 0, 5);
+  lua_newtable(L);
+  if (sip_tp_conn_tls(sip_stack_tp(st->s), conn, &info, add_name, L) < 0) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_setfield(L, -2, "names");
+  lua_pushboolean(L, info.verified);
+  lua_setfield(L, -2, "verified");
+  lua_pushboolean(L, info.has_cert);
+  lua_setfield(L, -2, "certificate");
+  lua_pushstring(L, info.version);
+  lua_setfield(L, -2, "version");
+  lua_pushstring(L, info.cipher);
+  lua_setfield(L, -2, "cipher");
+  return 1;
+}
+
 static void cb_request(void *ud, sip_txn *t, const sip_msg *req, const sip_peer *from) {
   lsip_stack *st = ud;
   lua_State *L = cbstate(st);
@@ -181,6 +249,11 @@ static void cb_request(void *ud, sip_txn *t, const sip_msg *req, const sip_peer 
   else lua_pushnil(L);
   lsip_pushparsed(L, req); /* the stack's parse, moved onto the Lua string: no second parse */
   lsip_msg_attach(L, -1, -2, from);
+  if (from->proto == SIP_PROTO_TLS) {
+    lsip_pushpeer(L, from);
+    if (pushtls(L, st, from->conn)) lua_setfield(L, -2, "tls");
+    lsip_msg_set_source(L, -2);
+  }
   lsip_pcall(st->lp, L, 2);
 }
 
@@ -280,7 +353,8 @@ static unsigned optcap(lua_State *L, int t, const char *k) {
 /* sip.core.stack{t1=, t2=, t4=, timer_d=, trying_delay= (ms), max_msg=, max_conns=, max_tcp=,
  *   max_tls=, max_ws=, max_per_source=, idle_timeout=, first_message_timeout=,
  *   message_timeout=, handshake_timeout= (s; negative: never), tls_cert=, tls_key=, tls_ca=,
- *   tls_verify=false|true} -> stack (absent limits: the transport's defaults) */
+ *   tls_verify=false|true, tls_clients="none"|"request"|"require"} -> stack (absent limits: the
+ *   transport's defaults) */
 static int l_stack(lua_State *L) {
   lsip_loop *lp = lsip_getloop(L);
   if (lua_isnoneornil(L, 1)) lua_newtable(L);
@@ -302,19 +376,30 @@ static int l_stack(lua_State *L) {
   cfg.tp.first_message_timeout = optnum(L, 1, "first_message_timeout", 0);
   cfg.tp.message_timeout = optnum(L, 1, "message_timeout", 0);
   cfg.tp.handshake_timeout = optnum(L, 1, "handshake_timeout", 0);
-  cfg.tp.tls_cert = lsip_optstr(L, 1, "tls_cert");
-  cfg.tp.tls_key = lsip_optstr(L, 1, "tls_key");
-  cfg.tp.tls_ca = lsip_optstr(L, 1, "tls_ca");
   cfg.loss = optnum(L, 1, "loss", 0);
   cfg.clock = lp->clock; /* under sip.test: the virtual clock and network (lsip_vnet.c) */
   cfg.tp.vnet = lp->vnet;
   luaL_argcheck(L, cfg.loss >= 0 && cfg.loss < 1, 1, "loss must be in [0, 1)");
-  lua_getfield(L, 1,
-               "tls_verify"); /* false turns verification off (tests with self-signed certs) */
-  cfg.tp.tls_verify = (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) ? -1 : 1;
-  lua_pop(L, 1);
+  /* the TLS settings, in a table of their own that the stack keeps: their strings live on */
+  lua_createtable(L, 0, 5);
+  static const char *const keys[] = {"cert", "key", "ca", "verify", "clients"};
+  for (int i = 0; i < 5; i++) {
+    lua_pushfstring(L, "tls_%s", keys[i]);
+    lua_gettable(L, 1);
+    lua_setfield(L, -2, keys[i]);
+  }
+  int tlsopts = lua_gettop(L);
+  sip_tls_settings none = {NULL, NULL, NULL, 1, SIP_TLS_CLIENTS_NONE};
   lsip_stack *st = lua_newuserdatauv(L, sizeof *st, 1);
   memset(st, 0, sizeof *st);
+  tls_fields(L, tlsopts, &none, &st->tls);
+  lua_pushvalue(L, tlsopts);
+  lua_setiuservalue(L, -2, 1);
+  cfg.tp.tls_cert = st->tls.cert;
+  cfg.tp.tls_key = st->tls.key;
+  cfg.tp.tls_ca = st->tls.ca;
+  cfg.tp.tls_verify = st->tls.verify;
+  cfg.tp.tls_clients = st->tls.clients;
   st->lp = lp;
   st->self = st->cbs = LUA_NOREF;
   luaL_setmetatable(L, LSIP_STACK);
@@ -352,7 +437,8 @@ static int s_on(lua_State *L) {
   return 0;
 }
 
-/* stack:listen(proto, host, port) -> listener, host, port | nil, err */
+/* stack:listen(proto, host, port[, tls]) -> listener, host, port | nil, err; tls: settings of its
+ * own ({cert=, key=, ca=, clients=}, the stack's where absent) */
 static int s_listen(lua_State *L) {
   lsip_stack *st = checkstack(L, 1);
   sip_proto proto = check_proto(L, 2);
@@ -360,7 +446,9 @@ static int s_listen(lua_State *L) {
   lua_Integer port = luaL_checkinteger(L, 4);
   luaL_argcheck(L, port >= 0 && port <= 65535, 4, "port must be 0..65535");
   const char *err = "listen failed";
-  int id = sip_tp_listen(sip_stack_tp(st->s), proto, host, (int)port, &err);
+  uint32_t tls;
+  int id = tls_settings(L, st, 5, &tls, &err);
+  if (id == 0) id = sip_tp_listen_tls(sip_stack_tp(st->s), proto, host, (int)port, tls, &err);
   if (id < 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s:%s:%d: %s", proto_name(proto), host, (int)port, err);
@@ -383,11 +471,11 @@ static int s_listen(lua_State *L) {
 /* Start a client transaction for buf to `to` with the event callback at index fn: pushes its
  * handle, or nil, err, 503. */
 int lsip_stack_start_client(lua_State *L, lsip_stack *st, const char *buf, size_t len,
-                            const sip_peer *to, int fn) {
+                            const sip_peer *to, const char *sni, int fn) {
   const char *err = "request failed";
   lua_State *prev = st->Lcall;
   st->Lcall = L;
-  sip_txn *t = sip_stack_request(st->s, buf, len, to, NULL, &err);
+  sip_txn *t = sip_stack_request(st->s, buf, len, to, sni, NULL, &err);
   st->Lcall = prev;
   if (!t) {
     lua_pushnil(L);
@@ -409,14 +497,14 @@ static int s_request(lua_State *L) {
   const char *buf = lsip_tobytes(L, 2, &len);
   luaL_checktype(L, 4, LUA_TFUNCTION);
   sip_peer to;
-  const char *err = "bad destination";
-  if (topeer(L, 3, &to, &err)) {
+  const char *err = "bad destination", *sni;
+  if (topeer(L, st, 3, &to, &sni, &err)) {
     lua_pushnil(L);
     lua_pushstring(L, err);
     lua_pushinteger(L, 503);
     return 3;
   }
-  return lsip_stack_start_client(L, st, buf, len, &to, 4);
+  return lsip_stack_start_client(L, st, buf, len, &to, sni, 4);
 }
 
 /* stack:send(msg|bytes, peer) -> true | nil, err: without a transaction (ACK of a 2xx, stateless) */
@@ -425,12 +513,12 @@ static int s_send(lua_State *L) {
   size_t len;
   const char *buf = lsip_tobytes(L, 2, &len);
   sip_peer to;
-  const char *err = "send failed";
-  int bad = topeer(L, 3, &to, &err);
+  const char *err = "send failed", *sni;
+  int bad = topeer(L, st, 3, &to, &sni, &err);
   if (!bad) {
     lua_State *prev = st->Lcall;
     st->Lcall = L;
-    bad = sip_stack_send(st->s, &to, buf, len, &err);
+    bad = sip_stack_send(st->s, &to, sni, buf, len, &err);
     st->Lcall = prev;
   }
   if (bad) {

@@ -131,7 +131,7 @@ static int x_cancel(lua_State *L) {
   size_t len;
   const char *buf = lua_tolstring(L, -1, &len);
   sip_peer to = *sip_txn_peer(x->t);
-  return lsip_stack_start_client(L, x->st, buf, len, &to, 2);
+  return lsip_stack_start_client(L, x->st, buf, len, &to, NULL, 2); /* its INVITE's connection */
 }
 
 /* txn:on(fn | nil) -- the event callback of a transaction (a server's "error", "terminated"; a

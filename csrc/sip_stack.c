@@ -19,6 +19,7 @@ struct sip_stack {
   int closing;      /* freed while busy: no more callbacks, destroyed when busy drops to 0 */
   uint32_t loss;    /* drop threshold out of 2^32 for outgoing UDP (tests) */
   uint64_t lossrng; /* xorshift state: the same drops on every run */
+  const char *sni;  /* the name of the request being started (its first send is in the call) */
 };
 
 static void destroy(sip_stack *s);
@@ -91,7 +92,7 @@ static int tx(void *ud, const sip_peer *to, const char *buf, size_t len) {
     if ((uint32_t)s->lossrng < s->loss) return 0; /* lost on the way */
   }
   if (s->h.on_trace) s->h.on_trace(s->h.ud, 1, buf, len, to);
-  return sip_tp_send(s->tp, to, NULL, buf, len, &err);
+  return sip_tp_send(s->tp, to, s->sni, buf, len, &err);
 }
 
 /* The transaction layer's callbacks go straight to the TU, until the TU closes the stack. */
@@ -160,13 +161,16 @@ sip_tp *sip_stack_tp(sip_stack *s) { return s->tp; }
 sip_txl *sip_stack_txl(sip_stack *s) { return s->txl; }
 
 sip_txn *sip_stack_request(sip_stack *s, const char *buf, size_t len, const sip_peer *to,
-                           void *data, const char **err) {
+                           const char *sni, void *data, const char **err) {
   if (s->closing) {
     *err = "stack is closed";
     return NULL;
   }
   enter(s);
+  const char *outer = s->sni;
+  s->sni = sni;
   sip_txn *t = sip_txl_request(s->txl, buf, len, to, data, sip_stack_now(s), err);
+  s->sni = outer;
   if (!s->closing) reschedule(s);
   leave(s);
   return t;
@@ -181,10 +185,10 @@ int sip_stack_respond(sip_stack *s, sip_txn *st, const char *buf, size_t len) {
   return rc;
 }
 
-int sip_stack_send(sip_stack *s, const sip_peer *to, const char *buf, size_t len,
+int sip_stack_send(sip_stack *s, const sip_peer *to, const char *sni, const char *buf, size_t len,
                    const char **err) {
   if (s->h.on_trace && !s->closing) s->h.on_trace(s->h.ud, 1, buf, len, to);
-  return sip_tp_send(s->tp, to, NULL, buf, len, err);
+  return sip_tp_send(s->tp, to, sni, buf, len, err);
 }
 
 void sip_stack_terminate(sip_stack *s, sip_txn *t) {

@@ -40,13 +40,16 @@ sip_tp *sip_stack_tp(sip_stack *s);
 sip_txl *sip_stack_txl(sip_stack *s);
 uint64_t sip_stack_now(const sip_stack *s); /* ms on the loop's clock */
 
-/* Start a client transaction (see sip_txl_request); NULL with *err. */
+/* Start a client transaction (see sip_txl_request); NULL with *err. sni: the name of the
+ * server asked for, or NULL (sip_tp_send); over a stream, the transaction's later messages
+ * reuse the connection of its first. */
 sip_txn *sip_stack_request(sip_stack *s, const char *buf, size_t len, const sip_peer *to,
-                           void *data, const char **err);
+                           const char *sni, void *data, const char **err);
 /* Respond on a server transaction (see sip_txn_respond). */
 int sip_stack_respond(sip_stack *s, sip_txn *st, const char *buf, size_t len);
 /* Send without a transaction: an ACK for a 2xx (§13.2.2.4), a stateless response. */
-int sip_stack_send(sip_stack *s, const sip_peer *to, const char *buf, size_t len, const char **err);
+int sip_stack_send(sip_stack *s, const sip_peer *to, const char *sni, const char *buf, size_t len,
+                   const char **err);
 /* End a transaction now (the TU gave up on it). */
 void sip_stack_terminate(sip_stack *s, sip_txn *t);
 

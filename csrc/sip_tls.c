@@ -4,6 +4,7 @@
  * transport; this file only sees the socket through its BIO. */
 #define _GNU_SOURCE
 #include "sip_tls.h"
+#include "sip_tls_name.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,16 +12,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-/* Shared by one sip_tp's TLS connections. The contexts are made when first needed. */
-typedef struct tls_layer {
+#define MAX_SETTINGS 64 /* distinct sets of TLS settings in one sip_tp */
+
+/* One set of settings (sip_tls_settings) with its contexts, made when first needed. */
+typedef struct tls_profile {
   char *cert, *key, *ca;
-  int verify; /* 1, or -1: don't (tests only) */
+  int verify;  /* client side: 1, or -1 don't */
+  int clients; /* server side: SIP_TLS_CLIENTS_* */
   SSL_CTX *srv, *cli;
+} tls_profile;
+
+/* Shared by one sip_tp's TLS connections: prof[0] is sip_tp_config's settings. */
+typedef struct tls_layer {
+  tls_profile prof[MAX_SETTINGS];
+  unsigned nprof;
   BIO_METHOD *bio;
 } tls_layer;
 
@@ -30,6 +41,7 @@ typedef struct tls_conn {
   int fd;
   uint8_t eof;   /* the socket said end of file */
   uint8_t fatal; /* failed: no close_notify on close */
+  char *name;    /* client side: the SIP domain the server must prove (RFC 5922 §7.2) */
 } tls_conn;
 
 /* ---- the socket BIO ------------------------------------------------------------------------- */
@@ -89,32 +101,73 @@ static int tls_bio_method(tls_layer *l) {
 
 /* ---- contexts ------------------------------------------------------------------------------- */
 
+static void profile_free(tls_profile *p) {
+  free(p->cert);
+  free(p->key);
+  free(p->ca);
+  SSL_CTX_free(p->srv);
+  SSL_CTX_free(p->cli);
+  memset(p, 0, sizeof *p);
+}
+
+static int same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+static int profile_is(const tls_profile *p, const sip_tls_settings *s) {
+  return same_str(p->cert, s->cert) && same_str(p->key, s->key) && same_str(p->ca, s->ca) &&
+         p->verify == (s->verify < 0 ? -1 : 1) && p->clients == s->clients;
+}
+
+static int profile_init(tls_profile *p, const sip_tls_settings *s) {
+  memset(p, 0, sizeof *p);
+  p->verify = s->verify < 0 ? -1 : 1;
+  p->clients = s->clients;
+  if ((s->cert && !(p->cert = strdup(s->cert))) || (s->key && !(p->key = strdup(s->key))) ||
+      (s->ca && !(p->ca = strdup(s->ca)))) {
+    profile_free(p);
+    return -1;
+  }
+  return 0;
+}
+
 static void *tls_setup(const sip_tp_config *cfg) {
   tls_layer *l = calloc(1, sizeof *l);
   if (!l) return NULL;
-  l->verify = cfg->tls_verify < 0 ? -1 : 1;
-  if ((cfg->tls_cert && !(l->cert = strdup(cfg->tls_cert))) ||
-      (cfg->tls_key && !(l->key = strdup(cfg->tls_key))) ||
-      (cfg->tls_ca && !(l->ca = strdup(cfg->tls_ca)))) {
-    free(l->cert);
-    free(l->key);
-    free(l->ca);
+  sip_tls_settings s = {cfg->tls_cert, cfg->tls_key, cfg->tls_ca, cfg->tls_verify,
+                        cfg->tls_clients};
+  if (profile_init(&l->prof[0], &s) < 0) {
     free(l);
     return NULL;
   }
+  l->nprof = 1;
   return l;
 }
 
 static void tls_teardown(void *layer) {
   tls_layer *l = layer;
   if (!l) return;
-  free(l->cert);
-  free(l->key);
-  free(l->ca);
-  SSL_CTX_free(l->srv);
-  SSL_CTX_free(l->cli);
+  for (unsigned i = 0; i < l->nprof; i++) profile_free(&l->prof[i]);
   BIO_meth_free(l->bio);
   free(l);
+}
+
+/* The same settings get the same id, so connections made under them may be shared. */
+static int tls_configure(void *layer, const sip_tls_settings *s, const char **err) {
+  tls_layer *l = layer;
+  if (s->clients < SIP_TLS_CLIENTS_NONE || s->clients > SIP_TLS_CLIENTS_REQUIRE) {
+    *err = "unknown client certificate mode";
+    return -1;
+  }
+  for (unsigned i = 0; i < l->nprof; i++)
+    if (profile_is(&l->prof[i], s)) return (int)i;
+  if (l->nprof == MAX_SETTINGS) {
+    *err = "too many different TLS settings";
+    return -1;
+  }
+  if (profile_init(&l->prof[l->nprof], s) < 0) {
+    *err = "out of memory";
+    return -1;
+  }
+  return (int)l->nprof++;
 }
 
 static void tls_ctx_common(SSL_CTX *ctx) {
@@ -135,9 +188,46 @@ static const char *tls_err(const char *dflt) {
   return r ? r : dflt;
 }
 
-static int tls_server_ctx(tls_layer *l, const char **err) {
-  if (l->srv) return 0;
-  if (!l->cert || !l->key) {
+/* Our own certificate chain and key: a server's, or a client's for mutual TLS. */
+static int load_identity(SSL_CTX *ctx, const tls_profile *p, const char **err) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, p->cert) != 1) {
+    *err = tls_err("cannot load tls_cert");
+    return -1;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, p->key, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    *err = tls_err("cannot load tls_key");
+    return -1;
+  }
+  return 0;
+}
+
+/* The trust store: the CA file or hashed directory of ca, else the system's. */
+static int load_trust(SSL_CTX *ctx, const char *ca, const char **err) {
+  struct stat sb;
+  int ok;
+  if (!ca) ok = SSL_CTX_set_default_verify_paths(ctx);
+  else if (stat(ca, &sb) == 0 && S_ISDIR(sb.st_mode))
+    ok = SSL_CTX_load_verify_locations(ctx, NULL, ca);
+  else ok = SSL_CTX_load_verify_locations(ctx, ca, NULL);
+  if (ok != 1) {
+    *err = tls_err("cannot load tls_ca");
+    return -1;
+  }
+  return 0;
+}
+
+/* "request": a client certificate is asked for, and whatever comes is shown (verified or not);
+ * "require": the handshake fails without one that verifies. */
+static int accept_any(int ok, X509_STORE_CTX *x) {
+  (void)ok;
+  (void)x;
+  return 1;
+}
+
+static int tls_server_ctx(tls_profile *p, const char **err) {
+  if (p->srv) return 0;
+  if (!p->cert || !p->key) {
     *err = "TLS listener needs tls_cert and tls_key";
     return -1;
   }
@@ -148,47 +238,50 @@ static int tls_server_ctx(tls_layer *l, const char **err) {
   }
   tls_ctx_common(ctx);
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_use_certificate_chain_file(ctx, l->cert) != 1) {
-    *err = tls_err("cannot load tls_cert");
+  if (load_identity(ctx, p, err) < 0 ||
+      (p->clients != SIP_TLS_CLIENTS_NONE && load_trust(ctx, p->ca, err) < 0)) {
     SSL_CTX_free(ctx);
     return -1;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, l->key, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
-    *err = tls_err("cannot load tls_key");
-    SSL_CTX_free(ctx);
-    return -1;
+  if (p->clients == SIP_TLS_CLIENTS_REQUIRE)
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  else if (p->clients == SIP_TLS_CLIENTS_REQUEST)
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+  if (p->clients != SIP_TLS_CLIENTS_NONE && p->ca) {
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p->ca); /* NULL for a directory */
+    if (names) SSL_CTX_set_client_CA_list(ctx, names);
+    ERR_clear_error();
   }
-  l->srv = ctx;
+  p->srv = ctx;
   return 0;
 }
 
-static int tls_client_ctx(tls_layer *l, const char **err) {
-  if (l->cli) return 0;
+static int tls_client_ctx(tls_profile *p, const char **err) {
+  if (p->cli) return 0;
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) {
     *err = tls_err("SSL_CTX_new failed");
     return -1;
   }
   tls_ctx_common(ctx);
-  if (l->verify >= 0) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = l->ca ? SSL_CTX_load_verify_locations(ctx, l->ca, NULL)
-                   : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
-      *err = tls_err("cannot load tls_ca");
-      SSL_CTX_free(ctx);
-      return -1;
-    }
-  } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  if ((p->verify >= 0 && load_trust(ctx, p->ca, err) < 0) ||
+      (p->cert && p->key && load_identity(ctx, p, err) < 0)) {
+    SSL_CTX_free(ctx);
+    return -1;
   }
-  l->cli = ctx;
+  SSL_CTX_set_verify(ctx, p->verify >= 0 ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+  p->cli = ctx;
   return 0;
 }
 
-static int tls_prepare(void *layer, int server, const char **err) {
-  return server ? tls_server_ctx(layer, err) : tls_client_ctx(layer, err);
+static int tls_prepare(void *layer, uint32_t settings, int server, const char **err) {
+  tls_layer *l = layer;
+  if (settings >= l->nprof) {
+    *err = "unknown TLS settings";
+    return -1;
+  }
+  tls_profile *p = &l->prof[settings];
+  return server ? tls_server_ctx(p, err) : tls_client_ctx(p, err);
 }
 
 /* ---- one connection ------------------------------------------------------------------------- */
@@ -199,9 +292,10 @@ static int is_ip_literal(const char *s) {
 }
 
 /* The side's context was made by tls_prepare. */
-static int tls_attach(void *layer, sip_stream *s, int server, const char *name,
+static int tls_attach(void *layer, sip_stream *s, uint32_t settings, int server, const char *name,
                       const struct sockaddr *peer, const char **err) {
   tls_layer *l = layer;
+  tls_profile *p = &l->prof[settings < l->nprof ? settings : 0];
   tls_conn *t = calloc(1, sizeof *t);
   if (!t || tls_bio_method(l) < 0) {
     free(t);
@@ -210,7 +304,7 @@ static int tls_attach(void *layer, sip_stream *s, int server, const char *name,
   }
   t->fd = s->fd;
   s->priv = t;
-  SSL *ssl = SSL_new(server ? l->srv : l->cli);
+  SSL *ssl = SSL_new(server ? p->srv : p->cli);
   BIO *b = ssl ? BIO_new(l->bio) : NULL;
   if (!b) {
     SSL_free(ssl);
@@ -225,26 +319,29 @@ static int tls_attach(void *layer, sip_stream *s, int server, const char *name,
     return 0;
   }
   SSL_set_connect_state(ssl);
-  if (name && !is_ip_literal(name)) SSL_set_tlsext_host_name(ssl, name); /* RFC 6066 §3: no IPs */
-  if (l->verify >= 0) {
-    int ok;
-    if (name && !is_ip_literal(name)) {
-      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      ok = SSL_set1_host(ssl, name);
-    } else {
-      char ip[INET6_ADDRSTRLEN];
-      const char *lit = name;
-      if (!lit) {
-        int port;
-        sip_tp_addr_str((const struct sockaddr_storage *)(const void *)peer, ip, sizeof ip, &port);
-        lit = ip;
-      }
-      ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), lit);
-    }
-    if (ok != 1) {
-      *err = "cannot set the TLS peer name";
+  int named = name && !is_ip_literal(name);
+  if (named && SSL_set_tlsext_host_name(ssl, name) != 1) { /* RFC 6066 §3: names, never IPs */
+    *err = "cannot set the TLS server name";
+    return -1;
+  }
+  if (p->verify < 0) return 0;
+  if (named) { /* checked after the handshake, by RFC 5922's rules (sip_tls_name.h) */
+    if (!(t->name = strdup(name))) {
+      *err = "out of memory";
       return -1;
     }
+    return 0;
+  }
+  char ip[INET6_ADDRSTRLEN];
+  const char *lit = name;
+  if (!lit) {
+    int port;
+    sip_tp_addr_str((const struct sockaddr_storage *)(const void *)peer, ip, sizeof ip, &port);
+    lit = ip;
+  }
+  if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), lit) != 1) {
+    *err = "cannot set the TLS peer address";
+    return -1;
   }
   return 0;
 }
@@ -274,7 +371,16 @@ static int tls_handshake(sip_stream *s) {
   tls_conn *t = s->priv;
   ERR_clear_error();
   int r = SSL_do_handshake(t->ssl);
-  if (r == 1) return 0;
+  if (r == 1) {
+    X509 *cert = t->name ? SSL_get0_peer_certificate(t->ssl) : NULL;
+    if (t->name && (!cert || !sip_tls_proves(cert, t->name))) {
+      t->fatal = 1;
+      s->err = EPROTO;
+      s->what = "certificate name mismatch";
+      return SIP_IO_FAIL;
+    }
+    return 0;
+  }
   int e = SSL_get_error(t->ssl, r);
   if (e == SSL_ERROR_WANT_READ) return SIP_IO_WANT_READ;
   if (e == SSL_ERROR_WANT_WRITE) return SIP_IO_WANT_WRITE;
@@ -325,8 +431,20 @@ static void tls_release(sip_stream *s) {
   tls_conn *t = s->priv;
   if (!t) return;
   SSL_free(t->ssl);
+  free(t->name);
   free(t);
   s->priv = NULL;
+}
+
+static int tls_peer(const sip_stream *s, sip_tp_tls_info *info, sip_tp_name_cb each, void *ud) {
+  const tls_conn *t = s->priv;
+  X509 *cert = SSL_get0_peer_certificate(t->ssl);
+  info->version = SSL_get_version(t->ssl);
+  info->cipher = SSL_get_cipher_name(t->ssl);
+  info->has_cert = cert != NULL;
+  info->verified = cert && SSL_get_verify_result(t->ssl) == X509_V_OK;
+  if (cert && each) sip_tls_each_identity(cert, each, ud);
+  return 0;
 }
 
 const sip_stream_ops sip_tls_stream = {
@@ -334,6 +452,7 @@ const sip_stream_ops sip_tls_stream = {
   .checks_name = 1,
   .setup = tls_setup,
   .teardown = tls_teardown,
+  .configure = tls_configure,
   .prepare = tls_prepare,
   .attach = tls_attach,
   .handshake = tls_handshake,
@@ -342,4 +461,5 @@ const sip_stream_ops sip_tls_stream = {
   .pending = tls_pending,
   .shutdown = tls_shutdown,
   .release = tls_release,
+  .peer = tls_peer,
 };

@@ -121,12 +121,13 @@ struct sip_conn {
   const sip_framing_ops *fr;
   uintptr_t framing; /* the framing's own state (SIP: CR/LF bytes seen between messages) */
   char *sni;         /* outbound, a layer that checks names: the name it was verified for */
+  uint32_t tls;      /* outbound: the byte stream's settings it was opened under */
 };
 
 typedef struct listener {
   ev_io io;
   sip_tp *tp;
-  uint32_t id;
+  uint32_t id, tls; /* tls: the byte stream's settings */
   sip_proto proto;
   int paused; /* accept hit EMFILE: retried by the sweep */
   sip_sa addr;
@@ -352,13 +353,21 @@ static conn *conn_by_id(sip_tp *tp, uint32_t id) {
   return NULL;
 }
 
-static conn *conn_by_addr(sip_tp *tp, int proto, const sip_sa *a, const char *sni) {
+/* A connection we opened through a layer that checks names (TLS) was verified for one name, or
+ * its address, under one set of settings: it serves those settings, and that name or no name (a
+ * transaction's own later messages, an ACK). One accepted from the address serves all. */
+static int conn_serves(const conn *c, int checks_name, const char *sni, uint32_t tls) {
+  if (!checks_name || !c->outbound) return 1;
+  return c->tls == tls && (!sni || (c->sni && !strcasecmp(sni, c->sni)));
+}
+
+static conn *conn_by_addr(sip_tp *tp, int proto, const sip_sa *a, int checks_name, const char *sni,
+                          uint32_t tls) {
   if (!tp->nbuckets) return NULL;
   uint32_t h = addr_hash(proto, a);
   for (conn *c = tp->by_addr[h & (tp->nbuckets - 1)]; c; c = c->addr_next)
     if (c->hash == h && c->proto == proto && addr_eq(&c->addr, a) &&
-        /* a connection verified for one name (TLS) is not reused for another */
-        (!sni || !c->sni || !strcasecmp(sni, c->sni)))
+        conn_serves(c, checks_name, sni, tls))
       return c;
   return NULL;
 }
@@ -989,7 +998,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     const char *err;
     c->state = c->st.ops->handshake ? ST_HANDSHAKE : ST_OPEN;
     if (c->st.ops->attach &&
-        c->st.ops->attach(tp->layer[k->layer], &c->st, 1, NULL, &c->addr.sa, &err) < 0) {
+        c->st.ops->attach(tp->layer[k->layer], &c->st, l->tls, 1, NULL, &c->addr.sa, &err) < 0) {
       conn_kill(c, ENOMEM, err, 0);
       continue;
     }
@@ -1132,6 +1141,11 @@ static const char *bind_err(int e) {
 }
 
 int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const char **err) {
+  return sip_tp_listen_tls(tp, proto, host, port, 0, err);
+}
+
+int sip_tp_listen_tls(sip_tp *tp, sip_proto proto, const char *host, int port, uint32_t tls,
+                      const char **err) {
   const char *dummy;
   if (!err) err = &dummy;
   const stream_kind *k = stream_of(proto);
@@ -1142,7 +1156,8 @@ int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const
   sip_peer p;
   if (sip_tp_resolve(host ? host : "0.0.0.0", port, proto, &p, err) < 0) return -1;
   if (tp->vport) return sip_vport_listen(tp->vport, &p, err);
-  if (k && layers[k->layer]->prepare && layers[k->layer]->prepare(tp->layer[k->layer], 1, err) < 0)
+  if (k && layers[k->layer]->prepare &&
+      layers[k->layer]->prepare(tp->layer[k->layer], tls, 1, err) < 0)
     return -1;
   listener **nl = realloc(tp->lst, (tp->nlst + 1) * sizeof *nl);
   if (!nl) {
@@ -1184,6 +1199,7 @@ int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const
   getsockname(fd, &l->addr.sa, &l->addrlen);
   l->tp = tp;
   l->proto = proto;
+  l->tls = tls;
   l->id = tp->nlst + 1;
   ev_io_init(&l->io, proto == SIP_PROTO_UDP ? udp_cb : accept_cb, fd, EV_READ);
   l->io.data = l;
@@ -1244,7 +1260,7 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
     *err = "no address to connect to";
     return NULL;
   }
-  if (ops->prepare && ops->prepare(tp->layer[k->layer], 0, err) < 0) return NULL;
+  if (ops->prepare && ops->prepare(tp->layer[k->layer], to->tls, 0, err) < 0) return NULL;
   int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) {
     *err = "cannot create socket";
@@ -1274,7 +1290,9 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
   }
   c->outbound = 1;
   c->state = ST_CONNECTING;
-  if (ops->attach && ops->attach(tp->layer[k->layer], &c->st, 0, sni, &c->addr.sa, err) < 0) {
+  c->tls = to->tls;
+  if (ops->attach &&
+      ops->attach(tp->layer[k->layer], &c->st, to->tls, 0, sni, &c->addr.sa, err) < 0) {
     conn_kill(c, ENOMEM, *err, 0);
     return NULL;
   }
@@ -1334,7 +1352,7 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
     memset(&a, 0, sizeof a);
     memcpy(&a, &to->addr, to->addrlen);
     if (a.sa.sa_family == AF_INET || a.sa.sa_family == AF_INET6)
-      c = conn_by_addr(tp, to->proto, &a, layers[k->layer]->checks_name ? sni : NULL);
+      c = conn_by_addr(tp, to->proto, &a, layers[k->layer]->checks_name, sni, to->tls);
   }
   if (!c) {
     if (!to->addrlen) {
@@ -1352,6 +1370,18 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
 int sip_tp_send(sip_tp *tp, const sip_peer *to, const char *sni, const char *buf, size_t len,
                 const char **err) {
   return sip_tp_send_conn(tp, to, sni, buf, len, NULL, err);
+}
+
+int sip_tp_tls_settings(sip_tp *tp, const sip_tls_settings *s, const char **err) {
+  const sip_stream_ops *ops = layers[L_TLS];
+  return ops->configure(tp->layer[L_TLS], s, err);
+}
+
+int sip_tp_conn_tls(sip_tp *tp, uint32_t id, sip_tp_tls_info *info, sip_tp_name_cb each, void *ud) {
+  conn *c = conn_by_id(tp, id);
+  if (!c && tp->reporting && tp->reporting->id == id) c = tp->reporting;
+  if (!c || !c->st.ops->peer || c->state != ST_OPEN) return -1;
+  return c->st.ops->peer(&c->st, info, each, ud);
 }
 
 int sip_tp_conn_peer(sip_tp *tp, uint32_t id, sip_peer *out) {

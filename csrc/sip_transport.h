@@ -20,6 +20,8 @@ typedef enum sip_proto { SIP_PROTO_UDP = 1, SIP_PROTO_TCP, SIP_PROTO_TLS } sip_p
 /* Where a message came from or goes to. conn is the connection id for streams (0: none / any). */
 typedef struct sip_peer {
   sip_proto proto;
+  uint32_t tls; /* connections opened to it: their TLS settings (sip_tp_tls_settings), 0 the
+                   transport's own */
   struct sockaddr_storage addr; /* remote address */
   socklen_t addrlen;
   uint32_t conn;     /* stream connection id; 0 for UDP */
@@ -62,15 +64,29 @@ typedef struct sip_tp_config {
                                 inbound connections (pings do not count), default 20 */
   double message_timeout;       /* from a message's first byte to its last, default 30 */
   double handshake_timeout; /* from accept or connect to the end of the TLS handshake, default 10 */
-  const char *tls_cert;     /* PEM server certificate chain (NULL: no TLS server) */
-  const char *tls_key;      /* PEM private key */
-  const char *tls_ca;       /* CA file for verifying servers (NULL: system store) */
-  int tls_verify;           /* client side: 0 (default) or 1 verify the server certificate and
-                                hostname; -1 don't (tests only) */
-  size_t max_queue;         /* bytes queued for sending per connection, default 1 MiB */
-  struct sip_vnet *vnet;    /* tests: listen and send on this virtual network instead of
-                               sockets (sip_vnet.h); NULL in service */
+  /* TLS: the settings of listeners and outbound connections unless they name others
+   * (sip_tp_tls_settings). */
+  const char *tls_cert; /* PEM certificate chain: a server's, and a client's when a server asks
+                           (NULL: no TLS server, no client certificate) */
+  const char *tls_key;  /* PEM private key */
+  const char *tls_ca;   /* CA file or hashed directory verifying peers (NULL: system store) */
+  int tls_verify;       /* client side: 0 (default) or 1 verify the server certificate and
+                           name; -1 don't */
+  int tls_clients;      /* server side: SIP_TLS_CLIENTS_* (default none) */
+  size_t max_queue;     /* bytes queued for sending per connection, default 1 MiB */
+  struct sip_vnet *vnet; /* tests: listen and send on this virtual network instead of
+                           sockets (sip_vnet.h); NULL in service */
 } sip_tp_config;
+
+/* Client certificates a TLS server asks for: none, requested (whatever comes is shown by
+ * sip_tp_conn_tls, verified or not), required (the handshake fails without one that verifies). */
+enum { SIP_TLS_CLIENTS_NONE, SIP_TLS_CLIENTS_REQUEST, SIP_TLS_CLIENTS_REQUIRE };
+
+/* One set of TLS settings, as in sip_tp_config. */
+typedef struct sip_tls_settings {
+  const char *cert, *key, *ca;
+  int verify, clients;
+} sip_tls_settings;
 
 /* cfg may be NULL (all defaults). Returns NULL when out of memory. */
 sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_cb recv,
@@ -82,12 +98,23 @@ void sip_tp_free(sip_tp *tp); /* closes everything, stops every watcher */
  * id (> 0) or -1 with *err set. sip_tp_local gives the bound address of a listener. */
 int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const char **err);
 int sip_tp_local(sip_tp *tp, uint32_t listener, struct sockaddr_storage *addr, socklen_t *len);
+/* The same, with TLS settings of its own (an id from sip_tp_tls_settings; 0: the transport's). */
+int sip_tp_listen_tls(sip_tp *tp, sip_proto proto, const char *host, int port, uint32_t tls,
+                      const char **err);
+
+/* The id of a set of TLS settings, for sip_peer.tls and sip_tp_listen_tls: the same settings
+ * give the same id (0 for the transport's own). Files are read when first used. -1 with *err
+ * (at most 64 sets). */
+int sip_tp_tls_settings(sip_tp *tp, const sip_tls_settings *s, const char **err);
 
 /* Send one message. UDP: from the listener in to->listener (or the first UDP listener of the
- * address family). Streams: on to->conn if still open, else on an open connection to to->addr,
- * else a new connection (queued until connected; for TLS, sni names the server for SNI and
- * the hostname check; without sni the address itself is checked). Returns 0, or -1 with *err
- * set (no route, connection cap, queue full, ...). */
+ * address family). Streams: on to->conn if still open, else on an open connection to to->addr
+ * (for TLS: one accepted from it, or one we opened for the same sni and settings), else a new
+ * connection (queued until connected). For TLS, sni is the SIP domain asked for (the URI's
+ * host, RFC 5922 §7.2): it is sent as SNI and the certificate must name it (a subjectAltName
+ * URI sip:sni or DNS entry, else the Common Name; no wildcards); without sni, or for an IP
+ * literal, the address itself is checked. Returns 0, or -1 with *err set (no route, connection
+ * cap, queue full, ...). */
 int sip_tp_send(sip_tp *tp, const sip_peer *to, const char *sni, const char *buf, size_t len,
                 const char **err);
 /* The same, and *conn (if not NULL) receives the connection used (0 for UDP). */
@@ -97,6 +124,17 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
 /* The peer of an open connection (or of the one being reported to the event callback).
  * 0, or -1 when there is no such connection. */
 int sip_tp_conn_peer(sip_tp *tp, uint32_t conn, sip_peer *out);
+/* What a TLS connection knows of its peer: each (if not NULL) is called for every identity of
+ * the peer's certificate (kind "uri" and "dns" for subjectAltName entries, "cn" for the Common
+ * Name when there are none; a nonzero return stops). 0, or -1 for no such TLS connection. */
+typedef int (*sip_tp_name_cb)(void *ud, const char *kind, const char *name, size_t len);
+typedef struct sip_tp_tls_info {
+  int has_cert; /* the peer presented a certificate */
+  int verified; /* its chain verified against the trust store (and, for a server, the name) */
+  const char *version, *cipher; /* static text */
+} sip_tp_tls_info;
+int sip_tp_conn_tls(sip_tp *tp, uint32_t conn, sip_tp_tls_info *info, sip_tp_name_cb each,
+                    void *ud);
 /* Close a connection now, dropping its queued data. 0, or -1 when there is no such connection. */
 int sip_tp_close(sip_tp *tp, uint32_t conn);
 /* The layer above vouches for an inbound connection (its sender authenticated): it is never
@@ -176,13 +214,16 @@ struct sip_stream_ops {
    * memory. NULL: none. teardown frees it (sip_tp_free). */
   void *(*setup)(const sip_tp_config *cfg);
   void (*teardown)(void *layer);
-  /* Make ready a side, before its first listener (server) or outbound connection: certificates,
-   * the trust store. 0, or -1 with *err. NULL: nothing to make. */
-  int (*prepare)(void *layer, int server, const char **err);
+  /* The id of a set of settings (0: those of the configuration), or -1 with *err. NULL: the
+   * layer takes none. */
+  int (*configure)(void *layer, const sip_tls_settings *s, const char **err);
+  /* Make ready a side under settings, before a listener (server) or outbound connection
+   * uses it: certificates, the trust store. 0, or -1 with *err. NULL: nothing to make. */
+  int (*prepare)(void *layer, uint32_t settings, int server, const char **err);
   /* Take a new connection (s->fd set), on the side prepare made ready. Client side, name is the
    * server's name to ask for and check, or NULL to check its address, peer. 0, or -1 with *err
    * (then release still runs). NULL: nothing to take. */
-  int (*attach)(void *layer, sip_stream *s, int server, const char *name,
+  int (*attach)(void *layer, sip_stream *s, uint32_t settings, int server, const char *name,
                 const struct sockaddr *peer, const char **err);
   /* Drive the opening handshake: 0 done, SIP_IO_WANT_*, SIP_IO_FAIL. NULL: open once connected. */
   int (*handshake)(sip_stream *s);
@@ -198,6 +239,8 @@ struct sip_stream_ops {
   void (*shutdown)(sip_stream *s);
   /* Free s->priv. NULL: nothing to free. */
   void (*release)(sip_stream *s);
+  /* What it knows of the peer (sip_tp_conn_tls). NULL: nothing. */
+  int (*peer)(const sip_stream *s, sip_tp_tls_info *info, sip_tp_name_cb each, void *ud);
 };
 
 /* A stream connection, as its framing sees it. */

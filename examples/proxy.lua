@@ -20,7 +20,7 @@ local SPEC = {
   description = "A registrar and stateful proxy for one domain (RFC 3261 §10.3, §16). With --users "
     .. "(lines user:password) REGISTER is challenged (401), and calls and messages from our users too "
     .. "(407); without it nobody authenticates.",
-  options = {
+  options = cli.tls_options {
     { "--listen", "PROTO:HOST:PORT", "list", default = { "udp:127.0.0.1:5060" }, help = "a transport to listen on" },
     { "--realm", "DOMAIN", help = "our domain and digest realm (default example.com with --users)" },
     { "--users", "FILE", help = "digest users, one user:password a line" },
@@ -29,8 +29,6 @@ local SPEC = {
     { "--log", "LEVEL", one_of = { "error", "warn", "info", "debug" }, default = "warn",
       help = "info: one line per transaction on stderr; warn reports only trouble" },
     { "--trace", help = "print every message in and out" },
-    { "--cert", "FILE", help = "TLS certificate (with --key)" },
-    { "--key", "FILE", help = "TLS private key (with --cert)" },
     { "--domain", "NAME", "list", help = "another name of our domain" },
     { "--relay", "POLICY", one_of = { "local", "all", "none" }, default = "local",
       help = "what goes to other domains: local (our authenticated users' requests), all (anything: an open "
@@ -46,10 +44,6 @@ local SPEC = {
       check = function(v) return v:find("^[%w_]+=%-?[%d.]+$") ~= nil, "KEY=NUMBER" end },
     { "--quiet", help = "print nothing at start" },
   },
-  check = function(v)
-    if (not v.cert) ~= (not v.key) then return nil, "--cert and --key go together" end
-    return true
-  end,
 }
 local o = cli.parse(SPEC, arg)
 local RELAY = { ["local"] = "local", all = true, none = false }
@@ -93,11 +87,11 @@ if o.trace then
 end
 
 -- a bad option value (a limit, the secret) raises: said as a usage error
-local made, px, err = pcall(sip.proxy, {
+local made, px, err = pcall(sip.proxy, cli.with_tls(o, {
   listen = o.listen, realm = o.realm, users = o.users, location = o.location or "memory",
   domains = o.domain, relay = RELAY[o.relay], log = log, log_level = o.log, trace = trace, algorithms = algorithms,
-  tls_cert = o.cert, tls_key = o.key, register_policy = o.register_policy, secret = secret, limits = limits,
-})
+  register_policy = o.register_policy, secret = secret, limits = limits,
+}))
 if not made then
   stderr:write("proxy.lua: ", (tostring(px):gsub("^.-bad argument #1 to 'proxy' %((.*)%)$", "%1")), "\n")
   os.exit(2)

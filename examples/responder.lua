@@ -10,7 +10,7 @@ local o = cli.parse({
   name = "responder.lua",
   description = "Answers every request with one final code through the transaction layer "
     .. "(retransmissions are absorbed in C). The smallest server, and a test peer. Ctrl-C or SIGTERM stops it.",
-  options = {
+  options = cli.tls_options {
     { "--listen", "PROTO:HOST:PORT", "list", required = true, help = "a transport to listen on" },
     { "--code", "N", "integer", default = 200, min = 200, max = 699, help = "the final code of every answer" },
     { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
@@ -20,7 +20,7 @@ local o = cli.parse({
 local code = o.code
 
 local contact
-local ep, err = sip.endpoint {
+local ep, err = sip.endpoint(cli.with_tls(o, {
   listen = o.listen, t1 = o.t1,
   handler = function(req)
     if req.method == "ACK" then return end -- the ACK of a 2xx has no transaction to answer
@@ -28,7 +28,7 @@ local ep, err = sip.endpoint {
     if req.method == "INVITE" and code < 300 then opts = { headers = { Contact = contact } } end
     req:reply(code, nil, opts)
   end,
-}
+}))
 if not ep then
   io.stderr:write("responder.lua: ", err, "\n")
   os.exit(1)

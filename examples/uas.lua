@@ -12,7 +12,7 @@ local o = cli.parse({
     .. "an SDP answer (PCMA, PCMU, G729, telephone-event); it hangs up when the caller sends BYE, and "
     .. "answers MESSAGE and OPTIONS with 200. With --register it registers first (digest answered), "
     .. "keeps the binding fresh and removes it on exit. Ctrl-C or SIGTERM stops it. A test peer too.",
-  options = {
+  options = cli.tls_options {
     { "--listen", "PROTO:HOST:PORT", "list", required = true, help = "a transport to listen on" },
     { "--ring", "S", "number", default = 0, min = 0, help = "seconds between 180 and 200" },
     { "--user", "NAME", default = "uas", help = "our user name" },
@@ -34,10 +34,10 @@ local function say(fmt, ...)
 end
 
 local ok, err = pcall(sip.run, function()
-  local ua, uerr = sip.ua {
+  local ua, uerr = sip.ua(cli.with_tls(o, {
     listen = o.listen, user = o.user, domain = o.domain, password = o.password,
     registrar = o.register, outbound_proxy = o.proxy, t1 = o.t1,
-  }
+  }))
   if not ua then
     io.stderr:write("uas.lua: ", uerr, "\n")
     os.exit(1)

@@ -98,6 +98,46 @@ local DNS = { "--dns", "HOST:PORT", "list", help = "a name server to ask instead
     if v:match("^[%w.%-]+:%d+$") or v:match("^%[[%x:.]+%]:%d+$") then return true end
     return nil, "not HOST:PORT"
   end }
+--- The TLS options of every example, appended to a spec's options: cli.tls_options(options)
+-- returns options. cli.tls(o) turns their parsed values into sip.endpoint's (and sip.ua's,
+-- sip.proxy's) options: { tls_cert =, tls_key =, tls_ca =, tls_verify =, tls_clients = }, or
+-- nil, what is wrong (cli.parse checks this itself for a spec with these options);
+-- cli.with_tls(o, t) adds them to the constructor options t. A tls:
+-- listener (--listen tls:HOST:PORT) needs --cert and --key.
+local TLS_OPTIONS = {
+  { "--cert", "FILE", help = "TLS certificate chain (PEM): our listeners', and ours when a server asks "
+    .. "for one (mutual TLS; with --key)" },
+  { "--key", "FILE", help = "the private key of --cert (PEM)" },
+  { "--tls-ca", "FILE", help = "CA file, or hashed directory, that TLS peers are verified against "
+    .. "(default: the system store)" },
+  { "--tls-verify", "MODE", one_of = { "on", "off" }, default = "on",
+    help = "verify TLS servers: their certificate, and the name of the sips:/tls URI asked for (RFC 5922)" },
+  { "--tls-clients", "MODE", one_of = { "none", "request", "require" }, default = "none",
+    help = "client certificates our tls: listeners ask for" },
+}
+
+local IS_TLS_OPTION = {}
+for _, opt in ipairs(TLS_OPTIONS) do IS_TLS_OPTION[opt] = true end
+
+function M.tls_options(options)
+  for _, opt in ipairs(TLS_OPTIONS) do options[#options + 1] = opt end
+  return options
+end
+
+--- The constructor options t with cli.tls(o)'s added; returns t.
+function M.with_tls(o, t)
+  for k, v in pairs(assert(M.tls(o))) do t[k] = v end
+  return t
+end
+
+function M.tls(o)
+  if (not o.cert) ~= (not o.key) then return nil, "--cert and --key go together" end
+  for _, l in ipairs(o.listen or {}) do
+    if l:lower():find("^tls:") and not o.cert then return nil, "a tls: listener needs --cert and --key" end
+  end
+  return { tls_cert = o.cert, tls_key = o.key, tls_ca = o.tls_ca, tls_verify = o.tls_verify ~= "off",
+    tls_clients = o.tls_clients }
+end
 
 -- The spec, checked once per table (parse and usage share the result).
 local checked = setmetatable({}, { __mode = "k" })
@@ -111,6 +151,7 @@ local function compile(spec, fname)
   for i, o in ipairs(spec.options) do
     local n = normalize(o, i, fname)
     if c.by_name[n.name] then argerror(fname, n.name .. " is declared twice") end
+    if IS_TLS_OPTION[o] then c.tls = true end
     c.by_name[n.name] = n
     c.list[#c.list + 1] = n
   end
@@ -304,6 +345,10 @@ local function parse(c, argv)
   if c.spec.check then
     local ok, why = c.spec.check(values)
     if not ok then return nil, why or "the options do not go together", 2 end
+  end
+  if c.tls then
+    local ok, why = M.tls(values)
+    if not ok then return nil, why, 2 end
   end
   return values
 end

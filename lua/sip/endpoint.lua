@@ -27,7 +27,17 @@ end
 function Endpoint:__tostring() return "sip.endpoint (" .. self:where() .. ")" end
 
 -- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port | nil, why
+-- (or { "tls:0.0.0.0:5061", tls = { cert =, key =, ca =, clients = } }: a listener's own TLS
+-- settings -> proto, host, port, tls)
 local function listen_spec(spec)
+  if type(spec) == "table" then
+    local proto, host, port = listen_spec(spec[1])
+    if not proto then return nil, host end
+    if spec.tls ~= nil and (type(spec.tls) ~= "table" or proto ~= "tls") then
+      return nil, "option tls must be a table of TLS settings, on a tls: listener"
+    end
+    return proto, host, port, spec.tls
+  end
   if type(spec) ~= "string" then return nil, "must be a string like udp:127.0.0.1:5060" end
   local proto, rest = spec:match("^(%a+):(.+)$")
   proto = proto and proto:lower()
@@ -42,20 +52,20 @@ end
 --- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port; raises on
 -- a bad spec.
 function M.parse_listen(spec)
-  local proto, host, port = listen_spec(spec)
+  local proto, host, port, tls = listen_spec(spec)
   if not proto then error("listen spec " .. host, 3) end
-  return proto, host, port
+  return proto, host, port, tls
 end
 
 -- listen = "udp:..." or a list of them: the list.
 local function listen_list(v)
-  if type(v) == "string" then return { v } end
+  if type(v) == "string" or (type(v) == "table" and type(v[1]) == "string" and v.tls ~= nil) then return { v } end
   return v or {}
 end
 
 -- The listen option: one spec or a list of them, each well formed.
 local function check_listen(v)
-  if type(v) ~= "string" and type(v) ~= "table" then return false, "must be a string or a list of strings" end
+  if type(v) ~= "string" and type(v) ~= "table" then return false, "must be a string or a list of them" end
   for i, spec in ipairs(listen_list(v)) do
     local ok, why = listen_spec(spec)
     if not ok then return false, (type(v) == "table" and "[" .. i .. "] " or "") .. why end
@@ -68,6 +78,10 @@ M.TRANSPORT_OPTIONS = options.schema("endpoint", {
   listen = check_listen, t1 = "seconds", t2 = "seconds", t4 = "seconds", timer_d = "number",
   advertise = "string", max_msg = "integer", loss = "number",
   tls_cert = "string", tls_key = "string", tls_ca = "string", tls_verify = "boolean",
+  tls_clients = function(v)
+    if v == "none" or v == "request" or v == "require" then return true end
+    return false, 'must be "none", "request" or "require"'
+  end,
   limits = "table", max_conns = "integer", idle_timeout = "number",
 })
 local OPTIONS = options.schema("endpoint", { handler = "function" }, M.TRANSPORT_OPTIONS)
@@ -114,8 +128,11 @@ local function limits(opts, cfg)
 end
 
 --- sip.endpoint{ listen = {"udp:127.0.0.1:5060", ...}, handler = fn(req), t1 =, t2 =, t4 =, timer_d = (s),
---   advertise = "host" (address for Via/Contact when listening on a wildcard), tls_cert =,
---   tls_key =, tls_ca =, tls_verify =, max_msg =,
+--   advertise = "host" (address for Via/Contact when listening on a wildcard), max_msg =,
+--   tls_cert =, tls_key = (PEM files: a TLS server's certificate, and a client's when a server
+--   asks), tls_ca = (CA file or hashed directory verifying peers; default the system store),
+--   tls_verify = (false: servers are not verified), tls_clients = "none"|"request"|"require"
+--   (client certificates a TLS listener asks for; what came is req.tls),
 --   limits = { total =, tcp =, tls =, ws =, per_source = (connections), idle =, first_message =,
 --   message =, handshake = (s) } (stream connections; see ep:trust), max_conns = (limits.total),
 --   idle_timeout = (limits.idle), loss = share of outgoing UDP datagrams to drop (tests only) }
@@ -125,7 +142,7 @@ function M.new(opts)
     t1 = ms(opts.t1), t2 = ms(opts.t2), t4 = ms(opts.t4), timer_d = ms(opts.timer_d),
     max_msg = opts.max_msg,
     tls_cert = opts.tls_cert, tls_key = opts.tls_key, tls_ca = opts.tls_ca, tls_verify = opts.tls_verify,
-    loss = opts.loss,
+    tls_clients = opts.tls_clients, loss = opts.loss,
   }
   limits(opts, cfg)
   local st, err = core.stack(cfg)
@@ -146,8 +163,8 @@ end
 
 --- Add a listener; returns {proto=, host=, port=, id=} or nil, err.
 function Endpoint:listen(spec)
-  local proto, host, port = M.parse_listen(spec)
-  local id, h, p = self.stack:listen(proto, host, port)
+  local proto, host, port, tls = M.parse_listen(spec)
+  local id, h, p = self.stack:listen(proto, host, port, tls)
   if not id then return nil, h end
   local l = { proto = proto, host = h, port = p, id = id }
   self.listeners[#self.listeners + 1] = l
@@ -193,13 +210,14 @@ end
 -- §8.1.2 (sip.route): the first Route if it is a loose router, else the Request-URI.
 local next_hop = route.next_hop
 
--- A transport failure as the caller reads it, naming the peer: "INVITE to 127.0.0.1:5070 over
--- tcp: connection refused".
+-- A transport failure as the caller reads it, naming the peer (and for TLS the domain it must
+-- prove): "INVITE to 127.0.0.1:5070 over tcp: connection refused", "MESSAGE to 127.0.0.1:5061
+-- (sip.example.test) over tls: certificate name mismatch".
 local function peer_error(req, dest, err)
   local host = tostring(dest.host)
   if host:find(":", 1, true) and host:byte(1) ~= 91 then host = "[" .. host .. "]" end
-  return ("%s to %s:%s over %s: %s"):format(req.method, host, tostring(dest.port or route.default_port(dest.proto)),
-    dest.proto, tostring(err))
+  return ("%s to %s:%s%s over %s: %s"):format(req.method, host, tostring(dest.port or route.default_port(dest.proto)),
+    dest.domain and (" (" .. dest.domain .. ")") or "", dest.proto, tostring(err))
 end
 
 -- Our Via for req about to leave for dest, with a fresh branch (§8.1.1.7, RFC 3581 rport).
@@ -267,10 +285,12 @@ local REQUEST_OPTIONS = options.schema("request", {
   via = "function", source = "string",
 })
 --- Send a request and wait for its final response.
--- opts: dest (peer {proto=, host=, port=} instead of routing by Route/Request-URI), timeout (s),
--- provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp) for further
--- 2xx of an INVITE (forks, retransmissions), on_txn = fn(txn) called with the client transaction
--- as soon as it exists (it must not yield), via = fn(dest) -> the Via to put on top for a new
+-- opts: dest (peer {proto=, host=, port=[, domain=][, tls=]} instead of routing by
+-- Route/Request-URI: domain is the name TLS verifies (sip.route's; RFC 5922), tls = {ca=,
+-- verify=, cert=, key=} settings of its own for a new connection, over the endpoint's),
+-- timeout (s), provisional = fn(rsp) for 1xx (runs in a coroutine of its own), on_2xx = fn(rsp)
+-- for further 2xx of an INVITE (forks, retransmissions), on_txn = fn(txn) called with the client
+-- transaction as soon as it exists (it must not yield), via = fn(dest) -> the Via to put on top for a new
 -- destination (a proxy's own branch; default ours), source = text (bounds DNS lookups per
 -- source, sip.resolver). Returns the final response, or nil, err, code (408 timeout, 503
 -- transport trouble). A request without Via gets ours with a fresh branch.

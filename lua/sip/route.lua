@@ -274,7 +274,9 @@ function M.resolve(uri, opts)
   end
   if numeric then -- §4.1, §4.2: an address needs no lookup
     local p = proto or (secure and "tls" or "udp")
-    return { { proto = p, host = host, port = u.port or DEFAULT_PORT[p] } }
+    -- RFC 5922 §7.2: with maddr, TLS still proves the URI's host name
+    return { { proto = p, host = host, port = u.port or DEFAULT_PORT[p],
+      domain = maddr and not u.is_ip and u.host:lower() or nil } }
   end
   host = host:lower()
   local key = (secure and "s " or "  ") .. host .. " " .. (u.port or "") .. " " .. (proto or "")

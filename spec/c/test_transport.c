@@ -1136,7 +1136,9 @@ static void tls_refused(const char *ca, const char *sni, const char *expect) {
 }
 
 TEST(tls_wrong_ca_refused) { tls_refused(cert_other, "localhost", "self-signed"); }
-TEST(tls_wrong_hostname_refused) { tls_refused(cert_ok, "wrong.example", "hostname mismatch"); }
+TEST(tls_wrong_hostname_refused) {
+  tls_refused(cert_ok, "wrong.example", "certificate name mismatch");
+}
 
 TEST(tls_bulk_partial_writes) { bulk(SIP_PROTO_TLS, 6); }
 

@@ -509,7 +509,9 @@ end
 -- port (UDP and TCP on 127.0.0.1; default free, and retried on a bind race), defines (list of
 -- -A defines: "WITH_X" or 'NAME="value"'), env (table), users = {name = password} (written
 -- to users.inc as route[USERS]), algorithm ("MD5" or "SHA-256": -A AUTH_ALGORITHM), children
--- (-n), lifetime (seconds before the watchdog kills it, default 300), start_timeout (default 5).
+-- (-n), lifetime (seconds before the watchdog kills it, default 300), start_timeout (default 5),
+-- listen (more -l sockets, e.g. "tls:127.0.0.1:P"), files = {name = text} (written beside the
+-- config: certificates, tls.cfg).
 -- Returns a handle once both sockets listen: fields port, addr, uri, pid, dir; methods stop, log.
 function peers.kamailio(o)
   if type(o) ~= "table" then error("bad argument #1 to 'kamailio' (table expected)", 2) end
@@ -521,8 +523,10 @@ function peers.kamailio(o)
     local dir = mkdtemp()
     os.execute(format("cp %s %s/ 2>/dev/null; cp %s %s/", q(cfgdir) .. "/*.inc", q(dir), q(cfg), q(dir)))
     write_file(dir .. "/users.inc", users_inc(o.users))
+    for name, text in pairs(o.files or {}) do write_file(dir .. "/" .. name, text) end
     local a = { "kamailio", "-f", dir .. "/" .. cfgname, "-DD", "-E", "-w", dir, "-Y", dir,
       "-P", dir .. "/kamailio.pid", "-l", "udp:" .. HOST .. ":" .. port, "-l", "tcp:" .. HOST .. ":" .. port }
+    for _, l in ipairs(o.listen or {}) do a[#a + 1] = "-l"; a[#a + 1] = l end
     for _, d in ipairs(o.defines or {}) do a[#a + 1] = "-A"; a[#a + 1] = d end
     if o.algorithm then a[#a + 1] = "-A"; a[#a + 1] = format('AUTH_ALGORITHM="%s"', o.algorithm) end
     if o.children then a[#a + 1] = "-n"; a[#a + 1] = tostring(o.children) end
@@ -540,6 +544,62 @@ function peers.kamailio(o)
     if not log:find("Address already in use", 1, true) then break end
   end
   error(last, 2)
+end
+
+---------------------------------------------------------------------------------------------------
+-- Any other program (openssl s_server, baresip, ...)
+
+local Process = {}
+Process.__index = Process
+Process.__name = "peers.process"
+
+--- Its output so far (stdout and stderr).
+function Process:log() return read_file(self.dir .. "/out.log") or "" end
+
+--- Wait up to seconds (default 5) until its output holds text; true, or nil and the output.
+function Process:wait_for(text, seconds)
+  for _ = 1, (seconds or 5) * 20 do
+    local out = self:log()
+    if out:find(text, 1, true) then return true end
+    if not alive(self.pid) then return nil, out end
+    sleep(0.05)
+  end
+  return nil, self:log()
+end
+
+--- Stop it (SIGTERM to the group, SIGKILL after 2 s) and remove its temp dir; idempotent.
+function Process:stop()
+  if self.rc then return self.rc end
+  self.rc = terminate(self.pipe, self.pid, 2)
+  live[self] = nil
+  rmdir(self.dir)
+  return self.rc
+end
+
+Process.__gc = Process.stop
+Process.__close = Process.stop
+
+--- Start a program in a temp dir of its own. o: argv (a list of words, or fn(dir) -> list),
+-- files = {name = text} written into the dir first, env, lifetime (seconds before the watchdog
+-- kills it, default 60), port and proto (wait until it listens there, up to 5 s). Returns a
+-- handle: fields pid, dir; methods log, wait_for, stop. Raises when it does not start.
+function peers.process(o)
+  if type(o) ~= "table" or not o.argv then error("bad argument #1 to 'process' (table with argv expected)", 2) end
+  local dir = mkdtemp()
+  for name, text in pairs(o.files or {}) do write_file(dir .. "/" .. name, text) end
+  local argv = type(o.argv) == "function" and o.argv(dir) or o.argv
+  local pipe, pid = spawn(argv, dir, dir .. "/out.log", o.lifetime or 60, o.env)
+  local h = setmetatable({ pipe = pipe, pid = pid, dir = dir, argv = argv }, Process)
+  live[h] = true
+  if o.port then
+    local ok, err = peers.wait_port(o.port, o.proto or "tcp", 5, pid)
+    if not ok then
+      local log = h:log()
+      h:stop()
+      error(format("%s did not start (%s): %s\n%s", argv[1], err, concat(argv, " "), tail(log)), 2)
+    end
+  end
+  return h
 end
 
 ---------------------------------------------------------------------------------------------------
