@@ -276,7 +276,7 @@ function M.resolve(uri, opts)
     local p = proto or (secure and "tls" or "udp")
     -- RFC 5922 §7.2: with maddr, TLS still proves the URI's host name
     return { { proto = p, host = host, port = u.port or DEFAULT_PORT[p],
-      domain = maddr and not u.is_ip and u.host:lower() or nil } }
+      domain = p == "tls" and maddr and not u.is_ip and u.host:lower() or nil } }
   end
   host = host:lower()
   local key = (secure and "s " or "  ") .. host .. " " .. (u.port or "") .. " " .. (proto or "")

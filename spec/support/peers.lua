@@ -554,7 +554,7 @@ Process.__index = Process
 Process.__name = "peers.process"
 
 --- Its output so far (stdout and stderr).
-function Process:log() return read_file(self.dir .. "/out.log") or "" end
+function Process:log() return read_file(self.logfile) or "" end
 
 --- Wait up to seconds (default 5) until its output holds text; true, or nil and the output.
 function Process:wait_for(text, seconds)
@@ -579,24 +579,30 @@ end
 Process.__gc = Process.stop
 Process.__close = Process.stop
 
---- Start a program in a temp dir of its own. o: argv (a list of words, or fn(dir) -> list),
--- files = {name = text} written into the dir first, env, lifetime (seconds before the watchdog
--- kills it, default 60), port and proto (wait until it listens there, up to 5 s). Returns a
--- handle: fields pid, dir; methods log, wait_for, stop. Raises when it does not start.
+--- Start a program in a temp dir of its own. o: argv (a list of words, "{dir}" in one replaced by
+-- the temp dir, or fn(dir) -> list), name (of the log file, default "out"), files = {name = text}
+-- written into the dir first, env, lifetime (seconds before the watchdog kills it, default 60),
+-- port and proto or wait ("udp"/"tcp": wait until it listens there, up to start_timeout s,
+-- default 5). Returns a handle: fields pid, port, addr, dir; methods log, wait_for, stop. Raises
+-- with the log's tail when it does not start.
 function peers.process(o)
   if type(o) ~= "table" or not o.argv then error("bad argument #1 to 'process' (table with argv expected)", 2) end
   local dir = mkdtemp()
   for name, text in pairs(o.files or {}) do write_file(dir .. "/" .. name, text) end
-  local argv = type(o.argv) == "function" and o.argv(dir) or o.argv
-  local pipe, pid = spawn(argv, dir, dir .. "/out.log", o.lifetime or 60, o.env)
-  local h = setmetatable({ pipe = pipe, pid = pid, dir = dir, argv = argv }, Process)
+  local argv = {}
+  for i, w in ipairs(type(o.argv) == "function" and o.argv(dir) or o.argv) do argv[i] = (tostring(w):gsub("{dir}", dir)) end
+  local log = dir .. "/" .. (o.name or "out") .. ".log"
+  local pipe, pid = spawn(argv, dir, log, o.lifetime or 60, o.env)
+  local h = setmetatable({ pipe = pipe, pid = pid, dir = dir, argv = argv, logfile = log, port = o.port,
+    addr = o.port and (HOST .. ":" .. o.port) }, Process)
   live[h] = true
-  if o.port then
-    local ok, err = peers.wait_port(o.port, o.proto or "tcp", 5, pid)
+  local proto = o.wait or (o.port and (o.proto or "tcp"))
+  if proto then
+    local ok, err = peers.wait_port(o.port, proto, o.start_timeout or 5, pid)
     if not ok then
-      local log = h:log()
+      local out = h:log()
       h:stop()
-      error(format("%s did not start (%s): %s\n%s", argv[1], err, concat(argv, " "), tail(log)), 2)
+      error(format("%s did not start (%s): %s\n%s", o.name or argv[1], err, concat(argv, " "), tail(out)), 2)
     end
   end
   return h
@@ -665,44 +671,6 @@ end
 
 ---------------------------------------------------------------------------------------------------
 -- dnsmasq: a real DNS server on 127.0.0.1 serving a throwaway test zone; any helper process
-
-local Process = {}
-Process.__index = Process
-Process.__name = "peers.process"
-
-function Process:log() return read_file(self.dir .. "/" .. self.name .. ".log") or "" end
-
-function Process:stop()
-  if not live[self] then return end
-  live[self] = nil
-  terminate(self.pipe, self.pid)
-  if not KEEP then rmdir(self.dir) end
-end
-
---- Start argv (words; "{dir}" in one is replaced by the process's temp dir) with files written
--- into that dir first ({[name] = text}), and wait until it listens on 127.0.0.1:port (wait =
--- "udp" or "tcp"; nil: no wait). o: name, argv, files, port, wait, lifetime (s, default 300).
--- Returns a handle with pid, port, dir, :log() (stdout and stderr), :stop(); raises with the log
--- tail when it does not start.
-function peers.process(o)
-  if type(o) ~= "table" or type(o.argv) ~= "table" or type(o.name) ~= "string" then
-    error("bad argument #1 to 'process' (table with name and argv expected)", 2)
-  end
-  local dir = mkdtemp()
-  for name, text in pairs(o.files or {}) do write_file(dir .. "/" .. name, text) end
-  local argv = {}
-  for i, a in ipairs(o.argv) do argv[i] = (tostring(a):gsub("{dir}", dir)) end
-  local pipe, pid = spawn(argv, dir, dir .. "/" .. o.name .. ".log", o.lifetime or 300)
-  local h = setmetatable({ pipe = pipe, pid = pid, port = o.port, dir = dir, name = o.name,
-    addr = o.port and (HOST .. ":" .. o.port) }, Process)
-  live[h] = true
-  if not o.wait then return h end
-  local ok, err = peers.wait_port(o.port, o.wait, o.start_timeout or 5, pid)
-  if ok then return h end
-  local log = h:log()
-  h:stop()
-  error(format("%s did not start (%s): %s\n%s", o.name, err, concat(argv, " "), tail(log)), 2)
-end
 
 --- Start dnsmasq on 127.0.0.1:port (UDP and TCP) with nothing but the lines given (dnsmasq.conf
 -- syntax without the leading "--": "host-record=a.test,127.0.0.1", "srv-host=_sip._udp.a.test,
