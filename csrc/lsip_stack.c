@@ -465,6 +465,20 @@ static int s_websocket(lua_State *L) {
   return 2;
 }
 
+/* stack:peer(conn) -> peer of an open stream connection | nil */
+static int s_peer(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  lua_Integer conn = luaL_checkinteger(L, 2);
+  sip_peer p;
+  if (conn < 1 || conn > UINT32_MAX ||
+      sip_tp_conn_peer(sip_stack_tp(st->s), (uint32_t)conn, &p) < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lsip_pushpeer(L, &p);
+  return 1;
+}
+
 /* stack:resolve(host, port, proto) -> peer | nil, err */
 static int s_resolve(lua_State *L) {
   checkstack(L, 1);
@@ -647,17 +661,10 @@ static int s_close(lua_State *L) {
 }
 
 int lsip_open_stack(lua_State *L) {
-  const luaL_Reg stack_m[] = {{"on", s_on},
-                              {"listen", s_listen},
-                              {"request", s_request},
-                              {"send", s_send},
-                              {"resolve", s_resolve},
-                              {"websocket", s_websocket},
-                              {"stats", s_stats},
-                              {"gate", s_gate},
-                              {"trust", s_trust},
-                              {"close", s_close},
-                              {NULL, NULL}};
+  const luaL_Reg stack_m[] = {
+    {"on", s_on},           {"listen", s_listen},       {"request", s_request}, {"send", s_send},
+    {"resolve", s_resolve}, {"websocket", s_websocket}, {"peer", s_peer},       {"stats", s_stats},
+    {"gate", s_gate},       {"trust", s_trust},         {"close", s_close},     {NULL, NULL}};
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
   lsip_open_txn(L);
