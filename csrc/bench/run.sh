@@ -89,7 +89,8 @@ echo
 echo "== memory"
 make --no-print-directory build/ctest/test_txn build/ctest/test_transport >/dev/null || exit 1
 build/ctest/test_txn | sed -n 's/^# *\(sizeof(sip_txn).*\)/transaction: \1 (goal: at most 2 KiB beyond the message)/p'
-build/ctest/test_transport | sed -n 's/^# *\(idle TCP.*\)/\1 (goal: 8 KiB or less)/p; s/^# *\(idle TLS.*\)/\1 (goal: 40 KiB or less)/p'
+build/ctest/test_transport | sed -n 's/^# *\(idle TCP.*\)/\1 (goal: 8 KiB or less)/p; s/^# *\(idle TLS.*\)/\1 (goal: 40 KiB or less)/p
+  s/^# *\(idle WS .*\)/\1 (goal: TCP + 2 KiB or less)/p; s/^# *\(idle WSS.*\)/\1 (goal: about TLS)/p'
 
 # ---- memory under load: RSS and live Lua heap per 1,000 INVITE transactions in flight -----------
 # inflight.py: calls held ringing through examples/proxy.lua (a SIPp UAS answering after 15 s).
