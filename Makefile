@@ -99,6 +99,9 @@ build/bench-parse: csrc/bench/bench_parse.c csrc/bench/bench_util.h build/libsip
 build/bench-stream: csrc/bench/bench_stream.c csrc/bench/bench_util.h build/libsipcore.a
 	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
 
+build/bench-wsload: csrc/bench/bench_wsload.c
+	$(CC) -O2 -g $(WARN) -o $@ $<
+
 deps:
 	@sh tools/deps.sh build test
 
@@ -133,7 +136,7 @@ spec: all
 	  $(LUA_ENV) sh tools/tap.sh spec-$$n timeout -k 5 $(SPEC_TIMEOUT) $(BUSTED) -o TAP $$f; done
 
 # ---- benchmarks -------------------------------------------------------------------------------
-bench: build/bench-parse build/bench-stream all
+bench: build/bench-parse build/bench-stream build/bench-wsload all
 	@sh tools/deps.sh build bench
 	@sh csrc/bench/run.sh
 
@@ -141,7 +144,7 @@ bench: build/bench-parse build/bench-stream all
 run: all
 	@sh tools/deps.sh build run
 	$(LUA_ENV) $(LUA) examples/proxy.lua --listen udp:127.0.0.1:5060 --listen tcp:127.0.0.1:5060 \
-	  --realm example.com --users examples/users.txt --log info
+	  --listen ws:127.0.0.1:8080 --realm example.com --users examples/users.txt --log info
 
 # alice and bob register, message and call through the proxy; prints the ladder, exits 0
 demo: all

@@ -75,7 +75,7 @@ describe("sip.options", function()
     end)
 
     it("listen is a spec or a list of them, each well formed", function()
-      raises("option 'listen' needs udp:, tcp: or tls: (upd:127.0.0.1:0)", sip.endpoint, { listen = "upd:127.0.0.1:0" })
+      raises("option 'listen' needs udp:, tcp:, tls:, ws: or wss: (upd:127.0.0.1:0)", sip.endpoint, { listen = "upd:127.0.0.1:0" })
       raises("option 'listen' [2] must be a string like udp:127.0.0.1:5060", sip.endpoint,
         { listen = { "udp:127.0.0.1:0", 5060 } })
       local ep <close> = assert(sip.endpoint { listen = "udp:127.0.0.1:0" })

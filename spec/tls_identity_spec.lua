@@ -223,7 +223,7 @@ describe("TLS identities (RFC 5922)", function()
       assert.is_nil(ep)
       assert.matches("needs tls_cert and tls_key", err)
       assert.has_error(function() sip.endpoint { listen = { { "udp:127.0.0.1:0", tls = {} } } } end,
-        "bad argument #1 to 'endpoint' (option 'listen' [1] option tls must be a table of TLS settings, on a tls: listener)")
+        "bad argument #1 to 'endpoint' (option 'listen' [1] option tls must be a table of TLS settings, on a tls: or wss: listener)")
     end)
   end)
 end)

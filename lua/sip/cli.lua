@@ -133,7 +133,8 @@ end
 function M.tls(o)
   if (not o.cert) ~= (not o.key) then return nil, "--cert and --key go together" end
   for _, l in ipairs(o.listen or {}) do
-    if l:lower():find("^tls:") and not o.cert then return nil, "a tls: listener needs --cert and --key" end
+    local p = l:lower():match("^(%a+):")
+    if (p == "tls" or p == "wss") and not o.cert then return nil, "a " .. p .. ": listener needs --cert and --key" end
   end
   return { tls_cert = o.cert, tls_key = o.key, tls_ca = o.tls_ca, tls_verify = o.tls_verify ~= "off",
     tls_clients = o.tls_clients }

@@ -26,35 +26,38 @@ function Endpoint:where()
 end
 function Endpoint:__tostring() return "sip.endpoint (" .. self:where() .. ")" end
 
--- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port | nil, why
--- (or { "tls:0.0.0.0:5061", tls = { cert =, key =, ca =, clients = } }: a listener's own TLS
--- settings -> proto, host, port, tls)
+-- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061", "ws:127.0.0.1:8080/ws",
+-- "wss:[::1]:8443" -> proto, host, port, nil, path (WebSocket only: the resource name served,
+-- nil for any) | nil, why; or { "tls:0.0.0.0:5061", tls = { cert =, key =, ca =, clients = } }:
+-- a TLS or WSS listener's own TLS settings -> proto, host, port, tls, path
 local function listen_spec(spec)
   if type(spec) == "table" then
-    local proto, host, port = listen_spec(spec[1])
+    local proto, host, port, _, path = listen_spec(spec[1])
     if not proto then return nil, host end
-    if spec.tls ~= nil and (type(spec.tls) ~= "table" or proto ~= "tls") then
-      return nil, "option tls must be a table of TLS settings, on a tls: listener"
+    if spec.tls ~= nil and (type(spec.tls) ~= "table" or (proto ~= "tls" and proto ~= "wss")) then
+      return nil, "option tls must be a table of TLS settings, on a tls: or wss: listener"
     end
-    return proto, host, port, spec.tls
+    return proto, host, port, spec.tls, path
   end
   if type(spec) ~= "string" then return nil, "must be a string like udp:127.0.0.1:5060" end
   local proto, rest = spec:match("^(%a+):(.+)$")
   proto = proto and proto:lower()
-  if not route.default_port(proto) then return nil, "needs udp:, tcp: or tls: (" .. spec .. ")" end
+  if not route.default_port(proto) then return nil, "needs udp:, tcp:, tls:, ws: or wss: (" .. spec .. ")" end
+  local path
+  if proto == "ws" or proto == "wss" then rest, path = rest:match("^([^/]*)(/?.*)$") end
+  if path == "" then path = nil end
   local host, port = rest:match("^%[([%x:%.]+)%]:?(%d*)$")
   if not host then host, port = rest:match("^([^:]+):?(%d*)$") end
   if not host then return nil, "is not PROTO:HOST[:PORT] (" .. spec .. ")" end
   port = tonumber(port) or route.default_port(proto)
-  return proto, host, port
+  return proto, host, port, nil, path
 end
 
---- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port; raises on
--- a bad spec.
+--- A listen spec (as listen_spec above) -> proto, host, port, tls, path; raises on a bad one.
 function M.parse_listen(spec)
-  local proto, host, port, tls = listen_spec(spec)
+  local proto, host, port, tls, path = listen_spec(spec)
   if not proto then error("listen spec " .. host, 3) end
-  return proto, host, port, tls
+  return proto, host, port, tls, path
 end
 
 -- listen = "udp:..." or a list of them: the list.
@@ -163,10 +166,10 @@ end
 
 --- Add a listener; returns {proto=, host=, port=, id=} or nil, err.
 function Endpoint:listen(spec)
-  local proto, host, port, tls = M.parse_listen(spec)
-  local id, h, p = self.stack:listen(proto, host, port, tls)
+  local proto, host, port, tls, path = M.parse_listen(spec)
+  local id, h, p = self.stack:listen(proto, host, port, tls, path)
   if not id then return nil, h end
-  local l = { proto = proto, host = h, port = p, id = id }
+  local l = { proto = proto, host = h, port = p, id = id, path = path }
   self.listeners[#self.listeners + 1] = l
   self.by_proto[proto] = self.by_proto[proto] or l
   return l

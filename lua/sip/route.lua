@@ -8,12 +8,13 @@
 --                                 if it is a loose router, else the Request-URI)
 --   route.resolve_request(req[, opts]) -> route.resolve(route.target(req), opts)
 --   route.next_hop(req[, opts]) -> the first destination of req | nil, err
---   route.default_port(proto)  -> 5060 (udp, tcp), 5061 (tls) | nil for a transport we lack
+--   route.default_port(proto)  -> 5060 (udp, tcp), 5061 (tls), 80 (ws), 443 (wss) | nil for a
+--                                 transport we lack
 --   route.mark_dead(dest[, seconds]) -> remember that dest failed (§4.3): later lists put it last
 --   route.dead_seconds         -> how long a dead destination stays remembered (30)
 --
 -- uri: text or sip.uri. opts: {source = text} bounds the lookups in flight per source (see
--- sip.resolver). A destination is a table {proto = "udp"|"tcp"|"tls", host = an IP address
+-- sip.resolver). A destination is a table {proto = "udp"|"tcp"|"tls"|"ws"|"wss", host = an IP address
 -- (without brackets), port =, target = the name it came from (an SRV target or the URI's host;
 -- nil for an IP literal), domain = the URI's host name (what TLS checks, RFC 5922; nil for an IP
 -- literal), next = the destination to try after it (§4.3 failover), or nil}. Lists are shared
@@ -34,7 +35,7 @@ local M = {}
 local type, tostring, ipairs, sort, random = type, tostring, ipairs, table.sort, math.random
 local uri_parse, now = core.uri, core.now
 
-local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
+local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061, ws = 80, wss = 443 }
 -- RFC 3263 §4.1, RFC 7118 §5: NAPTR services and SRV prefixes of each transport
 local SERVICE = { ["SIP+D2U"] = "udp", ["SIP+D2T"] = "tcp", ["SIPS+D2T"] = "tls",
   ["SIP+D2W"] = "ws", ["SIPS+D2W"] = "wss" }
@@ -261,6 +262,7 @@ function M.resolve(uri, opts)
   local proto = u.transport
   if proto then
     if secure and proto == "tcp" then proto = "tls" end -- RFC 3261 §26.2.2: sips over TCP is TLS
+    if secure and proto == "ws" then proto = "wss" end -- RFC 7118 §5.2: and over ws, wss
     if not DEFAULT_PORT[proto] then return nil, "unsupported transport " .. proto end
   end
   local maddr = u:param("maddr")
@@ -276,7 +278,7 @@ function M.resolve(uri, opts)
     local p = proto or (secure and "tls" or "udp")
     -- RFC 5922 §7.2: with maddr, TLS still proves the URI's host name
     return { { proto = p, host = host, port = u.port or DEFAULT_PORT[p],
-      domain = p == "tls" and maddr and not u.is_ip and u.host:lower() or nil } }
+      domain = SECURE[p] and maddr and not u.is_ip and u.host:lower() or nil } }
   end
   host = host:lower()
   local key = (secure and "s " or "  ") .. host .. " " .. (u.port or "") .. " " .. (proto or "")
