@@ -39,6 +39,7 @@ local endpoint = require "sip.endpoint"
 local location = require "sip.location"
 local registrar = require "sip.registrar"
 local sip_route = require "sip.route"
+local egress = require "sip.egress"
 
 local M = {}
 
@@ -69,12 +70,7 @@ local function strip_brackets(h)
 end
 
 -- "6" for an IPv6 address, "4" for an IPv4 one, "" for a name (its family is the resolver's).
-local function family_of(host)
-  host = tostring(host)
-  if host:find(":", 1, true) then return "6" end
-  if host:find("^%d+%.%d+%.%d+%.%d+$") then return "4" end
-  return ""
-end
+local family_of = egress.family
 
 -- The key of self.via and self.rr for a destination or a source: by transport and family,
 -- kept in the table (a binding's destination serves every request to it).
@@ -103,7 +99,7 @@ end
 -- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
 -- a route function set on px.route after this call does not turn it off: pass it here), limits
 -- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
--- thresholds, an auth.lockout{} object, or false).
+-- thresholds, an auth.lockout{} object, or false), idle_timeout and mtu (the endpoint's).
 function M.new(t)
   if type(t) ~= "table" then argerror("table expected") end
   if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
@@ -169,6 +165,7 @@ function M.new(t)
     listen = t.listen, handler = function(req) return self:serve(req) end,
     t1 = t.t1, t2 = t.t2, t4 = t.t4, advertise = t.advertise, tls_cert = t.tls_cert, tls_key = t.tls_key,
     tls_ca = t.tls_ca, tls_verify = t.tls_verify, max_conns = t.max_conns, loss = t.loss, limits = t.limits,
+    idle_timeout = t.idle_timeout, mtu = t.mtu,
   }
   if not ep then return nil, err end
   self.ep = ep
@@ -195,6 +192,7 @@ function M.new(t)
     domains = function(host) return self:is_local_host(host) end, domain = self.domain,
     -- a connection that carried valid credentials is its user's: the connection limits keep it
     on_authenticated = function(req) self.ep:trust(req) end,
+    on_flow = function(conn, seconds) self.ep:hold(conn, seconds) end, -- RFC 5626: not idled out
     min_expires = t.min_expires, max_expires = t.max_expires, default_expires = t.default_expires,
   })
   self:gate_challenges(t)
@@ -791,6 +789,8 @@ local function best_response(responses)
 end
 M.best_response = best_response
 
+local OUR_LINES = 300 -- bytes a branch may add: a Via, two Record-Route values
+
 -- One branch: copy, retarget, route, Via, send; returns its final response (a message, or a
 -- table for what failed here).
 function Proxy:branch(ctx, req, target, opts)
@@ -829,6 +829,12 @@ function Proxy:branch(ctx, req, target, opts)
       br.done = true
       return unreachable(err)
     end
+  end
+  -- §18.1.1: too large for UDP (the request as it came, and room for our Via and Record-Route),
+  -- over TCP, so our Via and Record-Route name TCP; ep:request goes over UDP after all when TCP
+  -- is refused
+  if dest.proto == "udp" and self.via.tcp then
+    dest = egress.by_size(dest, #tostring(req) + OUR_LINES, self.ep.mtu)
   end
   local proto = dest.proto
   if not self.via[proto] then -- no listener for that transport

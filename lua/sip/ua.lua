@@ -52,7 +52,9 @@ end
 --- sip.ua{ listen = {"udp:127.0.0.1:0", ...} | endpoint = ep, user =, domain =, password =,
 --   auth_user =, display =, registrar =, outbound_proxy =, contact = (URI to advertise),
 --   media = {address=, port=, codecs=, telephone_event=}, user_agent =, t1 =, t2 =, t4 =,
---   advertise =, loss =, limits = (as sip.endpoint's), glare_delay = fn(owner) -> seconds }
+--   advertise =, loss =, limits =, idle_timeout =, mtu = (as sip.endpoint's), glare_delay =
+--   fn(owner) -> seconds, keepalive = seconds between the CRLF pings on a registration's TCP or
+--   TLS flow (RFC 5626 §4.4.1; default 90, false or 0: none; sip.ua_flow) }
 -- Returns the UA, or nil, err when a transport cannot be opened. Misuse raises.
 function M.new(opts)
   opts = opts or {}
@@ -64,6 +66,11 @@ function M.new(opts)
   if opts.registrar and not sip.uri(opts.registrar) then argerror(1, "ua", "registrar is not a URI") end
   if opts.outbound_proxy and not sip.uri(opts.outbound_proxy) then argerror(1, "ua", "outbound_proxy is not a URI") end
   if opts.media ~= nil and type(opts.media) ~= "table" then argerror(1, "ua", "media must be a table") end
+  local keepalive = opts.keepalive
+  if keepalive == nil then keepalive = 90 elseif keepalive == false then keepalive = 0 end
+  if type(keepalive) ~= "number" or keepalive < 0 or keepalive ~= keepalive then
+    argerror(1, "ua", "keepalive must be seconds >= 0, or false")
+  end
   local ep, err = opts.endpoint
   local owned = not ep
   if owned then
@@ -71,6 +78,7 @@ function M.new(opts)
       listen = opts.listen or { "udp:0.0.0.0:0" }, t1 = opts.t1, t2 = opts.t2, t4 = opts.t4,
       advertise = opts.advertise, loss = opts.loss, tls_cert = opts.tls_cert, tls_key = opts.tls_key,
       tls_ca = opts.tls_ca, tls_verify = opts.tls_verify, limits = opts.limits,
+      idle_timeout = opts.idle_timeout, mtu = opts.mtu,
     }
     if not ep then return nil, err end
   end
@@ -91,6 +99,7 @@ function M.new(opts)
     merged = {},        -- §8.2.2.2: From tag, Call-ID, CSeq -> branch, time
     reg_call_ids = {},  -- registrar -> Call-ID (§10.2: one per registrar and boot)
     glare_delay = opts.glare_delay,
+    keepalive = keepalive,
   }, UA)
   local host = ep:sent_by((ep.listeners[1] or {}).proto or "udp")
   local reg_host = opts.registrar and sip.uri(opts.registrar).host
@@ -124,13 +133,14 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Identity, capabilities, helpers for the call and registration modules
 
---- Our Contact (a name-addr) for requests and responses over proto.
-function UA:contact(proto)
+--- Our Contact (a name-addr) for requests and responses over proto to or from peer ({host=},
+-- optional): the listener of that transport and address family (sip.endpoint's listener_for).
+function UA:contact(proto, peer)
   if self.contact_uri then return "<" .. self.contact_uri .. ">" end
   local ep = self.ep
-  local l = ep.by_proto[proto or "udp"] or ep.listeners[1]
+  local l = ep:listener_for(proto or "udp", peer)
   local lproto = l and l.proto or "udp"
-  local host, port = ep:sent_by(lproto)
+  local host, port = ep:sent_by(lproto, peer)
   return format("<sip:%s@%s%s%s>", self.user, host, port and (":" .. port) or "",
     lproto ~= "udp" and (";transport=" .. lproto) or "")
 end
@@ -212,7 +222,7 @@ end
 
 -- Put our Via (a fresh branch, rport) on a request about to leave for dest (§8.1.1.7, RFC 3581).
 function UA:_via(req, dest)
-  local host, port = self.ep:sent_by(dest.proto)
+  local host, port = self.ep:sent_by(dest.proto, dest)
   req:push_via(format("SIP/2.0/%s %s%s;branch=%s;rport", dest.proto:upper(), host,
     port and (":" .. port) or "", sip.branch()))
 end
@@ -287,7 +297,8 @@ function UA:request(method, uri, opts)
 end
 
 --- A MESSAGE in pager mode (RFC 3428 §4): body of any MIME type (default text/plain), no
--- Contact. opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
+-- Contact. One MESSAGE whatever its size: over 1,300 bytes (the endpoint's mtu - 200) it goes
+-- over TCP instead of UDP (RFC 3261 §18.1.1); larger content belongs in a session (MSRP). opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
 -- delivered, 202 accepted for later delivery) or nil, err, code.
 function UA:message(uri, body, content_type, opts)
   if type(body) ~= "string" then argerror(2, "message", "body must be a string") end

@@ -7,6 +7,7 @@
 local sip = require "sip"
 local loop = require "sip.loop"
 local route = require "sip.route"
+local flow = require "sip.ua_flow"
 
 local format = string.format
 
@@ -45,7 +46,7 @@ local function new(ua, opts)
   else
     local hop = route.hop(registrar)
     if ua.outbound_proxy then hop = route.hop(ua.outbound_proxy) or hop end
-    self.contact = ua:contact(hop and hop.proto or "udp")
+    self.contact = ua:contact(hop and hop.proto or "udp", hop)
   end
   return self
 end
@@ -127,6 +128,7 @@ function Registration:_exchange(expires, contact)
       return nil, format("%d %s", st, rsp.reason or ""), st, rsp
     elseif st >= 200 then
       self:_learn(rsp, expires)
+      flow.track(self, rsp)
       return rsp
     end
   end
@@ -166,8 +168,20 @@ function Registration:_schedule()
   end)
 end
 
+-- The flow of our binding failed (sip.ua_flow): register again now, over a new connection.
+function Registration:_flow_failed(why)
+  if self.stopped then return end
+  self:_changed("flow-failed", why)
+  local w = self.sleeper
+  if w then
+    self.sleeper = nil
+    w:wake(nil, "flow failed")
+  end
+end
+
 --- Stop refreshing, leaving the binding to expire on its own.
 function Registration:stop()
+  flow.stop(self)
   self.stopped = true
   self.ua.registrations[self] = nil
   local w = self.sleeper
