@@ -21,7 +21,7 @@ local SPEC = {
   description = "A GB/T 28181-style camera: registers with digest, sends a MANSCDP keepalive MESSAGE "
     .. "every --interval seconds, answers the server's queries, and unregisters on Ctrl-C, SIGTERM or "
     .. "after --count keepalives.",
-  options = {
+  options = cli.flow_options {
     { "--registrar", "URI", required = true, check = cli.sip_uri, help = "the platform (sip:[SERVERID@]HOST[:PORT])" },
     { "--domain", "DOMAIN", required = true, help = "the domain (a 10-digit GB/T 28181 domain, e.g. 3402000000)" },
     { "--user", "DEVICEID", required = true, help = "the device's 20-digit ID" },
@@ -77,6 +77,7 @@ local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua {
     listen = o.listen, advertise = o.advertise, user = o.user, domain = o.domain, password = o.password,
     registrar = o.registrar, t1 = o.t1, user_agent = "lua-sip device",
+    keepalive = o.keepalive, idle_timeout = o.idle_timeout,
   }
   if not ua then
     io.stderr:write("device.lua: ", uerr, "\n")

@@ -11,7 +11,7 @@ local SPEC = {
     .. "SHA-512-256), prints the bindings the registrar returns, refreshes before expiry and unregisters "
     .. "(Expires: 0) on Ctrl-C or SIGTERM. With --once it registers, unregisters and exits: 0 on success, "
     .. "1 on failure. With --proxy the REGISTERs go through that outbound proxy.",
-  options = {
+  options = cli.flow_options {
     { "--registrar", "URI", required = true, check = cli.sip_uri, help = "the registrar (sip:HOST[:PORT])" },
     { "--domain", "DOMAIN", required = true, help = "the domain of our address of record" },
     { "--user", "U", required = true, help = "our user name" },
@@ -44,6 +44,7 @@ local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua {
     listen = o.listen, advertise = o.advertise, user = o.user, domain = o.domain, password = o.password,
     registrar = o.registrar, outbound_proxy = o.proxy, t1 = o.t1,
+    keepalive = o.keepalive, idle_timeout = o.idle_timeout,
   }
   if not ua then
     io.stderr:write("register.lua: ", uerr, "\n")

@@ -4,6 +4,7 @@
 dofile((arg[0]:match("^.*/") or "") .. "paths.lua")
 local sip = require "sip"
 local cli = require "sip.cli"
+local listener_text = require("sip.endpoint").listener_text
 
 local o = cli.parse({
   name = "uas.lua",
@@ -11,7 +12,7 @@ local o = cli.parse({
     .. "an SDP answer (PCMA, PCMU, G729, telephone-event); it hangs up when the caller sends BYE, and "
     .. "answers MESSAGE and OPTIONS with 200. With --register it registers first (digest answered), "
     .. "keeps the binding fresh and removes it on exit. Ctrl-C or SIGTERM stops it. A test peer too.",
-  options = {
+  options = cli.flow_options {
     { "--listen", "PROTO:HOST:PORT", "list", required = true, help = "a transport to listen on" },
     { "--ring", "S", "number", default = 0, min = 0, help = "seconds between 180 and 200" },
     { "--user", "NAME", default = "uas", help = "our user name" },
@@ -36,12 +37,13 @@ local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua {
     listen = o.listen, user = o.user, domain = o.domain, password = o.password,
     registrar = o.register, outbound_proxy = o.proxy, t1 = o.t1,
+    keepalive = o.keepalive, idle_timeout = o.idle_timeout,
   }
   if not ua then
     io.stderr:write("uas.lua: ", uerr, "\n")
     os.exit(1)
   end
-  for _, l in ipairs(ua.ep.listeners) do say("listening on %s:%s:%d", l.proto, l.host, l.port) end
+  for _, l in ipairs(ua.ep.listeners) do say("listening on %s", listener_text(l)) end
 
   local calls = 0
   ua:on("call", function(call)
