@@ -7,6 +7,7 @@
 --
 --   flow.track(reg, rsp) -- after each 2xx to a REGISTER of reg
 --   flow.stop(reg)       -- the registration ends (stop, unregister)
+--   flow.wake(t, key, why) -- wakes the waiter kept in t[key] (a sleep cut short), if any
 local loop = require "sip.loop"
 
 local M = {}
@@ -66,10 +67,15 @@ function M.stop(reg)
   local ep = reg.ua.ep
   ep:watch(conn, nil)
   ep:hold(conn, 0)
-  local w = reg.flow_sleeper
+  M.wake(reg, "flow_sleeper", "stopped")
+end
+
+--- Wake the waiter kept in t[key] (a sleep the registration may cut short), if any.
+function M.wake(t, key, why)
+  local w = t[key]
   if w then
-    reg.flow_sleeper = nil
-    w:wake(nil, "stopped")
+    t[key] = nil
+    w:wake(nil, why)
   end
 end
 

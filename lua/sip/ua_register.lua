@@ -172,11 +172,7 @@ end
 function Registration:_flow_failed(why)
   if self.stopped then return end
   self:_changed("flow-failed", why)
-  local w = self.sleeper
-  if w then
-    self.sleeper = nil
-    w:wake(nil, "flow failed")
-  end
+  flow.wake(self, "sleeper", "flow failed")
 end
 
 --- Stop refreshing, leaving the binding to expire on its own.
@@ -184,11 +180,7 @@ function Registration:stop()
   flow.stop(self)
   self.stopped = true
   self.ua.registrations[self] = nil
-  local w = self.sleeper
-  if w then
-    self.sleeper = nil
-    w:wake(nil, "stopped")
-  end
+  flow.wake(self, "sleeper", "stopped")
 end
 
 --- Refresh now; returns the 2xx or nil, err, code.
