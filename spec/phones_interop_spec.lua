@@ -152,10 +152,10 @@ describe("baresip and linphonec through examples/proxy.lua on [::1], the proxy o
       -- proxy sent on to each (a request over 1,300 bytes goes over TCP, §18.1.1: both phones
       -- listen on TCP too)
       local at = {}
-      for pos, port in log:gmatch("()<<< " .. proto .. ":::1:(%d+) %(%d+ bytes%) REGISTER") do
+      for pos, src in log:gmatch("()<<< " .. proto .. ":::1:(%d+) %(%d+ bytes%) REGISTER") do
         local head = log:sub(pos, (log:find("\n\n", pos, true) or #log))
         local user = head:match("\nFrom:[^\n]-sip:(%w+)@")
-        if user then at[user] = tonumber(port) end
+        if user then at[user] = tonumber(src) end
       end
       assert.is_number(at.alice, log)
       assert.is_number(at.bob, log)
