@@ -298,7 +298,8 @@ end
 
 --- A MESSAGE in pager mode (RFC 3428 §4): body of any MIME type (default text/plain), no
 -- Contact. One MESSAGE whatever its size: over 1,300 bytes (the endpoint's mtu - 200) it goes
--- over TCP instead of UDP (RFC 3261 §18.1.1); larger content belongs in a session (MSRP). opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
+-- over TCP instead of UDP (RFC 3261 §18.1.1); larger content belongs in a session (MSRP).
+-- opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
 -- delivered, 202 accepted for later delivery) or nil, err, code.
 function UA:message(uri, body, content_type, opts)
   if type(body) ~= "string" then argerror(2, "message", "body must be a string") end
