@@ -569,9 +569,8 @@ function Proxy:handle(req)
   end
   self.contexts[txn] = nil
   if self.log_on and self.log_level >= 3 then -- one line per transaction, built cheaply
-    local src = req.source
-    self.log_fn("info", method .. " " .. (ctx.ruri or req.uri) .. " from " .. src.proto .. ":" .. src.host .. ":" ..
-      src.port .. " -> " .. (ctx.status or "answered") .. (ctx.note or "") .. " (" ..
+    self.log_fn("info", method .. " " .. (ctx.ruri or req.uri) .. " from " .. peer_text(req.source) .. " -> " ..
+      (ctx.status or "answered") .. (ctx.note or "") .. " (" ..
       floor((loop.now() - ctx.t0) * 1000 + 0.5) .. " ms)")
   end
 end
