@@ -160,6 +160,39 @@ describe("§18.1.1 transport by size", function()
   end
 end)
 
+describe("§18.1.1 through the proxy to phones", function()
+  after_each(function() assert.equal(0, loop.active()) end)
+
+  for _, case in ipairs { { "udp", "UDP" }, { "tcp", "TCP" } } do
+    it(("a 1,800-byte INVITE through the proxy to a phone on UDP%s: answered, ACKed, ended"):format(
+      case[1] == "tcp" and " and TCP (over TCP)" or " only (over UDP after all)"), function()
+      run(function()
+        local px <close> = new_proxy { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" } }
+        local port = peers.free_port()
+        local listen = { "udp:127.0.0.1:" .. port }
+        if case[1] == "tcp" then listen[2] = "tcp:127.0.0.1:" .. port end
+        local bob <close> = new_ua { user = "bob", listen = listen, registrar = at(px, "udp", "4") }
+        local alice <close> = new_ua { user = "alice", outbound_proxy = at(px, "udp", "4") }
+        local invite, answered
+        bob:on("call", function(call)
+          invite = call.invite
+          answered = call
+          call:answer()
+        end)
+        assert(bob:register { expires = 60 })
+        local call = assert(alice:call("sip:bob@example.com", { headers = { { "X-Pad", string.rep("x", 1800) } } }))
+        assert.equal(case[1], invite.source.proto)
+        assert.equal(case[2], top_via(invite).transport)
+        if case[1] == "udp" then assert.is_true(px.ep:stats().connect_failed >= 1) end -- TCP was tried
+        local deadline = loop.now() + 3
+        while not answered.acked and loop.now() < deadline do sip.sleep(0.02) end
+        assert.is_true(answered.acked)
+        assert(call:bye())
+      end)
+    end)
+  end
+end)
+
 describe("addresses by family and listener (issue #18)", function()
   after_each(function() assert.equal(0, loop.active()) end)
 

@@ -894,6 +894,8 @@ function Proxy:branch(ctx, req, target, opts)
   local rsp, err, code = self.ep:request(msg, ropts)
   br.done = true
   if br.timer then br.timer:close() end
+  -- TCP by size was refused and UDP answered: the ACK of a 2xx goes there too
+  if dest.udp and rsp and rsp.source and rsp.source.proto == "udp" then dest = dest.udp end
   if rsp then
     rsp:pop_via()
     local s = rsp.status
