@@ -641,6 +641,73 @@ static int s_trust(lua_State *L) {
   return 1;
 }
 
+/* ---- flows (RFC 5626) and source addresses ------------------------------------------------ */
+
+static uint32_t checkconn(lua_State *L, int i) {
+  lua_Integer c = luaL_checkinteger(L, i);
+  luaL_argcheck(L, c > 0 && c <= UINT32_MAX, i, "connection id expected");
+  return (uint32_t)c;
+}
+
+/* stack:hold(conn, seconds) -> true, or false when there is no such connection: no idle close
+ * for seconds from now (0: the idle timeout again); sip_tp_hold */
+static int s_hold(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  uint32_t c = checkconn(L, 2);
+  lua_Number s = luaL_checknumber(L, 3);
+  luaL_argcheck(L, s >= 0, 3, "seconds must be >= 0");
+  lua_pushboolean(L, sip_tp_hold(sip_stack_tp(st->s), c, (double)s) == 0);
+  return 1;
+}
+
+/* stack:drop(conn) -> true, or false when there is no such connection: closed now, unreported */
+static int s_drop(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  lua_pushboolean(L, sip_tp_close(sip_stack_tp(st->s), checkconn(L, 2)) == 0);
+  return 1;
+}
+
+/* stack:ping(conn) -> true | nil, err: the client's CRLFCRLF keepalive (RFC 5626 §4.4.1) */
+static int s_ping(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  const char *err = "ping failed";
+  if (sip_tp_ping(sip_stack_tp(st->s), checkconn(L, 2), &err) < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* stack:heard(conn) -> the loop time bytes last came on it (sip.core.now's clock) | nil (closed) */
+static int s_heard(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  double t;
+  if (sip_tp_heard(sip_stack_tp(st->s), checkconn(L, 2), &t) < 0) return 0;
+  lua_pushnumber(L, t);
+  return 1;
+}
+
+/* stack:source_for(peer) -> host | nil, err: the local address the kernel sends from to reach
+ * the peer (a wildcard listener names it in Via and Contact) */
+static int s_source_for(lua_State *L) {
+  checkstack(L, 1);
+  sip_peer to;
+  const char *err = "no route";
+  struct sockaddr_storage a;
+  socklen_t al;
+  char h[64];
+  if (topeer(L, 2, &to, &err) || sip_tp_source_for(&to, &a, &al) < 0 ||
+      sip_tp_addr_str(&a, h, sizeof h, NULL) < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushstring(L, h);
+  return 1;
+}
+
 /* Push field k of the table at t, a list: its length, or -1 when it is one string instead. */
 static int list_len(lua_State *L, int t, const char *k) {
   int ty = lua_getfield(L, t, k);
@@ -757,7 +824,16 @@ int lsip_open_stack(lua_State *L) {
     {"on", s_on},           {"listen", s_listen},       {"request", s_request}, {"send", s_send},
     {"resolve", s_resolve}, {"websocket", s_websocket}, {"peer", s_peer},       {"stats", s_stats},
     {"gate", s_gate},       {"trust", s_trust},         {"close", s_close},     {NULL, NULL}};
+  const luaL_Reg flow_m[] = {{"hold", s_hold},
+                             {"ping", s_ping},
+                             {"heard", s_heard},
+                             {"drop", s_drop},
+                             {"source_for", s_source_for},
+                             {NULL, NULL}};
   lsip_class(L, LSIP_STACK, stack_m, s_close);
+  lua_getfield(L, -1, "__index");
+  luaL_setfuncs(L, flow_m, 0);
+  lua_pop(L, 1);
   lua_pop(L, 1);
   lsip_open_txn(L);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) == LUA_TNIL) lsip_weak_table(L, &HANDLES, "v");

@@ -576,19 +576,30 @@ int sip_msg_serialize(const sip_msg *m, sip_buf *out) {
     sip_buf_put(out, "\r\n", 2);
   }
   int length_done = 0;
+  const sip_hdr *prev = NULL; /* the entry just written, while its line is open */
   for (unsigned i = 0; i < m->nhdr; i++) {
     const sip_hdr *h = &m->hdr[i];
     if (h->flags & SIP_HF_DELETED) continue;
     if (h->id == SIP_H_CONTENT_LENGTH) { /* the body's length, once, whatever the entries say */
+      if (prev) sip_buf_put(out, "\r\n", 2);
+      prev = NULL;
       if (!length_done) put_length(out, h->name, m->body.n);
       length_done = 1;
       continue;
     }
-    sip_buf_putstr(out, h->name);
-    sip_buf_put(out, ": ", 2);
+    if (prev && prev->line == h->line && prev->id == h->id) {
+      /* values of one list line stay on it, as they came (§7.3.1 allows either form; a proxy
+       * forwards what it was given) */
+      sip_buf_put(out, ", ", 2);
+    } else {
+      if (prev) sip_buf_put(out, "\r\n", 2);
+      sip_buf_putstr(out, h->name);
+      sip_buf_put(out, ": ", 2);
+    }
     sip_buf_putstr(out, h->value);
-    sip_buf_put(out, "\r\n", 2);
+    prev = h;
   }
+  if (prev) sip_buf_put(out, "\r\n", 2);
   if (!length_done) put_length(out, SIP_STR_LIT("Content-Length"), m->body.n);
   sip_buf_put(out, "\r\n", 2);
   sip_buf_putstr(out, m->body);

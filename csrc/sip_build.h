@@ -110,7 +110,9 @@ int sip_emsg_set_status(sip_emsg *e, int status, const char *reason, size_t rl);
 /* Rebuild first[], count[] and the next chains after the index changed. */
 void sip_msg_reindex(sip_msg *m);
 
-/* Serialize: start line, one line per index entry ("Name: value"), blank line, body. Content-Length
+/* Serialize: start line, one line per header line ("Name: value"; the values of a list line that
+ * are still consecutive entries joined by ", ", as they came; inserted entries on lines of their
+ * own), blank line, body. Content-Length
  * is always the body's length (§18.3, §20.14): written where the first Content-Length entry
  * stands (or after the last header when there is none), whatever the entries say; other
  * Content-Length entries are left out. So an edit cannot make the bytes frame as something else

@@ -114,6 +114,8 @@ struct sip_conn {
   ev_tstamp last;      /* last activity: a complete message either way, or a ping */
   ev_tstamp msg_start; /* first byte of the message now half received (rlen > 0) */
   ev_tstamp due;       /* when tm fires */
+  ev_tstamp heard;     /* last bytes received (a message, a ping or a pong) */
+  ev_tstamp hold;      /* a flow (RFC 5626): no idle close before this; 0 none */
   sip_sa addr;
   socklen_t addrlen;
   char *rbuf; /* an incomplete message, or NULL */
@@ -412,7 +414,7 @@ static conn *conn_new(sip_tp *tp, int fd, int proto, const sip_sa *a, socklen_t 
   c->st.ops = layers[k->layer];
   c->st.fd = fd;
   c->fr = k->framing;
-  c->born = c->last = ev_now(tp->loop);
+  c->born = c->last = c->heard = ev_now(tp->loop);
   c->trusted = trusted ? 1 : 0;
   ev_io_init(&c->io, conn_io_cb, fd, 0);
   c->io.data = c;
@@ -468,6 +470,8 @@ static void earliest(ev_tstamp *d, int *why, ev_tstamp t, int w) {
   }
 }
 
+static ev_tstamp flow_idle_at(const conn *c);
+
 /* The earliest deadline of c, and in *why which one; 0 when it has none. While a message is
  * half received its own deadline stands in for the idle one (which a trickle no longer resets). */
 static ev_tstamp conn_deadline(const conn *c, int *why) {
@@ -478,7 +482,7 @@ static ev_tstamp conn_deadline(const conn *c, int *why) {
     earliest(&d, why, c->born + tp->handshake, DL_HANDSHAKE);
   if (!c->trusted && !c->got_msg && tp->first > 0) earliest(&d, why, c->born + tp->first, DL_FIRST);
   if (c->rlen && tp->message > 0) earliest(&d, why, c->msg_start + tp->message, DL_MESSAGE);
-  else if (tp->idle > 0) earliest(&d, why, c->last + tp->idle, DL_IDLE);
+  else if (tp->idle > 0) earliest(&d, why, flow_idle_at(c), DL_IDLE);
   return d;
 }
 
@@ -783,8 +787,13 @@ static long sip_frame_input(sip_conn *c, const char *p, size_t n) {
     size_t skip = 0;
     while (off + skip < n && (p[off + skip] == '\r' || p[off + skip] == '\n')) skip++;
     if (skip) {
-      /* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong. */
+      /* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong, from the server side only: on a
+       * connection we opened, CR/LF bytes are the server's pongs (§4.4.1). */
       off += skip;
+      if (c->outbound) {
+        *crlf = 0;
+        continue;
+      }
       unsigned ka = (unsigned)*crlf + (unsigned)(skip > 255 ? 255 : skip);
       for (; ka >= 4; ka -= 4) {
         const char *e;
@@ -818,10 +827,15 @@ static int sip_frame_output(sip_conn *c, const char *msg, size_t len, const char
   return sip_conn_write(c, msg, len, err);
 }
 
+static int sip_frame_ping(sip_conn *c, const char **err) {
+  return sip_conn_write(c, "\r\n\r\n", 4, err); /* RFC 5626 §4.4.1 */
+}
+
 static const sip_framing_ops sip_framing = {
   .name = "sip",
   .input = sip_frame_input,
   .output = sip_frame_output,
+  .ping = sip_frame_ping,
 };
 
 static void conn_read(conn *c) {
@@ -853,6 +867,7 @@ static void conn_read(conn *c) {
     long n = io_read(c, dst, room);
     if (n == -2) return;
     if (n == -1) break;
+    c->heard = ev_now(tp->loop);
     const char *base = shared ? dst : c->rbuf;
     size_t have = shared ? (size_t)n : c->rlen + (size_t)n;
     c->rd_msg = 0;
@@ -1452,6 +1467,42 @@ int sip_tp_trust(sip_tp *tp, uint32_t id) {
   return 0;
 }
 
+/* ---- flows (RFC 5626): held connections, keepalive pings ---------------------------------- */
+
+/* The idle deadline: a flow held for a binding stays open until the binding expires. */
+static ev_tstamp flow_idle_at(const conn *c) {
+  ev_tstamp t = c->last + c->tp->idle;
+  return c->hold > t ? c->hold : t;
+}
+
+int sip_tp_hold(sip_tp *tp, uint32_t id, double seconds) {
+  conn *c = conn_by_id(tp, id);
+  if (!c) return -1;
+  c->hold = seconds > 0 ? ev_now(tp->loop) + seconds : 0;
+  conn_arm(c); /* the deadline may move either way */
+  return 0;
+}
+
+int sip_tp_ping(sip_tp *tp, uint32_t id, const char **err) {
+  conn *c = conn_by_id(tp, id);
+  if (!c) {
+    *err = "connection closed";
+    return -1;
+  }
+  if (!c->fr->ping) {
+    *err = "no keepalive on this transport";
+    return -1;
+  }
+  return c->fr->ping(c, err);
+}
+
+int sip_tp_heard(sip_tp *tp, uint32_t id, double *when) {
+  conn *c = conn_by_id(tp, id);
+  if (!c) return -1;
+  *when = c->heard;
+  return 0;
+}
+
 int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, const char **err) {
   const char *dummy;
   if (!err) err = &dummy;
@@ -1556,6 +1607,21 @@ int sip_tp_addr_str(const struct sockaddr_storage *a, char *host, size_t hostlen
     return 0;
   }
   return -1;
+}
+
+int sip_tp_source_for(const sip_peer *to, struct sockaddr_storage *out, socklen_t *len) {
+  int fam = to->addr.ss_family;
+  if (fam != AF_INET && fam != AF_INET6) return -1;
+  /* connecting a datagram socket sends nothing: the kernel only picks the route and source */
+  int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  *len = sizeof *out;
+  int r = connect(fd, (const struct sockaddr *)&to->addr, to->addrlen) < 0 ||
+              getsockname(fd, (struct sockaddr *)out, len) < 0
+            ? -1
+            : 0;
+  close(fd);
+  return r;
 }
 
 void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st) {

@@ -166,6 +166,16 @@ int sip_tp_close(sip_tp *tp, uint32_t conn);
  * trusted from the start. 0, or -1 when there is no such connection (UDP has none). */
 int sip_tp_trust(sip_tp *tp, uint32_t conn);
 
+/* Flows (RFC 5626): a connection that carries a registration. sip_tp_hold keeps it open (no
+ * idle close) for seconds from now (0: no longer); a registrar holds the flow of a binding until
+ * it expires, a UA its own. sip_tp_ping sends the client's keepalive (SIP framing: CRLFCRLF,
+ * §4.4.1); the server answers each with a CRLF pong, which a connection we opened never answers.
+ * sip_tp_heard gives the loop time bytes last arrived (a pong, a message). 0, or -1 when there is
+ * no such connection (or, for ping, with *err). */
+int sip_tp_hold(sip_tp *tp, uint32_t conn, double seconds);
+int sip_tp_ping(sip_tp *tp, uint32_t conn, const char **err);
+int sip_tp_heard(sip_tp *tp, uint32_t conn, double *when);
+
 /* An address ("1.2.3.4", "2001:db8::1", "[2001:db8::1]", "fe80::1%eth0"), port and proto into a
  * peer. Never blocks and never asks DNS: a name is an error here (RFC 3263 resolution, NAPTR,
  * SRV, A/AAAA, is the layer above's, over sip_resolve.h). */
@@ -173,6 +183,10 @@ int sip_tp_resolve(const char *host, int port, sip_proto proto, sip_peer *out, c
 
 /* Format an address as "1.2.3.4" / "2001:db8::1" and its port. 0, or -1. */
 int sip_tp_addr_str(const struct sockaddr_storage *a, char *host, size_t hostlen, int *port);
+
+/* The local address the kernel would send from to reach to (its route's interface): what a
+ * listener on a wildcard address (0.0.0.0, ::) names in Via and Contact. 0, or -1. */
+int sip_tp_source_for(const sip_peer *to, struct sockaddr_storage *out, socklen_t *len);
 
 /* Counters for tests and benchmarks. */
 typedef struct sip_tp_stats {
@@ -282,6 +296,8 @@ typedef struct sip_framing_ops {
   int (*open)(sip_conn *c, const char *name, const char **err);
   /* Free what the framing allocated for c. NULL: nothing. */
   void (*release)(sip_conn *c);
+  /* Send the client's keepalive ping (sip_tp_ping). 0, or -1 with *err. NULL: none. */
+  int (*ping)(sip_conn *c, const char **err);
 } sip_framing_ops;
 
 /* What a framing may do with its connection (sip_transport.c). */

@@ -22,7 +22,7 @@ local SPEC = {
   description = "A GB/T 28181-style camera: registers with digest, sends a MANSCDP keepalive MESSAGE "
     .. "every --interval seconds, answers the server's queries, and unregisters on Ctrl-C, SIGTERM or "
     .. "after --count keepalives.",
-  options = cli.tls_options {
+  options = cli.flow_options(cli.tls_options {
     { "--registrar", "URI", required = true, check = cli.sip_uri, help = "the platform (sip:[SERVERID@]HOST[:PORT])" },
     { "--domain", "DOMAIN", required = true, help = "the domain (a 10-digit GB/T 28181 domain, e.g. 3402000000)" },
     { "--user", "DEVICEID", required = true, help = "the device's 20-digit ID" },
@@ -36,7 +36,7 @@ local SPEC = {
     { "--advertise", "HOST", help = "the address to put in Via and Contact" },
     { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
     { "--quiet", help = "print nothing" },
-  },
+  }),
 }
 local o = cli.parse(SPEC, arg)
 local reg_uri = sip.uri(o.registrar)
@@ -78,6 +78,7 @@ local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua(cli.with_tls(o, {
     listen = o.listen, advertise = o.advertise, user = o.user, domain = o.domain, password = o.password,
     registrar = o.registrar, t1 = o.t1, user_agent = "lua-sip device",
+    keepalive = o.keepalive, idle_timeout = o.idle_timeout,
   }))
   if not ua then
     io.stderr:write("device.lua: ", uerr, "\n")

@@ -5,6 +5,7 @@ local paths = loadfile((arg[0]:match("^.*/") or "") .. "paths.lua") -- none when
 if paths then paths() end
 local sip = require "sip"
 local cli = require "sip.cli"
+local listener_text = require("sip.endpoint").listener_text
 -- A free-block cache in front of Lua's allocator (csrc/lsip_alloc.c): a server allocates and
 -- frees the same small objects at a high rate. Asked for here; require changes no allocator.
 sip.core.install_alloc_cache()
@@ -20,7 +21,7 @@ local SPEC = {
   description = "A registrar and stateful proxy for one domain (RFC 3261 §10.3, §16). With --users "
     .. "(lines user:password) REGISTER is challenged (401), and calls and messages from our users too "
     .. "(407); without it nobody authenticates.",
-  options = cli.tls_options {
+  options = cli.flow_options(cli.tls_options {
     { "--listen", "PROTO:HOST:PORT", "list", default = { "udp:127.0.0.1:5060" },
       help = "a transport to listen on: udp, tcp, tls, ws or wss (ws:HOST:PORT/PATH serves one path only)" },
     { "--realm", "DOMAIN", help = "our domain and digest realm (default example.com with --users)" },
@@ -44,7 +45,7 @@ local SPEC = {
     { "--limit", "KEY=N", "list", help = "a connection limit of sip.endpoint: " .. LIMITS,
       check = function(v) return v:find("^[%w_]+=%-?[%d.]+$") ~= nil, "KEY=NUMBER" end },
     { "--quiet", help = "print nothing at start" },
-  },
+  }, { ua = false }),
 }
 local o = cli.parse(SPEC, arg)
 local RELAY = { ["local"] = "local", all = true, none = false }
@@ -92,6 +93,7 @@ local made, px, err = pcall(sip.proxy, cli.with_tls(o, {
   listen = o.listen, realm = o.realm, users = o.users, location = o.location or "memory",
   domains = o.domain, relay = RELAY[o.relay], log = log, log_level = o.log, trace = trace, algorithms = algorithms,
   register_policy = o.register_policy, secret = secret, limits = limits,
+  idle_timeout = o.idle_timeout,
 }))
 if not made then
   stderr:write("proxy.lua: ", (tostring(px):gsub("^.-bad argument #1 to 'proxy' %((.*)%)$", "%1")), "\n")
@@ -104,9 +106,9 @@ end
 
 if not o.quiet then
   for _, l in ipairs(px.ep.listeners) do
-    local shown = l.host:find(":", 1, true) and "[" .. l.host .. "]" or l.host
-    print(("listening on %s:%s:%d%s"):format(l.proto, shown, l.port, l.path or ""))
+    print("listening on " .. listener_text(l) .. (l.path or ""))
     if l.proto == "ws" or l.proto == "wss" then
+      local shown = l.host:find(":", 1, true) and "[" .. l.host .. "]" or l.host
       print(("  browsers (JsSIP, SIP.js): %s://%s:%d%s, subprotocol sip"):format(l.proto, shown, l.port, l.path or "/"))
     end
   end

@@ -12,7 +12,7 @@ local SPEC = {
     .. "SHA-512-256), prints the bindings the registrar returns, refreshes before expiry and unregisters "
     .. "(Expires: 0) on Ctrl-C or SIGTERM. With --once it registers, unregisters and exits: 0 on success, "
     .. "1 on failure. With --proxy the REGISTERs go through that outbound proxy.",
-  options = cli.tls_options {
+  options = cli.flow_options(cli.tls_options {
     { "--registrar", "URI", required = true, check = cli.sip_uri, help = "the registrar (sip:HOST[:PORT])" },
     { "--domain", "DOMAIN", required = true, help = "the domain of our address of record" },
     { "--user", "U", required = true, help = "our user name" },
@@ -24,7 +24,7 @@ local SPEC = {
       .. "proxy or registrar on 0.0.0.0, port 0)" },
     { "--advertise", "HOST", help = "the address to put in Via and Contact" },
     { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
-  },
+  }),
 }
 local o = cli.parse(SPEC, arg)
 local hop = sip.dialog.hop(o.proxy or o.registrar)
@@ -45,6 +45,7 @@ local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua(cli.with_tls(o, {
     listen = o.listen, advertise = o.advertise, user = o.user, domain = o.domain, password = o.password,
     registrar = o.registrar, outbound_proxy = o.proxy, t1 = o.t1,
+    keepalive = o.keepalive, idle_timeout = o.idle_timeout,
   }))
   if not ua then
     io.stderr:write("register.lua: ", uerr, "\n")

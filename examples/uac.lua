@@ -16,7 +16,7 @@ local o = cli.parse({
     .. "there is called by its address of record). For a TCP target give a tcp: listener and a "
     .. ";transport=tcp URI. Over TCP or TLS the connection stays open --linger seconds after the last "
     .. "transaction, as a peer reusing connections expects (RFC 3261 §18).",
-  options = cli.tls_options {
+  options = cli.flow_options(cli.tls_options {
     { "--listen", "ADDR", "list", default = { "udp:127.0.0.1:0" }, help = "a transport to listen on" },
     { "--call", "URI", check = cli.sip_uri, help = "call URI" },
     { "--duration", "S", "number", default = 1, min = 0, help = "seconds the call lasts before our BYE" },
@@ -33,7 +33,7 @@ local o = cli.parse({
     { "--linger", "S", "number", min = 0, help = "seconds a TCP or TLS connection stays open at the end "
       .. "(default 5 with a tcp: or tls: listener, else 0)" },
     { "--quiet", help = "print only failures" },
-  },
+  }),
   check = function(v)
     if (not v.call) == (not v.message) then return nil, "give exactly one of --call and --message" end
     return true
@@ -63,6 +63,7 @@ local function main()
   local ua, err = sip.ua(cli.with_tls(o, {
     listen = o.listen, user = o.user, password = o.password, domain = o.domain,
     registrar = o.registrar, outbound_proxy = o.proxy, t1 = o.t1,
+    keepalive = o.keepalive, idle_timeout = o.idle_timeout,
   }))
   if not ua then return fail("%s", err) end
   local ok = true

@@ -5,6 +5,7 @@ local paths = loadfile((arg[0]:match("^.*/") or "") .. "paths.lua") -- none when
 if paths then paths() end
 local sip = require "sip"
 local cli = require "sip.cli"
+local listener_text = require("sip.endpoint").listener_text
 
 local o = cli.parse({
   name = "uas.lua",
@@ -12,7 +13,7 @@ local o = cli.parse({
     .. "an SDP answer (PCMA, PCMU, G729, telephone-event); it hangs up when the caller sends BYE, and "
     .. "answers MESSAGE and OPTIONS with 200. With --register it registers first (digest answered), "
     .. "keeps the binding fresh and removes it on exit. Ctrl-C or SIGTERM stops it. A test peer too.",
-  options = cli.tls_options {
+  options = cli.flow_options(cli.tls_options {
     { "--listen", "PROTO:HOST:PORT", "list", required = true, help = "a transport to listen on" },
     { "--ring", "S", "number", default = 0, min = 0, help = "seconds between 180 and 200" },
     { "--user", "NAME", default = "uas", help = "our user name" },
@@ -23,7 +24,7 @@ local o = cli.parse({
     { "--expires", "N", "integer", default = 3600, min = 1, help = "the registration's lifetime in seconds" },
     { "--t1", "S", "number", help = "the RTT estimate T1 in seconds (RFC 3261 §17)" },
     { "--quiet", help = "print nothing" },
-  },
+  }),
 }, arg)
 
 local function say(fmt, ...)
@@ -37,12 +38,13 @@ local ok, err = pcall(sip.run, function()
   local ua, uerr = sip.ua(cli.with_tls(o, {
     listen = o.listen, user = o.user, domain = o.domain, password = o.password,
     registrar = o.register, outbound_proxy = o.proxy, t1 = o.t1,
+    keepalive = o.keepalive, idle_timeout = o.idle_timeout,
   }))
   if not ua then
     io.stderr:write("uas.lua: ", uerr, "\n")
     os.exit(1)
   end
-  for _, l in ipairs(ua.ep.listeners) do say("listening on %s:%s:%d", l.proto, l.host, l.port) end
+  for _, l in ipairs(ua.ep.listeners) do say("listening on %s", listener_text(l)) end
 
   local calls = 0
   ua:on("call", function(call)

@@ -335,6 +335,28 @@ describe("sip messages", function()
       assert.equal("v=0\n" .. smuggled, assert(sip.parse(bytes, { stream = true })).body)
     end)
 
+    it("§7.3.1 keeps the values of a list line on one line after an edit, as they came", function()
+      local m = assert(sip.parse(INVITE))
+      m:decrement_max_forwards()
+      m:push_via("SIP/2.0/UDP proxy.example.org;branch=z9hG4bKnew")
+      local out = tostring(m)
+      assert.truthy(out:find("\r\nVia: SIP/2.0/UDP proxy.example.org;branch=z9hG4bKnew\r\n", 1, true))
+      assert.truthy(out:find("\r\nv: SIP/2.0/TCP proxy.example.com;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.1:5062;"
+        .. "branch=z9hG4bK2;received=192.0.2.7\r\n", 1, true))
+      assert.truthy(out:find("\r\nm: <sip:alice@pc33.atlanta.example.com>;expires=60;q=0.5, sip:alice@192.0.2.4\r\n",
+        1, true))
+      -- the first Route taken away (a loose router's own): the rest of its line stays
+      local r = assert(sip.parse(INVITE))
+      local routes = r:headers("Route")
+      r:remove_header("Route")
+      r:add_header("Route", routes[2])
+      r:add_header("Supported", "100rel")
+      r:add_header("Supported", "path")
+      local again = tostring(r)
+      assert.truthy(again:find("\r\nRoute: <sip:p2.example.com;lr>\r\nSupported: 100rel\r\nSupported: path\r\n", 1, true))
+      assert.equal(4, #assert(sip.parse(out)):vias())
+    end)
+
     it("serializes an untouched message as its original bytes", function()
       assert.equal(INVITE, tostring(assert(sip.parse(INVITE))))
     end)

@@ -7,6 +7,7 @@ local loop = require "sip.loop"
 local dialog = require "sip.dialog"
 local sdp = require "sip.sdp"
 local common = require "sip.call_common"
+local egress = require "sip.egress"
 local args = require "sip.args"
 
 local Call = common.Call
@@ -55,7 +56,7 @@ function M.dial(ua, target, opts)
   self.local_sdp = offer
   self.offer_state = offer and "local" or nil
   local hop = dialog.hop(ua.outbound_proxy or target)
-  self.contact = ua:contact(hop and hop.proto or "udp")
+  self.contact = ua:contact(hop and hop.proto or "udp", hop)
   local headers = { { "Allow", ua:allow() } }
   if opts.prack ~= false then headers[#headers + 1] = { "Supported", ua:supported() } end
   if opts.require_100rel then headers[#headers + 1] = { "Require", "100rel" } end
@@ -129,11 +130,24 @@ function Call:_run_uac()
   end
 end
 
--- One INVITE client transaction (the initial INVITE or a re-INVITE): the final response, or nil,
--- err, code. Provisional responses and every 2xx are handled as they arrive.
+-- One INVITE (the initial INVITE or a re-INVITE): the final response, or nil, err, code.
+-- §18.1.1: too large for UDP, it goes over TCP; over UDP after all when TCP is refused.
 function Call:_invite_txn(inv, dest, initial, deadline)
   local ua = self.ua
   if not inv.branch then ua:_via(inv, dest) end
+  local big = egress.by_size(dest, #tostring(inv), ua.ep.mtu)
+  if big == dest then return self:_invite_once(inv, dest, initial, deadline) end
+  egress.retransport_via(inv, "tcp", ua.ep:sent_by_text("tcp", big))
+  local r, e, c = self:_invite_once(inv, big, initial, deadline)
+  if r or c ~= 503 or self.state == "ended" then return r, e, c end
+  egress.fallback_via(inv, ua.ep:sent_by_text("udp", dest))
+  return self:_invite_once(inv, dest, initial, deadline)
+end
+
+-- One INVITE client transaction to dest. Provisional responses and every 2xx are handled as
+-- they arrive.
+function Call:_invite_once(inv, dest, initial, deadline)
+  local ua = self.ua
   local final
   local txn, err, code = ua.ep.stack:request(tostring(inv), dest, function(_, ev, a, b)
     if ev == "response" then

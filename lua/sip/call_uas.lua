@@ -31,7 +31,7 @@ function M.incoming(ua, req)
   self.remote_uri = req.from.uri
   self.remote_display = req.from.display
   self.local_uri = req.to.uri
-  self.contact = ua:contact(req.source and req.source.proto)
+  self.contact = ua:contact(req.source and req.source.proto, req.source)
   local c = req:header("Contact") and req:addrs("Contact")
   if not (c and c[1] and c[1].uri and sip.uri(c[1].uri)) then
     -- §8.1.1.8: an INVITE names where the dialog's requests go

@@ -380,6 +380,29 @@ function M.sip_uri(v)
   return nil, "not a sip: or sips: URI"
 end
 
+--- The options of connection flows (RFC 5626) the examples share: --keepalive S (a UA's CRLF
+-- pings on a TCP or TLS registration, 0 none) and --idle-timeout S (connections idle this long
+-- close; a flow that carries a live binding stays). cli.flow_options(options[, {ua = false}])
+-- appends them to a spec's options (a server takes only --idle-timeout) and returns options;
+-- o.keepalive and o.idle_timeout are the options of the same names of sip.ua, sip.endpoint and
+-- sip.proxy.
+local FLOW_OPTIONS = {
+  { "--keepalive", "S", "number", min = 0, ua = true,
+    help = "seconds between the keepalive pings of a TCP or TLS registration (RFC 5626; default 90, 0: none)" },
+  { "--idle-timeout", "S", "number", check = function(v) return v ~= 0, "seconds > 0, or negative for never" end,
+    help = "close a connection idle this long (default 120; a flow that carries a binding stays open)" },
+}
+
+function M.flow_options(options, how)
+  local ua = not (how and how.ua == false)
+  for _, opt in ipairs(FLOW_OPTIONS) do
+    if ua or not opt.ua then
+      options[#options + 1] = { opt[1], opt[2], opt[3], min = opt.min, check = opt.check, help = opt.help }
+    end
+  end
+  return options
+end
+
 --- cli.fail(spec, what): for a problem found after parsing; "NAME: what" and the usage, exit 2.
 function M.fail(spec, what)
   io.stderr:write(spec.name, ": ", what, "\n", M.usage(spec))

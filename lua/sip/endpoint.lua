@@ -6,6 +6,7 @@
 local core = require "sip.core"
 local loop = require "sip.loop"
 local route = require "sip.route"
+local egress = require "sip.egress"
 local argerror = require("sip.args").error
 local options = require "sip.options"
 
@@ -86,6 +87,10 @@ M.TRANSPORT_OPTIONS = options.schema("endpoint", {
     return false, 'must be "none", "request" or "require"'
   end,
   limits = "table", max_conns = "integer", idle_timeout = "number",
+  mtu = function(v)
+    if math.type(v) == "integer" and v >= 576 then return true end
+    return false, "must be an integer >= 576"
+  end,
 })
 local OPTIONS = options.schema("endpoint", { handler = "function" }, M.TRANSPORT_OPTIONS)
 
@@ -138,7 +143,8 @@ end
 --   (client certificates a TLS listener asks for; what came is req.tls),
 --   limits = { total =, tcp =, tls =, ws =, per_source = (connections), idle =, first_message =,
 --   message =, handshake = (s) } (stream connections; see ep:trust), max_conns = (limits.total),
---   idle_timeout = (limits.idle), loss = share of outgoing UDP datagrams to drop (tests only) }
+--   idle_timeout = (limits.idle), mtu = (bytes, default 1500: a request over mtu - 200 leaves over
+--   TCP instead of UDP, §18.1.1), loss = share of outgoing UDP datagrams to drop (tests only) }
 function M.new(opts)
   opts = OPTIONS:check(opts) -- misuse raises before anything opens
   local cfg = {
@@ -150,9 +156,11 @@ function M.new(opts)
   limits(opts, cfg)
   local st, err = core.stack(cfg)
   if not st then return nil, err end
-  local ep = loop.opened(setmetatable({ stack = st, listeners = {}, by_proto = {}, handler = opts.handler,
-    advertise = opts.advertise }, Endpoint))
+  local ep = loop.opened(setmetatable({ stack = st, listeners = {}, by_proto = {}, by_side = {},
+    handler = opts.handler, advertise = opts.advertise, mtu = opts.mtu, watched = {}, sources = {}, nsources = 0 },
+    Endpoint))
   st:on("request", function(txn, req) ep:dispatch(txn, req) end)
+  st:on("conn", function(conn, errno, what) ep:_conn_closed(conn, errno, what) end)
   st:on("stray", function(rsp) if ep.on_stray then ep.on_stray(rsp) end end)
   for _, l in ipairs(listen_list(opts.listen)) do
     local ok, lerr = ep:listen(l)
@@ -164,6 +172,13 @@ function M.new(opts)
   return ep
 end
 
+--- A listener as a listen spec reads: "udp:127.0.0.1:5060", "tcp:[::1]:5062" (IPv6 in brackets).
+function M.listener_text(l)
+  local h = l.host
+  if h:find(":", 1, true) then h = "[" .. h .. "]" end
+  return l.proto .. ":" .. h .. ":" .. l.port
+end
+
 --- Add a listener; returns {proto=, host=, port=, id=} or nil, err.
 function Endpoint:listen(spec)
   local proto, host, port, tls, path = M.parse_listen(spec)
@@ -172,18 +187,45 @@ function Endpoint:listen(spec)
   local l = { proto = proto, host = h, port = p, id = id, path = path }
   self.listeners[#self.listeners + 1] = l
   self.by_proto[proto] = self.by_proto[proto] or l
+  local side = proto .. egress.family(h)
+  self.by_side[side] = self.by_side[side] or l
   return l
 end
 
 --- Set the handler of incoming requests: fn(req) in a coroutine per request.
 function Endpoint:on_request(fn) self.handler = fn end
 
---- The sent-by host:port for Via and Contact on a transport (§18.1.1).
-function Endpoint:sent_by(proto)
-  local l = self.by_proto[proto] or self.listeners[1]
+--- The listener a message to dest ({host=}, or nil: any) leaves from over proto: the first of
+-- that transport and of dest's address family, else the first of that transport.
+function Endpoint:listener_for(proto, dest)
+  local fam = dest and egress.family(dest.host) or ""
+  return fam ~= "" and self.by_side[proto .. fam] or self.by_proto[proto] or self.listeners[1]
+end
+
+local WILDCARD = { ["0.0.0.0"] = "127.0.0.1", ["::"] = "::1" }
+local MAX_SOURCES = 256
+
+-- The address a wildcard listener names toward dest: the interface the kernel would send from
+-- (sip_tp_source_for), kept per host; loopback when dest is a name or of the other family.
+function Endpoint:_source_for(wild, dest)
+  local host = dest and dest.host
+  local fam = host and egress.family(host)
+  if not fam or fam == "" or fam ~= egress.family(wild) then return WILDCARD[wild] end
+  local src = self.sources[host]
+  if src then return src end
+  src = self.stack:source_for { proto = "udp", host = host, port = dest.port or 5060 } or WILDCARD[wild]
+  if self.nsources >= MAX_SOURCES then self.sources, self.nsources = {}, 0 end
+  self.sources[host], self.nsources = src, self.nsources + 1
+  return src
+end
+
+--- The sent-by host, port for Via and Contact on a transport (§18.1.1), of the listener a
+-- message to dest leaves from (see listener_for); IPv6 in brackets.
+function Endpoint:sent_by(proto, dest)
+  local l = self:listener_for(proto, dest)
   if not l then return (self.advertise or "127.0.0.1"), nil end
   local host = self.advertise or l.host
-  if host == "0.0.0.0" then host = "127.0.0.1" elseif host == "::" then host = "::1" end
+  if WILDCARD[host] then host = self:_source_for(host, dest) end
   if host:find(":", 1, true) then host = "[" .. host .. "]" end
   return host, l.port
 end
@@ -225,23 +267,36 @@ end
 
 -- Our Via for req about to leave for dest, with a fresh branch (§8.1.1.7, RFC 3581 rport).
 function Endpoint:push_via(req, dest)
-  local host, port = self:sent_by(dest.proto)
+  local host, port = self:sent_by(dest.proto, dest)
   req:push_via(("SIP/2.0/%s %s%s;branch=%s;rport"):format(dest.proto:upper(), host,
     port and (":" .. port) or "", core.branch()))
 end
 
--- One client transaction for req to dest; the final response or nil, err, code, and whether the
--- caller's own timeout ended it.
+-- One attempt at dest: the request by size (§18.1.1: too large for UDP, so over TCP), over UDP
+-- after all when TCP is refused; the final response or nil, err, code, and whether the caller's
+-- own timeout ended it.
 function Endpoint:attempt(req, dest, opts)
   local bytes = tostring(req)
-  -- §18.1.1: a request over 1300 bytes goes over a congestion-controlled transport
-  if dest.proto == "udp" and #bytes > 1300 and not opts.dest then
-    local via = req:pop_via()
-    req:push_via((via:gsub("^SIP/2%.0/UDP", "SIP/2.0/TCP")))
-    dest = { proto = "tcp", host = dest.host, port = dest.port, target = dest.target,
-      domain = dest.domain, next = dest.next }
-    bytes = tostring(req)
+  local big = egress.by_size(dest, #bytes, self.mtu)
+  if big ~= dest then
+    egress.retransport_via(req, "tcp", self:sent_by_text("tcp", big))
+    dest, bytes = big, tostring(req)
   end
+  local udp = dest.udp -- chosen by size, here or by the caller (a proxy's Record-Route)
+  local r, e, c, mine = self:_exchange(req, bytes, dest, opts)
+  if not udp or r or c ~= 503 then return r, e, c, mine end
+  egress.fallback_via(req, self:sent_by_text("udp", udp)) -- TCP refused: over UDP after all
+  return self:_exchange(req, tostring(req), udp, opts)
+end
+
+--- sent_by as Via text: "host:port" (or "host" when there is no listener).
+function Endpoint:sent_by_text(proto, dest)
+  local host, port = self:sent_by(proto, dest)
+  return port and (host .. ":" .. port) or host
+end
+
+-- One client transaction for bytes (req's text) to dest; the rest of request().
+function Endpoint:_exchange(req, bytes, dest, opts)
   local w = loop.waiter()
   local final
   local invite = req.method == "INVITE"
@@ -353,6 +408,50 @@ function Endpoint:trust(req)
   local conn = src and src.conn
   if not conn or not self.stack then return false end
   return self.stack:trust(conn)
+end
+
+---------------------------------------------------------------------------------------------------
+-- Flows (RFC 5626): the connection a registration went over. conn is a message's source.conn
+-- (a request received, a response to ours); each call returns false or nil (and does nothing)
+-- for a connection already closed.
+
+--- Keep conn open for seconds from now whatever the idle timeout (0: the idle timeout again):
+-- a registrar holds a binding's flow until the binding expires, a UA its own.
+function Endpoint:hold(conn, seconds)
+  if not self.stack then return false end
+  return self.stack:hold(conn, seconds)
+end
+
+--- Send the client's keepalive ping on conn (CRLFCRLF, §4.4.1): true | nil, err.
+function Endpoint:ping(conn)
+  if not self.stack then return nil, "endpoint closed" end
+  return self.stack:ping(conn)
+end
+
+--- When bytes last came on conn (sip.loop.now's clock): a pong after a ping says the flow lives.
+function Endpoint:heard(conn)
+  if not self.stack then return nil end
+  return self.stack:heard(conn)
+end
+
+--- Close conn now (a flow that failed), without its "closed" report.
+function Endpoint:drop(conn)
+  if not self.stack then return false end
+  return self.stack:drop(conn)
+end
+
+--- fn(conn, errno, what) runs (in a coroutine of its own) once conn closes or fails; fn nil
+-- stops watching.
+function Endpoint:watch(conn, fn)
+  self.watched[conn] = fn
+end
+
+function Endpoint:_conn_closed(conn, errno, what)
+  local fn = self.watched[conn]
+  if fn then
+    self.watched[conn] = nil
+    loop.spawn(fn, conn, errno, what)
+  end
 end
 
 --- Close every listener and connection; pending transactions end without callbacks.

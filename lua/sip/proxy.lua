@@ -44,6 +44,7 @@ local endpoint = require "sip.endpoint"
 local location = require "sip.location"
 local registrar = require "sip.registrar"
 local sip_route = require "sip.route"
+local egress = require "sip.egress"
 
 local M = {}
 
@@ -77,12 +78,7 @@ local function strip_brackets(h)
 end
 
 -- "6" for an IPv6 address, "4" for an IPv4 one, "" for a name (its family is the resolver's).
-local function family_of(host)
-  host = tostring(host)
-  if host:find(":", 1, true) then return "6" end
-  if host:find("^%d+%.%d+%.%d+%.%d+$") then return "4" end
-  return ""
-end
+local family_of = egress.family
 
 -- The key of self.via and self.rr for a destination or a source: by transport and family,
 -- kept in the table (a binding's destination serves every request to it).
@@ -125,8 +121,8 @@ local OPTIONS = require("sip.options").schema("proxy", {
 -- (true: the C stack sends the 401 of a REGISTER without credentials, see gate_challenges;
 -- a route function set on px.route after this call does not turn it off: pass it here), limits
 -- (the endpoint's connection limits), lockout (sip.auth's limits on failed guesses: a table of
--- thresholds, an auth.lockout{} object, or false), nonce_ttl (s a nonce is good for, 300) and
--- replay_slots (nonces tracked against replay, 65536).
+-- thresholds, an auth.lockout{} object, or false), nonce_ttl (s a nonce is good for, 300),
+-- replay_slots (nonces tracked against replay, 65536), idle_timeout and mtu (the endpoint's).
 function M.new(t)
   t = OPTIONS:check(t)
   if t.secret ~= nil and (type(t.secret) ~= "string" or #t.secret < 16) then
@@ -221,6 +217,7 @@ function M.new(t)
     domains = function(host) return self:is_local_host(host) end, domain = self.domain,
     -- a connection that carried valid credentials is its user's: the connection limits keep it
     on_authenticated = function(req) self.ep:trust(req) end,
+    on_flow = function(conn, seconds) self.ep:hold(conn, seconds) end, -- RFC 5626: not idled out
     min_expires = t.min_expires, max_expires = t.max_expires, default_expires = t.default_expires,
   })
   self:gate_challenges(t)
@@ -629,10 +626,9 @@ function Proxy:handle(req)
   end
   self.contexts[txn] = nil
   if self.log_on and self.log_level >= 3 then -- one line per transaction, built cheaply
-    local src = req.source
     -- what went upstream: ours (ctx), else what the route answered with req:reply (the txn's)
-    self.log_fn("info", method .. " " .. (ctx.ruri or req.uri) .. " from " .. src.proto .. ":" .. src.host .. ":" ..
-      src.port .. " -> " .. (ctx.status or txn.status or "answered") .. (ctx.note or "") .. " (" ..
+    self.log_fn("info", method .. " " .. (ctx.ruri or req.uri) .. " from " .. peer_text(req.source) .. " -> " ..
+      (ctx.status or txn.status or "answered") .. (ctx.note or "") .. " (" ..
       floor((loop.now() - ctx.t0) * 1000 + 0.5) .. " ms)")
   end
 end
@@ -853,6 +849,8 @@ local function best_response(responses)
 end
 M.best_response = best_response
 
+local OUR_LINES = 300 -- bytes a branch may add: a Via, two Record-Route values
+
 -- One branch: copy, retarget, route, Via, send; returns its final response (a message, or a
 -- table for what failed here).
 function Proxy:branch(ctx, req, target, opts)
@@ -900,6 +898,12 @@ function Proxy:branch(ctx, req, target, opts)
       br.done = true
       return unreachable(err)
     end
+  end
+  -- §18.1.1: too large for UDP (the request as it came, and room for our Via and Record-Route),
+  -- over TCP, so our Via and Record-Route name TCP; ep:request goes over UDP after all when TCP
+  -- is refused
+  if dest.proto == "udp" and self.via.tcp then
+    dest = egress.by_size(dest, #tostring(req) + OUR_LINES, self.ep.mtu)
   end
   local proto = dest.proto
   if not self.via[proto] then -- no listener for that transport
@@ -961,6 +965,8 @@ function Proxy:branch(ctx, req, target, opts)
   local rsp, err, code = self.ep:_request(msg, ropts)
   br.done = true
   if br.timer then br.timer:close() end
+  -- TCP by size was refused and UDP answered: the ACK of a 2xx goes there too
+  if dest.udp and rsp and rsp.source and rsp.source.proto == "udp" then dest = dest.udp end
   if rsp then
     rsp:pop_via()
     local s = rsp.status

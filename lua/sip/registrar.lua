@@ -6,7 +6,9 @@
 --     auth = sip.auth server | nil, min_expires = 60, max_expires = 7200, default_expires = 3600,
 --     max_contacts = nil, path = true, auth_info = false (Authentication-Info with rspauth in the
 --     200, RFC 3261 §20.6), stateless_challenges = true (§8.2.7), clock = sip.loop.time,
---     on_authenticated = fn(req, user) (called when a REGISTER's credentials check out) }
+--     on_authenticated = fn(req, user) (called when a REGISTER's credentials check out),
+--     on_flow = fn(conn, seconds) (a REGISTER over a connection succeeded: its bindings there
+--     live seconds more, 0 when none is left; sip.proxy holds the flow open as long) }
 --   reg:handle(req)      -- answers the REGISTER (200 listing every binding, or the error)
 --   reg:process(req)     -- the same decision without answering: status, reason, opts
 --   reg:lookup(uri)      -- the current bindings of an address-of-record
@@ -74,7 +76,7 @@ local OPTIONS = require("sip.options").schema("registrar", {
   location = "string|table", domains = "table|function", domain = "string", auth = "table",
   min_expires = "integer", max_expires = "integer", default_expires = "integer", max_contacts = "integer",
   path = "boolean", auth_info = "boolean", stateless_challenges = "boolean", clock = "function",
-  on_authenticated = "function",
+  on_authenticated = "function", on_flow = "function",
 })
 --- A registrar (RFC 3261 §10.3): sip.registrar.new{location = "memory" | "sqlite:PATH" | store,
 -- domains = {names} | fn(host), domain =, auth = (a sip.auth.server: 401 challenges), min_expires
@@ -84,8 +86,8 @@ local OPTIONS = require("sip.options").schema("registrar", {
 function M.new(t)
   t = OPTIONS:check(t)
   if t.domain ~= nil and type(t.domain) ~= "string" then argerror("domain must be a string") end
-  if t.on_authenticated ~= nil and type(t.on_authenticated) ~= "function" then
-    argerror("on_authenticated must be a function")
+  for _, k in ipairs { "on_authenticated", "on_flow" } do
+    if t[k] ~= nil and type(t[k]) ~= "function" then argerror(k .. " must be a function") end
   end
   local loc = t.location
   if loc == nil or type(loc) == "string" then
@@ -106,7 +108,7 @@ function M.new(t)
     auth_info = t.auth_info and true or false,
     stateless_challenges = t.stateless_challenges ~= false,
     clock = t.clock or loop_time,
-    on_authenticated = t.on_authenticated,
+    on_authenticated = t.on_authenticated, on_flow = t.on_flow,
     aor_cache = {}, aor_count = 0,
   }, Registrar)
   if self.min_expires > self.default_expires or self.default_expires > self.max_expires then
@@ -385,11 +387,25 @@ function Registrar:handle(req)
     opts.to_tag = req.stateless_tag
   end
   req:reply(status, reason, opts)
+  if status == 200 and self.on_flow then self:_flow(req, list) end
   if stateless then
     local txn = req.txn
     if txn and txn.state ~= "terminated" then txn:terminate() end
   end
   return status, aor, list
+end
+
+-- RFC 5626 §3.3 in the part a registrar needs: the connection a REGISTER came over is the way
+-- to its bindings (binding.source.conn), so it lives as long as the longest of them.
+function Registrar:_flow(req, list)
+  local conn = req.source and req.source.conn
+  if not conn then return end
+  local now, left = self.clock(), 0
+  for _, b in ipairs(list) do
+    local src = b.source
+    if src and src.conn == conn and b.expires - now > left then left = b.expires - now end
+  end
+  self.on_flow(conn, left)
 end
 
 --- The bindings of an address-of-record (uri: text or sip.uri): a list | nil, err.

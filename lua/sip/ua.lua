@@ -54,6 +54,10 @@ local OPTIONS = options.schema("ua", {
   endpoint = "table", user = "string", domain = "string", password = "string", auth_user = "string",
   display = "string", registrar = "string", outbound_proxy = "string", contact = "string",
   user_agent = "string", glare_delay = "function",
+  keepalive = function(v)
+    if v == false or (type(v) == "number" and v >= 0) then return true end
+    return false, "must be seconds >= 0, or false"
+  end,
   media = options.schema("ua", { address = "string", port = "integer", codecs = "table",
     telephone_event = "boolean", ptime = "number" }),
 }, endpoint.TRANSPORT_OPTIONS)
@@ -61,13 +65,16 @@ local OPTIONS = options.schema("ua", {
 --- sip.ua{ listen = {"udp:127.0.0.1:0", ...} | endpoint = ep, user =, domain =, password =,
 --   auth_user =, display =, registrar =, outbound_proxy =, contact = (URI to advertise),
 --   media = {address=, port=, codecs=, telephone_event=}, user_agent =, glare_delay = fn(owner)
---   -> seconds, and the transport options of sip.endpoint (t1 =, t2 =, t4 =, advertise =,
---   limits =, tls_* ...) }
+--   -> seconds, keepalive = seconds between the CRLF pings on a registration's TCP or TLS flow
+--   (RFC 5626 §4.4.1; default 90, false or 0: none; sip.ua_flow), and the transport options of
+--   sip.endpoint (t1 =, t2 =, t4 =, advertise =, limits =, idle_timeout =, mtu =, tls_* ...) }
 -- Returns the UA, or nil, err when a transport cannot be opened. Misuse raises.
 function M.new(opts)
   opts = OPTIONS:check(opts)
   if opts.registrar and not sip.uri(opts.registrar) then argerror(1, "ua", "registrar is not a URI") end
   if opts.outbound_proxy and not sip.uri(opts.outbound_proxy) then argerror(1, "ua", "outbound_proxy is not a URI") end
+  local keepalive = opts.keepalive
+  if keepalive == nil then keepalive = 90 elseif keepalive == false then keepalive = 0 end
   local ep, err = opts.endpoint
   local owned = not ep
   if owned then
@@ -93,6 +100,7 @@ function M.new(opts)
     merged = {},        -- §8.2.2.2: From tag, Call-ID, CSeq -> branch, time
     reg_call_ids = {},  -- registrar -> Call-ID (§10.2: one per registrar and boot)
     glare_delay = opts.glare_delay,
+    keepalive = keepalive,
   }, UA)
   loop.opened(self) -- a run() that ends by an error closes it
   local host = ep:sent_by((ep.listeners[1] or {}).proto or "udp")
@@ -127,13 +135,14 @@ end
 -- -------------------------------------------------------------------------------------------------
 -- Identity, capabilities, helpers for the call and registration modules
 
---- Our Contact (a name-addr) for requests and responses over proto.
-function UA:contact(proto)
+--- Our Contact (a name-addr) for requests and responses over proto to or from peer ({host=},
+-- optional): the listener of that transport and address family (sip.endpoint's listener_for).
+function UA:contact(proto, peer)
   if self.contact_uri then return "<" .. self.contact_uri .. ">" end
   local ep = self.ep
-  local l = ep.by_proto[proto or "udp"] or ep.listeners[1]
+  local l = ep:listener_for(proto or "udp", peer)
   local lproto = l and l.proto or "udp"
-  local host, port = ep:sent_by(lproto)
+  local host, port = ep:sent_by(lproto, peer)
   return format("<sip:%s@%s%s%s>", self.user, host, port and (":" .. port) or "",
     lproto ~= "udp" and (";transport=" .. lproto) or "")
 end
@@ -217,7 +226,7 @@ end
 
 -- Put our Via (a fresh branch, rport) on a request about to leave for dest (§8.1.1.7, RFC 3581).
 function UA:_via(req, dest)
-  local host, port = self.ep:sent_by(dest.proto)
+  local host, port = self.ep:sent_by(dest.proto, dest)
   req:push_via(format("SIP/2.0/%s %s%s;branch=%s;rport", dest.proto:upper(), host,
     port and (":" .. port) or "", sip.branch()))
 end
@@ -307,7 +316,9 @@ end
 
 local MESSAGE_OPTIONS = options.schema("message", { headers = "table|string", timeout = "number", to = "string|table" })
 --- A MESSAGE in pager mode (RFC 3428 §4): body of any MIME type (default text/plain), no
--- Contact. opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
+-- Contact. One MESSAGE whatever its size: over 1,300 bytes (the endpoint's mtu - 200) it goes
+-- over TCP instead of UDP (RFC 3261 §18.1.1); larger content belongs in a session (MSRP).
+-- opts: headers, timeout, to (a To other than the Request-URI). Returns the 2xx (200
 -- delivered, 202 accepted for later delivery) or nil, err, code.
 function UA:message(uri, body, content_type, opts)
   if type(body) ~= "string" then argerror(2, "message", "body must be a string") end

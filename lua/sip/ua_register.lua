@@ -8,6 +8,7 @@
 local sip = require "sip"
 local loop = require "sip.loop"
 local route = require "sip.route"
+local flow = require "sip.ua_flow"
 
 local format = string.format
 
@@ -49,7 +50,7 @@ local function new(ua, opts)
   else
     -- the transport of the first hop (a name is looked up only when it is that hop)
     local hop = ua.outbound_proxy and route.hop(ua.outbound_proxy) or route.hop(registrar)
-    self.contact = ua:contact(hop and hop.proto or "udp")
+    self.contact = ua:contact(hop and hop.proto or "udp", hop)
   end
   return self
 end
@@ -134,6 +135,7 @@ function Registration:_exchange(expires, contact)
       return nil, format("%d %s", st, rsp.reason or ""), st, rsp
     elseif st >= 200 then
       self:_learn(rsp, expires)
+      flow.track(self, rsp)
       return rsp
     end
   end
@@ -173,15 +175,19 @@ function Registration:_schedule()
   end)
 end
 
+-- The flow of our binding failed (sip.ua_flow): register again now, over a new connection.
+function Registration:_flow_failed(why)
+  if self.stopped then return end
+  self:_changed("flow-failed", why)
+  flow.wake(self, "sleeper", "flow failed")
+end
+
 --- Stop refreshing, leaving the binding to expire on its own.
 function Registration:stop()
+  flow.stop(self)
   self.stopped = true
   self.ua.registrations[self] = nil
-  local w = self.sleeper
-  if w then
-    self.sleeper = nil
-    w:wake(nil, "stopped")
-  end
+  flow.wake(self, "sleeper", "stopped")
 end
 
 --- Refresh now; returns the 2xx or nil, err, code.

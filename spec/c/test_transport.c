@@ -258,6 +258,22 @@ static char *big_msg(size_t body, int seq, size_t *len) {
 
 /* ---- tests: no network ---------------------------------------------------------------------- */
 
+TEST(source_for_loopback) {
+  sip_peer to;
+  const char *err;
+  struct sockaddr_storage a;
+  socklen_t al;
+  char h[64];
+  CHECK(sip_tp_resolve("127.0.0.1", 5060, SIP_PROTO_UDP, &to, &err) == 0);
+  CHECK(sip_tp_source_for(&to, &a, &al) == 0 && sip_tp_addr_str(&a, h, sizeof h, NULL) == 0);
+  CHECK(!strcmp(h, "127.0.0.1"));
+  if (have_v6) {
+    CHECK(sip_tp_resolve("::1", 5060, SIP_PROTO_UDP, &to, &err) == 0);
+    CHECK(sip_tp_source_for(&to, &a, &al) == 0 && sip_tp_addr_str(&a, h, sizeof h, NULL) == 0);
+    CHECK(!strcmp(h, "::1"));
+  }
+}
+
 TEST(resolve_and_format) {
   sip_peer p;
   const char *err = NULL;
@@ -602,6 +618,46 @@ TEST(tcp_idle_timeout) {
   CHECK_EQ_INT(stats(s.tp).conns, 0);
   raw_close(&r1);
   raw_close(&r2);
+  rec_done(&s);
+  CHECK_LOOP_CLEAN();
+}
+
+/* RFC 5626: a held flow outlives the idle timeout on both sides; the client's CRLFCRLF ping gets
+ * one CRLF pong, which the client does not answer; released, the flow idles out as before. */
+TEST(tcp_flow_held_and_pinged) {
+  rec s, c;
+  const char *err;
+  sip_tp_config cfg = {0};
+  cfg.idle_timeout = 0.2;
+  rec_tp(&s, &cfg);
+  rec_tp(&c, &cfg);
+  int ls = sip_tp_listen(s.tp, SIP_PROTO_TCP, "127.0.0.1", 0, &err);
+  sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TCP);
+  uint32_t cid = 0;
+  CHECK(sip_tp_send_conn(c.tp, &to, NULL, REQ, strlen(REQ), &cid, &err) == 0 && cid);
+  CHECK(WAIT(s.nmsg == 1, 3));
+  uint32_t sid = s.from[0].conn;
+  CHECK(sip_tp_hold(s.tp, sid, 5) == 0 && sip_tp_hold(c.tp, cid, 5) == 0);
+  CHECK(sip_tp_hold(s.tp, 9999, 5) == -1);
+  run_for(0.5); /* past the idle timeout */
+  CHECK_EQ_INT(stats(s.tp).conns, 1);
+  CHECK_EQ_INT(stats(c.tp).conns, 1);
+  double before = 0, after = 0;
+  CHECK(sip_tp_heard(c.tp, cid, &before) == 0);
+  run_for(0.05);
+  CHECK(sip_tp_ping(c.tp, cid, &err) == 0);
+  CHECK(
+    WAIT(stats(s.tp).keepalives == 1 && sip_tp_heard(c.tp, cid, &after) == 0 && after > before, 3));
+  run_for(0.1);
+  CHECK_EQ_INT(stats(s.tp).keepalives, 1); /* the pong was not answered */
+  CHECK_EQ_INT(stats(c.tp).keepalives, 0);
+  CHECK(s.nmsg == 1 && c.nmsg == 0);
+  CHECK(sip_tp_hold(s.tp, sid, 0) == 0); /* released: the idle timeout applies again */
+  CHECK(WAIT(s.nev == 1, 3));
+  CHECK_EQ_INT(s.ev_err[0], ETIMEDOUT);
+  CHECK(WAIT(c.nev == 1, 3)); /* the client sees its flow die */
+  CHECK(sip_tp_ping(c.tp, cid, &err) == -1 && sip_tp_heard(c.tp, cid, &after) == -1);
+  rec_done(&c);
   rec_done(&s);
   CHECK_LOOP_CLEAN();
 }
@@ -1391,6 +1447,7 @@ int main(void) {
     if (fd >= 0) close(fd);
   }
   RUN(resolve_and_format);
+  RUN(source_for_loopback);
   RUN(udp_exchange_v4);
   RUN(udp_exchange_v6);
   RUN(tcp_response_same_connection_v4);
@@ -1401,6 +1458,7 @@ int main(void) {
   RUN(tcp_message_too_large);
   RUN(tcp_close_and_free_inside_callback);
   RUN(tcp_idle_timeout);
+  RUN(tcp_flow_held_and_pinged);
   RUN(tcp_free_inside_event);
   RUN(tcp_connection_cap_evicts_untrusted);
   RUN(tcp_out_of_descriptors_evicts_untrusted);
