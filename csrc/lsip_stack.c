@@ -692,13 +692,13 @@ static int s_heard(lua_State *L) {
 /* stack:source_for(peer) -> host | nil, err: the local address the kernel sends from to reach
  * the peer (a wildcard listener names it in Via and Contact) */
 static int s_source_for(lua_State *L) {
-  checkstack(L, 1);
+  lsip_stack *st = checkstack(L, 1);
   sip_peer to;
-  const char *err = "no route";
+  const char *err = "no route", *sni;
   struct sockaddr_storage a;
   socklen_t al;
   char h[64];
-  if (topeer(L, 2, &to, &err) || sip_tp_source_for(&to, &a, &al) < 0 ||
+  if (topeer(L, st, 2, &to, &sni, &err) || sip_tp_source_for(&to, &a, &al) < 0 ||
       sip_tp_addr_str(&a, h, sizeof h, NULL) < 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
