@@ -304,6 +304,21 @@ describe("sip.resolve", function()
       end)
     end)
 
+    it("§5 a response to a sent-by name without received goes where SRV says", function()
+      with_proxy(nil, function(px, _, _, sink)
+        local got
+        sink.on_stray = function(rsp) got = rsp end
+        px:stray_up(assert(sip.parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP ex.zone.test;branch=z9hG4bKs5\r\n" ..
+          "From: <sip:a@zone.test>;tag=a\r\nTo: <sip:b@zone.test>;tag=b\r\nCall-ID: s5\r\nCSeq: 1 INVITE\r\n" ..
+          "Content-Length: 0\r\n\r\n")))
+        for _ = 1, 100 do
+          if got then break end
+          sip.sleep(0.01)
+        end
+        assert.equal("s5", got and got.call_id)
+      end)
+    end)
+
     it("§4.3 a branch fails over to the next SRV target (UDP silence, Timer F) and the next one skips it", function()
       local route_fn = function(req, px) px:relay(req, "sip:bob@fp.zone.test", { trust = true }) end
       with_proxy(route_fn, function(px, evil, heard)
