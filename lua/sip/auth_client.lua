@@ -17,8 +17,12 @@ Client.__name = "sip.auth.client"
 function Client:__tostring() return "sip.auth.client (" .. tostring(self.user) .. ")" end
 
 --- auth.client{user=, password= | ha1 = {MD5=, ["SHA-256"]=, ...}, realm = nil (any)} -> client
+local CLIENT_OPTIONS = require("sip.options").schema("client", {
+  user = "string", username = "string", password = "string", ha1 = "table|string", realm = "string",
+})
 function M.client(t)
   if type(t) ~= "table" then argerror(1, "client", "table expected") end
+  CLIENT_OPTIONS:check(t)
   local user = t.user or t.username
   if type(user) ~= "string" then argerror(1, "client", "user must be a string") end
   if type(t.password) ~= "string" and type(t.ha1) ~= "table" and type(t.ha1) ~= "string" then
