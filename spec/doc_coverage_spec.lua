@@ -32,12 +32,8 @@ for _, name in ipairs { "branch", "check_proxy_require", "dialog_token", "expect
   INTERNAL["sip.proxy"]["Proxy:" .. name] = STEP
 end
 
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local peers = require "support.peers"
+local function run(cmd) return (peers.capture(cmd .. " 2>&1")) end
 
 describe("the API reference", function()
   it("make docs builds doc/api without a warning", function()
