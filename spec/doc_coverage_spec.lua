@@ -14,8 +14,12 @@ local function public()
     ["sip.call"] = { nil, { Call = require("sip.call").Call } },
     ["sip.proxy"] = { proxy, { Proxy = proxy.Proxy } },
     ["sip.registrar"] = { registrar, { Registrar = registrar.Registrar } },
-    ["sip.location"] = { require "sip.location" },
+    ["sip.location"] = { (require "sip.location") },
     ["sip.options"] = { require "sip.options", { Schema = getmetatable(require("sip.options").schema("x", {})) } },
+    ["sip.dialog"] = { require "sip.dialog", { Dialog = require("sip.dialog").Dialog } },
+    ["sip.cli"] = { (require "sip.cli") },
+    ["sip.auth"] = { require "sip.auth", { Server = getmetatable(sip.auth.server { realm = "x", users = {} }),
+      Client = getmetatable(sip.auth.client { user = "u", password = "p" }) } },
   }
 end
 

@@ -1,6 +1,7 @@
 --- sip.auth_server: the server side of sip.auth (class sip.auth.server): challenges and
 -- verifies requests for registrars, UAS and proxies (RFC 3261 §22, RFC 7616, RFC 8760), with
 -- the users file it reads and the lockout (sip.auth_lockout) that limits guessing.
+-- @module sip.auth
 local sip = require "sip"
 local digest = require("sip.core").digest
 local lockout = require "sip.auth_lockout"
@@ -73,6 +74,8 @@ local function read_users_file(path)
   return t
 end
 
+--- Read a users file (lines user:password, # comments): a table user -> password, or nil, err.
+-- @function read_users_file
 M.read_users_file = read_users_file
 
 --- auth.lockout{user_free=, source_free=, base=, max=, forget=, remember=, tracked=} -> a
@@ -204,6 +207,7 @@ function Server:reload()
   return true
 end
 
+--- The server's clock (the clock option), in whole seconds.
 function Server:now() return floor(self.clock()) end
 
 -- The state of the nonce of credentials: "valid", "stale" or anything else (refused).

@@ -24,6 +24,7 @@
 -- value, a failed check) writes "NAME: what is wrong" and the usage to stderr and exits 2; with
 -- cli.parse(spec, argv, { exit = false }) it returns nil, what, 2 instead (nil, usage, 0 for --help).
 -- A malformed spec is misuse and raises. cli.sip_uri is the check of an option that takes a SIP URI.
+-- @module sip.cli
 local format, concat, rep = string.format, table.concat, string.rep
 
 local M = {}
