@@ -18,6 +18,7 @@ local function public()
     ["sip.options"] = { require "sip.options", { Schema = getmetatable(require("sip.options").schema("x", {})) } },
     ["sip.dialog"] = { require "sip.dialog", { Dialog = require("sip.dialog").Dialog } },
     ["sip.cli"] = { (require "sip.cli") },
+    ["sip.sdp"] = { require "sip.sdp", { Session = require("sip.sdp")._internal.Session } },
     ["sip.auth"] = { require "sip.auth", { Server = getmetatable(sip.auth.server { realm = "x", users = {} }),
       Client = getmetatable(sip.auth.client { user = "u", password = "p" }) } },
   }
