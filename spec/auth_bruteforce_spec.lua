@@ -282,7 +282,7 @@ describe("sip.auth against brute force (RFC 7616 §5.7)", function()
       assert.has_error(function() auth.server { realm = "example.com", users = USERS, surprise = 1 } end,
         "bad argument #1 to 'server' (unknown option 'surprise')")
       assert.has_error(function() auth.server { realm = "example.com", users = USERS, log = "stderr" } end,
-        "bad argument #1 to 'server' (log must be a function)")
+        "bad argument #1 to 'server' (option 'log' must be a function, got \"stderr\")")
       assert.has_error(function() server():check(request("alice"), 127001) end,
         "bad argument #2 to 'check' (source must be a string)")
     end)

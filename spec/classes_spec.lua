@@ -2,6 +2,7 @@
 -- __tostring that says which one it is: checked in the sources, so a new class cannot miss them,
 -- and on live objects.
 local sip = require "sip"
+local peers = require "support.peers"
 
 local function sources()
   local list = {}
@@ -11,18 +12,12 @@ local function sources()
   return list
 end
 
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 describe("the classes", function()
   it("each metatable of lua/sip/ (X.__index = X) sets __name and __tostring", function()
     local n = 0
     for _, path in ipairs(sources()) do
-      local text = read(path)
+      local text = peers.slurp(path)
       for class in text:gmatch("\n(%u%w*)%.__index = %1\n") do
         n = n + 1
         assert.truthy(text:find("\n" .. class .. '%.__name = "sip%.[%w%._]+"'), path .. ": " .. class .. ".__name")

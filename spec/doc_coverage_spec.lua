@@ -14,8 +14,13 @@ local function public()
     ["sip.call"] = { nil, { Call = require("sip.call").Call } },
     ["sip.proxy"] = { proxy, { Proxy = proxy.Proxy } },
     ["sip.registrar"] = { registrar, { Registrar = registrar.Registrar } },
-    ["sip.location"] = { require "sip.location" },
+    ["sip.location"] = { (require "sip.location") },
     ["sip.options"] = { require "sip.options", { Schema = getmetatable(require("sip.options").schema("x", {})) } },
+    ["sip.dialog"] = { require "sip.dialog", { Dialog = require("sip.dialog").Dialog } },
+    ["sip.cli"] = { (require "sip.cli") },
+    ["sip.sdp"] = { require "sip.sdp", { Session = require("sip.sdp")._internal.Session } },
+    ["sip.auth"] = { require "sip.auth", { Server = getmetatable(sip.auth.server { realm = "x", users = {} }),
+      Client = getmetatable(sip.auth.client { user = "u", password = "p" }) } },
   }
 end
 
@@ -32,12 +37,8 @@ for _, name in ipairs { "branch", "check_proxy_require", "dialog_token", "expect
   INTERNAL["sip.proxy"]["Proxy:" .. name] = STEP
 end
 
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local peers = require "support.peers"
+local function run(cmd) return (peers.capture(cmd .. " 2>&1")) end
 
 describe("the API reference", function()
   it("make docs builds doc/api without a warning", function()

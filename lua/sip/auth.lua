@@ -6,6 +6,7 @@
 --
 -- This is the front of three files: sip.auth_server (auth.server, auth.lockout, auth.read_users_file),
 -- sip.auth_client (auth.client) and sip.auth_common (what the two share).
+-- @module sip.auth
 local server = require "sip.auth_server"
 local client = require "sip.auth_client"
 

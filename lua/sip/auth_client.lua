@@ -1,5 +1,6 @@
 --- sip.auth_client: the client side of sip.auth (class sip.auth.client): answers 401/407
 -- challenges and pre-authorizes later requests with cached nonces (RFC 3261 §22.2, §22.3).
+-- @module sip.auth
 local sip = require "sip"
 local digest = require("sip.core").digest
 local common = require "sip.auth_common"
@@ -16,9 +17,13 @@ Client.__index = Client
 Client.__name = "sip.auth.client"
 function Client:__tostring() return "sip.auth.client (" .. tostring(self.user) .. ")" end
 
+local CLIENT_OPTIONS = require("sip.options").schema("client", {
+  user = "string", username = "string", password = "string", ha1 = "table|string", realm = "string",
+})
 --- auth.client{user=, password= | ha1 = {MD5=, ["SHA-256"]=, ...}, realm = nil (any)} -> client
 function M.client(t)
   if type(t) ~= "table" then argerror(1, "client", "table expected") end
+  CLIENT_OPTIONS:check(t)
   local user = t.user or t.username
   if type(user) ~= "string" then argerror(1, "client", "user must be a string") end
   if type(t.password) ~= "string" and type(t.ha1) ~= "table" and type(t.ha1) ~= "string" then
@@ -31,6 +36,7 @@ function M.client(t)
   }, Client)
 end
 
+--- Forget the cached challenges and nonces (a refused cached nonce: start over).
 function Client:reset()
   self.cache, self.order = {}, {}
 end

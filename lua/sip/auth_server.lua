@@ -1,6 +1,7 @@
 --- sip.auth_server: the server side of sip.auth (class sip.auth.server): challenges and
 -- verifies requests for registrars, UAS and proxies (RFC 3261 §22, RFC 7616, RFC 8760), with
 -- the users file it reads and the lockout (sip.auth_lockout) that limits guessing.
+-- @module sip.auth
 local sip = require "sip"
 local digest = require("sip.core").digest
 local lockout = require "sip.auth_lockout"
@@ -73,6 +74,8 @@ local function read_users_file(path)
   return t
 end
 
+--- Read a users file (lines user:password, # comments): a table user -> password, or nil, err.
+-- @function read_users_file
 M.read_users_file = read_users_file
 
 --- auth.lockout{user_free=, source_free=, base=, max=, forget=, remember=, tracked=} -> a
@@ -104,12 +107,14 @@ local function qop_list(q, fname)
 end
 
 -- The options of auth.server, and those it no longer takes with what replaced them.
-local SERVER_OPTIONS = {}
-for _, k in ipairs { "realm", "secret", "algorithms", "qop", "nonce_ttl", "users", "proxy", "lockout", "log",
-  "replay_slots", "check_to", "check_uri", "may_register", "userhash", "userhash_lookup", "opaque", "clock",
-  "nonce_new", "nonce_check" } do
-  SERVER_OPTIONS[k] = true
-end
+-- (sip.options: the one check of options tables; the functions' own checks follow below.)
+local SERVER_OPTIONS = require("sip.options").schema("server", {
+  realm = "string", secret = "string", algorithms = "table", qop = "string|table", nonce_ttl = "number",
+  users = "table|string|function", proxy = "boolean", lockout = "any", log = "function",
+  replay_slots = "integer", check_to = "boolean", check_uri = "boolean", may_register = "function",
+  userhash = "boolean", userhash_lookup = "function", opaque = "string", clock = "function",
+  nonce_new = "function", nonce_check = "function",
+})
 local REPLACED = {
   max_failures = "lockout.user_free (failures per user from any source) and lockout.source_free",
   failure_window = "lockout.forget (seconds a failure count is kept) and lockout.max (the longest wait)",
@@ -127,8 +132,8 @@ function M.server(t)
   if type(t) ~= "table" then argerror(1, "server", "table expected") end
   for k in pairs(t) do
     if REPLACED[k] then argerror(1, "server", format("%s was replaced by %s", k, REPLACED[k])) end
-    if not SERVER_OPTIONS[k] then argerror(1, "server", format("unknown option '%s'", tostring(k))) end
   end
+  SERVER_OPTIONS:check(t)
   local realm = t.realm
   if type(realm) ~= "string" or realm == "" then argerror(1, "server", "realm must be a non-empty string") end
   local algs, algset = {}, {}
@@ -202,6 +207,7 @@ function Server:reload()
   return true
 end
 
+--- The server's clock (the clock option), in whole seconds.
 function Server:now() return floor(self.clock()) end
 
 -- The state of the nonce of credentials: "valid", "stale" or anything else (refused).

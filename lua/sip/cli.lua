@@ -26,6 +26,7 @@
 -- A malformed spec is misuse and raises. cli.sip_uri is the check of an option that takes a SIP URI.
 -- Every script also takes --dns HOST:PORT (repeatable; built in unless the spec declares it): the
 -- name servers sip.resolver asks, set when the command line parses.
+-- @module sip.cli
 local format, concat, rep = string.format, table.concat, string.rep
 
 local M = {}

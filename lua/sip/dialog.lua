@@ -3,6 +3,7 @@
 -- it (§12.1), builds the requests sent inside it (§12.2.1.1, loose and strict routing), checks
 -- the requests received inside it (§12.2.2) and learns from target refresh responses
 -- (§12.2.1.2). The UA (sip.ua) sends and receives; this file only keeps the state straight.
+-- @module sip.dialog
 local sip = require "sip"
 local route = require "sip.route"
 local argerror = require("sip.args").error
@@ -145,6 +146,7 @@ function M.uas(req, local_tag, contact)
   }, Dialog)
 end
 
+--- The dialog's key (Call-ID, local and remote tags, §12): what a UA finds it by.
 function Dialog:key() return M.key(self.call_id, self.local_tag, self.remote_tag) end
 
 --- §13.2.2.4: a 2xx confirms the dialog and its route set is recomputed from it (UAC side). A

@@ -6,7 +6,8 @@
 --                          -- mean 'route'?))" or "(option 'realm' must be a string, got number)"
 --
 -- A field's type is a Lua type name ("string", "number", "integer", "boolean", "function",
--- "table", "userdata"), a union of them ("string|table"), "seconds" (a number > 0), a nested
+-- "table", "userdata"), a union of them ("string|table"), "seconds" (a number > 0), "any" (the
+-- function checks it itself), a nested
 -- schema (a table of options, checked key by key under "name."), or a function(v) -> true |
 -- false, why. A new option is one line in its schema; schemas given after the fields are merged
 -- in (the endpoint's transport options reach sip.ua and sip.proxy that way).
@@ -77,7 +78,7 @@ end
 local function type_ok(v, want)
   local t = type(v)
   for name in want:gmatch("[^|]+") do
-    if name == t or (name == "integer" and mtype(v) == "integer")
+    if name == t or name == "any" or (name == "integer" and mtype(v) == "integer")
         or (name == "seconds" and t == "number" and v > 0) then
       return true
     end

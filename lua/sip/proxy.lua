@@ -748,7 +748,10 @@ end
 
 function Proxy:on_cancel(req)
   local inv = req.txn:cancelled_invite()
-  if not inv then return req:reply(481, "Call/Transaction Does Not Exist") end
+  if not inv then
+    if self.log_on then self:log("info", "CANCEL %s -> 481 (no such transaction)", req.uri) end
+    return req:reply(481, "Call/Transaction Does Not Exist")
+  end
   req:reply(200)
   local ctx = self.contexts[inv]
   if ctx then

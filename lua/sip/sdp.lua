@@ -1,4 +1,4 @@
--- sip.sdp: the Session Description Protocol (RFC 8866): the session model, parse and build;
+--- sip.sdp: the Session Description Protocol (RFC 8866): the session model, parse and build;
 -- the front of the offer/answer model too (RFC 3264: new, answer, negotiated in sip.sdp_offer).
 --
 -- A session is a plain table (fields below) with methods from a metatable, so a table built by
@@ -17,6 +17,7 @@
 -- sess_id and sess_version are kept as decimal strings: they may exceed 2^63 and leading
 -- zeros must survive a round trip.  `codecs` and `direction` are views derived from fmts and
 -- attributes; build() ignores them, the methods here keep them current.
+-- @module sip.sdp
 
 local M = {}
 
@@ -38,7 +39,7 @@ local STATIC = {
   [32] = { "MPV", 90000 },    [33] = { "MP2T", 90000 },    [34] = { "H263", 90000 },
 }
 
----------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------
 -- small helpers
 
 local TOKEN = "^[%w!#$%%&'*+%-%.%^_`{|}~]+$"
@@ -122,7 +123,7 @@ local function copy(t)
   return c
 end
 
----------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------
 -- line parsers: each returns the value or nil, "problem"
 
 local function parse_origin(v, lenient)
@@ -241,7 +242,7 @@ local function parse_media(v, lenient)
            bandwidths = {}, attributes = {}, unknown = {} }
 end
 
----------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------
 -- derived views: codecs (RFC 8866 §6.6 rtpmap, §6.15 fmtp) and direction (§6.7)
 
 local function is_rtp(proto) return proto:find("RTP/", 1, true) ~= nil end
@@ -294,7 +295,7 @@ local function derive(stream, session)
   return stream
 end
 
----------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------
 -- parse
 
 -- RFC 8866 §5: the order of lines in each part; r= belongs to the t= before it.
@@ -494,7 +495,7 @@ function M.parse(text, opts)
   return session
 end
 
----------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------
 -- build
 
 local function bad(msg) error("sdp.build: " .. msg, 0) end
@@ -616,9 +617,11 @@ function M.build(session)
 end
 
 Session.__tostring = M.build
+--- The session as SDP text (sip.sdp.build; tostring gives the same).
+-- @function Session:build
 Session.build = M.build
 
----------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------
 -- session methods
 
 local function check_index(i, what)
@@ -701,7 +704,7 @@ function Session:is_on_hold(i)
   return m.direction == "sendonly" or m.direction == "inactive" or is_unspecified(self:connection(i or 1))
 end
 
----------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------
 -- offer/answer (RFC 3264): sip.sdp_offer, loaded on first use (it builds on this module)
 
 local offer_answer

@@ -44,6 +44,8 @@ end
 
 --- The text of a file, or "" when there is none (a log not written yet); a word quoted for sh.
 function peers.slurp(path) return read_file(path) or "" end
+--- What a shell command prints on stdout, and its exit code.
+function peers.capture(cmd) return capture(cmd) end
 function peers.quote(s) return q(s) end
 
 local function write_file(path, data)
