@@ -12,12 +12,18 @@
 
 /* The libev loop of a Lua state (lsip_loop.c). L is the state running the loop, NULL when idle. */
 struct ev_loop;
+struct sip_clock;
+struct sip_vnet;
 typedef struct lsip_loop {
   struct ev_loop *loop;
   lua_State *L;
   int err;    /* registry ref of the first callback error, LUA_NOREF when none */
   int active; /* watchers and objects holding the loop busy */
   int signals;
+  int stop;                /* stop() was called: the virtual loop ends */
+  struct sip_clock *clock; /* under sip.test: the virtual clock (lsip_vnet.c), else NULL */
+  struct sip_vnet *vnet;   /* and the virtual network */
+  int tap;                 /* registry ref of the network's tap, LUA_NOREF when none */
 } lsip_loop;
 
 lsip_loop *lsip_getloop(lua_State *L);
@@ -53,7 +59,15 @@ int lsip_open_digest(lua_State *L); /* pushes the digest table */
  * slices point into the table's strings. */
 struct sip_digest_challenge;
 void lsip_challenge_fields(lua_State *L, int t, struct sip_digest_challenge *c);
-int lsip_open_loop(lua_State *L);  /* sets fields on the table at the top */
+int lsip_open_loop(lua_State *L); /* sets fields on the table at the top */
+/* The virtual network and clock (lsip_vnet.c): sip.core.virtual, vnet_tap, vnet_stats. */
+int lsip_open_vnet(lua_State *L); /* sets fields on the table at the top */
+/* Under the virtual clock: remember the object at idx (a timer, a stack), which leaving the
+ * virtual network closes. No-op on libev's clock. */
+void lsip_virtual_track(lua_State *L, lsip_loop *lp, int idx);
+/* run() on the virtual clock: deliver, then fire the next alarm, until stop() or nothing is
+ * left to happen. */
+void lsip_run_virtual(lsip_loop *lp, int once);
 int lsip_open_token(lua_State *L); /* sets fields on the table at the top */
 
 /* Push a slice as a string (nil when .p is NULL). */

@@ -19,6 +19,7 @@ int luaopen_sip_core(lua_State *L) {
   lsip_open_build(L);
   lsip_open_uri(L);
   lsip_open_loop(L);
+  lsip_open_vnet(L);
   lsip_open_stack(L);
   lsip_open_reply(L);
   lsip_open_token(L);

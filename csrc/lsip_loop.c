@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lsip.h"
+#include "sip_clock.h"
 
 #define LSIP_LOOP "sip.loop"
 #define LSIP_TIMER "sip.timer"
@@ -17,7 +18,7 @@ static const char LOOP_KEY = 'L'; /* registry key of this state's loop */
 
 typedef struct lsip_watch {
   union {
-    ev_timer timer;
+    sip_alarm timer; /* on the loop's clock, libev's or the virtual one */
     ev_signal sig;
     ev_watcher w;
   } u;
@@ -35,7 +36,7 @@ lsip_loop *lsip_getloop(lua_State *L) {
   memset(lp, 0, sizeof *lp);
   lp->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
   if (!lp->loop) luaL_error(L, "cannot create the event loop");
-  lp->err = LUA_NOREF;
+  lp->err = lp->tap = LUA_NOREF;
   luaL_setmetatable(L, LSIP_LOOP);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &LOOP_KEY);
   return lp;
@@ -57,6 +58,7 @@ int lsip_pcall(lsip_loop *lp, lua_State *L, int nargs) {
     /* keep the first error; stop the loop so run() can return it */
     if (lp->err == LUA_NOREF) lp->err = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
+    lp->stop = 1;
     if (lp->loop) ev_break(lp->loop, EVBREAK_ALL);
   }
   lua_remove(L, base);
@@ -89,10 +91,7 @@ static void fire(lsip_watch *w, int keep) {
   lsip_pcall(lp, L, 1);
 }
 
-static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-  lsip_watch *w = (lsip_watch *)t;
-  fire(w, ev_is_active(t));
-}
+static void timer_cb(sip_alarm *a) { fire((lsip_watch *)a, sip_alarm_active(a)); }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) { fire((lsip_watch *)s, 1); }
 
@@ -100,7 +99,7 @@ static void watch_close(lua_State *L, lsip_watch *w, int is_timer) {
   if (w->closed) return;
   w->closed = 1;
   if (w->lp->loop) {
-    if (is_timer) ev_timer_stop(w->lp->loop, &w->u.timer);
+    if (is_timer) sip_alarm_stop(&w->u.timer);
     else ev_signal_stop(w->lp->loop, &w->u.sig);
   }
   unanchor(L, w);
@@ -128,9 +127,10 @@ static int l_timer(lua_State *L) {
   lsip_watch *w = newwatch(L, lp, 3, LSIP_TIMER);
   /* libev reads the clock once per iteration: outside run() (or after a blocking call in a
    * callback) its "now" may be seconds old, and the timer would fire that much early */
-  if (!lp->L) ev_now_update(lp->loop);
-  ev_timer_init(&w->u.timer, timer_cb, after, rep);
-  ev_timer_start(lp->loop, &w->u.timer);
+  if (!lp->L && !lp->clock) ev_now_update(lp->loop);
+  sip_alarm_init(&w->u.timer, lp->loop, lp->clock, timer_cb);
+  if (sip_alarm_start(&w->u.timer, after, rep) < 0) return luaL_error(L, "out of memory");
+  lsip_virtual_track(L, lp, -1);
   anchor(L, w, -1);
   return 1;
 }
@@ -143,7 +143,7 @@ static lsip_watch *checktimer(lua_State *L) {
 
 static int t_stop(lua_State *L) {
   lsip_watch *w = checktimer(L);
-  if (w->lp->loop) ev_timer_stop(w->lp->loop, &w->u.timer);
+  sip_alarm_stop(&w->u.timer);
   unanchor(L, w);
   return 0;
 }
@@ -152,19 +152,17 @@ static int t_stop(lua_State *L) {
 static int t_again(lua_State *L) {
   lsip_watch *w = checktimer(L);
   double after = luaL_checknumber(L, 2);
-  double rep = luaL_optnumber(L, 3, w->u.timer.repeat);
+  double rep = luaL_optnumber(L, 3, sip_alarm_repeat(&w->u.timer));
   luaL_argcheck(L, after >= 0 && rep >= 0, 2, "must be >= 0");
-  ev_timer_stop(w->lp->loop, &w->u.timer);
-  if (!w->lp->L) ev_now_update(w->lp->loop);
-  ev_timer_set(&w->u.timer, after, rep);
-  ev_timer_start(w->lp->loop, &w->u.timer);
+  if (!w->lp->L && !w->lp->clock) ev_now_update(w->lp->loop);
+  if (sip_alarm_start(&w->u.timer, after, rep) < 0) return luaL_error(L, "out of memory");
   anchor(L, w, 1);
   return 0;
 }
 
 static int t_active(lua_State *L) {
   lsip_watch *w = luaL_checkudata(L, 1, LSIP_TIMER);
-  lua_pushboolean(L, !w->closed && ev_is_active(&w->u.timer));
+  lua_pushboolean(L, !w->closed && sip_alarm_active(&w->u.timer));
   return 1;
 }
 
@@ -206,9 +204,13 @@ static int l_run(lua_State *L) {
   lsip_loop *lp = lsip_getloop(L);
   int once = lua_toboolean(L, 1);
   if (lp->L) luaL_error(L, "the loop is already running");
-  ev_now_update(lp->loop);
   lp->L = L;
-  ev_run(lp->loop, once ? EVRUN_ONCE : 0);
+  lp->stop = 0;
+  if (lp->clock) lsip_run_virtual(lp, once);
+  else {
+    ev_now_update(lp->loop);
+    ev_run(lp->loop, once ? EVRUN_ONCE : 0);
+  }
   lp->L = NULL;
   if (lp->err != LUA_NOREF) {
     lua_pushnil(L);
@@ -223,6 +225,7 @@ static int l_run(lua_State *L) {
 
 static int l_stop(lua_State *L) {
   lsip_loop *lp = lsip_getloop(L);
+  lp->stop = 1;
   ev_break(lp->loop, EVBREAK_ALL);
   return 0;
 }
@@ -230,8 +233,8 @@ static int l_stop(lua_State *L) {
 /* sip.core.now() -> the loop's time in seconds (cached per iteration) */
 static int l_now(lua_State *L) {
   lsip_loop *lp = lsip_getloop(L);
-  if (!lp->L) ev_now_update(lp->loop);
-  lua_pushnumber(L, ev_now(lp->loop));
+  if (!lp->L && !lp->clock) ev_now_update(lp->loop);
+  lua_pushnumber(L, sip_clock_now(lp->loop, lp->clock));
   return 1;
 }
 

@@ -306,6 +306,8 @@ static int l_stack(lua_State *L) {
   cfg.tp.tls_key = lsip_optstr(L, 1, "tls_key");
   cfg.tp.tls_ca = lsip_optstr(L, 1, "tls_ca");
   cfg.loss = optnum(L, 1, "loss", 0);
+  cfg.clock = lp->clock; /* under sip.test: the virtual clock and network (lsip_vnet.c) */
+  cfg.tp.vnet = lp->vnet;
   luaL_argcheck(L, cfg.loss >= 0 && cfg.loss < 1, 1, "loss must be in [0, 1)");
   lua_getfield(L, 1,
                "tls_verify"); /* false turns verification off (tests with self-signed certs) */
@@ -330,6 +332,7 @@ static int l_stack(lua_State *L) {
   lua_pushvalue(L, -1);
   st->self = luaL_ref(L, LUA_REGISTRYINDEX);
   lp->active++;
+  lsip_virtual_track(L, lp, -1);
   return 1;
 }
 

@@ -1,6 +1,8 @@
 /* sip_stack.c: transports -> transaction layer -> transaction user, on one libev loop. */
 #include "sip_stack.h"
 
+#include "sip_clock.h"
+
 #include <ev.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,8 @@ struct sip_stack {
   struct ev_loop *loop;
   sip_tp *tp;
   sip_txl *txl;
-  ev_timer timer; /* the earliest transaction deadline */
+  sip_alarm timer; /* the earliest transaction deadline */
+  sip_clock *clock;
   uint64_t armed; /* the deadline the timer is set for, UINT64_MAX when stopped */
   sip_stack_handler h;
   int busy;         /* calls in progress: the TU may free the stack from inside a callback */
@@ -26,21 +29,23 @@ static void leave(sip_stack *s) {
   if (--s->busy == 0 && s->closing) destroy(s);
 }
 
-uint64_t sip_stack_now(const sip_stack *s) { return (uint64_t)(ev_now(s->loop) * 1000.0); }
+uint64_t sip_stack_now(const sip_stack *s) {
+  return (uint64_t)(sip_clock_now(s->loop, s->clock) * 1000.0);
+}
 
 /* Re-arm the one timer when the earliest deadline moved. */
 static void reschedule(sip_stack *s) {
   uint64_t d = sip_txl_next_deadline(s->txl);
   if (d == s->armed) return;
-  ev_timer_stop(s->loop, &s->timer);
+  sip_alarm_stop(&s->timer);
   s->armed = d;
   if (d == UINT64_MAX) return;
   uint64_t now = sip_stack_now(s);
-  ev_timer_set(&s->timer, d > now ? (double)(d - now) / 1000.0 : 0.0, 0.0);
-  ev_timer_start(s->loop, &s->timer);
+  if (sip_alarm_start(&s->timer, d > now ? (double)(d - now) / 1000.0 : 0.0, 0.0) < 0)
+    s->armed = UINT64_MAX; /* out of memory: the next event sets it again */
 }
 
-static void on_timer(struct ev_loop *loop, ev_timer *t, int revents) {
+static void on_timer(sip_alarm *t) {
   sip_stack *s = (sip_stack *)((char *)t - offsetof(sip_stack, timer));
   enter(s);
   s->armed = UINT64_MAX;
@@ -122,7 +127,8 @@ sip_stack *sip_stack_new(struct ev_loop *loop, const sip_stack_config *cfg,
     s->loss = cfg->loss >= 1 ? UINT32_MAX : (uint32_t)(cfg->loss * 4294967296.0);
     s->lossrng = 0x9E3779B97F4A7C15ull;
   }
-  ev_timer_init(&s->timer, on_timer, 0.0, 0.0);
+  s->clock = cfg ? cfg->clock : NULL;
+  sip_alarm_init(&s->timer, loop, s->clock, on_timer);
   sip_txl_handler th = {s, tx, t_request, t_response, t_stray, t_error, t_terminated};
   s->tp = sip_tp_new(loop, cfg ? &cfg->tp : NULL, on_recv, on_event, s);
   s->txl = sip_txl_new(cfg ? &cfg->txl : NULL, &th);
@@ -134,7 +140,7 @@ sip_stack *sip_stack_new(struct ev_loop *loop, const sip_stack_config *cfg,
 }
 
 static void destroy(sip_stack *s) {
-  ev_timer_stop(s->loop, &s->timer);
+  sip_alarm_stop(&s->timer);
   if (s->txl) sip_txl_free(s->txl);
   if (s->tp) sip_tp_free(s->tp);
   free(s);
@@ -144,7 +150,7 @@ void sip_stack_free(sip_stack *s) {
   if (!s) return;
   if (s->busy) { /* inside one of our callbacks: finish when it returns */
     s->closing = 1;
-    ev_timer_stop(s->loop, &s->timer);
+    sip_alarm_stop(&s->timer);
     return;
   }
   destroy(s);

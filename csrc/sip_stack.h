@@ -1,5 +1,5 @@
 /* sip_stack.h: the runtime's C half: transports (sip_transport) feeding the transaction layer
- * (sip_txn) on one libev loop, with one ev_timer for every transaction timer. The hot path
+ * (sip_txn) on one libev loop, with one alarm (sip_clock.h) for every transaction timer. The hot path
  * (receive, parse, match, absorb retransmissions) runs here without the transaction user. */
 #ifndef SIP_STACK_H
 #define SIP_STACK_H
@@ -27,6 +27,7 @@ typedef struct sip_stack_handler {
 typedef struct sip_stack_config {
   sip_tp_config tp;
   sip_txl_config txl;
+  struct sip_clock *clock; /* the clock its timers run on (sip_clock.h); NULL: libev's */
   double loss; /* tests: share (0..1) of outgoing UDP datagrams dropped, to prove recovery by
                    retransmission; 0 in service */
 } sip_stack_config;

@@ -18,6 +18,7 @@
  * by a handler dangles. */
 #define _GNU_SOURCE
 #include "sip_transport.h"
+#include "sip_vnet.h"
 #include "sip_msg.h"
 #include "sip_tls.h"
 
@@ -155,6 +156,7 @@ struct sip_tp {
   conn *graveyard;
   conn *reporting; /* the connection being reported to the event callback */
 
+  sip_vport *vport; /* on a virtual network (tests): no sockets */
   ev_timer sweep;
   ev_idle reaper; /* reaps the graveyard when a close happened outside any handler */
   int depth, freed;
@@ -1018,6 +1020,16 @@ static double deadline(double v, double dflt) {
   return v > 0 && v < NEVER ? v : -1;
 }
 
+/* A message from the virtual network, bracketed as a socket's would be. */
+static void vnet_recv(void *ud, const char *buf, size_t len, const sip_peer *from) {
+  sip_tp *tp = ud;
+  if (tp->freed) return;
+  enter(tp);
+  tp->st.rx_msgs++;
+  tp->recv(tp->ud, buf, len, from);
+  leave(tp);
+}
+
 static void layers_teardown(sip_tp *tp) {
   for (int i = 0; i < NLAYER; i++)
     if (tp->layer[i]) layers[i]->teardown(tp->layer[i]);
@@ -1053,6 +1065,7 @@ sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_c
   int ok = tp->rxbuf && tables_grow(tp) == 0;
   for (int i = 0; i < NLAYER && ok; i++)
     if (layers[i]->setup && !(tp->layer[i] = layers[i]->setup(cfg))) ok = 0;
+  if (ok && cfg->vnet && !(tp->vport = sip_vport_new(cfg->vnet, vnet_recv, tp))) ok = 0;
   if (!ok) {
     layers_teardown(tp);
     free(tp->rxbuf);
@@ -1071,6 +1084,8 @@ sip_tp *sip_tp_new(struct ev_loop *loop, const sip_tp_config *cfg, sip_tp_recv_c
 }
 
 static void close_all(sip_tp *tp) {
+  sip_vport_free(tp->vport);
+  tp->vport = NULL;
   for (unsigned b = 0; b < tp->nbuckets; b++)
     while (tp->by_id[b]) conn_kill(tp->by_id[b], 0, NULL, 0);
   for (unsigned i = 0; i < tp->nlst; i++) {
@@ -1126,6 +1141,7 @@ int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const
   }
   sip_peer p;
   if (sip_tp_resolve(host ? host : "0.0.0.0", port, proto, &p, err) < 0) return -1;
+  if (tp->vport) return sip_vport_listen(tp->vport, &p, err);
   if (k && layers[k->layer]->prepare && layers[k->layer]->prepare(tp->layer[k->layer], 1, err) < 0)
     return -1;
   listener **nl = realloc(tp->lst, (tp->nlst + 1) * sizeof *nl);
@@ -1177,6 +1193,7 @@ int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const
 }
 
 int sip_tp_local(sip_tp *tp, uint32_t id, struct sockaddr_storage *addr, socklen_t *len) {
+  if (tp->vport) return sip_vport_local(tp->vport, id, addr, len);
   listener *l = lst_get(tp, id);
   if (!l || l->io.fd < 0) return -1;
   memset(addr, 0, sizeof *addr);
@@ -1290,6 +1307,11 @@ int sip_tp_send_conn(sip_tp *tp, const sip_peer *to, const char *sni, const char
   if (tp->freed) {
     *err = "transport closed";
     return -1;
+  }
+  if (tp->vport) {
+    if (sip_vport_send(tp->vport, to, buf, len, err) < 0) return -1;
+    tp->st.tx_msgs++;
+    return 0;
   }
   if (to->proto == SIP_PROTO_UDP) {
     if (udp_send(tp, to, buf, len, err) < 0) return -1;
@@ -1475,6 +1497,7 @@ void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st) {
   st->listeners = 0;
   for (unsigned i = 0; i < tp->nlst; i++)
     if (tp->lst[i]->io.fd >= 0) st->listeners++;
+  if (tp->vport) st->listeners = sip_vport_listeners(tp->vport);
   st->conns = tp->nconns;
   st->conns_tcp = tp->nkind[K_TCP];
   st->conns_tls = tp->nkind[K_TLS];

@@ -68,6 +68,8 @@ typedef struct sip_tp_config {
   int tls_verify;           /* client side: 0 (default) or 1 verify the server certificate and
                                 hostname; -1 don't (tests only) */
   size_t max_queue;         /* bytes queued for sending per connection, default 1 MiB */
+  struct sip_vnet *vnet;    /* tests: listen and send on this virtual network instead of
+                               sockets (sip_vnet.h); NULL in service */
 } sip_tp_config;
 
 /* cfg may be NULL (all defaults). Returns NULL when out of memory. */

@@ -52,6 +52,7 @@ build = {
         "csrc/sip_tls.c", "csrc/sip_token.c", "csrc/sip_transport.c", "csrc/sip_txn.c",
         "csrc/sip_uri.c", "csrc/lsip_core.c", "csrc/lsip_alloc.c", "csrc/lsip_build.c", "csrc/lsip_digest.c", "csrc/lsip_loop.c",
         "csrc/lsip_msg.c", "csrc/lsip_stack.c", "csrc/lsip_token.c", "csrc/lsip_txn.c", "csrc/lsip_uri.c",
+        "csrc/sip_clock.c", "csrc/sip_vnet.c", "csrc/lsip_vnet.c",
       },
       incdirs = { "csrc", "$(LIBEV_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(LIBEV_LIBDIR)", "$(OPENSSL_LIBDIR)" },
