@@ -45,6 +45,7 @@ build = {
     ["sip.location_sqlite"] = "lua/sip/location_sqlite.lua",
     ["sip.registrar"] = "lua/sip/registrar.lua",
     ["sip.proxy"] = "lua/sip/proxy.lua",
+    ["sip.test"] = "lua/sip/test.lua",
     ["sip.core"] = {
       sources = {
         "csrc/sip_buf.c", "csrc/sip_build.c", "csrc/sip_ctype.c", "csrc/sip_digest.c", "csrc/sip_digest_nonce.c",

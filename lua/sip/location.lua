@@ -68,7 +68,7 @@ Memory.__index = Memory
 Memory.__name = "sip.location.memory"
 
 local function new_memory(opts)
-  return setmetatable({ map = {}, clock = opts.clock or os.time, kind = "memory" }, Memory)
+  return setmetatable({ map = {}, clock = opts.clock or require("sip.loop").time, kind = "memory" }, Memory)
 end
 
 -- Drop the expired bindings of one AOR; returns the list left (nil when none) and the count.
@@ -135,7 +135,7 @@ function Memory:close() self.map = {} end
 
 --- location.open(spec[, opts]) -> store | nil, err
 -- spec: "memory" (default), "sqlite:PATH", or an object with the methods above (returned as is).
--- opts: clock = fn() -> seconds (default os.time).
+-- opts: clock = fn() -> seconds (default sip.loop.time: os.time, or the virtual clock of sip.test).
 function M.open(spec, opts)
   opts = opts or {}
   if spec == nil or spec == "memory" then return new_memory(opts) end

@@ -78,7 +78,8 @@ function M.open(path, opts)
     env:close()
     return nil, "sqlite: cannot open " .. path .. ": " .. tostring(cerr)
   end
-  local self = setmetatable({ env = env, conn = conn, path = path, map = {}, clock = opts.clock or os.time,
+  local self = setmetatable({ env = env, conn = conn, path = path, map = {},
+    clock = opts.clock or require("sip.loop").time,
     kind = "sqlite" }, SQLite)
   local function fail(err)
     self:close()

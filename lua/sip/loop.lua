@@ -144,6 +144,10 @@ function M.stop() core.stop() end
 
 function M.now() return core.now() end
 
+--- Whole seconds on the loop's clock, on os.time's scale (virtual under sip.test): the default
+-- clock of the location service, the registrar and the proxy, so a spec can expire bindings.
+function M.time() return math.floor(core.now()) end
+
 --- Set a handler for errors in coroutines and callbacks (nil: run() raises them).
 function M.on_error(fn) on_error = fn end
 

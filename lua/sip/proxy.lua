@@ -121,7 +121,7 @@ function M.new(t)
     relay_policy = relay,
     timer_c = t.timer_c or 180,
     t1 = t.t1 or 0.5,
-    clock = t.clock or os.time,
+    clock = t.clock or loop.time,
     log_fn = t.log,
     log_level = LEVELS[t.log_level or "info"] or 3,
     contexts = setmetatable({}, { __mode = "k" }), -- server txn -> context of the request

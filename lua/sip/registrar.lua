@@ -5,7 +5,7 @@
 --     bob@example.com are then one address-of-record),
 --     auth = sip.auth server | nil, min_expires = 60, max_expires = 7200, default_expires = 3600,
 --     max_contacts = nil, path = true, auth_info = false (Authentication-Info with rspauth in the
---     200, RFC 3261 §20.6), stateless_challenges = true (§8.2.7), clock = os.time,
+--     200, RFC 3261 §20.6), stateless_challenges = true (§8.2.7), clock = sip.loop.time,
 --     on_authenticated = fn(req, user) (called when a REGISTER's credentials check out) }
 --   reg:handle(req)      -- answers the REGISTER (200 listing every binding, or the error)
 --   reg:process(req)     -- the same decision without answering: status, reason, opts
@@ -17,6 +17,7 @@
 -- that source, so the NAT binding the UA keeps open is the way in.
 local sip = require "sip"
 local location = require "sip.location"
+local loop_time = require("sip.loop").time
 
 local M = {}
 
@@ -92,7 +93,7 @@ function M.new(t)
     path = t.path ~= false,
     auth_info = t.auth_info and true or false,
     stateless_challenges = t.stateless_challenges ~= false,
-    clock = t.clock or os.time,
+    clock = t.clock or loop_time,
     on_authenticated = t.on_authenticated,
     aor_cache = {}, aor_count = 0,
   }, Registrar)

@@ -1,0 +1,181 @@
+-- sip.test: a user's router and phones on the virtual network and clock. The README's router
+-- (with its in-dialog requests relayed) takes a registration, a call, a hang-up, a 32-second
+-- timeout and an expiry, with no socket bound and in well under a second of wall time.
+local sip = require "sip"
+local test = require "sip.test"
+
+-- The sockets this process holds, as ss sees them (the pid read by Lua itself, not a shell).
+local function my_sockets()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("a"):match("^(%d+)")
+  f:close()
+  local p = assert(io.popen("ss -H -anp 2>/dev/null"))
+  local n = 0
+  for line in p:lines() do
+    if line:find("pid=" .. pid .. ",", 1, true) then n = n + 1 end
+  end
+  p:close()
+  return n
+end
+
+-- The README's router, with the in-dialog rule it needs: a request with a To tag follows its
+-- Route (px:relay without targets), the rest goes to the callee's bindings.
+local function route(req, px)
+  if req.method == "REGISTER" then return px.registrar:handle(req) end
+  if req.to.tag then return px:relay(req) end
+  local targets = px:lookup(req.uri)
+  if #targets == 0 then return px:reply(req, 404) end
+  px:relay(req, targets, { parallel = true })
+end
+
+-- When the first message `what` went, in whole virtual seconds.
+local function first_at(ladder, what)
+  for _, e in ipairs(ladder) do
+    if e.what == what then return math.floor(e.at + 0.5) end
+  end
+end
+
+local USERS = { alice = "alice-secret", bob = "bob-secret", carol = "carol-secret" }
+
+describe("sip.test", function()
+  local t
+  before_each(function() t = test.new() end)
+  after_each(function() t:close() end)
+
+  local function router()
+    return t:add(assert(sip.proxy { listen = { "udp:127.0.0.1:5060" }, realm = "example.com", users = USERS,
+      route = route }), "proxy")
+  end
+
+  local function phone(name, opts)
+    opts = opts or {}
+    opts.password, opts.proxy = USERS[name], "proxy"
+    return t:phone(name, opts)
+  end
+
+  it("runs the README's router through a registration, a call, a hang-up, a timeout and an expiry", function()
+    local sockets_before = my_sockets()
+    local wall = os.clock()
+    t:run(function()
+      router()
+      local alice, bob = phone("alice"), phone("bob")
+      assert(alice:register())
+      assert(bob:register())
+      -- a call and its hang-up, through the proxy both ways
+      local call = assert(alice:call("sip:bob@example.com"))
+      assert.equal("PCMA", call.codec.name)
+      t:advance(60)
+      assert(call:bye())
+      t:assert_ladder {
+        "alice -> proxy REGISTER", "proxy -> alice 401", "alice -> proxy REGISTER", "proxy -> alice 200",
+        "alice -> proxy INVITE", "proxy -> bob INVITE", "bob -> proxy 180", "bob -> proxy 200",
+        "proxy -> alice 200 INVITE", "alice -> proxy ACK", "proxy -> bob ACK",
+        "alice -> proxy BYE", "proxy -> bob BYE", "bob -> proxy 200 BYE", "proxy -> alice 200 BYE",
+      }
+      assert.equal(1, #bob.calls)
+      assert.equal(60, first_at(t:ladder(), "BYE"))
+      -- bob's phone goes away without unregistering: Timer B (64*T1 = 32 s) at the proxy
+      bob:close()
+      local t0 = t:now()
+      local c2, err, code = alice:call("sip:bob@example.com")
+      assert.is_nil(c2)
+      assert.equal(408, code, err)
+      assert.equal(32, t:now() - t0)
+      -- past its 3600 s the binding has expired: 404, while alice's refreshed one still holds
+      t:advance(3600)
+      local _, _, code3 = alice:call("sip:bob@example.com")
+      assert.equal(404, code3)
+      assert.is_true(#t:received("alice", "200") >= 4) -- her refreshes were answered
+    end)
+    assert.is_true(t:now() > 3600)
+    assert.is_true(os.clock() - wall < 1, "took " .. (os.clock() - wall) .. " s of CPU")
+    assert.equal(sockets_before, my_sockets())
+  end)
+
+  it("waits for what a peer receives, and matches ladders line by line", function()
+    t:run(function()
+      router()
+      local alice = phone("alice")
+      local bob = phone("bob", { ring = 5 })
+      assert(alice:register())
+      assert(bob:register())
+      local call = alice:dial("sip:bob@example.com")
+      local e = assert(t:wait_for("bob", "INVITE", 1))
+      assert.equal("INVITE", e.msg.method)
+      assert.equal("bob", e.to)
+      assert(bob:wait_call(1))
+      assert(call:wait_answer(10))
+      assert.equal(5, math.floor(t:now() + 0.5))
+      assert(call:bye()) -- it waits for the 200: bob had the BYE before it returns
+      assert.equal(1, #t:received("bob", "BYE"))
+      local ok, msg = pcall(t.assert_ladder, t, { "bob -> alice INVITE" })
+      assert.is_false(ok)
+      assert.matches("no 'bob %-> alice INVITE'", msg)
+      assert.matches("alice %-> proxy INVITE sip:bob@example.com", msg) -- the ladder comes with it
+    end)
+  end)
+
+  it("phones reject and never answer as told; the caller's timeout holds on the virtual clock", function()
+    t:run(function()
+      router()
+      local alice, bob, carol = phone("alice"), phone("bob", { answer = 486 }), phone("carol", { answer = false })
+      for _, p in ipairs { alice, bob, carol } do assert(p:register()) end
+      local _, _, code = alice:call("sip:bob@example.com")
+      assert.equal(486, code)
+      local t0 = t:now()
+      local _, _, code2 = alice:call("sip:carol@example.com", { timeout = 20 })
+      assert.is_true(code2 == 408 or code2 == 487, tostring(code2))
+      assert.is_true(t:now() - t0 < 21)
+      t:assert_ladder { "proxy -> bob INVITE", "bob -> proxy 486", "proxy -> carol INVITE", "alice -> proxy CANCEL" }
+    end)
+  end)
+
+  it("a raw sender's malformed request gets 400 from the router without reaching its route", function()
+    local routed = 0
+    t:run(function()
+      t:add(assert(sip.proxy { listen = { "udp:127.0.0.1:5060" }, route = function(req, px)
+        routed = routed + 1
+        return px:reply(req, 200)
+      end }), "proxy")
+      local raw = t:raw("raw")
+      assert(raw:send("OPTIONS sip:proxy@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n" ..
+        "From: <sip:x@y>;tag=1\r\nTo: <sip:proxy@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: one OPTIONS\r\n" ..
+        "Content-Length: 0\r\n\r\n", "proxy"))
+      assert(raw:send("garbage\r\n\r\n", "127.0.0.1:5060"))
+      local e = assert(t:wait_for("raw", "400", 1))
+      assert.is_true(e.bad) -- it echoes the bad CSeq
+      assert.matches("400 Bad CSeq header", e.line)
+    end)
+    assert.equal(0, routed)
+    assert.equal("(bad) garbage", t:ladder()[2].what)
+  end)
+
+  it("closes what a failing test left open, and the next harness starts clean", function()
+    local ok, err = pcall(t.run, t, function()
+      router()
+      phone("alice")
+      error("the spec failed here")
+    end)
+    assert.is_false(ok)
+    assert.matches("the spec failed here", err)
+    assert.equal(0, t:close())
+    assert.equal(0, require("sip.loop").active())
+    t = test.new()
+    t:run(function() router() end) -- 127.0.0.1:5060 binds again
+  end)
+
+  it("says so when the spec waits for what never comes", function()
+    local ok, err = pcall(t.run, t, function()
+      local w = sip.waiter()
+      w:block()
+    end)
+    assert.is_false(ok)
+    assert.matches("the spec still waits after 86400 virtual seconds", err)
+  end)
+
+  it("refuses a second harness and objects left open before it", function()
+    assert.has_error(function() test.new() end, "sip.test.new: a harness is open already (t:close() it first)")
+    assert.has_error(function() test.new { horizn = 1 } end)
+  end)
+end)
+
