@@ -1,8 +1,9 @@
 -- sip.registrar: REGISTER processing (RFC 3261 §10.3, RFC 3327 Path, RFC 3581 source addresses)
--- through a real endpoint on 127.0.0.1 (port 0), with a fake clock. Every case leaves no
--- watcher active.
+-- through a real endpoint on the virtual network of sip.test (127.0.0.1, port 0, no socket),
+-- its bindings expiring on the virtual clock. Every case leaves no watcher active.
 local sip = require "sip"
 local loop = require "sip.loop"
+local test = require "sip.test"
 local registrar = require "sip.registrar"
 local location = require "sip.location"
 local auth = require "sip.auth"
@@ -12,17 +13,17 @@ local AOR = "sip:alice@example.com"
 -- run fn(ctx) with a registrar behind an endpoint and a client endpoint
 local function with_registrar(opts, fn)
   opts = opts or {}
-  local now = 10000
   local ctx = {}
-  ctx.clock = function() return now end
-  ctx.advance = function(s) now = now + s end
-  sip.run(function()
-    local loc = location.open("memory", { clock = ctx.clock })
-    local o = { location = loc, clock = ctx.clock, domains = { "example.com" } }
+  local net <close> = test.new()
+  ctx.advance = function(s) net:advance(s) end
+  net:run(function()
+    local loc = location.open("memory")
+    local o = { location = loc, domains = { "example.com" } }
     for k, v in pairs(opts) do o[k] = v end
     local reg = assert(registrar.new(o))
-    local server = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, handler = function(req) reg:handle(req) end })
-    local client = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } })
+    local server = net:add(assert(sip.endpoint { listen = { "udp:127.0.0.1:0" },
+      handler = function(req) reg:handle(req) end }))
+    local client = net:add(assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } }))
     ctx.reg, ctx.loc, ctx.client = reg, loc, client
     ctx.dest = { proto = "udp", host = "127.0.0.1", port = server.listeners[1].port }
     ctx.call_id = sip.callid()
@@ -50,10 +51,7 @@ local function with_registrar(opts, fn)
       for _, c in ipairs(rsp:addrs("Contact")) do out[#out + 1] = { c.uri, c.expires, c.q } end
       return out
     end
-    local ok, err = pcall(fn, ctx)
-    server:close()
-    client:close()
-    if not ok then error(err, 0) end
+    fn(ctx)
   end)
 end
 

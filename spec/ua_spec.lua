@@ -1,8 +1,10 @@
 -- sip.ua: user agents on 127.0.0.1 talking to each other, to a small registrar and to hand-driven
--- endpoints (RFC 3261 §8-15, RFC 3262, RFC 3311, RFC 3428, RFC 3264). Timers are short (T1 20 ms)
--- so 64*T1 is 1.28 s; every test leaves no watcher active.
+-- endpoints (RFC 3261 §8-15, RFC 3262, RFC 3311, RFC 3428, RFC 3264), on the virtual network and
+-- clock of sip.test: no socket, and timers pass at once (T1 20 ms, so 64*T1 is 1.28 s of virtual
+-- time); every test leaves no watcher active.
 local sip = require "sip"
 local loop = require "sip.loop"
+local test = require "sip.test"
 local sdp = require "sip.sdp"
 
 local T1, T2 = 0.02, 0.08
@@ -15,13 +17,10 @@ local function merge(a, b)
   return t
 end
 
--- sip.run, after letting the loop's clock catch up: it is only read at each loop iteration, and
--- earlier specs may have blocked the process for seconds since the last one
+-- fn in a coroutine on a harness of its own, closed when it ends
 local function run(fn)
-  sip.run(function()
-    sip.sleep(0)
-    fn()
-  end)
+  local h <close> = test.new()
+  h:run(fn)
 end
 
 local function new_ua(o)
