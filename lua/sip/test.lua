@@ -441,7 +441,7 @@ function T:assert_ladder(lines)
   return true
 end
 
---- Whether the network is idle and nothing is bound (every port closed): for the end of a test.
+--- The network's counters: {bound = addresses bound, queued = messages in flight}.
 function T:stats() return core.vnet_stats() end
 
 M.Harness, M.Phone, M.Raw = T, Phone, Raw
