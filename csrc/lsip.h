@@ -39,6 +39,8 @@ int lsip_alloc_cached(lua_State *L); /* sip.core.alloc_cache() */
 /* Leave on the stack the metatable `name` of a handle class, made on first use: its methods as
  * __index, and close (idempotent) as both __gc and __close. */
 void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close);
+/* Set registry[key] to a new empty table weak by mode ("k", "v"). */
+void lsip_weak_table(lua_State *L, const void *key, const char *mode);
 
 /* Each pushes a table of functions (or registers metatables) for sip.core. */
 int lsip_open_message(lua_State *L); /* sets fields on the table at the top */

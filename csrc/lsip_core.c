@@ -13,6 +13,15 @@ void lsip_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFu
   }
 }
 
+void lsip_weak_table(lua_State *L, const void *key, const char *mode) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
 int luaopen_sip_core(lua_State *L) {
   lua_newtable(L);
   lsip_open_message(L);

@@ -632,14 +632,7 @@ int lsip_open_stack(lua_State *L) {
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
   lsip_open_txn(L);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) == LUA_TNIL) {
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &HANDLES);
-  }
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) == LUA_TNIL) lsip_weak_table(L, &HANDLES, "v");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_stack);
   lua_setfield(L, -2, "stack");

@@ -43,14 +43,7 @@ static void tap(void *ud, const char *buf, size_t len, const sip_peer *from, con
 }
 
 /* A fresh, empty set of the objects made on the virtual network. */
-static void new_tracked(lua_State *L) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACKED);
-}
+static void new_tracked(lua_State *L) { lsip_weak_table(L, &TRACKED, "k"); }
 
 /* Close every object made on the virtual network; returns how many were still active. */
 static int close_tracked(lua_State *L, lsip_loop *lp) {
