@@ -1,8 +1,11 @@
 -- The relay policy of sip.proxy: the tricks that turned it into an open relay, over UDP and TCP,
 -- each aimed at a listening sink that must hear nothing; and beside them the requests the
 -- policy must still let through (a dialog along the route we recorded, our own users with
--- credentials, a stranger calling one of our users). Endpoints on 127.0.0.1 port 0, T1 50 ms.
+-- credentials, a stranger calling one of our users). Endpoints on 127.0.0.1 port 0, T1 50 ms,
+-- on the virtual network and clock of sip.test (no socket; streams carry messages there, without
+-- connections).
 local sip = require "sip"
+local test = require "sip.test"
 local auth = require "sip.auth"
 local proxy = require "sip.proxy"
 
@@ -16,7 +19,8 @@ local SDP = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0
 -- A proxy for example.com (users alice and bob), a sink that answers and keeps all it hears,
 -- bob's phone (registered), and a stranger's endpoint; fn(env) runs in the loop.
 local function with_setup(fn, popts)
-  sip.run(function()
+  local net <close> = test.new()
+  net:run(function()
     local o = { listen = { "udp:127.0.0.1:0", "tcp:127.0.0.1:0" }, realm = "example.com", users = USERS, t1 = T1,
       sweep_interval = 0 }
     for k, v in pairs(popts or {}) do o[k] = v end
