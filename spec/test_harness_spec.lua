@@ -173,9 +173,34 @@ describe("sip.test", function()
     assert.matches("the spec still waits after 86400 virtual seconds", err)
   end)
 
+  it("misuse raises, naming what is wrong", function()
+    assert.has_error(function() t:phone("x", { proxy = "nobody" }) end,
+      "bad argument #2 to 'phone' (proxy 'nobody' is no name the harness knows nor a URI)")
+    assert.has_error(function() t:raw("r", { prot = "udp" }) end,
+      "bad argument #2 to 'raw' (unknown option 'prot' (host, port, proto))")
+    assert.has_error(function() t:run(42) end, "bad argument #1 to 'run' (function expected)")
+  end)
+
   it("refuses a second harness and objects left open before it", function()
     assert.has_error(function() test.new() end, "sip.test.new: a harness is open already (t:close() it first)")
     assert.has_error(function() test.new { horizn = 1 } end)
+  end)
+end)
+
+describe("sip.test.case", function()
+  it("runs a test body on a harness of its own", test.case(function(t)
+    local srv = t:add(assert(sip.endpoint { listen = { "udp:127.0.0.1:5060" }, handler = function(req) req:reply(200) end }),
+      "srv")
+    assert.equal(1, #srv.listeners)
+    local a = t:phone("a")
+    assert.equal(200, assert(a:options("sip:127.0.0.1:5060")).status)
+    t:run(function() t:advance(1) end) -- nested: it just runs
+    assert.equal(1, t:now())
+  end))
+
+  it("and closed it", function()
+    assert.is_false(require("sip.core").virtual())
+    assert.equal(0, require("sip.loop").active())
   end)
 end)
 

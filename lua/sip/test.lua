@@ -82,6 +82,16 @@ function T:__tostring() return format("sip.test (%d messages, %s)", #self.log, s
 --- Virtual seconds since the harness opened.
 function T:now() return core.now() - self.start end
 
+--- A busted test body with a harness of its own: `it("...", test.case(function(t) ... end))`
+-- runs fn(t) inside t:run and closes the harness when it ends, failing or not.
+function M.case(fn, opts)
+  if type(fn) ~= "function" then argerror(1, "sip.test.case", "function expected") end
+  return function()
+    local t <close> = M.new(opts)
+    return t:run(fn, t)
+  end
+end
+
 ---------------------------------------------------------------------------------------------------
 -- Running
 
@@ -92,6 +102,8 @@ function T:now() return core.now() - self.start end
 function T:run(fn, ...)
   if type(fn) ~= "function" then argerror(1, "run", "function expected") end
   if self.closed then error("run: the harness is closed", 2) end
+  local _, main = coroutine.running()
+  if not main then return fn(...) end -- inside t:run already: the loop runs
   local done, res = false, nil
   local horizon = core.timer(self.horizon, 0, function()
     error(format("sip.test: the spec still waits after %g virtual seconds (the horizon; a wait without a " ..
@@ -224,6 +236,9 @@ function T:phone(name, opts)
   o.listen = o.listen or { "udp:" .. (host:find(":", 1, true) and ("[" .. host .. "]") or host) .. ":" .. port }
   if proxy then
     local uri = self:uri_of(proxy)
+    if not sip.uri(uri) then
+      argerror(2, "phone", "proxy '" .. tostring(proxy) .. "' is no name the harness knows nor a URI")
+    end
     o.registrar = o.registrar or uri
     o.outbound_proxy = o.outbound_proxy or uri
   end
@@ -288,8 +303,12 @@ end
 
 --- A raw sender for malformed input: a bare stack that sends bytes as given and answers
 -- nothing. opts: `host`, `port` (default a fresh host, 5060), `proto` ("udp").
+local RAW_OPTS = { host = true, port = true, proto = true }
 function T:raw(name, opts)
   opts = opts or {}
+  for k in pairs(opts) do
+    if not RAW_OPTS[k] then argerror(2, "raw", "unknown option '" .. tostring(k) .. "' (host, port, proto)") end
+  end
   local host, port, proto = opts.host or self:_host(), opts.port or 5060, opts.proto or "udp"
   local st = assert(core.stack {})
   st:on("request", function() end)
