@@ -44,9 +44,9 @@ local M = {}
 -- @field domain the domain of phones that name none ("example.com")
 M.defaults = { horizon = 86400, domain = "example.com" }
 
-local T = {}
-T.__index = T
-T.__name = "sip.test"
+local Harness = {}
+Harness.__index = Harness
+Harness.__name = "sip.test"
 
 local Phone = {}
 Phone.__name = "sip.test.phone"
@@ -72,15 +72,17 @@ function M.new(opts)
   local t = setmetatable({
     horizon = opts.horizon or M.defaults.horizon, domain = opts.domain or M.defaults.domain,
     start = core.now(), objects = {}, names = {}, addrs = {}, log = {}, waits = {}, nhosts = 0,
-  }, T)
+  }, Harness)
   core.vnet_tap(function(bytes, from, to, delivered) t:_record(bytes, from, to, delivered) end)
   return t
 end
 
-function T:__tostring() return format("sip.test (%d messages, %s)", #self.log, self.closed and "closed" or "open") end
+function Harness:__tostring()
+  return format("sip.test (%d messages, %s)", #self.log, self.closed and "closed" or "open")
+end
 
 --- Virtual seconds since the harness opened.
-function T:now() return core.now() - self.start end
+function Harness:now() return core.now() - self.start end
 
 --- A busted test body with a harness of its own: `it("...", test.case(function(t) ... end))`
 -- runs fn(t) inside t:run and closes the harness when it ends, failing or not.
@@ -92,14 +94,14 @@ function M.case(fn, opts)
   end
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Running
 
 --- Run fn(...) in a coroutine on the virtual network until it returns; returns what it returns.
 -- An error in it or in any handler it caused is raised here with its traceback. It fails when
 -- fn still waits once nothing is left to happen (a wait without a timeout for what never comes),
 -- or after `horizon` virtual seconds.
-function T:run(fn, ...)
+function Harness:run(fn, ...)
   if type(fn) ~= "function" then argerror(1, "run", "function expected") end
   if self.closed then error("run: the harness is closed", 2) end
   local _, main = coroutine.running()
@@ -126,7 +128,7 @@ end
 
 --- Let s virtual seconds pass: every message and timer due meanwhile runs, in order. Inside
 -- `t:run` it waits in the calling coroutine (as `sip.sleep`); outside, it runs the network for s.
-function T:advance(s)
+function Harness:advance(s)
   if type(s) ~= "number" or s < 0 then argerror(1, "advance", "seconds >= 0 expected") end
   local _, main = coroutine.running()
   if main then return self:run(loop.sleep, s) end
@@ -136,7 +138,7 @@ end
 --- Close every object the harness made or was given (in reverse order), then everything else
 -- still open on the virtual network, and leave it. Idempotent; returns how many stacks and
 -- timers were still open once the harness's own objects were closed.
-function T:close()
+function Harness:close()
   if self.closed then return self.leftover end
   self.closed = true
   for i = #self.objects, 1, -1 do
@@ -148,13 +150,13 @@ function T:close()
   self.leftover = core.virtual(false)
   return self.leftover
 end
-T.__close = T.close
+Harness.__close = Harness.close
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Names and objects
 
 --- Call the peer at host:port (or every address of host, when port is nil) `name` in ladders.
-function T:name(name, host, port)
+function Harness:name(name, host, port)
   self.names[port and key(host, port) or host] = name
   self.addrs[name] = self.addrs[name] or { host = host, port = port }
   return name
@@ -167,7 +169,7 @@ end
 
 --- Have the harness close obj (anything with a close method) at t:close(); with name, its
 -- listeners are called that in ladders. Returns obj, so `t:add(sip.proxy{...}, "proxy")`.
-function T:add(obj, name)
+function Harness:add(obj, name)
   if obj == nil then error("add: nil object (did its constructor fail? it returned " .. tostring(name) .. ")", 2) end
   if type(obj.close) ~= "function" and not (getmetatable(obj) or {}).__close then
     argerror(1, "add", "an object with a close method expected")
@@ -180,20 +182,20 @@ function T:add(obj, name)
 end
 
 -- A fresh host for a peer that names none: 10.0.0.1, 10.0.0.2, ...
-function T:_host()
+function Harness:_host()
   self.nhosts = self.nhosts + 1
   return format("10.0.%d.%d", floor(self.nhosts / 250), self.nhosts % 250)
 end
 
--- "sip:host:port" of a name the harness knows, or the text itself (a URI).
-function T:uri_of(who)
+--- The URI ("sip:host:port") of a name the harness knows, or the text itself (a URI).
+function Harness:uri_of(who)
   local a = self.addrs[who]
   if not a then return who end
   local host = a.host:find(":", 1, true) and ("[" .. a.host .. "]") or a.host
   return "sip:" .. host .. (a.port and (":" .. a.port) or "")
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Virtual peers
 
 Phone.__index = function(self, k)
@@ -220,7 +222,7 @@ function Phone:__tostring() return format("sip.test.phone %s (%s)", self.name, s
 -- 200 default, 300..699 rejects, false never answers), `ring` (seconds of 180 before that, 0).
 -- Calls taken are in `phone.calls`, in order; `phone:wait_call()` waits for the next.
 -- @treturn sip.test.phone the phone; every method of sip.ua works on it
-function T:phone(name, opts)
+function Harness:phone(name, opts)
   if type(name) ~= "string" then argerror(1, "phone", "name expected") end
   opts = opts or {}
   local o = {}
@@ -276,11 +278,12 @@ function Phone:wait_call(timeout)
   return self.calls[i]
 end
 
+--- Close the phone's UA (its calls end without signalling, as sip.ua's close does).
 function Phone:close() return self.ua:close() end
 
 --- A proxy: the real `sip.proxy` at a virtual address (opts as sip.proxy's; `listen` defaults
 -- to udp at a fresh host, port 5060; `realm` to the harness's domain), named `name`.
-function T:proxy(name, opts)
+function Harness:proxy(name, opts)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.listen = o.listen or { "udp:" .. self:_host() .. ":5060" }
@@ -291,7 +294,7 @@ function T:proxy(name, opts)
 end
 
 --- A registrar: a proxy that answers REGISTER and refuses the rest (403).
-function T:registrar(name, opts)
+function Harness:registrar(name, opts)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.route = function(req, px)
@@ -301,10 +304,11 @@ function T:registrar(name, opts)
   return self:proxy(name, o)
 end
 
+local RAW_OPTS = { host = true, port = true, proto = true }
+
 --- A raw sender for malformed input: a bare stack that sends bytes as given and answers
 -- nothing. opts: `host`, `port` (default a fresh host, 5060), `proto` ("udp").
-local RAW_OPTS = { host = true, port = true, proto = true }
-function T:raw(name, opts)
+function Harness:raw(name, opts)
   opts = opts or {}
   for k in pairs(opts) do
     if not RAW_OPTS[k] then argerror(2, "raw", "unknown option '" .. tostring(k) .. "' (host, port, proto)") end
@@ -336,12 +340,13 @@ end
 --- What reached it, as ladder entries.
 function Raw:received(what) return self.harness:received(self.name, what) end
 
+--- Close the raw sender's stack.
 function Raw:close() self.stack:close() end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- The ladder
 
-function T:_label(p)
+function Harness:_label(p)
   return self.names[key(p.host, p.port)] or self.names[p.host] or key(p.host, p.port)
 end
 
@@ -363,7 +368,7 @@ local function describe_msg(bytes)
     what = method or (status and tostring(status)) or ("(bad) " .. first) }
 end
 
-function T:_record(bytes, from, to, delivered)
+function Harness:_record(bytes, from, to, delivered)
   local e = describe_msg(bytes)
   e.at, e.from, e.to, e.proto, e.lost, e.bytes = self:now(), self:_label(from), self:_label(to), from.proto,
     not delivered, bytes
@@ -401,11 +406,11 @@ end
 --- Every message so far, in order of arrival: entries {at, from, to, proto, what (the method,
 -- or the status as text), method, status, line, msg (parsed), bad (it does not parse: no msg),
 -- bytes, lost (nobody bound its destination)}.
-function T:ladder() return self.log end
+function Harness:ladder() return self.log end
 
 --- The ladder as text, one line a message ("  0.000 alice -> proxy REGISTER sip:example.com");
 -- with last, only its last lines.
-function T:ladder_text(last)
+function Harness:ladder_text(last)
   local out, log = {}, self.log
   for i = last and math.max(1, #log - last + 1) or 1, #log do
     local e = log[i]
@@ -415,7 +420,7 @@ function T:ladder_text(last)
 end
 
 --- The messages name received (what: a method or a status; nil: all).
-function T:received(name, what)
+function Harness:received(name, what)
   local m, out = matcher(nil, name, what), {}
   for _, e in ipairs(self.log) do
     if m(e) then out[#out + 1] = e end
@@ -426,7 +431,7 @@ end
 --- Wait (inside t:run) until name receives a message matching what (a method, a status, or
 -- nil) that arrives from now on; it has been handled when this returns. timeout in seconds
 -- (default none). Returns the entry, or nil, "timeout".
-function T:wait_for(name, what, timeout)
+function Harness:wait_for(name, what, timeout)
   local w = { match = matcher(nil, name, what), waiter = loop.waiter() }
   self.waits[#self.waits + 1] = w
   local e, err = w.waiter:block(timeout)
@@ -439,7 +444,7 @@ end
 --- Assert that the ladder holds these lines in this order (others may come between). A line
 -- is "FROM -> TO WHAT [CSEQ-METHOD]": FROM and TO names or "*", WHAT a method or a status. On a
 -- failure the error shows the line not found and the whole ladder.
-function T:assert_ladder(lines)
+function Harness:assert_ladder(lines)
   if type(lines) ~= "table" then argerror(1, "assert_ladder", "list of lines expected") end
   local pos = 1
   for _, line in ipairs(lines) do
@@ -461,7 +466,7 @@ function T:assert_ladder(lines)
 end
 
 --- The network's counters: {bound = addresses bound, queued = messages in flight}.
-function T:stats() return core.vnet_stats() end
+function Harness:stats() return core.vnet_stats() end
 
-M.Harness, M.Phone, M.Raw = T, Phone, Raw
+M.Harness, M.Phone, M.Raw = Harness, Phone, Raw
 return M
