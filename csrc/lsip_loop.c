@@ -1,7 +1,9 @@
 /* lsip_loop.c: the libev loop under Lua: one loop per Lua state, timers and signal watchers.
  * An active watcher is anchored in the registry so the GC cannot take it; every watcher has one
  * idempotent close serving :close(), __close and __gc. Callbacks run under a protected call with a
- * traceback; an error stops the loop and comes back out of loop:run(). */
+ * traceback; an error stops the loop and comes back out of loop:run(). Timers are alarms
+ * (sip_clock.h): on libev's clock, or under sip.test on the virtual one that run() then drives
+ * (lsip_vnet.c). */
 #include <ev.h>
 #include <signal.h>
 #include <stdlib.h>
