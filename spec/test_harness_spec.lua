@@ -108,6 +108,8 @@ describe("sip.test", function()
       assert.equal(5, math.floor(t:now() + 0.5))
       assert(call:bye()) -- it waits for the 200: bob had the BYE before it returns
       assert.equal(1, #t:received("bob", "BYE"))
+      t:assert_received("bob", { "INVITE", "ACK", "BYE" })
+      assert.has_error(function() t:assert_received("bob", { "BYE", "INVITE" }) end)
       local ok, msg = pcall(t.assert_ladder, t, { "bob -> alice INVITE" })
       assert.is_false(ok)
       assert.matches("no 'bob %-> alice INVITE'", msg)

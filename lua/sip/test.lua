@@ -465,6 +465,17 @@ function Harness:assert_ladder(lines)
   return true
 end
 
+--- Assert that name received these messages (methods or statuses) in this order, others allowed
+-- between: `t:assert_received("bob", {"INVITE", "ACK", "BYE"})`.
+function Harness:assert_received(name, whats)
+  if type(whats) ~= "table" then argerror(2, "assert_received", "list of methods or statuses expected") end
+  local lines = {}
+  for i, w in ipairs(whats) do lines[i] = "* -> " .. name .. " " .. tostring(w) end
+  local ok, err = pcall(self.assert_ladder, self, lines)
+  if not ok then error(err, 2) end
+  return true
+end
+
 --- The network's counters: {bound = addresses bound, queued = messages in flight}.
 function Harness:stats() return core.vnet_stats() end
 
