@@ -124,6 +124,8 @@ describe("sip.test", function()
       for _, p in ipairs { alice, bob, carol } do assert(p:register()) end
       local _, _, code = alice:call("sip:bob@example.com")
       assert.equal(486, code)
+      assert.equal(200, assert(alice:message("sip:bob@example.com", "user2, come here.", "text/plain")).status)
+      assert.equal("user2, come here.", bob.messages[1].body)
       local t0 = t:now()
       local _, _, code2 = alice:call("sip:carol@example.com", { timeout = 20 })
       assert.is_true(code2 == 408 or code2 == 487, tostring(code2))
