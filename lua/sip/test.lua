@@ -220,7 +220,8 @@ function Phone:__tostring() return format("sip.test.phone %s (%s)", self.name, s
 -- `proxy` (a name the harness knows, or a URI: registrar and outbound proxy at once),
 -- `host`, `port` (its address; default a fresh 10.0.x.y:5060), `answer` (the status calls get:
 -- 200 default, 300..699 rejects, false never answers), `ring` (seconds of 180 before that, 0).
--- Calls taken are in `phone.calls`, in order; `phone:wait_call()` waits for the next.
+-- Calls taken are in `phone.calls`, in order; `phone:wait_call()` waits for the next. MESSAGE
+-- requests get 200 and are kept in `phone.messages`.
 -- @treturn sip.test.phone the phone; every method of sip.ua works on it
 function Harness:phone(name, opts)
   if type(name) ~= "string" then argerror(1, "phone", "name expected") end
@@ -246,9 +247,10 @@ function Harness:phone(name, opts)
   end
   local ua, err = sip.ua(o)
   if not ua then error("phone " .. name .. ": " .. tostring(err), 2) end
-  local p = setmetatable({ ua = ua, name = name, calls = {}, seen = 0, waiting = false, answer = answer,
+  local p = setmetatable({ ua = ua, name = name, calls = {}, messages = {}, seen = 0, waiting = false, answer = answer,
     ring = ring, harness = self, uri = ua.aor }, Phone)
   ua:on("call", function(call) p:_take(call) end)
+  ua:on("message", function(req) p.messages[#p.messages + 1] = req end) -- and 200
   self:name(name, host)
   self:add(p)
   return p
@@ -462,6 +464,17 @@ function Harness:assert_ladder(lines)
     end
     pos = found + 1
   end
+  return true
+end
+
+--- Assert that name received these messages (methods or statuses) in this order, others allowed
+-- between: `t:assert_received("bob", {"INVITE", "ACK", "BYE"})`.
+function Harness:assert_received(name, whats)
+  if type(whats) ~= "table" then argerror(2, "assert_received", "list of methods or statuses expected") end
+  local lines = {}
+  for i, w in ipairs(whats) do lines[i] = "* -> " .. name .. " " .. tostring(w) end
+  local ok, err = pcall(self.assert_ladder, self, lines)
+  if not ok then error(err, 2) end
   return true
 end
 
