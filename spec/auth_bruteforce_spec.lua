@@ -400,6 +400,7 @@ describe("digest bound to the request (RFC 7616 §3.4.6, RFC 2617 §3.2.2.5)", f
 
   it("through a sip.proxy: a REGISTER for another uri and a MESSAGE replayed to another user are 400", function()
     sip.run(function()
+      sip.sleep(0) -- the loop's clock catches up with the seconds the table test above spent
       local px <close> = assert(proxy.new { listen = { "udp:127.0.0.1:0" }, realm = "example.com", users = USERS,
         sweep_interval = 0, t1 = 0.05 })
       local ep <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" }, t1 = 0.05,
