@@ -7,6 +7,7 @@ local sip = require "sip"
 -- module name -> { the module's table or nil, { class name -> class table } }
 local function public()
   local ua, proxy, registrar = require "sip.ua", require "sip.proxy", require "sip.registrar"
+  local test = require "sip.test"
   return {
     ["sip"] = { sip },
     ["sip.endpoint"] = { require "sip.endpoint", { Endpoint = require("sip.endpoint").Endpoint } },
@@ -18,6 +19,7 @@ local function public()
     ["sip.options"] = { require "sip.options", { Schema = getmetatable(require("sip.options").schema("x", {})) } },
     ["sip.dialog"] = { require "sip.dialog", { Dialog = require("sip.dialog").Dialog } },
     ["sip.cli"] = { (require "sip.cli") },
+    ["sip.test"] = { test, { Harness = test.Harness, Phone = test.Phone, Raw = test.Raw } },
     ["sip.sdp"] = { require "sip.sdp", { Session = require("sip.sdp")._internal.Session } },
     ["sip.auth"] = { require "sip.auth", { Server = getmetatable(sip.auth.server { realm = "x", users = {} }),
       Client = getmetatable(sip.auth.client { user = "u", password = "p" }) } },

@@ -266,7 +266,7 @@ local function peer_error(req, dest, err)
 end
 
 -- Our Via for req about to leave for dest, with a fresh branch (§8.1.1.7, RFC 3581 rport).
-function Endpoint:push_via(req, dest)
+function Endpoint:_push_via(req, dest)
   local host, port = self:sent_by(dest.proto, dest)
   req:push_via(("SIP/2.0/%s %s%s;branch=%s;rport"):format(dest.proto:upper(), host,
     port and (":" .. port) or "", core.branch()))
@@ -275,7 +275,7 @@ end
 -- One attempt at dest: the request by size (§18.1.1: too large for UDP, so over TCP), over UDP
 -- after all when TCP is refused; the final response or nil, err, code, and whether the caller's
 -- own timeout ended it.
-function Endpoint:attempt(req, dest, opts)
+function Endpoint:_attempt(req, dest, opts)
   local bytes = tostring(req)
   local big = egress.by_size(dest, #bytes, self.mtu)
   if big ~= dest then
@@ -368,15 +368,15 @@ function Endpoint:_request(req, opts)
     dest, err = next_hop(req, opts.source and { source = opts.source })
     if not dest then return nil, err, 503 end
   end
-  if not req.branch then self:push_via(req, dest) end
+  if not req.branch then self:_push_via(req, dest) end
   while true do
-    local r, e, c, mine = self:attempt(req, dest, opts)
+    local r, e, c, mine = self:_attempt(req, dest, opts)
     local nxt = dest.next
     local failed = (r == nil and (c == 503 or c == 408) and not mine) or (r and r.status == 503)
     if not failed or not nxt then return r, e, c end
     if r == nil then route.mark_dead(dest) end
     req:pop_via()
-    if opts.via then req:push_via(opts.via(nxt)) else self:push_via(req, nxt) end
+    if opts.via then req:push_via(opts.via(nxt)) else self:_push_via(req, nxt) end
     dest = nxt
   end
 end
@@ -410,7 +410,7 @@ function Endpoint:trust(req)
   return self.stack:trust(conn)
 end
 
----------------------------------------------------------------------------------------------------
+-- -------------------------------------------------------------------------------------------------
 -- Flows (RFC 5626): the connection a registration went over. conn is a message's source.conn
 -- (a request received, a response to ours); each call returns false or nil (and does nothing)
 -- for a connection already closed.

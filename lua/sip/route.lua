@@ -61,6 +61,8 @@ end
 
 local Walk = {}
 Walk.__index = Walk
+Walk.__name = "sip.route.walk"
+function Walk:__tostring() return "sip.route.walk: " .. tostring(self.domain) end
 
 local function new_walk(domain, opts)
   return setmetatable({ domain = domain, source = opts and opts.source, lookups = 0,
