@@ -99,7 +99,7 @@ local DNS = { "--dns", "HOST:PORT", "list", help = "a name server to ask instead
     if v:match("^[%w.%-]+:%d+$") or v:match("^%[[%x:.]+%]:%d+$") then return true end
     return nil, "not HOST:PORT"
   end }
---- The TLS options of every example, appended to a spec's options: cli.tls_options(options)
+-- The TLS options of every example, appended to a spec's options: cli.tls_options(options)
 -- returns options. cli.tls(o) turns their parsed values into sip.endpoint's (and sip.ua's,
 -- sip.proxy's) options: { tls_cert =, tls_key =, tls_ca =, tls_verify =, tls_clients = }, or
 -- nil, what is wrong (cli.parse checks this itself for a spec with these options);
@@ -120,6 +120,8 @@ local TLS_OPTIONS = {
 local IS_TLS_OPTION = {}
 for _, opt in ipairs(TLS_OPTIONS) do IS_TLS_OPTION[opt] = true end
 
+--- Append the TLS options (--cert, --key, --tls-ca, --tls-verify, --tls-clients) to a spec's
+-- options; returns options.
 function M.tls_options(options)
   for _, opt in ipairs(TLS_OPTIONS) do options[#options + 1] = opt end
   return options
@@ -131,6 +133,8 @@ function M.with_tls(o, t)
   return t
 end
 
+--- The parsed TLS options o as sip.endpoint's (and sip.ua's, sip.proxy's) options: { tls_cert =,
+-- tls_key =, tls_ca =, tls_verify =, tls_clients = }, or nil, what is wrong.
 function M.tls(o)
   if (not o.cert) ~= (not o.key) then return nil, "--cert and --key go together" end
   for _, l in ipairs(o.listen or {}) do
@@ -381,7 +385,7 @@ function M.sip_uri(v)
   return nil, "not a sip: or sips: URI"
 end
 
---- The options of connection flows (RFC 5626) the examples share: --keepalive S (a UA's CRLF
+-- The options of connection flows (RFC 5626) the examples share: --keepalive S (a UA's CRLF
 -- pings on a TCP or TLS registration, 0 none) and --idle-timeout S (connections idle this long
 -- close; a flow that carries a live binding stays). cli.flow_options(options[, {ua = false}])
 -- appends them to a spec's options (a server takes only --idle-timeout) and returns options;
@@ -394,6 +398,8 @@ local FLOW_OPTIONS = {
     help = "close a connection idle this long (default 120; a flow that carries a binding stays open)" },
 }
 
+--- Append --keepalive S and --idle-timeout S to a spec's options (a server, how = {ua = false},
+-- takes only --idle-timeout); returns options.
 function M.flow_options(options, how)
   local ua = not (how and how.ua == false)
   for _, opt in ipairs(FLOW_OPTIONS) do
