@@ -89,18 +89,28 @@ void lsip_pushpeer(lua_State *L, const sip_peer *p) {
 /* The TLS settings table at idx ({cert=, key=, ca=, verify=, clients=}; absent fields: those of
  * the stack) into s, over the stack's own in base. Misuse raises. */
 static void tls_fields(lua_State *L, int idx, const sip_tls_settings *base, sip_tls_settings *s) {
-  static const char *const modes[] = {"none", "request", "require", NULL};
+  static const char *const modes[] = {"none", "request", "require"};
   luaL_checktype(L, idx, LUA_TTABLE);
   *s = *base;
-  if (lsip_optstr(L, idx, "cert")) s->cert = lsip_optstr(L, idx, "cert");
-  if (lsip_optstr(L, idx, "key")) s->key = lsip_optstr(L, idx, "key");
-  if (lsip_optstr(L, idx, "ca")) s->ca = lsip_optstr(L, idx, "ca");
+  static const char *const files[] = {"cert", "key", "ca"};
+  const char **dst[] = {&s->cert, &s->key, &s->ca};
+  for (int i = 0; i < 3; i++) {
+    int t = lua_getfield(L, idx, files[i]);
+    if (t == LUA_TSTRING) *dst[i] = lua_tostring(L, -1); /* anchored by the table */
+    else if (t != LUA_TNIL) luaL_error(L, "tls %s must be a file name", files[i]);
+    lua_pop(L, 1);
+  }
   if (lua_getfield(L, idx, "verify") != LUA_TNIL) {
-    luaL_argexpected(L, lua_isboolean(L, -1), idx, "verify: a boolean");
+    if (!lua_isboolean(L, -1)) luaL_error(L, "tls verify must be a boolean");
     s->verify = lua_toboolean(L, -1) ? 1 : -1;
   }
-  if (lua_getfield(L, idx, "clients") != LUA_TNIL)
-    s->clients = luaL_checkoption(L, -1, NULL, modes);
+  if (lua_getfield(L, idx, "clients") != LUA_TNIL) {
+    const char *m = lua_tostring(L, -1);
+    int i = 0;
+    while (i < 3 && !(m && lua_type(L, -1) == LUA_TSTRING && !strcmp(m, modes[i]))) i++;
+    if (i == 3) luaL_error(L, "tls clients must be \"none\", \"request\" or \"require\"");
+    s->clients = i;
+  }
   lua_pop(L, 2);
 }
 

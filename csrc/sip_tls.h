@@ -6,10 +6,13 @@
 
 #include "sip_transport.h"
 
-/* Server side: the certificate chain and key of sip_tp_config (loaded when the first TLS
- * listener opens). Client side: the server certificate is verified against tls_ca (or the
- * system store) and the name asked for (SNI), or the address itself when there is no name,
- * unless tls_verify < 0. TLS 1.2 at least, no renegotiation. */
+/* Every listener and outbound connection runs under one set of settings (sip_tls_settings:
+ * sip_tp_config's, or a set of its own), whose contexts are made when first used. Server side:
+ * its certificate chain and key, and client certificates asked for or required, verified against
+ * its CA. Client side: the server's certificate is verified against the CA (or the system store)
+ * and must prove the name asked for, sent as SNI (RFC 5922, sip_tls_name.h), or the address
+ * itself when there is no name, unless verify < 0; our certificate goes to a server that asks.
+ * TLS 1.2 at least, no renegotiation. */
 extern const sip_stream_ops sip_tls_stream;
 
 #endif

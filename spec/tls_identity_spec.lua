@@ -218,6 +218,17 @@ describe("TLS identities (RFC 5922)", function()
       assert.same({ false }, seen)
     end)
 
+    it("misused TLS options raise, naming the option", function()
+      assert.has_error(function() sip.endpoint { tls_clients = "always" } end,
+        'tls clients must be "none", "request" or "require"')
+      assert.has_error(function() sip.endpoint { tls_verify = "no" } end, "tls verify must be a boolean")
+      sip.run(function()
+        local ep <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } })
+        assert.has_error(function() ep:request(options(), { dest = dest(5061, "x.test", { ca = 1 }) }) end,
+          "tls ca must be a file name")
+      end)
+    end)
+
     it("a listener without a certificate is refused with a clear error", function()
       local ep, err = sip.endpoint { listen = { "tls:127.0.0.1:0" } }
       assert.is_nil(ep)

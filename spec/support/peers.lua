@@ -475,15 +475,18 @@ function Kamailio:log()
   return read_file(self.dir .. "/kamailio.log") or ""
 end
 
+-- Stop a peer started by spawn (h.pipe, h.pid, h.dir) and remove its dir; idempotent: the exit code.
+local function stop_peer(h, grace)
+  if h.rc then return h.rc end
+  h.rc = terminate(h.pipe, h.pid, grace)
+  live[h] = nil
+  rmdir(h.dir)
+  return h.rc
+end
+
 --- Stop Kamailio (SIGTERM to the group, SIGKILL after 3 s) and remove its temp dir. Idempotent;
 -- returns the exit code.
-function Kamailio:stop()
-  if self.rc then return self.rc end
-  self.rc = terminate(self.pipe, self.pid, 3)
-  live[self] = nil
-  rmdir(self.dir)
-  return self.rc
-end
+function Kamailio:stop() return stop_peer(self, 3) end
 
 Kamailio.__gc = Kamailio.stop
 Kamailio.__close = Kamailio.stop
@@ -580,13 +583,7 @@ function Process:wait_for(text, seconds)
 end
 
 --- Stop it (SIGTERM to the group, SIGKILL after 2 s) and remove its temp dir; idempotent.
-function Process:stop()
-  if self.rc then return self.rc end
-  self.rc = terminate(self.pipe, self.pid, 2)
-  live[self] = nil
-  rmdir(self.dir)
-  return self.rc
-end
+function Process:stop() return stop_peer(self, 2) end
 
 Process.__gc = Process.stop
 Process.__close = Process.stop
