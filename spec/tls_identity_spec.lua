@@ -220,8 +220,8 @@ describe("TLS identities (RFC 5922)", function()
 
     it("misused TLS options raise, naming the option", function()
       assert.has_error(function() sip.endpoint { tls_clients = "always" } end,
-        'tls clients must be "none", "request" or "require"')
-      assert.has_error(function() sip.endpoint { tls_verify = "no" } end, "tls verify must be a boolean")
+        [[bad argument #1 to 'endpoint' (option 'tls_clients' must be "none", "request" or "require")]])
+      assert.has_error(function() sip.endpoint { tls_verify = "no" } end, [[bad argument #1 to 'endpoint' (option 'tls_verify' must be a boolean, got "no")]])
       sip.run(function()
         local ep <close> = assert(sip.endpoint { listen = { "udp:127.0.0.1:0" } })
         assert.has_error(function() ep:request(options(), { dest = dest(5061, "x.test", { ca = 1 }) }) end,
