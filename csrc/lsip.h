@@ -55,6 +55,7 @@ struct sip_digest_challenge;
 void lsip_challenge_fields(lua_State *L, int t, struct sip_digest_challenge *c);
 int lsip_open_loop(lua_State *L);  /* sets fields on the table at the top */
 int lsip_open_token(lua_State *L); /* sets fields on the table at the top */
+int lsip_open_loc(lua_State *L);   /* sets fields on the table at the top */
 
 /* Push a slice as a string (nil when .p is NULL). */
 void lsip_pushstr(lua_State *L, sip_str s);

@@ -22,6 +22,7 @@ int luaopen_sip_core(lua_State *L) {
   lsip_open_stack(L);
   lsip_open_reply(L);
   lsip_open_token(L);
+  lsip_open_loc(L);
   lsip_open_digest(L);
   lua_setfield(L, -2, "digest");
   lua_pushcfunction(L, lsip_alloc_cached);

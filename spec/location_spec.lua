@@ -192,4 +192,52 @@ describe("sip.location", function()
       end
     end)
   end
+
+  describe("memory backend: the bindings in C (sip.core.location_table)", function()
+    local now, store
+    before_each(function()
+      now = 1000
+      store = location.open("memory", { clock = function() return now end })
+    end)
+    after_each(function() store:close() end)
+
+    it("keeps 20,000 AORs out of the Lua heap (the collector never walks them)", function()
+      collectgarbage()
+      local before = collectgarbage("count")
+      for i = 1, 20000 do
+        store:put("sip:u" .. i .. "@example.com", { binding("sip:u" .. i .. "@192.0.2.1:5060", 5000 + i, {
+          call_id = "call-" .. i .. "@192.0.2.1", source = { proto = "udp", host = "192.0.2.1", port = 5060 } }) })
+      end
+      collectgarbage()
+      local aors, bytes = store:count()
+      assert.equal(20000, aors)
+      assert.is_true(bytes > 20000 * 100) -- contact, Call-ID, source: in C
+      assert.is_true(collectgarbage("count") - before < 512) -- KiB: the hot lists at most
+      assert.equal("call-777@192.0.2.1", store:get("sip:u777@example.com")[1].call_id)
+      assert.equal(10000, store:sweep(5000 + 10000))
+      assert.equal(10000, (store:count()))
+    end)
+
+    it("does not keep a reader's caches (fields named _x), and refuses what it cannot keep", function()
+      store:put("sip:a@example.com", { binding("sip:a@192.0.2.1", 2000, { _target = { uri = "x" } }) })
+      assert.is_nil(store:get("sip:a@example.com")[1]._target)
+      assert.has_error(function() store:put("sip:a@example.com", { binding("sip:a@h", 2000, { f = print }) }) end,
+        "put: binding 1: field f is a function (strings, numbers, booleans and tables are kept)")
+      assert.has_error(function() store:put("sip:a@example.com", { { contact = "sip:a@h" } }) end,
+        "put: binding 1 has no number expires")
+      assert.equal(1, #store:get("sip:a@example.com")) -- a refused put changed nothing
+    end)
+
+    it("gives the same list again until a put or the first expiry, so readers' caches last", function()
+      store:put("sip:a@example.com", { binding("sip:a@192.0.2.1", 2000), binding("sip:b@192.0.2.1", 3000) })
+      local l1 = store:get("sip:a@example.com")
+      assert.equal(l1, store:get("sip:a@example.com"))
+      now = 2000 -- the first binding expires: a new list without it
+      local l2 = store:get("sip:a@example.com")
+      assert.are_not.equal(l1, l2)
+      assert.same({ "sip:b@192.0.2.1" }, { l2[1].contact })
+      store:put("sip:a@example.com", { binding("sip:c@192.0.2.1", 4000) })
+      assert.equal("sip:c@192.0.2.1", store:get("sip:a@example.com")[1].contact)
+    end)
+  end)
 end)

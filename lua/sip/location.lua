@@ -27,7 +27,7 @@ local args = require "sip.args"
 
 local M = {}
 
-local type, setmetatable, pairs, ipairs, tostring = type, setmetatable, pairs, ipairs, tostring
+local type, setmetatable, ipairs, tostring = type, setmetatable, ipairs, tostring
 local format, byte = string.format, string.byte
 
 -- §19.1.2 user-unreserved and unreserved characters stay as they are; everything else is escaped,
@@ -62,76 +62,63 @@ function M.aor(uri, domain)
 end
 
 --- Memory backend ------------------------------------------------------------------------------
+-- The bindings live in C (sip.core.location_table, csrc/sip_loc.c): one block per AOR, outside
+-- the Lua heap, so the collector never walks a million of them, and an expiry heap that lets a
+-- sweep touch only what is due. get makes fresh tables; the lists last read are kept (HOT of
+-- them, each until its first binding expires or a put) so that a proxy relaying to the same
+-- users reuses them and their "_" caches.
+
+local HOT = 256
 
 local Memory = {}
 Memory.__index = Memory
 Memory.__name = "sip.location.memory"
 
 local function new_memory(opts)
-  return setmetatable({ map = {}, clock = opts.clock or os.time, kind = "memory" }, Memory)
-end
-
--- Drop the expired bindings of one AOR; returns the list left (nil when none) and the count.
-local function prune(self, aor, list, now)
-  local keep, dropped = nil, 0
-  for i = 1, #list do
-    local b = list[i]
-    if b.expires > now then
-      if keep then keep[#keep + 1] = b end
-    else
-      if not keep then
-        keep = {}
-        for j = 1, i - 1 do keep[j] = list[j] end
-      end
-      dropped = dropped + 1
-    end
-  end
-  if not keep then return list, 0 end
-  if #keep == 0 then keep = nil end
-  self.map[aor] = keep
-  return keep, dropped
+  return setmetatable({ tab = core.location_table(), clock = opts.clock or os.time, kind = "memory",
+    hot = {}, nhot = 0 }, Memory)
 end
 
 function Memory:get(aor)
-  local list = self.map[aor]
-  if not list then return {} end
   local now = self.clock()
-  for i = 1, #list do
-    if list[i].expires <= now then -- hidden now, removed by sweep()
-      local keep = {}
-      for _, b in ipairs(list) do
-        if b.expires > now then keep[#keep + 1] = b end
-      end
-      return keep
-    end
+  local h = self.hot[aor]
+  if h and now < h.till then return h.list end
+  local list, till = self.tab:get(aor, now)
+  if not h then
+    if self.nhot >= HOT then self.hot, self.nhot = {}, 0 end
+    self.nhot = self.nhot + 1
+    self.hot[aor] = { till = till, list = list }
+  else
+    h.till, h.list = till, list
   end
   return list
 end
 
 function Memory:put(aor, list)
   if type(aor) ~= "string" or type(list) ~= "table" then error("put(aor, list): a string and a table expected", 2) end
-  self.map[aor] = #list > 0 and list or nil
+  self.tab:put(aor, list)
+  local h = self.hot[aor]
+  if h then h.till = -math.huge end
   return true
 end
 
 function Memory:sweep(now)
-  now = now or self.clock()
-  local n = 0
-  for aor, list in pairs(self.map) do
-    local _, d = prune(self, aor, list, now)
-    n = n + d
-  end
-  return n
+  return self.tab:sweep(now or self.clock())
 end
 
 function Memory:aors()
-  local out = {}
-  for aor in pairs(self.map) do out[#out + 1] = aor end
+  local out = self.tab:aors()
   table.sort(out)
   return out
 end
 
-function Memory:close() self.map = {} end
+--- count() -> AORs, bytes: how many AORs have bindings, and the bytes the C table holds.
+function Memory:count() return self.tab:stats() end
+
+function Memory:close()
+  self.tab:close()
+  self.hot, self.nhot = {}, 0
+end
 
 --- location.open(spec[, opts]) -> store | nil, err
 -- spec: "memory" (default), "sqlite:PATH", or an object with the methods above (returned as is).
