@@ -16,9 +16,9 @@ HERE = os.path.join(ROOT, "csrc", "bench")
 SHARED = os.path.join(ROOT, "..", "shared", "bench", "sipp")
 
 def last(samples):
-    rows = [l.split() for l in open(samples).read().splitlines() if len(l.split()) > 6]
+    rows = [l.split() for l in open(samples).read().splitlines() if len(l.split()) > 8]
     r = rows[-1]
-    return int(r[1]), float(r[6]) # rss KiB, live heap KiB
+    return int(r[1]), float(r[8]) # rss KiB, live heap KiB
 
 def main():
     ap = argparse.ArgumentParser()

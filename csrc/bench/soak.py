@@ -5,9 +5,10 @@ MESSAGEs and calls at once, at the fixed rates of ../shared/bench/compare.py), s
 usage: soak.py [--seconds 600] [--port 41760] [--reg-rate 100] [--msg-rate 300] [--call-rate 200]
                [--env K=V] [--proxy-args '...'] [--samples FILE]
 Run from the repository root. The proxy runs under csrc/bench/soak_proxy.lua, which writes
-"seconds rss_kib heap_kib cache_kib malloc_used_kib malloc_free_kib [live_kib]" each second
-(--env SOAK_LIVE_EVERY=N: a full collection every N s gives the live heap, for diagnosis). Prints a line per minute (RSS, Lua heap,
-RSS/heap), then one JSON line: the SIPp totals (ok, failed), the proxy's CPU per SIPp call, and
+"seconds rss_kib heap_kib cache_kib malloc_used_kib malloc_free_kib txn_kib loc_kib [live_kib]" each second
+(--env SOAK_LIVE_EVERY=N: a full collection every N s gives the live heap, and the live total:
+Lua's live heap plus what the C core holds, that is malloc's bytes in use less the allocator
+cache). Prints a line per minute (RSS, Lua heap, RSS/heap, RSS/live), then one JSON line: the SIPp totals (ok, failed), the proxy's CPU per SIPp call, and
 the memory at the end and at its peak. Ports: the proxy on PORT, the MESSAGE and call UASes on PORT+10 and PORT+11, the
 registrations of their users from PORT+12, the load from PORT+20..22: away from the 5060 of the
 other benchmarks. Not part of make test: it runs for minutes.
@@ -29,6 +30,12 @@ def totals(d, name):
         return int(row.get("SuccessfulCall(C)", 0)), int(row.get("FailedCall(C)", 0))
     except (OSError, IndexError, ValueError):
         return 0, 0
+
+def live_kib(row):
+    """What the process holds live at a sample taken just after a full collection: every byte
+    malloc has handed out (the Lua heap, now without garbage, and the C core's transactions,
+    connections and tables) less the free blocks the Lua allocator's cache keeps."""
+    return max(float(row[4]) - float(row[3]), 1)
 
 def cpu_s(pid):
     """utime + stime of a process, in seconds."""
@@ -79,21 +86,26 @@ def main():
                 ("message", ["-sf", os.path.join(SIPP, "uac_message.xml"), "-s", "bob"], a.msg_rate, 21),
                 ("call", ["-sf", os.path.join(SIPP, "uac_call.xml"), "-s", "carol"], a.call_rate, 22)]
         t0, c0 = time.time(), cpu_s(srv.pid)
-        uacs = []
+        uacs = []  # also in procs: an interrupted soak stops them too
         for name, args, rate, off in load:
             if rate <= 0:
                 continue
             uacs.append((name, sipp([target, "-p", str(p + off), "-r", str(rate), "-l", str(rate * 4),
                                      "-m", str(rate * a.seconds), "-stf", f"{name}.csv"] + args + common, d)))
+            procs.append(uacs[-1][1])
         minute = 60
         while any(u.poll() is None for _, u in uacs) and time.time() - t0 < a.seconds + 90:
             time.sleep(1)
             if time.time() - t0 >= minute:
                 minute += 60
-                last = open(samples).read().splitlines()[-1].split()
+                rows = [l.split() for l in open(samples).read().splitlines()]
+                last = rows[-1]
+                lr = [r for r in rows if len(r) > 8]
+                lr = f"  live {live_kib(lr[-1]) / 1024:6.1f} rss/live {int(lr[-1][1]) / live_kib(lr[-1]):.2f}" if lr else ""
                 print(f"{float(last[0]):6.0f} s  rss {int(last[1]) / 1024:7.1f} MiB  heap {float(last[2]) / 1024:7.1f} MiB"
                       f"  cache {float(last[3]) / 1024:5.1f}  malloc used {float(last[4]) / 1024:6.1f} free {float(last[5]) / 1024:6.1f}"
-                      f"  rss/heap {int(last[1]) / max(float(last[2]), 1):.2f}", flush=True)
+                      f"  txn {float(last[6]) / 1024:5.1f} loc {float(last[7]) / 1024:5.1f}"
+                      f"  rss/heap {int(last[1]) / max(float(last[2]), 1):.2f}{lr}", flush=True)
         cpu = cpu_s(srv.pid) - c0
         res = {"seconds": a.seconds, "dir": d}
         done = 0
@@ -109,12 +121,23 @@ def main():
         rows = [l.split() for l in open(samples).read().splitlines() if l.strip()]
         end = rows[-1]
         res["end"] = {"rss_mib": round(int(end[1]) / 1024, 1), "heap_mib": round(float(end[2]) / 1024, 1),
-                      "cache_mib": round(float(end[3]) / 1024, 1)}
+                      "cache_mib": round(float(end[3]) / 1024, 1), "txn_mib": round(float(end[6]) / 1024, 1),
+                      "location_mib": round(float(end[7]) / 1024, 1)}
         res["peak_rss_mib"] = round(max(int(r[1]) for r in rows) / 1024, 1)
         res["peak_heap_mib"] = round(max(float(r[2]) for r in rows) / 1024, 1)
-        lives = [float(r[6]) for r in rows if len(r) > 6]
+        lives = [r for r in rows if len(r) > 8]
         if lives:
-            res["live_heap_mib"] = [round(x / 1024, 1) for x in lives]
+            res["live_heap_mib"] = [round(float(r[8]) / 1024, 1) for r in lives]
+            res["live_mib"] = [round(live_kib(r) / 1024, 1) for r in lives]
+            # from 20 s on: before, the process's code and libraries (some 9 MiB of RSS) weigh
+            # against a heap that is still filling
+            settled = [r for r in lives if float(r[0]) >= 20] or lives
+            res["max_rss_over_live"] = round(max(int(r[1]) / live_kib(r) for r in settled), 2)
+            # the same for what the load added, over the first sample (before any load): the
+            # ratio of a short soak, whose heap is small beside the process's code
+            r0 = rows[0]
+            res["max_rss_growth_over_live_growth"] = round(max(
+                (int(r[1]) - int(r0[1])) / max(live_kib(r) - live_kib(r0), 1) for r in settled), 2)
         res["max_malloc_free_mib"] = round(max(float(r[5]) for r in rows) / 1024, 1)
         res["max_rss_over_heap"] = round(max(int(r[1]) / max(float(r[2]), 1) for r in rows[10:] or rows), 2)
         print(json.dumps(res))
