@@ -105,6 +105,18 @@ print("%d calls ringing: RSS %.1f -> %.1f MiB, live Lua heap %.1f -> %.1f MiB" %
 print("per 1,000 in flight: RSS %d KiB, live Lua heap %d KiB" % (r["rss_kib_per_1000"], r["lua_kib_per_1000"]))'
 fi
 
+# ---- the location table at scale: bytes per binding and CPU per REGISTER refresh, beside Kamailio
+# ../shared/bench/scale.py registers N users, then refreshes 20,000 of them (SCALE_SIZES=10000 for
+# a quick run: the million takes minutes and about 1 GB per server).
+if command -v sipp >/dev/null && command -v kamailio >/dev/null && [ -z "$SKIP_SCALE" ]; then
+  echo
+  echo "== registrar at scale: ../shared/bench/scale.py (SCALE_SIZES=${SCALE_SIZES:-10000,1000000}; SKIP_SCALE=1 skips)"
+  here=$(pwd)
+  (cd /tmp && python3 "$here/../shared/bench/scale.py" --sizes "${SCALE_SIZES:-10000,1000000}" \
+    --server "cd $here && exec lua5.4 examples/proxy.lua --listen udp:127.0.0.1:5060 --realm example.com --quiet" \
+    2>/dev/null | sed -n '/^server /,$p')
+fi
+
 # ---- runtime: stateful MESSAGE answering from Lua vs Kamailio's native REGISTER -----------------
 if command -v sipp >/dev/null && command -v kamailio >/dev/null; then
   echo
