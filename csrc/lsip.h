@@ -36,6 +36,7 @@ int lsip_pcall(lsip_loop *lp, lua_State *L, int nargs);
  * lauxlib's (lsip_alloc.c); pushes whether it is there. */
 int lsip_install_alloc(lua_State *L);
 int lsip_alloc_cached(lua_State *L); /* sip.core.alloc_cache() */
+int lsip_trim_memory(lua_State *L);  /* sip.core.trim_memory() */
 
 /* Leave on the stack the metatable `name` of a handle class, made on first use: its methods as
  * __index, and close (idempotent) as both __gc and __close. */

@@ -20,6 +20,7 @@
   256                         /* 16-byte classes: blocks of up to 4,095 usable bytes (a received
                                 message with its index is about 1.4 KB) */
 #define CACHE_MAX (16u << 20) /* bytes held in all lists */
+#define TRIM_KEEP (4u << 20)  /* what sip.core.trim_memory() leaves in them */
 
 typedef struct cache {
   lua_Alloc prev;
@@ -84,6 +85,19 @@ static int cache_gc(lua_State *L) {
   return 0;
 }
 
+/* Give blocks back to malloc, the biggest classes first (the fewest blocks for the bytes), until
+ * the cache holds at most keep bytes. */
+static void drain_to(cache *c, size_t keep) {
+  for (int k = NCLASS - 1; k >= 0 && c->bytes > keep; k--) {
+    while (c->head[k] && c->bytes > keep) {
+      void *p = c->head[k];
+      c->head[k] = *(void **)p;
+      c->bytes -= (size_t)k << 4;
+      free(p);
+    }
+  }
+}
+
 static const char ANCHOR = 'a';
 
 /* sip.core.alloc_cache() -> bytes held in the cache (nil when it is not installed), then what
@@ -97,6 +111,28 @@ int lsip_alloc_cached(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)(mi.uordblks + mi.hblkhd));
   lua_pushinteger(L, (lua_Integer)mi.fordblks);
   return 3;
+}
+
+/* sip.core.trim_memory([keep]) -> bytes the allocator's cache gave back to malloc: the cache
+ * is drained down to keep bytes (default TRIM_KEEP), then malloc_trim gives the kernel back
+ * the free pages of malloc's heap, those between live blocks included. After a burst (a
+ * backlog of transactions while the server fell behind) the heap's high-water mark stays in
+ * RSS otherwise: free() only returns the heap's top. It takes milliseconds on a fragmented
+ * heap (the walk of malloc's free lists): for a timer a minute apart, not per request. */
+int lsip_trim_memory(lua_State *L) {
+  lua_Integer keep = luaL_optinteger(L, 1, TRIM_KEEP);
+  luaL_argcheck(L, keep >= 0, 1, "keep must be 0 or more bytes");
+  void *ud;
+  size_t given = 0;
+  if (lua_getallocf(L, &ud) == cached_alloc) {
+    cache *c = ud;
+    size_t before = c->bytes;
+    drain_to(c, (size_t)keep);
+    given = before - c->bytes;
+  }
+  malloc_trim(0);
+  lua_pushinteger(L, (lua_Integer)given);
+  return 1;
 }
 
 /* sip.core.install_alloc_cache() -> true when the cache is in front of the state's allocator

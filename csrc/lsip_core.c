@@ -40,6 +40,8 @@ int luaopen_sip_core(lua_State *L) {
   lua_setfield(L, -2, "alloc_cache");
   lua_pushcfunction(L, lsip_install_alloc);
   lua_setfield(L, -2, "install_alloc_cache");
+  lua_pushcfunction(L, lsip_trim_memory);
+  lua_setfield(L, -2, "trim_memory");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   return 1;

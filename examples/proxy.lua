@@ -14,6 +14,9 @@ sip.core.install_alloc_cache()
 -- (Timer J/L, 32 s), majors free too little, and each then waits for the heap to double: RSS
 -- kept growing. Numbers: csrc/bench/soak.py (RSS, Lua heap and CPU per call over minutes).
 collectgarbage("incremental", 150, 200)
+-- Once a minute the allocator's cache goes down to 4 MiB and malloc's free pages back to the
+-- kernel (sip.core.trim_memory): after a burst the heap's high-water mark would stay in RSS.
+local trimmer = sip.core.timer(60, 60, function() sip.core.trim_memory() end)
 
 local LIMITS = "total, tcp, tls, ws, per_source (connections), idle, first_message, message, handshake (seconds)"
 local SPEC = {
@@ -136,6 +139,7 @@ local sigs
 sigs = { sip.on_signals(function()
   log("info", "stopping")
   px:close()
+  trimmer:close()
   for _, s in ipairs(sigs) do s:close() end
   sip.stop()
 end) }

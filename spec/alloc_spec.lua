@@ -2,6 +2,18 @@
 -- standard allocator when asked, never by require, bounded, and invisible to Lua's semantics.
 local core = require "sip.core"
 
+-- n small tables made, then freed and collected: what the cache holds after.
+local function churn(n)
+  do
+    local big = {}
+    for i = 1, n do big[i] = { i } end
+    assert.equal(n, #big)
+  end
+  collectgarbage()
+  collectgarbage()
+  return core.alloc_cache()
+end
+
 describe("the allocator's free-block cache", function()
   it("is not installed by require, only by sip.core.install_alloc_cache()", function()
     local out = io.popen([[lua5.4 -e 'local c = require "sip.core"; io.write(tostring(c.alloc_cache()), " ",
@@ -45,15 +57,18 @@ describe("the allocator's free-block cache", function()
     end
   end)
 
+  it("gives blocks back on trim_memory(keep): the cache down to keep bytes, malloc's free pages", function()
+    local held = churn(100000)
+    assert.is_true(held > 2 * 1024 * 1024)
+    local given = core.trim_memory(1024 * 1024)
+    assert.is_true(given >= held - 1024 * 1024 - 4096) -- what Lua took in between aside
+    assert.is_true(core.alloc_cache() <= 1024 * 1024 + 4096)
+    assert.is_true(math.type(core.trim_memory()) == "integer") -- default: down to 4 MiB
+    assert.has_error(function() core.trim_memory(-1) end)
+  end)
+
   it("keeps what it holds bounded (16 MiB)", function()
-    do -- about 12 MiB of small tables, freed at the end of the block
-      local big = {}
-      for i = 1, 200000 do big[i] = { i } end
-      assert.equal(200000, #big)
-    end
-    collectgarbage()
-    collectgarbage()
-    local held = core.alloc_cache()
+    local held = churn(200000) -- about 12 MiB of small tables
     assert.is_true(held > 0)
     assert.is_true(held <= 16 * 1024 * 1024)
   end)

@@ -133,6 +133,11 @@ def main():
             # against a heap that is still filling
             settled = [r for r in lives if float(r[0]) >= 20] or lives
             res["max_rss_over_live"] = round(max(int(r[1]) / live_kib(r) for r in settled), 2)
+            # the same for what the load added, over the first sample (before any load): the
+            # ratio of a short soak, whose heap is small beside the process's code
+            r0 = rows[0]
+            res["max_rss_growth_over_live_growth"] = round(max(
+                (int(r[1]) - int(r0[1])) / max(live_kib(r) - live_kib(r0), 1) for r in settled), 2)
         res["max_malloc_free_mib"] = round(max(float(r[5]) for r in rows) / 1024, 1)
         res["max_rss_over_heap"] = round(max(int(r[1]) / max(float(r[2]), 1) for r in rows[10:] or rows), 2)
         print(json.dumps(res))
