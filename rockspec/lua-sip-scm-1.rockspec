@@ -50,7 +50,7 @@ build = {
         "csrc/sip_buf.c", "csrc/sip_build.c", "csrc/sip_ctype.c", "csrc/sip_digest.c", "csrc/sip_digest_nonce.c",
         "csrc/sip_gate.c", "csrc/sip_hdr.c", "csrc/sip_parse.c", "csrc/sip_rand.c", "csrc/sip_stack.c",
         "csrc/sip_tls.c", "csrc/sip_token.c", "csrc/sip_transport.c", "csrc/sip_txn.c",
-        "csrc/sip_uri.c", "csrc/lsip_core.c", "csrc/lsip_alloc.c", "csrc/lsip_build.c", "csrc/lsip_digest.c", "csrc/lsip_loop.c",
+        "csrc/sip_uri.c", "csrc/sip_ws.c", "csrc/sip_ws_handshake.c", "csrc/lsip_core.c", "csrc/lsip_alloc.c", "csrc/lsip_build.c", "csrc/lsip_digest.c", "csrc/lsip_loop.c",
         "csrc/lsip_msg.c", "csrc/lsip_stack.c", "csrc/lsip_token.c", "csrc/lsip_txn.c", "csrc/lsip_uri.c",
       },
       incdirs = { "csrc", "$(LIBEV_INCDIR)", "$(OPENSSL_INCDIR)" },
