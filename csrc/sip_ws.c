@@ -122,8 +122,14 @@ size_t sip_ws_write_head(unsigned char *out, int opcode, uint64_t n, const uint8
 
 /* ---- sending ---------------------------------------------------------------------------------- */
 
-/* A client's frame before the server's answer: kept until the 101 (§4.1). */
+/* A client's frame before the server's answer: kept until the 101 (§4.1), as much as the
+ * transport's default send queue would take. */
+#define WS_MAX_HOLD (1u << 20)
 static int hold(ws *w, const unsigned char *p, size_t n, const char **err) {
+  if (w->hold_len + n > WS_MAX_HOLD) {
+    *err = "send queue full";
+    return -1;
+  }
   char *nh = realloc(w->hold, w->hold_len + n);
   if (!nh) {
     *err = "out of memory";
