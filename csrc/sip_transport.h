@@ -217,9 +217,9 @@ void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st);
  * toward): TCP = plain + SIP framing, TLS = TLS + SIP framing, WS = plain + WebSocket, WSS =
  * TLS + WebSocket. The WebSocket framing (RFC 6455, RFC 7118; sip_ws.c) keeps its state behind
  * sip_conn_framing's word and uses the two operations SIP's framing does without: open (a
- * client's Upgrade request, ahead of anything queued) and release. What lies above the seams (connection
- * tables, caps, deadlines, eviction, trust, send queues, the loop) never asks which layers it
- * drives. The hot path pays one indirect call per read, per write and per message sent. */
+ * client's Upgrade request, ahead of anything queued) and release. What lies above the seams
+ * (connection tables, caps, deadlines, eviction, trust, send queues, the loop) never asks which
+ * layers it drives. The hot path pays one indirect call per read, per write and per message sent. */
 
 struct sip_limits;
 
@@ -287,7 +287,9 @@ typedef struct sip_framing_ops {
   const char *name;
   /* Bytes received: hand up every whole message at the start of p[0..n) (sip_conn_deliver) and
    * answer what the framing answers itself (keepalives). Returns the bytes consumed (the rest
-   * comes again, with what follows, after the next read), or -1 once c is closed. */
+   * comes again, with what follows, after the next read, unchanged), or -1 once c is closed.
+   * The bytes it consumes are the transport's buffer and it may rewrite them (WebSocket
+   * unmasks a whole frame in place). */
   long (*input)(sip_conn *c, const char *p, size_t n);
   /* Put one message on the stream (sip_conn_write). 0, or -1 with *err. */
   int (*output)(sip_conn *c, const char *msg, size_t len, const char **err);

@@ -120,10 +120,50 @@ size_t sip_ws_write_head(unsigned char *out, int opcode, uint64_t n, const uint8
   return h;
 }
 
+/* RFC 3629 §4: no overlong forms, no surrogates, nothing past U+10FFFF. ASCII goes a word at
+ * a time: SIP is mostly ASCII. */
+int sip_ws_utf8(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *e = p + n;
+  while (p < e) {
+    if (e - p >= 8) {
+      uint64_t w;
+      memcpy(&w, p, 8);
+      if (!(w & 0x8080808080808080ull)) {
+        p += 8;
+        continue;
+      }
+    }
+    unsigned c = *p;
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    size_t k = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (!k || (size_t)(e - p) < k) return 0;
+    unsigned c1 = p[1];
+    unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (c1 < lo || c1 > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+      if ((p[i] & 0xc0) != 0x80) return 0;
+    p += k;
+  }
+  return 1;
+}
+
 /* ---- sending ---------------------------------------------------------------------------------- */
 
-/* A client's frame before the server's answer: kept until the 101 (§4.1). */
+/* A client's frame before the server's answer: kept until the 101 (§4.1), as much as the
+ * transport's default send queue would take. */
+#define WS_MAX_HOLD (1u << 20)
 static int hold(ws *w, const unsigned char *p, size_t n, const char **err) {
+  if (w->hold_len + n > WS_MAX_HOLD) {
+    *err = "send queue full";
+    return -1;
+  }
   char *nh = realloc(w->hold, w->hold_len + n);
   if (!nh) {
     *err = "out of memory";
@@ -309,7 +349,11 @@ static int is_crlf(const char *p, size_t n) {
 
 /* A whole message: a SIP message up, or a CRLF keepalive answered (RFC 5626 §3.5.1 over
  * WebSocket, as SIP.js sends it). 0, or -1 once c is closed. */
-static int message(sip_conn *c, ws *w, const char *p, size_t n) {
+static int message(sip_conn *c, ws *w, int op, const char *p, size_t n) {
+  if (op == SIP_WS_TEXT && !sip_ws_utf8(p, n)) { /* §8.1 */
+    close_with(c, w, SIP_WS_INVALID_DATA, EPROTO, "WebSocket text message not UTF-8");
+    return -1;
+  }
   if (is_crlf(p, n)) {
     const char *e;
     sip_conn_keepalive(c);
@@ -354,7 +398,7 @@ static int control(sip_conn *c, ws *w, int op, const char *p, size_t n) {
 /* One frame of n payload bytes at p (unmasked). 0, or -1 once c is closed. */
 static int frame(sip_conn *c, ws *w, const sip_ws_frame *f, char *p, size_t n) {
   if (f->opcode & 0x8) return control(c, w, f->opcode, p, n);
-  if (f->opcode != SIP_WS_CONT && f->fin && !w->frag_op) return message(c, w, p, n);
+  if (f->opcode != SIP_WS_CONT && f->fin && !w->frag_op) return message(c, w, f->opcode, p, n);
   if (f->opcode != SIP_WS_CONT) w->frag_op = f->opcode;
   if (w->frag_cap - w->frag_len < n) {
     size_t cap = w->frag_cap ? w->frag_cap : 1024;
@@ -372,10 +416,11 @@ static int frame(sip_conn *c, ws *w, const sip_ws_frame *f, char *p, size_t n) {
   if (!f->fin) return 0;
   char *m = w->frag;
   size_t len = w->frag_len;
+  int op = w->frag_op;
   w->frag = NULL;
   w->frag_len = w->frag_cap = 0;
   w->frag_op = 0;
-  int r = message(c, w, m, len);
+  int r = message(c, w, op, m, len);
   free(m);
   return r;
 }

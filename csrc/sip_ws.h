@@ -73,6 +73,7 @@ enum {
   SIP_WS_NORMAL = 1000,
   SIP_WS_GOING_AWAY = 1001,
   SIP_WS_PROTOCOL_ERROR = 1002,
+  SIP_WS_INVALID_DATA = 1007,
   SIP_WS_TOO_BIG = 1009,
 };
 
@@ -89,6 +90,9 @@ typedef struct sip_ws_frame {
  * and sizes are the caller's rules. */
 int sip_ws_read_frame(const unsigned char *p, size_t n, sip_ws_frame *f, int *code,
                       const char **what);
+
+/* Is s[0..n) UTF-8 (RFC 3629)? A text message must be (§8.1; close 1007 otherwise). */
+int sip_ws_utf8(const char *s, size_t n);
 
 /* XOR a payload with its key, from offset off of the payload (§5.3). */
 void sip_ws_unmask(unsigned char *p, size_t n, const uint8_t mask[4], size_t off);

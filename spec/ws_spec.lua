@@ -172,7 +172,7 @@ describe("SIP over WebSocket", function()
       end)
     end)
 
-    it("§7.4.1: frames that break the rules close that connection with 1002 (1009 when too big)", function()
+    it("§7.4.1: frames that break the rules close that connection with 1002 (1007, 1009)", function()
       local big = { len = 5000, len_form = 16 }
       local cases = {
         { "§5.1 an unmasked frame from a client", ws.frame(1, options("u"), { mask = false }), 1002 },
@@ -183,6 +183,7 @@ describe("SIP over WebSocket", function()
         { "§5.5 a fragmented ping", ws.frame(9, "x", { fin = false }), 1002 },
         { "§5.5 a ping over 125 bytes", ws.frame(9, ("p"):rep(126)), 1002 },
         { "§5.5.1 a close of one byte", ws.frame(8, "x"), 1002 },
+        { "§8.1 a text message not UTF-8", ws.frame(1, "caf\xe9"), 1007 },
         { "a frame over max_msg, refused on its header", ws.frame(1, "", big), 1009 },
         { "fragments over max_msg together",
           ws.frame(1, ("a"):rep(3000), { fin = false }) .. ws.frame(0, ("b"):rep(1500), { fin = false }), 1009 },

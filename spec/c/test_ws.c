@@ -172,6 +172,24 @@ TEST(unmask_from_any_offset_5_3) {
   CHECK(!memcmp(a, b, 37));
 }
 
+TEST(utf8_rfc3629_8_1) {
+  static const struct {
+    const char *s;
+    int ok;
+  } cases[] = {
+    {"plain ASCII, longer than a word", 1},
+    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e", 1},
+    {"\xc0\xaf", 0},         /* overlong '/' */
+    {"\xe0\x80\xaf", 0},     /* overlong, 3 bytes */
+    {"\xed\xa0\x80", 0},     /* a surrogate */
+    {"\xf4\x90\x80\x80", 0}, /* past U+10FFFF */
+    {"abcdefgh\xe2\x82", 0}, /* cut short */
+    {"\x80", 0},             /* a continuation byte alone */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    if (sip_ws_utf8(cases[i].s, strlen(cases[i].s)) != cases[i].ok) FAILF("case %zu", i);
+}
+
 /* ---- the framing over a fake connection ---------------------------------------------------- */
 
 static const char MSG[] =
@@ -265,6 +283,10 @@ TEST(framing_7_4_1_close_codes) {
   n = cframe(b, SIP_WS_TEXT, 0, big, sizeof big);
   n += cframe(b + n, SIP_WS_CONT, 1, big, 1500); /* fragments together over the cap */
   CHECK_EQ_INT(close_code_for(b, n, 4096, &err), 1009);
+  n = cframe(b, SIP_WS_TEXT, 1, "\xc0\xaf", 2); /* §8.1: text not UTF-8 */
+  CHECK_EQ_INT(close_code_for(b, n, 65536, &err), 1007);
+  n = cframe(b, SIP_WS_BINARY, 1, "\xc0\xaf", 2); /* binary: any bytes (then not SIP) */
+  CHECK_EQ_INT(close_code_for(b, n, 65536, &err), 0);
   n = cframe(b, SIP_WS_CLOSE, 1, "\x03\xe9going", 7); /* §5.5.1: echoed, closed */
   CHECK_EQ_INT(close_code_for(b, n, 65536, &err), 1001);
   CHECK_EQ_INT(err, 0);
@@ -297,6 +319,7 @@ int main(void) {
   RUN(frame_headers_5_7_examples);
   RUN(frame_headers_5_2_errors_are_1002);
   RUN(unmask_from_any_offset_5_3);
+  RUN(utf8_rfc3629_8_1);
   RUN(framing_rfc7118_5_one_message_per_frame_fed_byte_by_byte);
   RUN(framing_5_4_fragments_with_a_ping_between);
   RUN(framing_7_4_1_close_codes);
