@@ -346,6 +346,31 @@ describe("SIP over WebSocket", function()
       end)
     end)
 
+    it("a binding whose WebSocket closed is gone: no connection to its address, 480 for it", function()
+      sip.run(function()
+        local px <close> = assert(proxy.new { listen = { "udp:127.0.0.1:0", "ws:127.0.0.1:0" }, realm = "example.com",
+          users = users })
+        local udp = px.ep.by_proto.udp.port
+        local alice = ws_alice(px)
+        local bob <close> = assert(sip.ua { listen = { "udp:127.0.0.1:0" }, user = "bob", domain = "example.com",
+          password = users.bob, registrar = "sip:127.0.0.1:" .. udp, outbound_proxy = ("sip:127.0.0.1:%d;lr"):format(udp) })
+        assert(alice:register { expires = 60, refresh = false })
+        assert(bob:register { expires = 60, refresh = false })
+        assert.equal(1, #px:lookup("sip:alice@example.com"))
+        alice:close() -- the browser tab closes without unregistering
+        for _ = 1, 100 do
+          if not px:flow_dest(px.location:get("sip:alice@example.com")[1].source.conn) then break end
+          sip.sleep(0.01)
+        end
+        local before = px.ep:stats().conns_ws
+        local _, err, code = bob:message("sip:alice@example.com", "anyone?", "text/plain")
+        assert.equal(480, code, err)
+        assert.same({}, px:lookup("sip:alice@example.com"))
+        assert.same({}, px.location:get("sip:alice@example.com")) -- forgotten, not only skipped
+        assert.equal(before, px.ep:stats().conns_ws) -- no connection tried toward the old port
+      end)
+    end)
+
     it("a WebSocket UA calls examples/uas.lua on UDP: 180, 200, ACK and BYE cross both ways", function()
       local pport, bport = peers.free_port(), peers.free_port()
       local uas

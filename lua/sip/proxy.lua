@@ -799,10 +799,28 @@ function Proxy:lookup(uri)
   end
   if aor then list, err = self.location:get(aor) else list, err = self.registrar:lookup(uri) end
   if not list then return nil, err end
-  if #list == 1 then return { binding_target(list[1]) } end
-  local out = {}
-  for i, b in ipairs(list) do out[i] = binding_target(b) end
+  if #list == 1 and self:reachable(list[1]) then return { binding_target(list[1]) } end
+  local out, gone = {}, false
+  for _, b in ipairs(list) do
+    if self:reachable(b) then out[#out + 1] = binding_target(b) else gone = true end
+  end
+  if gone and aor then -- the store forgets them too (RFC 5626 §5.3: a dead flow's bindings go)
+    local keep = {}
+    for _, b in ipairs(list) do
+      if self:reachable(b) then keep[#keep + 1] = b end
+    end
+    self.location:put(aor, keep)
+  end
   return out
+end
+
+--- Whether a binding can still be reached: one registered over a WebSocket only over its own
+-- connection while it is open (RFC 7118 §5: a WebSocket client accepts no connection, so its
+-- Contact's address leads nowhere, or to a stranger).
+function Proxy:reachable(b)
+  local src = b.source
+  if not (src and WS[src.proto]) then return true end
+  return self:flow_dest(src.conn) ~= nil
 end
 
 local function forward_up(ctx, rsp)
