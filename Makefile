@@ -36,7 +36,7 @@ BUSTED     := $(LUA) /usr/bin/busted
 LUA_ENV    := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;" \
               LUA_CPATH="$(CURDIR)/build/?.so;;"
 
-.PHONY: all deps test ctest spec lint fuzz-smoke fuzz bench run demo clean
+.PHONY: all deps browser-deps test ctest spec lint fuzz-smoke fuzz bench run demo webphone clean
 
 all: build/sip/core.so
 
@@ -102,8 +102,14 @@ build/bench-stream: csrc/bench/bench_stream.c csrc/bench/bench_util.h build/libs
 deps:
 	@sh tools/deps.sh build test
 
+# The npm packages of the browser tests, as spec/browser/package-lock.json pins them; npm ci runs
+# again only when the lockfile changes (npm writes node_modules/.package-lock.json).
+browser-deps: spec/browser/node_modules/.package-lock.json
+spec/browser/node_modules/.package-lock.json: spec/browser/package-lock.json
+	cd spec/browser && npm ci --no-audit --no-fund --loglevel=error
+
 # ---- tests ------------------------------------------------------------------------------------
-test: deps
+test: deps browser-deps
 	@rm -rf build/tap
 	@$(MAKE) --no-print-directory all $(CTESTS) $(CTESTS_SAN) $(FUZZERS)
 	@$(MAKE) --no-print-directory -k lint ctest fuzz-smoke spec; sh tools/summary.sh

@@ -7,7 +7,10 @@ pkgs=""
 for set in "$@"; do
   case "$set" in
     build) pkgs="$pkgs gcc make pkg-config lua5.4 liblua5.4-dev libev-dev libssl-dev" ;;
-    test)  pkgs="$pkgs lua-busted luarocks clang libclang-rt-14-dev sip-tester kamailio kamailio-lua-modules iproute2 python3 openssl lua-sql-sqlite3 lua-socket sipvicious lua-check clang-format cppcheck" ;;
+    test)  pkgs="$pkgs lua-busted luarocks clang libclang-rt-14-dev sip-tester kamailio kamailio-lua-modules iproute2 python3 openssl lua-sql-sqlite3 lua-socket sipvicious lua-check clang-format cppcheck"
+           # the browser tests (spec/browser/): npm only where no node brought its own
+           pkgs="$pkgs chromium nodejs kamailio-websocket-modules"
+           command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
     bench) pkgs="$pkgs libosip2-dev libsofia-sip-ua-dev sip-tester kamailio kamailio-lua-modules valgrind python3 iproute2" ;;
     run)   pkgs="$pkgs" ;;
     *) echo "deps.sh: unknown set $set" >&2; exit 2 ;;

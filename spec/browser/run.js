@@ -1,0 +1,115 @@
+'use strict';
+// run.js: drive webphone pages (examples/webphone/) in headless Debian chromium through a list of
+// steps, for spec/browser_spec.lua. One argument, a JSON object:
+//   { "steps": [ STEP... ], "spki": "BASE64" (optional: a certificate the browser trusts, WSS),
+//     "timeout": 15 (seconds per wait, default 15) }
+// STEP is one of
+//   { "page": "a", "do": "start", "args": [{ "server": "ws://...", "uri": "sip:...", "password": "..." }] }
+//   { "page": "a", "do": "call" | "answer" | "hangup" | "message" | "stop", "args": [...] }
+//   { "page": "a", "wait": { "type": "pc", "state": "connected" } }   an event with these fields
+//   { "say": "TEXT" }                                                 prints "say TEXT" (a cue)
+// A page opens at its first step. A wait fails at once on a failure event of that page
+// (registrationFailed, failed, sendFailed) unless it waits for that very type.
+// Prints one line per step ("ok ..." or "FAIL ..."), then each page's events; exits 0 when every
+// step passed, 1 when one failed, 2 on misuse.
+const { chromium } = require('playwright-core');
+const { serve } = require('./serve');
+
+const FAILURES = ['registrationFailed', 'failed', 'sendFailed'];
+
+function parseArgs() {
+  try {
+    const o = JSON.parse(process.argv[2]);
+    if (!Array.isArray(o.steps)) throw new Error('no steps');
+    return o;
+  } catch (e) {
+    console.error(`run.js: one JSON argument with "steps" expected (${e.message})`);
+    process.exit(2);
+  }
+}
+
+async function waitEvent(page, want, seconds) {
+  const unless = FAILURES.filter((t) => t !== want.type);
+  const handle = await page.waitForFunction(
+    ([w, u]) => {
+      const evs = window.webphone.events;
+      const hit = evs.find((e) => Object.keys(w).every((k) => e[k] === w[k]));
+      if (hit) return { hit };
+      const bad = evs.find((e) => u.includes(e.type));
+      return bad ? { bad } : false;
+    },
+    [want, unless],
+    { timeout: seconds * 1000, polling: 50 },
+  );
+  const r = await handle.jsonValue();
+  if (r.bad) throw new Error(`${JSON.stringify(r.bad)} while waiting`);
+  return r.hit;
+}
+
+async function main() {
+  const o = parseArgs();
+  const seconds = o.timeout || 15;
+  const args = [
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+    // ICE on 127.0.0.1 (the pages keep only those candidates, webphone.js loopback=1)
+    '--allow-loopback-in-peer-connection',
+    '--disable-features=WebRtcHideLocalIpsWithMdns',
+  ];
+  if (o.spki) args.push(`--ignore-certificate-errors-spki-list=${o.spki}`);
+  const server = await serve({ port: 0 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+  const pages = {};
+  let failed = false;
+  const openPage = async (name) => {
+    if (pages[name]) return pages[name];
+    const page = await browser.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.log(`${name} console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => console.log(`${name} pageerror: ${e.message}`));
+    await page.goto(`${server.url}?loopback=1`);
+    pages[name] = page;
+    return page;
+  };
+  try {
+    for (const step of o.steps) {
+      const t0 = Date.now();
+      const what = step.say ? `say ${step.say}` : `${step.page} ${step.do || 'wait'} ${JSON.stringify(step.args || step.wait || '')}`;
+      try {
+        if (step.say) {
+          console.log(what);
+          continue;
+        }
+        const page = await openPage(step.page);
+        if (step.wait) {
+          const ev = await waitEvent(page, step.wait, seconds);
+          console.log(`ok ${what} -> ${JSON.stringify(ev)} (${Date.now() - t0} ms)`);
+        } else {
+          await page.evaluate(([fn, a]) => window.webphone[fn](...a), [step.do, step.args || []]);
+          console.log(`ok ${what}`);
+        }
+      } catch (e) {
+        console.log(`FAIL ${what}: ${e.message.split('\n')[0]}`);
+        failed = true;
+        break;
+      }
+    }
+    for (const [name, page] of Object.entries(pages)) {
+      const evs = await page.evaluate(() => window.webphone.events).catch(() => []);
+      for (const e of evs) console.log(`${name} event ${JSON.stringify(e)}`);
+    }
+  } finally {
+    await browser.close().catch(() => {});
+    await server.close();
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.log(`FAIL run.js: ${e.stack || e}`);
+    process.exit(1);
+  },
+);
