@@ -147,7 +147,7 @@ bench: build/bench-parse build/bench-stream all
 run: all
 	@sh tools/deps.sh build run
 	$(LUA_ENV) $(LUA) examples/proxy.lua --listen udp:127.0.0.1:5060 --listen tcp:127.0.0.1:5060 \
-	  --realm example.com --users examples/users.txt --log info
+	  --listen ws:127.0.0.1:8080 --realm example.com --users examples/users.txt --log info
 
 # alice and bob register, message and call through the proxy; prints the ladder, exits 0
 demo: all

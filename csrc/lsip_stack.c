@@ -14,6 +14,7 @@
 #include "sip_gate.h"
 #include "sip_rand.h"
 #include "sip_stack.h"
+#include "sip_ws.h"
 
 #define LSIP_STACK "sip.stack"
 
@@ -55,13 +56,14 @@ int lsip_pushtxn(lua_State *L, lsip_txn *x) {
 
 static lua_State *cbstate(lsip_stack *st) { return st->lp->L ? st->lp->L : st->Lcall; }
 
+static const char *const PROTO_NAMES[] = {"udp", "tcp", "tls", "ws", "wss", NULL};
+
 static const char *proto_name(sip_proto p) {
-  return p == SIP_PROTO_TCP ? "tcp" : p == SIP_PROTO_TLS ? "tls" : "udp";
+  return p >= SIP_PROTO_UDP && p <= SIP_PROTO_WSS ? PROTO_NAMES[p - 1] : "udp";
 }
 
 static sip_proto check_proto(lua_State *L, int idx) {
-  static const char *const names[] = {"udp", "tcp", "tls", NULL};
-  return (sip_proto)(luaL_checkoption(L, idx, NULL, names) + 1);
+  return (sip_proto)(luaL_checkoption(L, idx, NULL, PROTO_NAMES) + 1);
 }
 
 void lsip_pushpeer(lua_State *L, const sip_peer *p) {
@@ -93,7 +95,7 @@ static int topeer(lua_State *L, int idx, sip_peer *p, const char **err) {
   lua_getfield(L, idx, "host");
   const char *host = luaL_checkstring(L, -1);
   lua_getfield(L, idx, "port");
-  lua_Integer port = luaL_optinteger(L, -1, proto == SIP_PROTO_TLS ? 5061 : 5060);
+  lua_Integer port = luaL_optinteger(L, -1, sip_proto_default_port(proto));
   lua_getfield(L, idx, "conn");
   lua_Integer conn = luaL_optinteger(L, -1, 0);
   lua_getfield(L, idx, "listener");
@@ -349,15 +351,21 @@ static int s_on(lua_State *L) {
   return 0;
 }
 
-/* stack:listen(proto, host, port) -> listener, host, port | nil, err */
+/* stack:listen(proto, host, port[, path]) -> listener, host, port | nil, err
+ * path: ws and wss only, the resource name the listener serves (nil: any) */
 static int s_listen(lua_State *L) {
   lsip_stack *st = checkstack(L, 1);
   sip_proto proto = check_proto(L, 2);
   const char *host = luaL_checkstring(L, 3);
   lua_Integer port = luaL_checkinteger(L, 4);
+  const char *path = luaL_optstring(L, 5, NULL);
   luaL_argcheck(L, port >= 0 && port <= 65535, 4, "port must be 0..65535");
+  luaL_argcheck(L, !path || ((proto == SIP_PROTO_WS || proto == SIP_PROTO_WSS) && path[0] == '/'),
+                5, "a path ('/...') is for ws and wss listeners only");
   const char *err = "listen failed";
   int id = sip_tp_listen(sip_stack_tp(st->s), proto, host, (int)port, &err);
+  if (id >= 0 && path && sip_tp_listen_path(sip_stack_tp(st->s), (uint32_t)id, path) < 0)
+    return luaL_error(L, "out of memory");
   if (id < 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s:%s:%d: %s", proto_name(proto), host, (int)port, err);
@@ -437,6 +445,37 @@ static int s_send(lua_State *L) {
     return 3;
   }
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* stack:websocket(conn) -> path, origin|nil: of an accepted WebSocket connection's Upgrade
+ * request | nil when conn is none (closed, or not WebSocket) */
+static int s_websocket(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  lua_Integer conn = luaL_checkinteger(L, 2);
+  const char *path, *origin;
+  if (conn < 1 || conn > UINT32_MAX ||
+      sip_ws_request(sip_stack_tp(st->s), (uint32_t)conn, &path, &origin) < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushstring(L, path);
+  if (origin) lua_pushstring(L, origin);
+  else lua_pushnil(L);
+  return 2;
+}
+
+/* stack:peer(conn) -> peer of an open stream connection | nil */
+static int s_peer(lua_State *L) {
+  lsip_stack *st = checkstack(L, 1);
+  lua_Integer conn = luaL_checkinteger(L, 2);
+  sip_peer p;
+  if (conn < 1 || conn > UINT32_MAX ||
+      sip_tp_conn_peer(sip_stack_tp(st->s), (uint32_t)conn, &p) < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lsip_pushpeer(L, &p);
   return 1;
 }
 
@@ -622,10 +661,10 @@ static int s_close(lua_State *L) {
 }
 
 int lsip_open_stack(lua_State *L) {
-  const luaL_Reg stack_m[] = {{"on", s_on},     {"listen", s_listen},   {"request", s_request},
-                              {"send", s_send}, {"resolve", s_resolve}, {"stats", s_stats},
-                              {"gate", s_gate}, {"trust", s_trust},     {"close", s_close},
-                              {NULL, NULL}};
+  const luaL_Reg stack_m[] = {
+    {"on", s_on},           {"listen", s_listen},       {"request", s_request}, {"send", s_send},
+    {"resolve", s_resolve}, {"websocket", s_websocket}, {"peer", s_peer},       {"stats", s_stats},
+    {"gate", s_gate},       {"trust", s_trust},         {"close", s_close},     {NULL, NULL}};
   lsip_class(L, LSIP_STACK, stack_m, s_close);
   lua_pop(L, 1);
   lsip_open_txn(L);

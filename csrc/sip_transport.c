@@ -1,6 +1,6 @@
 /* sip_transport.c: UDP, and the stream transports over libev (RFC 3261 §18): the connections
  * and what bounds them, above the two seams of sip_transport.h; below them, the plain byte stream
- * and SIP's own framing. TLS is sip_tls.c.
+ * and SIP's own framing. TLS is sip_tls.c, WebSocket sip_ws.c.
  *
  * Memory: one shared 64 KiB receive buffer serves every datagram and every stream read; a stream
  * keeps bytes of its own only while a message is incomplete, and a write queue only while the
@@ -20,6 +20,7 @@
 #include "sip_transport.h"
 #include "sip_msg.h"
 #include "sip_tls.h"
+#include "sip_ws.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +72,8 @@ typedef struct stream_kind {
 static const stream_kind streams[] = {
   [SIP_PROTO_TCP] = {K_TCP, L_PLAIN, &sip_framing},
   [SIP_PROTO_TLS] = {K_TLS, L_TLS, &sip_framing},
+  [SIP_PROTO_WS] = {K_WS, L_PLAIN, &sip_ws_framing},
+  [SIP_PROTO_WSS] = {K_WS, L_TLS, &sip_ws_framing},
 };
 
 /* NULL for UDP and unknown protocols. */
@@ -128,6 +131,7 @@ typedef struct listener {
   uint32_t id;
   sip_proto proto;
   int paused; /* accept hit EMFILE: retried by the sweep */
+  char *path; /* WebSocket: the resource name it serves, or NULL for any */
   sip_sa addr;
   socklen_t addrlen;
 } listener;
@@ -163,6 +167,7 @@ struct sip_tp {
 };
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static listener *lst_get(sip_tp *tp, uint32_t id);
 static int conn_flush(conn *c);
 static void conn_update_io(conn *c);
 
@@ -179,6 +184,7 @@ static void reap(sip_tp *tp) {
       tp->event(tp->ud, c->id, c->st.err, c->st.what);
       tp->reporting = NULL;
     }
+    if (c->fr->release) c->fr->release(c);
     if (c->st.ops->release) c->st.ops->release(&c->st);
     free(c->rbuf);
     free(c->wbuf);
@@ -732,6 +738,26 @@ void sip_conn_framing_error(sip_conn *c, const char *what) {
 
 uintptr_t *sip_conn_framing(sip_conn *c) { return &c->framing; }
 
+void sip_conn_peer(const sip_conn *c, sip_peer *out) {
+  memset(out, 0, sizeof *out);
+  out->proto = (sip_proto)c->proto;
+  memcpy(&out->addr, &c->addr, c->addrlen);
+  out->addrlen = c->addrlen;
+  out->conn = c->id;
+  out->listener = c->listener;
+}
+
+const char *sip_conn_listen_path(const sip_conn *c) {
+  const listener *l = lst_get(c->tp, c->listener);
+  return l ? l->path : NULL;
+}
+
+sip_conn *sip_tp_conn(sip_tp *tp, uint32_t id) {
+  conn *c = conn_by_id(tp, id);
+  if (!c && tp->reporting && tp->reporting->id == id) c = tp->reporting;
+  return c;
+}
+
 const struct sip_limits *sip_conn_limits(const sip_conn *c) { return &c->tp->lim; }
 
 static inline uintptr_t *conn_framing(conn *c) { return &c->framing; }
@@ -1089,7 +1115,10 @@ static void tp_destroy(sip_tp *tp) {
   close_all(tp);
   tp->freed = 1; /* graveyard: free without reporting */
   reap(tp);
-  for (unsigned i = 0; i < tp->nlst; i++) free(tp->lst[i]);
+  for (unsigned i = 0; i < tp->nlst; i++) {
+    free(tp->lst[i]->path);
+    free(tp->lst[i]);
+  }
   free(tp->lst);
   free(tp->by_id);
   free(tp->by_addr);
@@ -1174,6 +1203,16 @@ int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const
   ev_io_start(tp->loop, &l->io);
   tp->lst[tp->nlst++] = l;
   return (int)l->id;
+}
+
+int sip_tp_listen_path(sip_tp *tp, uint32_t id, const char *path) {
+  listener *l = lst_get(tp, id);
+  const stream_kind *k = l ? stream_of(l->proto) : NULL;
+  char *p = NULL;
+  if (!k || k->framing != &sip_ws_framing || (path && !(p = strdup(path)))) return -1;
+  free(l->path);
+  l->path = p;
+  return 0;
 }
 
 int sip_tp_local(sip_tp *tp, uint32_t id, struct sockaddr_storage *addr, socklen_t *len) {
@@ -1266,6 +1305,10 @@ static conn *stream_connect(sip_tp *tp, const sip_peer *to, const char *sni, con
     conn_kill(c, ENOMEM, *err, 0);
     return NULL;
   }
+  if (c->fr->open && c->fr->open(c, sni, err) < 0) {
+    conn_kill(c, ENOMEM, *err, 0);
+    return NULL;
+  }
   if (r == 0) { /* loopback may connect at once */
     c->state = ops->handshake ? ST_HANDSHAKE : ST_OPEN;
     if (ops->handshake) {
@@ -1333,15 +1376,9 @@ int sip_tp_send(sip_tp *tp, const sip_peer *to, const char *sni, const char *buf
 }
 
 int sip_tp_conn_peer(sip_tp *tp, uint32_t id, sip_peer *out) {
-  conn *c = conn_by_id(tp, id);
-  if (!c && tp->reporting && tp->reporting->id == id) c = tp->reporting;
+  conn *c = sip_tp_conn(tp, id);
   if (!c) return -1;
-  memset(out, 0, sizeof *out);
-  out->proto = (sip_proto)c->proto;
-  memcpy(&out->addr, &c->addr, c->addrlen);
-  out->addrlen = c->addrlen;
-  out->conn = c->id;
-  out->listener = c->listener;
+  sip_conn_peer(c, out);
   return 0;
 }
 

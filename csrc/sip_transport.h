@@ -15,7 +15,26 @@
 
 struct ev_loop;
 
-typedef enum sip_proto { SIP_PROTO_UDP = 1, SIP_PROTO_TCP, SIP_PROTO_TLS } sip_proto;
+/* WS and WSS: SIP over WebSocket (RFC 7118), one message per frame (sip_ws.h). */
+typedef enum sip_proto {
+  SIP_PROTO_UDP = 1,
+  SIP_PROTO_TCP,
+  SIP_PROTO_TLS,
+  SIP_PROTO_WS,
+  SIP_PROTO_WSS
+} sip_proto;
+
+/* Each message comes whole by itself (a datagram, a WebSocket message): Content-Length may be
+ * absent (RFC 3261 §18.3, RFC 7118 §5). */
+static inline int sip_proto_whole_messages(sip_proto p) {
+  return p == SIP_PROTO_UDP || p == SIP_PROTO_WS || p == SIP_PROTO_WSS;
+}
+
+/* The port a transport means when none is given: 5060, 5061 for TLS (RFC 3261 §19.1.2), the
+ * HTTP ports for WebSocket (RFC 7118 §5.2, RFC 6455 §3). */
+static inline int sip_proto_default_port(sip_proto p) {
+  return p == SIP_PROTO_TLS ? 5061 : p == SIP_PROTO_WS ? 80 : p == SIP_PROTO_WSS ? 443 : 5060;
+}
 
 /* Where a message came from or goes to. conn is the connection id for streams (0: none / any). */
 typedef struct sip_peer {
@@ -50,7 +69,7 @@ typedef struct sip_tp_config {
    * for the total, of any transport); it is refused only when none is untrusted. Running out
    * of file descriptors on accept counts as the total cap. */
   unsigned max_conns;                /* all stream transports together, default 1024 */
-  unsigned max_tcp, max_tls, max_ws; /* each transport, default max_conns (ws: reserved) */
+  unsigned max_tcp, max_tls, max_ws; /* each transport, default max_conns (ws: WS and WSS) */
   unsigned max_per_source; /* inbound untrusted connections from one address (IPv6: one /64),
                                 default 64; the next one is closed at once, never evicting */
   /* Deadlines in seconds (0: the default; negative: never). Each connection has one timer set
@@ -80,11 +99,15 @@ void sip_tp_free(sip_tp *tp); /* closes everything, stops every watcher */
  * id (> 0) or -1 with *err set. sip_tp_local gives the bound address of a listener. */
 int sip_tp_listen(sip_tp *tp, sip_proto proto, const char *host, int port, const char **err);
 int sip_tp_local(sip_tp *tp, uint32_t listener, struct sockaddr_storage *addr, socklen_t *len);
+/* A WebSocket listener's resource name ("/ws"): a handshake for another one is refused with
+ * 404. Without one, any path is taken. 0, or -1 (no such listener, not WebSocket, no memory). */
+int sip_tp_listen_path(sip_tp *tp, uint32_t listener, const char *path);
 
 /* Send one message. UDP: from the listener in to->listener (or the first UDP listener of the
  * address family). Streams: on to->conn if still open, else on an open connection to to->addr,
  * else a new connection (queued until connected; for TLS, sni names the server for SNI and
- * the hostname check; without sni the address itself is checked). Returns 0, or -1 with *err
+ * the hostname check; without sni the address itself is checked; for WebSocket, sni is also
+ * the Host of the Upgrade request, which asks for "/"). Returns 0, or -1 with *err
  * set (no route, connection cap, queue full, ...). */
 int sip_tp_send(sip_tp *tp, const sip_peer *to, const char *sni, const char *buf, size_t len,
                 const char **err);
@@ -136,11 +159,10 @@ void sip_tp_get_stats(const sip_tp *tp, sip_tp_stats *st);
  *     §3.5.1; sip_transport.c).
  *
  * A transport is one row of the table in sip_transport.c naming the two (and the cap it counts
- * toward): TCP = plain + SIP framing, TLS = TLS + SIP framing. WebSocket (RFC 7118) is a framing
- * of its own file (the Upgrade, the frames, its state behind sip_conn_framing's word) and two
- * rows: WS = plain + WebSocket, WSS = TLS + WebSocket. It will add two operations to
- * sip_framing_ops: open (a client's Upgrade request, ahead of anything queued) and release (the
- * state it allocates). What lies above the seams (connection
+ * toward): TCP = plain + SIP framing, TLS = TLS + SIP framing, WS = plain + WebSocket, WSS =
+ * TLS + WebSocket. The WebSocket framing (RFC 6455, RFC 7118; sip_ws.c) keeps its state behind
+ * sip_conn_framing's word and uses the two operations SIP's framing does without: open (a
+ * client's Upgrade request, ahead of anything queued) and release. What lies above the seams (connection
  * tables, caps, deadlines, eviction, trust, send queues, the loop) never asks which layers it
  * drives. The hot path pays one indirect call per read, per write and per message sent. */
 
@@ -209,6 +231,11 @@ typedef struct sip_framing_ops {
   long (*input)(sip_conn *c, const char *p, size_t n);
   /* Put one message on the stream (sip_conn_write). 0, or -1 with *err. */
   int (*output)(sip_conn *c, const char *msg, size_t len, const char **err);
+  /* A connection we open was made (before anything is queued on it); name is the sni of
+   * sip_tp_send, or NULL. 0, or -1 with *err. NULL: nothing to say first. */
+  int (*open)(sip_conn *c, const char *name, const char **err);
+  /* Free what the framing allocated for c. NULL: nothing. */
+  void (*release)(sip_conn *c);
 } sip_framing_ops;
 
 /* What a framing may do with its connection (sip_transport.c). */
@@ -228,5 +255,11 @@ void sip_conn_framing_error(sip_conn *c, const char *what);
 uintptr_t *sip_conn_framing(sip_conn *c);
 /* The limits messages are framed under (max_msg). */
 const struct sip_limits *sip_conn_limits(const sip_conn *c);
+/* The peer of c (sip_tp_conn_peer), and its listener's resource name (sip_tp_listen_path) or
+ * NULL. */
+void sip_conn_peer(const sip_conn *c, sip_peer *out);
+const char *sip_conn_listen_path(const sip_conn *c);
+/* The connection with this id (open, or being reported to the event callback), or NULL. */
+sip_conn *sip_tp_conn(sip_tp *tp, uint32_t id);
 
 #endif

@@ -355,7 +355,7 @@ static void req_drop(sip_txn *t) {
 }
 
 static int parse_flags(const sip_peer *p) {
-  return p->proto == SIP_PROTO_UDP ? SIP_PARSE_DGRAM : SIP_PARSE_STREAM;
+  return sip_proto_whole_messages(p->proto) ? SIP_PARSE_DGRAM : SIP_PARSE_STREAM;
 }
 
 /* Terminated: out of the table at once (a new request with the same key starts a new
@@ -791,11 +791,11 @@ void sip_txl_advance(sip_txl *x, uint64_t now) {
 }
 
 /* §18.2.2, RFC 3581 §4: to the source address; to the source port when the client asked with
- * rport, else to the sent-by port (5060, 5061 for TLS). Streams stay on the same connection. */
+ * rport, else to the sent-by port (its transport's default). Streams stay on the same connection. */
 static void response_dest(sip_peer *out, const sip_msg *m, const sip_peer *from) {
   *out = *from;
   if (m->via.rport >= 0) return;
-  int port = m->via.port ? m->via.port : (from->proto == SIP_PROTO_TLS ? 5061 : 5060);
+  int port = m->via.port ? m->via.port : sip_proto_default_port(from->proto);
   if (out->addr.ss_family == AF_INET)
     ((struct sockaddr_in *)&out->addr)->sin_port = htons((uint16_t)port);
   else if (out->addr.ss_family == AF_INET6)

@@ -20,7 +20,8 @@ local SPEC = {
     .. "(lines user:password) REGISTER is challenged (401), and calls and messages from our users too "
     .. "(407); without it nobody authenticates.",
   options = {
-    { "--listen", "PROTO:HOST:PORT", "list", default = { "udp:127.0.0.1:5060" }, help = "a transport to listen on" },
+    { "--listen", "PROTO:HOST:PORT", "list", default = { "udp:127.0.0.1:5060" },
+      help = "a transport to listen on: udp, tcp, tls, ws or wss (ws:HOST:PORT/PATH serves one path only)" },
     { "--realm", "DOMAIN", help = "our domain and digest realm (default example.com with --users)" },
     { "--users", "FILE", help = "digest users, one user:password a line" },
     { "--location", "memory|sqlite:PATH", default = "memory", help = "where bindings live",
@@ -109,7 +110,10 @@ end
 if not o.quiet then
   for _, l in ipairs(px.ep.listeners) do
     local shown = l.host:find(":", 1, true) and "[" .. l.host .. "]" or l.host
-    print(("listening on %s:%s:%d"):format(l.proto, shown, l.port))
+    print(("listening on %s:%s:%d%s"):format(l.proto, shown, l.port, l.path or ""))
+    if l.proto == "ws" or l.proto == "wss" then
+      print(("  browsers (JsSIP, SIP.js): %s://%s:%d%s, subprotocol sip"):format(l.proto, shown, l.port, l.path or "/"))
+    end
   end
   local host, port = px.ep:sent_by(px.ep.listeners[1].proto)
   local domain = o.realm or host

@@ -11,17 +11,24 @@ local M = {}
 local Endpoint = {}
 Endpoint.__index = Endpoint
 
---- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061" -> proto, host, port
+--- "udp:127.0.0.1:5060", "tcp:[::1]:5062", "tls:0.0.0.0:5061", "ws:127.0.0.1:8080/ws",
+-- "wss:[::1]:8443" -> proto, host, port, path (WebSocket only: the resource name served, nil for
+-- any)
 function M.parse_listen(spec)
   if type(spec) ~= "string" then error("listen spec must be a string like udp:127.0.0.1:5060", 3) end
   local proto, rest = spec:match("^(%a+):(.+)$")
   proto = proto and proto:lower()
-  if not route.default_port(proto) then error("listen spec needs udp:, tcp: or tls: (" .. spec .. ")", 3) end
+  if not route.default_port(proto) then
+    error("listen spec needs udp:, tcp:, tls:, ws: or wss: (" .. spec .. ")", 3)
+  end
+  local path
+  if proto == "ws" or proto == "wss" then rest, path = rest:match("^([^/]*)(/?.*)$") end
+  if path == "" then path = nil end
   local host, port = rest:match("^%[([%x:%.]+)%]:?(%d*)$")
   if not host then host, port = rest:match("^([^:]+):?(%d*)$") end
   if not host then error("bad listen spec " .. spec, 3) end
   port = tonumber(port) or route.default_port(proto)
-  return proto, host, port
+  return proto, host, port, path
 end
 
 local function ms(s) return s and math.floor(s * 1000 + 0.5) or nil end
@@ -100,10 +107,10 @@ end
 
 --- Add a listener; returns {proto=, host=, port=, id=} or nil, err.
 function Endpoint:listen(spec)
-  local proto, host, port = M.parse_listen(spec)
-  local id, h, p = self.stack:listen(proto, host, port)
+  local proto, host, port, path = M.parse_listen(spec)
+  local id, h, p = self.stack:listen(proto, host, port, path)
   if not id then return nil, h end
-  local l = { proto = proto, host = h, port = p, id = id }
+  local l = { proto = proto, host = h, port = p, id = id, path = path }
   self.listeners[#self.listeners + 1] = l
   self.by_proto[proto] = self.by_proto[proto] or l
   return l

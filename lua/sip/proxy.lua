@@ -250,7 +250,7 @@ function Proxy:learn_addresses(domains)
       local sb = host .. ":" .. port
       self.sent_by[#self.sent_by + 1] = sb
       self.via[key] = "SIP/2.0/" .. l.proto:upper() .. " " .. sb .. ";branch=z9hG4bK"
-      self.rr[key] = "<sip:" .. sb .. (l.proto == "udp" and "" or ";transport=" .. l.proto) .. ";lr;rrt="
+      self.rr[key] = "<sip:" .. sb .. (l.proto == "udp" and "" or ";transport=" .. l.proto) .. ";lr"
       if not self.via[l.proto] then self.via[l.proto], self.rr[l.proto] = self.via[key], self.rr[key] end
     end
   end
@@ -462,17 +462,41 @@ function Proxy:our_route(req, u)
   return made_by(self, tok, cid, to_tag)
 end
 
+-- RFC 7118 §5: a UA on a WebSocket is reached over its connection, never at its Contact (a
+-- .invalid host). Our Record-Route on a WebSocket side names that connection (flow=), so the
+-- requests of the dialog find it again when they come back along the route.
+local WS = { ws = true, wss = true }
+local function flow_param(p)
+  if WS[p.proto] and p.conn then return ";flow=" .. p.conn end
+  return ""
+end
+
+-- The connection a Route value of ours names, when it is not the one req came on.
+local function flow_of(req, u)
+  local v = u:param("flow")
+  local conn = type(v) == "string" and math.tointeger(tonumber(v))
+  local src = req.source
+  if conn and not (src and src.conn == conn) then return conn end
+end
+
+--- The destination of a flow (a WebSocket connection's id) while it is open, or nil.
+function Proxy:flow_dest(conn)
+  return conn and self.ep.stack:peer(conn) or nil
+end
+
 -- §16.4: a strict router before us put our Record-Route URI in the Request-URI: the real one is
 -- the last Route. Then our own Route values go (two when we record-routed twice). Returns the
--- facts of the Request-URI and whether the request came along a route we recorded for its
--- dialog (the relay policy trusts those, and only those, to go where their route leads).
+-- facts of the Request-URI, whether the request came along a route we recorded for its
+-- dialog (the relay policy trusts those, and only those, to go where their route leads), whether
+-- a Route is left, and the flow (a connection) that route names, if any.
 function Proxy:preprocess(req, f)
   if not req:header("Route") then return f, false, false end
-  local recorded = false
+  local recorded, flow = false, nil
   if f and f.me and f.lr then
     local addrs = req:addrs("Route")
     if addrs and #addrs > 0 then
       recorded = self:our_route(req, f.u)
+      flow = flow_of(req, f.u)
       local last = addrs[#addrs]
       req:remove_header("Route")
       for i = 1, #addrs - 1 do req:add_header("Route", addrs[i].value) end
@@ -485,9 +509,10 @@ function Proxy:preprocess(req, f)
     local first = addrs and addrs[1] and uri_parse(addrs[1].uri)
     if not first or not self:is_me(first) then break end
     recorded = recorded or self:our_route(req, first)
+    flow = flow or flow_of(req, first)
     pop_route(req, addrs)
   end
-  return f, recorded, req:header("Route") ~= nil
+  return f, recorded, req:header("Route") ~= nil, recorded and flow or nil
 end
 
 -- §16.6 step 6: when the next hop is a strict router, it gets the Request-URI as its Route and
@@ -550,12 +575,13 @@ function Proxy:handle(req)
   -- the fields a relayed request's context takes, in its constructor: made at its final size
   local ctx = { txn = txn, req = req, t0 = self.log_on and loop.now(), facts = nil, ruri = nil, key = nil, rr = nil,
     relaying = nil, in_place = nil, branches = nil, remembered = nil, answered = nil, status = nil, best = nil,
-    note = nil, trying = nil, recorded = nil, authorized = nil, foreign_route = nil, rr_token = nil, ack_key = nil }
+    note = nil, trying = nil, recorded = nil, authorized = nil, foreign_route = nil, rr_token = nil, ack_key = nil,
+    flow = nil }
   self.contexts[txn] = ctx
   local f = self:validate(req, ctx)
   if f then
     local recorded, routed
-    f, recorded, routed = self:preprocess(req, f)
+    f, recorded, routed, ctx.flow = self:preprocess(req, f)
     -- a Route left after ours is one the sender brought, unless the dialog's route set has it
     ctx.recorded, ctx.foreign_route = recorded, routed and not recorded
     ctx.facts = f
@@ -613,9 +639,9 @@ function Proxy:forward_ack(req)
   if req.max_forwards == 0 then return end
   local f = self:facts(req.uri)
   if not f or not f.sip then return end
-  local recorded
-  f, recorded = self:preprocess(req, f)
-  local dest
+  local recorded, routed, flow
+  f, recorded, routed, flow = self:preprocess(req, f)
+  local dest = not routed and self:flow_dest(flow) or nil
   if not recorded and self.relay_policy ~= true then
     local key = ack_key(req)
     local e = self.acks_cur[key] or self.acks_old[key]
@@ -821,6 +847,13 @@ function Proxy:branch(ctx, req, target, opts)
   local strict = routed and strict_postprocess(msg)
   local dest = target.dest
   if dest and not target.path and routed then dest = nil end -- a route set leads
+  if not dest and not routed and ctx.flow then
+    dest = self:flow_dest(ctx.flow)
+    if not dest then
+      br.done = true
+      return unreachable("the WebSocket connection of the dialog is closed")
+    end
+  end
   if not dest then
     local err
     if strict then dest, err = contact_dest(msg.uri) else dest, err = next_hop(msg) end
@@ -840,9 +873,9 @@ function Proxy:branch(ctx, req, target, opts)
     local tok = ctx.rr_token
     -- the side it came in on and the side it leaves from, by transport and family (RFC 5658)
     local src = req.source
-    local rr_in = self.rr[side(src)] or self.rr[src.proto]
-    local rr_out = self.rr[side(dest)] or self.rr[proto]
-    if rr_in and rr_in ~= rr_out then msg:add_header("Record-Route", rr_in .. tok, "top") end
+    local rr_in = (self.rr[side(src)] or self.rr[src.proto]) .. flow_param(src) .. ";rrt="
+    local rr_out = (self.rr[side(dest)] or self.rr[proto]) .. flow_param(dest) .. ";rrt="
+    if rr_in ~= rr_out then msg:add_header("Record-Route", rr_in .. tok, "top") end
     msg:add_header("Record-Route", rr_out .. tok, "top")
   end
   msg:fix_via(req) -- RFC 3581 §4: received/rport as we saw the sender, in the Via we pass on

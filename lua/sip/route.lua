@@ -8,11 +8,13 @@
 --                              if it is a loose router, else the Request-URI)
 --   route.resolve_request(req) -> route.resolve(route.target(req))
 --   route.next_hop(req)     -> the first destination of req | nil, err
---   route.default_port(proto) -> 5060 (udp, tcp), 5061 (tls) | nil for a transport we lack
+--   route.default_port(proto) -> 5060 (udp, tcp), 5061 (tls), 80 (ws), 443 (wss) | nil for a
+--                              transport we lack
 --
--- uri: text or sip.uri. A destination is a plain table {proto = "udp"|"tcp"|"tls", host =,
--- port =}: host without IPv6 brackets (maddr wins over the host part), proto from the
--- transport parameter (sips: tls, else udp), port from the URI or the default of proto.
+-- uri: text or sip.uri. A destination is a plain table {proto = "udp"|"tcp"|"tls"|"ws"|"wss",
+-- host =, port =}: host without IPv6 brackets (maddr wins over the host part), proto from the
+-- transport parameter (sips: tls, and ws secured is wss, RFC 7118 §5.2; else udp), port from the
+-- URI or the default of proto.
 -- err is a sentence ("cannot route to a tel URI", "unsupported transport sctp"); a URI that is
 -- not sip: or sips: is refused this way, never raised. Today the list holds one destination and
 -- nothing yields; with RFC 3263 (NAPTR, SRV, A/AAAA, failover in list order) resolve and what
@@ -24,7 +26,7 @@ local M = {}
 local type, tostring = type, tostring
 local uri_parse = core.uri
 
-local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061 }
+local DEFAULT_PORT = { udp = 5060, tcp = 5060, tls = 5061, ws = 80, wss = 443 }
 
 function M.default_port(proto) return DEFAULT_PORT[proto] end
 
@@ -34,6 +36,7 @@ function M.resolve(uri)
   if not u then return nil, "cannot route to " .. tostring(uri) end
   if u.scheme ~= "sip" and u.scheme ~= "sips" then return nil, "cannot route to a " .. u.scheme .. " URI" end
   local proto = u.transport or (u.scheme == "sips" and "tls" or "udp")
+  if proto == "ws" and u.scheme == "sips" then proto = "wss" end
   local port = DEFAULT_PORT[proto]
   if not port then return nil, "unsupported transport " .. proto end
   local host = u:param("maddr") or u.host
