@@ -3,12 +3,10 @@
 // window.webphone, which the browser tests (spec/browser/) drive too: each step is recorded in
 // webphone.events as { type, ... } so a test can wait for it.
 //
-// Query parameters (for the tests): server, uri, password, auto=1 (register at load),
-// loopback=1 (offer and accept only 127.0.0.1 ICE candidates: a test stays on loopback).
+// Query parameters: server, uri, password (fill the form), auto=1 (register at load).
 (function () {
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
-  const loopbackOnly = params.get('loopback') === '1';
   const media = { audio: true, video: false };
   const pcConfig = { iceServers: [] }; // host candidates only: no STUN server is reached
 
@@ -25,14 +23,6 @@
   function setState(s) {
     phone.state = s;
     $('state').textContent = s;
-  }
-
-  // ICE candidates other than 127.0.0.1 removed from an SDP (loopback=1 only).
-  function keepLoopback(sdp) {
-    return sdp
-      .split('\r\n')
-      .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 \d+ typ /.test(l))
-      .join('\r\n');
   }
 
   // The addresses of the ICE candidate pair the media flows over.
@@ -53,9 +43,6 @@
   function watchSession(session) {
     phone.session = session;
     const dir = session.direction; // 'outgoing' or 'incoming'
-    session.on('sdp', (e) => {
-      if (loopbackOnly) e.sdp = keepLoopback(e.sdp);
-    });
     const watchPc = (pc) => {
       pc.addEventListener('connectionstatechange', () => {
         note('pc', { state: pc.connectionState });

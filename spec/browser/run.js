@@ -12,7 +12,11 @@
 // (registrationFailed, failed, sendFailed) unless it waits for that very type.
 // Prints one line per step ("ok ..." or "FAIL ..."), then each page's events; exits 0 when every
 // step passed, 1 when one failed, 2 on misuse.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const { chromium } = require('playwright-core');
+const { outside } = require('./bridge');
 const { serve } = require('./serve');
 
 const FAILURES = ['registrationFailed', 'failed', 'sendFailed'];
@@ -52,13 +56,24 @@ async function main() {
   const args = [
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',
-    // ICE on 127.0.0.1 (the pages keep only those candidates, webphone.js loopback=1)
+    // lo is all the browser's namespace has (chromium-loopback.sh): ICE over 127.0.0.1
     '--allow-loopback-in-peer-connection',
     '--disable-features=WebRtcHideLocalIpsWithMdns',
   ];
   if (o.spki) args.push(`--ignore-certificate-errors-spki-list=${o.spki}`);
   const server = await serve({ port: 0 });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+  // the ports the pages reach: this page server and every server a start step names
+  const ports = new Set([server.port]);
+  for (const s of o.steps) {
+    if (s.do === 'start') ports.add(Number(new URL(s.args[0].server).port));
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lua-sip-browser.'));
+  const bridge = outside(dir, [...ports]);
+  const browser = await chromium.launch({
+    executablePath: path.join(__dirname, 'chromium-loopback.sh'),
+    args,
+    env: { ...process.env, BRIDGE_DIR: dir, BRIDGE_PORTS: [...ports].join(' ') },
+  });
   const pages = {};
   let failed = false;
   const openPage = async (name) => {
@@ -68,7 +83,7 @@ async function main() {
       if (m.type() === 'error') console.log(`${name} console: ${m.text()}`);
     });
     page.on('pageerror', (e) => console.log(`${name} pageerror: ${e.message}`));
-    await page.goto(`${server.url}?loopback=1`);
+    await page.goto(server.url);
     pages[name] = page;
     return page;
   };
@@ -101,7 +116,9 @@ async function main() {
     }
   } finally {
     await browser.close().catch(() => {});
+    bridge.close();
     await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   return failed ? 1 : 0;
 }

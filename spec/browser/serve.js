@@ -86,6 +86,11 @@ function serve({ root, port = 0 } = {}) {
     const url = new URL(req.url, `http://${HOST}`);
     let body = null;
     let type = 'text/javascript';
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     if (url.pathname === '/jssip.js') {
       body = jssip;
     } else {

@@ -111,9 +111,10 @@ end
 function Script:run(o)
   o = o or {}
   local arg = json { steps = self.steps, spki = o.spki, timeout = o.wait or 15 }
-  local cmd = ("cd %s && exec setsid timeout -k 3 %d node run.js %s 2>&1"):format(DIR, o.timeout or 60,
-    peers.quote(arg))
-  local pipe = assert(io.popen(cmd, "r"))
+  -- a process group of its own (pgid = the pid echoed), removed whole at the end
+  local script = ("echo $$; cd %s && exec timeout -k 3 %d node run.js %s"):format(DIR, o.timeout or 60, peers.quote(arg))
+  local pipe = assert(io.popen("exec setsid sh -c " .. peers.quote(script) .. " 2>&1", "r"))
+  local pgid = math.tointeger(tonumber(pipe:read("l")))
   local lines = {}
   for line in pipe:lines() do
     lines[#lines + 1] = line
@@ -122,6 +123,7 @@ function Script:run(o)
   end
   local _, how, code = pipe:close()
   if how == "signal" then code = 128 + code end
+  if pgid then os.execute(("kill -KILL -%d 2>/dev/null"):format(pgid)) end
   return { ok = code == 0, code = code, lines = lines, out = table.concat(lines, "\n") }
 end
 
