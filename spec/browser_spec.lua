@@ -1,0 +1,156 @@
+-- Browser softphones through examples/proxy.lua (RFC 7118): webphone pages (examples/webphone/,
+-- JsSIP in headless chromium with fake media) register with digest over WS and WSS, call each
+-- other with WebRTC, and talk to UDP phones (examples/uas.lua, uac.lua) across the WS-UDP bridge.
+-- Everything on 127.0.0.1 (the pages keep only 127.0.0.1 ICE candidates); each process is
+-- bounded in time.
+local peers = require "support.peers"
+local browser = require "support.browser"
+
+local USERS = "examples/users.txt" -- alice:alice-secret, bob:bob-secret
+local PASSWORD = { alice = "alice-secret", bob = "bob-secret" }
+
+local function account(server, user)
+  return { server = server, uri = ("sip:%s@example.com"):format(user), password = PASSWORD[user] }
+end
+
+-- A self-signed certificate for 127.0.0.1 and the base64 SHA-256 of its public key (what
+-- chromium's --ignore-certificate-errors-spki-list takes), in dir.
+local function certificate(dir)
+  local q = peers.quote
+  assert(os.execute(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s -out %s " ..
+    "-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"):format(q(dir .. "/key.pem"),
+    q(dir .. "/cert.pem"))))
+  local p = assert(io.popen(("openssl x509 -in %s -noout -pubkey | openssl pkey -pubin -outform der | " ..
+    "openssl dgst -sha256 -binary | base64"):format(q(dir .. "/cert.pem"))))
+  local spki = p:read("l")
+  p:close()
+  return dir .. "/cert.pem", dir .. "/key.pem", spki
+end
+
+-- examples/proxy.lua listening on UDP, WS (and WSS with cert) on free ports; a handle with
+-- udp, ws, wss (ports), uri, output() (so far), stop().
+local function start_proxy(cert, key)
+  local udp, ws = peers.free_port(), peers.free_port()
+  local args = { "--listen", "udp:127.0.0.1:" .. udp, "--listen", "ws:127.0.0.1:" .. ws, "--realm", "example.com",
+    "--users", USERS, "--log", "info" }
+  local wss
+  if cert then
+    wss = peers.free_port()
+    for _, a in ipairs { "--listen", "wss:127.0.0.1:" .. wss, "--cert", cert, "--key", key } do args[#args + 1] = a end
+  end
+  local h = peers.example("proxy.lua", args, 90)
+  for _, p in ipairs { { udp, "udp" }, { ws, "tcp" }, wss and { wss, "tcp" } } do
+    local ok, err = peers.wait_port(p[1], p[2], 5, h.pid)
+    if not ok then
+      local _, out = h.stop()
+      error(("proxy.lua did not start: %s\n%s"):format(err, out))
+    end
+  end
+  return { udp = udp, ws = ws, wss = wss, uri = "sip:127.0.0.1:" .. udp, output = h.output,
+    stop = function() return select(2, h.stop()) end }
+end
+
+-- examples/uas.lua registered as bob over UDP at the proxy; waits until it is ready.
+local function start_bob(px)
+  local port = peers.free_port()
+  local uas = peers.example("uas.lua", { "--listen", "udp:127.0.0.1:" .. port, "--user", "bob", "--domain",
+    "example.com", "--password", PASSWORD.bob, "--register", "sip:example.com", "--proxy", px.uri, "--expires", "60" },
+    60)
+  assert(uas.wait_for("ready", 10), uas.output())
+  return uas
+end
+
+-- Two pages register as alice and bob at server; alice calls bob, bob answers, both peer
+-- connections connect over loopback, alice hangs up.
+local function call_between_pages(server, spki, log)
+  local b = browser.phones { a = account(server, "alice"), b = account(server, "bob") }
+  b.a:call "sip:bob@example.com"
+  b.b:wait { type = "incoming", from = "sip:alice@example.com" }
+  b.b:answer()
+  b.a:wait { type = "confirmed" }
+  b.b:wait { type = "confirmed" }
+  b.a:wait { type = "pc", state = "connected" }
+  b.b:wait { type = "pc", state = "connected" }
+  b.a:hangup()
+  b.a:wait { type = "ended", originator = "local" }
+  b.b:wait { type = "ended", originator = "remote" }
+  local r = b:run { timeout = 60, spki = spki }
+  assert(r.ok, r.out .. "\n" .. log())
+  local paths = browser.paths(r)
+  assert.equal(2, #paths, r.out)
+  for _, p in ipairs(paths) do
+    assert.matches("^127%.0%.0%.1:%d+$", p["local"], nil, false, r.out)
+    assert.matches("^127%.0%.0%.1:%d+$", p.remote, nil, false, r.out)
+  end
+  return r
+end
+
+describe("webphone pages through examples/proxy.lua", function()
+  local missing = browser.missing()
+  if missing then
+    pending("needs " .. missing)
+    return
+  end
+  local dir, cert, key, spki, px
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. peers.quote(dir)))
+    cert, key, spki = certificate(dir)
+    px = start_proxy(cert, key)
+  end)
+  teardown(function()
+    if px then px.stop() end
+    os.execute("rm -rf " .. peers.quote(dir))
+  end)
+  local function log() return "proxy.lua:\n" .. px.output():sub(-4000) end
+
+  it("RFC 7118 over WS: digest REGISTER, alice calls bob, both peer connections connect, BYE", function()
+    call_between_pages("ws://127.0.0.1:" .. px.ws, nil, log)
+  end)
+
+  it("RFC 7118 over WSS: the same with a certificate the browser is told to trust", function()
+    call_between_pages("wss://127.0.0.1:" .. px.wss, spki, log)
+  end)
+
+  it("RFC 3428: a page's MESSAGE reaches uas.lua on UDP, uac.lua's MESSAGE reaches the page", function()
+    local bob = start_bob(px)
+    local b = browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") }
+    b.a:message("sip:bob@example.com", "hello bob, from the browser")
+    b.a:wait { type = "sent", code = 200 }
+    b:say "send"
+    b.a:wait { type = "message", from = "sip:bob@example.com", body = "hello alice, from UDP" }
+    local uac
+    local r = b:run {
+      timeout = 60,
+      on = {
+        send = function()
+          uac = peers.example("uac.lua", { "--message", "sip:alice@example.com", "hello alice, from UDP", "--proxy",
+            px.uri, "--user", "bob", "--domain", "example.com", "--password", PASSWORD.bob, "--timeout", "5" }, 15)
+        end,
+      },
+    }
+    local ucode, uout = uac.wait()
+    local _, bout = bob.stop()
+    assert(r.ok, r.out .. "\nuac.lua:\n" .. uout .. "\nuas.lua:\n" .. bout .. "\n" .. log())
+    assert.equal(0, ucode, uout)
+    assert.matches("MESSAGE from sip:alice@example.com %(text/plain%): hello bob, from the browser", bout)
+  end)
+
+  it("a page calls a SIPp phone on UDP: 180 and 200 reach the page, ACK goes down, the phone's BYE comes up",
+    function()
+      local uas = peers.sipp { sf = "uas_webrtc.xml", calls = 1, service = "bob", timeout = 40 }
+      local reg = peers.sipp_run { sf = "register_contact.xml", remote = px.udp, service = "bob", calls = 1,
+        auth = { user = "bob", password = PASSWORD.bob }, key = { contact_port = uas.port }, timeout = 10 }
+      assert.equal(1, reg.ok, reg.out)
+      local b = browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") }
+      b.a:call "sip:bob@example.com"
+      b.a:wait { type = "progress", code = 180 }
+      b.a:wait { type = "confirmed" }
+      b.a:wait { type = "ended", originator = "remote", cause = "Terminated" }
+      local r = b:run { timeout = 60 }
+      local u = uas:wait()
+      assert(r.ok, r.out .. "\nSIPp:\n" .. u.out .. "\n" .. log())
+      assert.equal(1, u.ok, u.out)
+    end)
+end)
