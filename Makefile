@@ -7,6 +7,7 @@
 #   make lint       luacheck, clang-format and cppcheck (also part of make test)
 #   make run        the registrar/proxy on 127.0.0.1:5060 (UDP and TCP)
 #   make demo       alice and bob register, message and call each other through it (a ladder)
+#   make webphone   the browser softphone (examples/webphone/) on http://127.0.0.1:8081/, for make run
 # As root, test/bench/run install missing Debian packages themselves (tools/deps.sh).
 
 LUA        ?= lua5.4
@@ -100,12 +101,13 @@ build/bench-stream: csrc/bench/bench_stream.c csrc/bench/bench_util.h build/libs
 	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
 
 deps:
-	@sh tools/deps.sh build test
+	@sh tools/deps.sh build test node
 
 # The npm packages of the browser tests, as spec/browser/package-lock.json pins them; npm ci runs
 # again only when the lockfile changes (npm writes node_modules/.package-lock.json).
 browser-deps: spec/browser/node_modules/.package-lock.json
 spec/browser/node_modules/.package-lock.json: spec/browser/package-lock.json
+	@sh tools/deps.sh node
 	cd spec/browser && npm ci --no-audit --no-fund --loglevel=error
 
 # ---- tests ------------------------------------------------------------------------------------
@@ -153,6 +155,9 @@ run: all
 demo: all
 	@sh tools/deps.sh build run
 	@$(LUA_ENV) $(LUA) examples/demo.lua
+
+webphone: browser-deps
+	node spec/browser/serve.js --root examples/webphone --port 8081
 
 clean:
 	rm -rf build
