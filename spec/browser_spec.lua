@@ -137,6 +137,22 @@ describe("webphone pages through examples/proxy.lua", function()
     assert.matches("MESSAGE from sip:alice@example.com %(text/plain%): hello bob, from the browser", bout)
   end)
 
+  it("as a person would: the form registers alice, Send messages bob on UDP, Unregister", function()
+    local bob = start_bob(px)
+    local b = browser.script()
+    b:page "a":fill("server", "ws://127.0.0.1:" .. px.ws):fill("uri", "sip:alice@example.com")
+      :fill("password", PASSWORD.alice):click "register"
+    b.a:wait { type = "registered", code = 200 }
+    b.a:fill("target", "sip:bob@example.com"):fill("text", "typed in the form"):click "send"
+    b.a:wait { type = "sent", code = 200 }
+    b.a:click "unregister"
+    b.a:wait { type = "unregistered" }
+    local r = b:run { timeout = 60 }
+    local _, bout = bob.stop()
+    assert(r.ok, r.out .. "\nuas.lua:\n" .. bout .. "\n" .. log())
+    assert.matches("MESSAGE from sip:alice@example.com %(text/plain%): typed in the form", bout)
+  end)
+
   it("a page calls a SIPp phone on UDP: 180 and 200 reach the page, ACK goes down, the phone's BYE comes up",
     function()
       local uas = peers.sipp { sf = "uas_webrtc.xml", calls = 1, service = "bob", timeout = 40 }

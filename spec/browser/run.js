@@ -7,9 +7,13 @@
 //   { "page": "a", "do": "start", "args": [{ "server": "ws://...", "uri": "sip:...", "password": "..." }] }
 //   { "page": "a", "do": "call" | "answer" | "hangup" | "message" | "stop", "args": [...] }
 //   { "page": "a", "wait": { "type": "pc", "state": "connected" } }   an event with these fields
+//   { "page": "a", "fill": { "id": "server", "value": "ws://..." } }  types into input #id
+//   { "page": "a", "click": "register" }                             clicks button #id
 //   { "say": "TEXT" }                                                 prints "say TEXT" (a cue)
-// A page opens at its first step. A wait fails at once on a failure event of that page
-// (registrationFailed, failed, sendFailed) unless it waits for that very type.
+// A page opens at its first step. The browser reaches the page server and the servers named by
+// start steps (or typed into #server) on 127.0.0.1, nothing else (chromium-loopback.sh). A wait
+// fails at once on a failure event of that page (registrationFailed, failed, sendFailed) unless
+// it waits for that very type.
 // Prints one line per step ("ok ..." or "FAIL ..."), then each page's events; exits 0 when every
 // step passed, 1 when one failed, 2 on misuse.
 const fs = require('fs');
@@ -65,7 +69,8 @@ async function main() {
   // the ports the pages reach: this page server and every server a start step names
   const ports = new Set([server.port]);
   for (const s of o.steps) {
-    if (s.do === 'start') ports.add(Number(new URL(s.args[0].server).port));
+    const url = s.do === 'start' ? s.args[0].server : s.fill && s.fill.id === 'server' ? s.fill.value : null;
+    if (url) ports.add(Number(new URL(url).port));
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lua-sip-browser.'));
   const bridge = outside(dir, [...ports]);
@@ -90,7 +95,10 @@ async function main() {
   try {
     for (const step of o.steps) {
       const t0 = Date.now();
-      const what = step.say ? `say ${step.say}` : `${step.page} ${step.do || 'wait'} ${JSON.stringify(step.args || step.wait || '')}`;
+      const verb = step.do || (step.wait && 'wait') || (step.fill && 'fill') || (step.click && 'click');
+      const what = step.say
+        ? `say ${step.say}`
+        : `${step.page} ${verb} ${JSON.stringify(step.args || step.wait || step.fill || step.click)}`;
       try {
         if (step.say) {
           console.log(what);
@@ -100,6 +108,12 @@ async function main() {
         if (step.wait) {
           const ev = await waitEvent(page, step.wait, seconds);
           console.log(`ok ${what} -> ${JSON.stringify(ev)} (${Date.now() - t0} ms)`);
+        } else if (step.fill) {
+          await page.fill(`#${step.fill.id}`, step.fill.value);
+          console.log(`ok ${what}`);
+        } else if (step.click) {
+          await page.click(`#${step.click}`);
+          console.log(`ok ${what}`);
         } else {
           await page.evaluate(([fn, a]) => window.webphone[fn](...a), [step.do, step.args || []]);
           console.log(`ok ${what}`);

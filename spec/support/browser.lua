@@ -5,6 +5,7 @@
 --   local b = browser.phones { a = { server = ws, uri = "sip:alice@example.com", password = "..." } }
 --   b.a:call("sip:bob@example.com"); b.a:wait { type = "confirmed" }; b:say "in-call"
 --   local r = b:run { timeout = 60, on = { ["in-call"] = function() ... end } }
+--   (or browser.script():page "a":fill("server", ws):click "register" ..., the form's way)
 --   assert(r.ok, r.out)   -- r.lines: every line run.js printed
 --
 -- Each step is one line of run.js's output ("ok ...", or "FAIL ..." and the run stops); a say
@@ -84,17 +85,38 @@ function Page:wait(fields)
   return self
 end
 
+--- Type value into the page's input #id, as a person would.
+function Page:fill(id, value)
+  local s = self.script.steps
+  s[#s + 1] = { page = self.name, fill = { id = id, value = value } }
+  return self
+end
+
+--- Click the page's button #id.
+function Page:click(id)
+  local s = self.script.steps
+  s[#s + 1] = { page = self.name, click = id }
+  return self
+end
+
+--- An empty script; script:page(name) adds a page (opened at its first step).
+function browser.script()
+  return setmetatable({ steps = {} }, Script)
+end
+
+function Script:page(name)
+  if not self[name] then self[name] = setmetatable({ name = name, script = self }, Page) end
+  return self[name]
+end
+
 --- A script of pages named by the keys of accounts; each page starts (registers) at once and
 -- waits for its 200 to the REGISTER, in the order of the names.
-function browser.phones(accounts, opts)
-  local script = setmetatable({ steps = {}, opts = opts or {} }, Script)
+function browser.phones(accounts)
+  local script = browser.script()
   local names = {}
   for name in pairs(accounts) do names[#names + 1] = name end
   table.sort(names)
-  for _, name in ipairs(names) do
-    script[name] = setmetatable({ name = name, script = script }, Page)
-    script[name]:start(accounts[name])
-  end
+  for _, name in ipairs(names) do script:page(name):start(accounts[name]) end
   for _, name in ipairs(names) do script[name]:wait { type = "registered" } end
   return script
 end
