@@ -153,7 +153,7 @@ describe("webphone pages through examples/proxy.lua", function()
     assert.matches("MESSAGE from sip:alice@example.com %(text/plain%): typed in the form", bout)
   end)
 
-  it("a page calls a SIPp phone on UDP: 180 and 200 reach the page, ACK goes down, the phone's BYE comes up",
+  it("a page calls a SIPp phone on UDP: INVITE and ACK cross to UDP, 180 and 200 back, then the phone's BYE",
     function()
       local uas = peers.sipp { sf = "uas_webrtc.xml", calls = 1, service = "bob", timeout = 40 }
       local reg = peers.sipp_run { sf = "register_contact.xml", remote = px.udp, service = "bob", calls = 1,
@@ -169,4 +169,25 @@ describe("webphone pages through examples/proxy.lua", function()
       assert(r.ok, r.out .. "\nSIPp:\n" .. u.out .. "\n" .. log())
       assert.equal(1, u.ok, u.out)
     end)
+
+  it("a SIPp phone on UDP calls a page: INVITE, ACK and BYE cross to the WebSocket, 180 and 200 back", function()
+    local b = browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") }
+    b:say "registered"
+    b.a:wait { type = "incoming", from = "sip:carol@example.net" }
+    b.a:answer()
+    b.a:wait { type = "confirmed" }
+    b.a:wait { type = "ended", originator = "remote", cause = "Terminated" }
+    local uac
+    local r = b:run {
+      timeout = 60,
+      on = {
+        registered = function()
+          uac = peers.sipp { sf = "uac_webrtc.xml", remote = px.udp, service = "alice", calls = 1, timeout = 30 }
+        end,
+      },
+    }
+    local u = uac:wait()
+    assert(r.ok, r.out .. "\nSIPp:\n" .. u.out .. "\n" .. log())
+    assert.equal(1, u.ok, u.out)
+  end)
 end)
