@@ -113,6 +113,16 @@ describe("webphone pages through examples/proxy.lua", function()
     call_between_pages("wss://127.0.0.1:" .. px.wss, spki, log)
   end)
 
+  it("WSS: a browser not told to trust the certificate refuses it, and nothing registers", function()
+    local b = browser.script()
+    b:page("a"):start(account("wss://127.0.0.1:" .. px.wss, "alice"))
+    b.a:wait { type = "ws", state = "disconnected" }
+    local r = b:run { timeout = 30 }
+    assert(r.ok, r.out .. "\n" .. log())
+    assert.matches("ERR_CERT_AUTHORITY_INVALID", r.out, 1, true)
+    assert.is_nil(r.out:find('"type":"registered"', 1, true), r.out)
+  end)
+
   it("RFC 3428: a page's MESSAGE reaches uas.lua on UDP, uac.lua's MESSAGE reaches the page", function()
     local bob = start_bob(px)
     local b = browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") }
