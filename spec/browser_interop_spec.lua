@@ -23,23 +23,9 @@ describe("webphone pages with Kamailio over WebSocket", function()
     local k = peers.kamailio { cfg = "ws", users = USERS, lifetime = 120 }
     local ws = "ws://" .. k.addr
     local b = browser.phones { a = account(ws, "alice"), b = account(ws, "bob") }
-    b.a:call "sip:bob@example.com"
-    b.b:wait { type = "incoming", from = "sip:alice@example.com" }
-    b.b:answer()
-    b.a:wait { type = "confirmed" }
-    b.b:wait { type = "confirmed" }
-    b.a:wait { type = "pc", state = "connected" }
-    b.b:wait { type = "pc", state = "connected" }
-    b.a:hangup()
-    b.a:wait { type = "ended", originator = "local" }
-    b.b:wait { type = "ended", originator = "remote" }
+    b:call_and_hang_up("a", "b", "sip:bob@example.com", "sip:alice@example.com")
     local r = b:run { timeout = 60 }
     assert(r.ok, r.out .. "\n" .. k:log():sub(-3000))
-    local paths = browser.paths(r)
-    assert.equal(2, #paths, r.out)
-    for _, p in ipairs(paths) do
-      assert.matches("^127%.0%.0%.1:%d+$", p["local"], nil, false, r.out)
-      assert.matches("^127%.0%.0%.1:%d+$", p.remote, nil, false, r.out)
-    end
+    assert(browser.on_loopback(r, 2))
   end)
 end)

@@ -64,25 +64,10 @@ end
 -- connections connect over loopback, alice hangs up.
 local function call_between_pages(server, spki, log)
   local b = browser.phones { a = account(server, "alice"), b = account(server, "bob") }
-  b.a:call "sip:bob@example.com"
-  b.b:wait { type = "incoming", from = "sip:alice@example.com" }
-  b.b:answer()
-  b.a:wait { type = "confirmed" }
-  b.b:wait { type = "confirmed" }
-  b.a:wait { type = "pc", state = "connected" }
-  b.b:wait { type = "pc", state = "connected" }
-  b.a:hangup()
-  b.a:wait { type = "ended", originator = "local" }
-  b.b:wait { type = "ended", originator = "remote" }
+  b:call_and_hang_up("a", "b", "sip:bob@example.com", "sip:alice@example.com")
   local r = b:run { timeout = 60, spki = spki }
   assert(r.ok, r.out .. "\n" .. log())
-  local paths = browser.paths(r)
-  assert.equal(2, #paths, r.out)
-  for _, p in ipairs(paths) do
-    assert.matches("^127%.0%.0%.1:%d+$", p["local"], nil, false, r.out)
-    assert.matches("^127%.0%.0%.1:%d+$", p.remote, nil, false, r.out)
-  end
-  return r
+  assert(browser.on_loopback(r, 2))
 end
 
 describe("webphone pages through examples/proxy.lua", function()
@@ -104,6 +89,8 @@ describe("webphone pages through examples/proxy.lua", function()
     os.execute("rm -rf " .. peers.quote(dir))
   end)
   local function log() return "proxy.lua:\n" .. px.output():sub(-4000) end
+  -- a page registered as alice over WS
+  local function alice() return browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") } end
 
   it("RFC 7118 over WS: digest REGISTER, alice calls bob, both peer connections connect, BYE", function()
     call_between_pages("ws://127.0.0.1:" .. px.ws, nil, log)
@@ -125,7 +112,7 @@ describe("webphone pages through examples/proxy.lua", function()
 
   it("RFC 3428: a page's MESSAGE reaches uas.lua on UDP, uac.lua's MESSAGE reaches the page", function()
     local bob = start_bob(px)
-    local b = browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") }
+    local b = alice()
     b.a:message("sip:bob@example.com", "hello bob, from the browser")
     b.a:wait { type = "sent", code = 200 }
     b:say "send"
@@ -169,7 +156,7 @@ describe("webphone pages through examples/proxy.lua", function()
       local reg = peers.sipp_run { sf = "register_contact.xml", remote = px.udp, service = "bob", calls = 1,
         auth = { user = "bob", password = PASSWORD.bob }, key = { contact_port = uas.port }, timeout = 10 }
       assert.equal(1, reg.ok, reg.out)
-      local b = browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") }
+      local b = alice()
       b.a:call "sip:bob@example.com"
       b.a:wait { type = "progress", code = 180 }
       b.a:wait { type = "confirmed" }
@@ -181,7 +168,7 @@ describe("webphone pages through examples/proxy.lua", function()
     end)
 
   it("a SIPp phone on UDP calls a page: INVITE, ACK and BYE cross to the WebSocket, 180 and 200 back", function()
-    local b = browser.phones { a = account("ws://127.0.0.1:" .. px.ws, "alice") }
+    local b = alice()
     b:say "registered"
     b.a:wait { type = "incoming", from = "sip:carol@example.net" }
     b.a:answer()

@@ -121,6 +121,24 @@ function browser.phones(accounts)
   return script
 end
 
+--- The steps of a call between two registered pages: caller calls uri, callee sees it come from
+-- from and answers, both confirm, both peer connections reach "connected", caller hangs up and
+-- both end (RFC 3261 §13, §15; the media over WebRTC).
+function Script:call_and_hang_up(caller, callee, uri, from)
+  local a, b = self[caller], self[callee]
+  a:call(uri)
+  b:wait { type = "incoming", from = from }
+  b:answer()
+  a:wait { type = "confirmed" }
+  b:wait { type = "confirmed" }
+  a:wait { type = "pc", state = "connected" }
+  b:wait { type = "pc", state = "connected" }
+  a:hangup()
+  a:wait { type = "ended", originator = "local" }
+  b:wait { type = "ended", originator = "remote" }
+  return self
+end
+
 --- A cue: run's on[text] is called when the pages have come this far.
 function Script:say(text)
   self.steps[#self.steps + 1] = { say = text }
@@ -160,6 +178,19 @@ function browser.paths(r)
     end
   end
   return out
+end
+
+--- true when n media paths were reported, each from 127.0.0.1 to 127.0.0.1; else nil, why.
+function browser.on_loopback(r, n)
+  local paths = browser.paths(r)
+  if #paths ~= n then return nil, ("%d media paths reported, %d expected\n%s"):format(#paths, n, r.out) end
+  for _, p in ipairs(paths) do
+    if not (p["local"] or ""):find("^127%.0%.0%.1:%d+$") or not (p.remote or ""):find("^127%.0%.0%.1:%d+$") then
+      return nil, ("page %s: media from %s to %s, not on loopback\n%s"):format(p.page, tostring(p["local"]),
+        tostring(p.remote), r.out)
+    end
+  end
+  return true
 end
 
 return browser
