@@ -24,7 +24,7 @@ describe("webphone pages with Kamailio over WebSocket", function()
     local ws = "ws://" .. k.addr
     local b = browser.phones { a = account(ws, "alice"), b = account(ws, "bob") }
     b:call_and_hang_up("a", "b", "sip:bob@example.com", "sip:alice@example.com")
-    local r = b:run { timeout = 60 }
+    local r = b:run()
     assert(r.ok, r.out .. "\n" .. k:log():sub(-3000))
     assert(browser.on_loopback(r, 2))
   end)

@@ -65,7 +65,7 @@ end
 local function call_between_pages(server, spki, log)
   local b = browser.phones { a = account(server, "alice"), b = account(server, "bob") }
   b:call_and_hang_up("a", "b", "sip:bob@example.com", "sip:alice@example.com")
-  local r = b:run { timeout = 60, spki = spki }
+  local r = b:run { spki = spki }
   assert(r.ok, r.out .. "\n" .. log())
   assert(browser.on_loopback(r, 2))
 end
@@ -104,7 +104,7 @@ describe("webphone pages through examples/proxy.lua", function()
     local b = browser.script()
     b:page("a"):start(account("wss://127.0.0.1:" .. px.wss, "alice"))
     b.a:wait { type = "ws", state = "disconnected" }
-    local r = b:run { timeout = 30 }
+    local r = b:run()
     assert(r.ok, r.out .. "\n" .. log())
     assert.matches("ERR_CERT_AUTHORITY_INVALID", r.out, 1, true)
     assert.is_nil(r.out:find('"type":"registered"', 1, true), r.out)
@@ -119,7 +119,6 @@ describe("webphone pages through examples/proxy.lua", function()
     b.a:wait { type = "message", from = "sip:bob@example.com", body = "hello alice, from UDP" }
     local uac
     local r = b:run {
-      timeout = 60,
       on = {
         send = function()
           uac = peers.example("uac.lua", { "--message", "sip:alice@example.com", "hello alice, from UDP", "--proxy",
@@ -127,6 +126,7 @@ describe("webphone pages through examples/proxy.lua", function()
         end,
       },
     }
+    assert(uac, r.out .. "\n" .. log())
     local ucode, uout = uac.wait()
     local _, bout = bob.stop()
     assert(r.ok, r.out .. "\nuac.lua:\n" .. uout .. "\nuas.lua:\n" .. bout .. "\n" .. log())
@@ -144,7 +144,7 @@ describe("webphone pages through examples/proxy.lua", function()
     b.a:wait { type = "sent", code = 200 }
     b.a:click "unregister"
     b.a:wait { type = "unregistered" }
-    local r = b:run { timeout = 60 }
+    local r = b:run()
     local _, bout = bob.stop()
     assert(r.ok, r.out .. "\nuas.lua:\n" .. bout .. "\n" .. log())
     assert.matches("MESSAGE from sip:alice@example.com %(text/plain%): typed in the form", bout)
@@ -161,7 +161,7 @@ describe("webphone pages through examples/proxy.lua", function()
       b.a:wait { type = "progress", code = 180 }
       b.a:wait { type = "confirmed" }
       b.a:wait { type = "ended", originator = "remote", cause = "Terminated" }
-      local r = b:run { timeout = 60 }
+      local r = b:run()
       local u = uas:wait()
       assert(r.ok, r.out .. "\nSIPp:\n" .. u.out .. "\n" .. log())
       assert.equal(1, u.ok, u.out)
@@ -176,13 +176,13 @@ describe("webphone pages through examples/proxy.lua", function()
     b.a:wait { type = "ended", originator = "remote", cause = "Terminated" }
     local uac
     local r = b:run {
-      timeout = 60,
       on = {
         registered = function()
           uac = peers.sipp { sf = "uac_webrtc.xml", remote = px.udp, service = "alice", calls = 1, timeout = 30 }
         end,
       },
     }
+    assert(uac, r.out .. "\n" .. log())
     local u = uac:wait()
     assert(r.ok, r.out .. "\nSIPp:\n" .. u.out .. "\n" .. log())
     assert.equal(1, u.ok, u.out)

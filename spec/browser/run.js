@@ -2,7 +2,7 @@
 // run.js: drive webphone pages (examples/webphone/) in headless Debian chromium through a list of
 // steps, for spec/browser_spec.lua. One argument, a JSON object:
 //   { "steps": [ STEP... ], "spki": "BASE64" (optional: a certificate the browser trusts, WSS),
-//     "timeout": 15 (seconds per wait, default 15) }
+//     "timeout": 30 (seconds per wait, default 30) }
 // STEP is one of
 //   { "page": "a", "do": "start", "args": [{ "server": "ws://...", "uri": "sip:...", "password": "..." }] }
 //   { "page": "a", "do": "call" | "answer" | "hangup" | "message" | "stop", "args": [...] }
@@ -54,9 +54,21 @@ async function waitEvent(page, want, seconds) {
   return r.hit;
 }
 
+// Stop a page's phone and wait for its un-REGISTER to be answered, if it was registered.
+async function unregister(page) {
+  const registered = await page
+    .evaluate(() => window.webphone.ua !== null && window.webphone.ua.isRegistered())
+    .catch(() => false);
+  if (!registered) return;
+  await page.evaluate(() => window.webphone.stop()).catch(() => {});
+  await page
+    .waitForFunction(() => window.webphone.events.some((e) => e.type === 'unregistered'), null, { timeout: 3000 })
+    .catch(() => {});
+}
+
 async function main() {
   const o = parseArgs();
-  const seconds = o.timeout || 15;
+  const seconds = o.timeout || 30;
   const args = [
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',
@@ -124,6 +136,8 @@ async function main() {
         break;
       }
     }
+    // every page unregisters (3 s at most), so no binding outlives its connection at the server
+    await Promise.all(Object.values(pages).map((page) => unregister(page)));
     for (const [name, page] of Object.entries(pages)) {
       const evs = await page.evaluate(() => window.webphone.events).catch(() => []);
       for (const e of evs) console.log(`${name} event ${JSON.stringify(e)}`);

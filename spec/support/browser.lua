@@ -4,7 +4,7 @@
 --   local browser = require "support.browser"
 --   local b = browser.phones { a = { server = ws, uri = "sip:alice@example.com", password = "..." } }
 --   b.a:call("sip:bob@example.com"); b.a:wait { type = "confirmed" }; b:say "in-call"
---   local r = b:run { timeout = 60, on = { ["in-call"] = function() ... end } }
+--   local r = b:run { on = { ["in-call"] = function() ... end } }
 --   (or browser.script():page "a":fill("server", ws):click "register" ..., the form's way)
 --   assert(r.ok, r.out)   -- r.lines: every line run.js printed
 --
@@ -145,14 +145,14 @@ function Script:say(text)
   return self
 end
 
---- Run the steps. o: timeout (seconds for the whole run, default 60), wait (seconds per wait
--- step, default 15), spki (base64 SHA-256 of a certificate's public key the browser trusts), on
+--- Run the steps. o: timeout (seconds for the whole run, default 90), wait (seconds per wait
+-- step, default 30: only a failing run waits that long), spki (base64 SHA-256 of a certificate's public key the browser trusts), on
 -- (cues). Returns { ok, code, out, lines }.
 function Script:run(o)
   o = o or {}
-  local arg = json { steps = self.steps, spki = o.spki, timeout = o.wait or 15 }
+  local arg = json { steps = self.steps, spki = o.spki, timeout = o.wait or 30 }
   -- a process group of its own (pgid = the pid echoed), removed whole at the end
-  local script = ("echo $$; cd %s && exec timeout -k 3 %d node run.js %s"):format(DIR, o.timeout or 60, peers.quote(arg))
+  local script = ("echo $$; cd %s && exec timeout -k 3 %d node run.js %s"):format(DIR, o.timeout or 90, peers.quote(arg))
   local pipe = assert(io.popen("exec setsid sh -c " .. peers.quote(script) .. " 2>&1", "r"))
   local pgid = math.tointeger(tonumber(pipe:read("l")))
   local lines = {}
