@@ -100,6 +100,9 @@ build/bench-parse: csrc/bench/bench_parse.c csrc/bench/bench_util.h build/libsip
 build/bench-stream: csrc/bench/bench_stream.c csrc/bench/bench_util.h build/libsipcore.a
 	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS)
 
+build/bench-wsload: csrc/bench/bench_wsload.c
+	$(CC) -O2 -g $(WARN) -o $@ $<
+
 deps:
 	@sh tools/deps.sh build test node
 
@@ -141,7 +144,7 @@ spec: all
 	  $(LUA_ENV) sh tools/tap.sh spec-$$n timeout -k 5 $(SPEC_TIMEOUT) $(BUSTED) -o TAP $$f; done
 
 # ---- benchmarks -------------------------------------------------------------------------------
-bench: build/bench-parse build/bench-stream all
+bench: build/bench-parse build/bench-stream build/bench-wsload all
 	@sh tools/deps.sh build bench
 	@sh csrc/bench/run.sh
 

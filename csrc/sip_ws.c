@@ -122,6 +122,19 @@ size_t sip_ws_write_head(unsigned char *out, int opcode, uint64_t n, const uint8
 
 /* ---- sending ---------------------------------------------------------------------------------- */
 
+/* A client's frame before the server's answer: kept until the 101 (§4.1). */
+static int hold(ws *w, const unsigned char *p, size_t n, const char **err) {
+  char *nh = realloc(w->hold, w->hold_len + n);
+  if (!nh) {
+    *err = "out of memory";
+    return -1;
+  }
+  memcpy(nh + w->hold_len, p, n);
+  w->hold = nh;
+  w->hold_len += n;
+  return 0;
+}
+
 /* One final frame out: the header and the payload in one write (a client masks, §5.3). */
 static int send_frame(sip_conn *c, ws *w, int opcode, const char *p, size_t n, const char **err) {
   unsigned char stack[4096], *buf = stack;
@@ -138,19 +151,8 @@ static int send_frame(sip_conn *c, ws *w, int opcode, const char *p, size_t n, c
   size_t h = sip_ws_write_head(buf, opcode, n, w->server ? NULL : key);
   memcpy(buf + h, p, n);
   if (!w->server) sip_ws_unmask(buf + h, n, key, 0);
-  int r;
-  if (w->phase == WS_HANDSHAKE) { /* §4.1: nothing before the server's answer */
-    char *nh = realloc(w->hold, w->hold_len + h + n);
-    if ((r = nh ? 0 : -1) == 0) {
-      memcpy(nh + w->hold_len, buf, h + n);
-      w->hold = nh;
-      w->hold_len += h + n;
-    } else {
-      *err = "out of memory";
-    }
-  } else {
-    r = sip_conn_write(c, (const char *)buf, h + n, err);
-  }
+  int r = w->phase == WS_HANDSHAKE ? hold(w, buf, h + n, err)
+                                   : sip_conn_write(c, (const char *)buf, h + n, err);
   if (buf != stack) free(buf);
   return r;
 }
@@ -365,7 +367,7 @@ static int frame(sip_conn *c, ws *w, const sip_ws_frame *f, char *p, size_t n) {
     w->frag = nb;
     w->frag_cap = cap;
   }
-  memcpy(w->frag + w->frag_len, p, n);
+  if (n) memcpy(w->frag + w->frag_len, p, n);
   w->frag_len += n;
   if (!f->fin) return 0;
   char *m = w->frag;

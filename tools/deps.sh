@@ -8,8 +8,8 @@ pkgs=""
 for set in "$@"; do
   case "$set" in
     build) pkgs="$pkgs gcc make pkg-config lua5.4 liblua5.4-dev libev-dev libssl-dev" ;;
-    test)  pkgs="$pkgs lua-busted luarocks clang libclang-rt-14-dev sip-tester kamailio kamailio-lua-modules iproute2 python3 openssl lua-sql-sqlite3 lua-socket sipvicious lua-check clang-format cppcheck"
-           pkgs="$pkgs chromium kamailio-websocket-modules" ;; # and node: the browser tests
+    test)  pkgs="$pkgs lua-busted luarocks clang libclang-rt-14-dev sip-tester kamailio kamailio-lua-modules kamailio-websocket-modules iproute2 python3 openssl lua-sql-sqlite3 lua-socket sipvicious lua-check clang-format cppcheck"
+           pkgs="$pkgs chromium" ;; # and the node set: the browser tests
     node)  pkgs="$pkgs nodejs" # npm only where no node brought its own (NodeSource's does)
            command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
     bench) pkgs="$pkgs libosip2-dev libsofia-sip-ua-dev sip-tester kamailio kamailio-lua-modules valgrind python3 iproute2" ;;

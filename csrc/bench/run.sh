@@ -89,7 +89,35 @@ echo
 echo "== memory"
 make --no-print-directory build/ctest/test_txn build/ctest/test_transport >/dev/null || exit 1
 build/ctest/test_txn | sed -n 's/^# *\(sizeof(sip_txn).*\)/transaction: \1 (goal: at most 2 KiB beyond the message)/p'
-build/ctest/test_transport | sed -n 's/^# *\(idle TCP.*\)/\1 (goal: 8 KiB or less)/p; s/^# *\(idle TLS.*\)/\1 (goal: 40 KiB or less)/p'
+build/ctest/test_transport | sed -n 's/^# *\(idle TCP.*\)/\1 (goal: 8 KiB or less)/p; s/^# *\(idle TLS.*\)/\1 (goal: 40 KiB or less)/p
+  s/^# *\(idle WS .*\)/\1 (goal: TCP + 2 KiB or less)/p; s/^# *\(idle WSS.*\)/\1 (goal: about TLS)/p'
+
+# ---- WebSocket beside TCP: REGISTER closed loop into examples/proxy.lua -----------------------------
+# bench-wsload (csrc/bench/bench_wsload.c): the same client for both, 50 connections with one
+# REGISTER each outstanding, WS_SECONDS a run; the proxy's CPU per transaction, best of REPEAT
+# runs alternating the two (goal: WS within 15% of TCP).
+make --no-print-directory build/bench-wsload >/dev/null || exit 1
+freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+tport=$(freeport) wport=$(freeport)
+lua5.4 examples/proxy.lua --listen tcp:127.0.0.1:$tport --listen ws:127.0.0.1:$wport \
+  --limit per_source=1000 --quiet &
+spid=$!
+sleep 0.5
+tcp= wsb=
+i=0
+while [ "$i" -lt "$REPEAT" ]; do
+  n=$(build/bench-wsload tcp 127.0.0.1 "$tport" 50 "${WS_SECONDS:-4}" $spid | awk '{ print int($6 * 10) }')
+  [ -n "$n" ] && tcp=$(min "$tcp" "$n")
+  n=$(build/bench-wsload ws 127.0.0.1 "$wport" 50 "${WS_SECONDS:-4}" $spid | awk '{ print int($6 * 10) }')
+  [ -n "$n" ] && wsb=$(min "$wsb" "$n")
+  i=$((i + 1))
+done
+kill $spid 2>/dev/null
+wait $spid 2>/dev/null
+echo
+echo "== REGISTER over WebSocket beside TCP: examples/proxy.lua's CPU per transaction, best of $REPEAT"
+awk -v t="$tcp" -v w="$wsb" 'BEGIN {
+  printf "tcp %8.1f us/txn\nws  %8.1f us/txn\nratio ws/tcp: %.2f (goal: 1.15 or less)\n", t / 10, w / 10, w / t }'
 
 # ---- memory under load: RSS and live Lua heap per 1,000 INVITE transactions in flight -----------
 # inflight.py: calls held ringing through examples/proxy.lua (a SIPp UAS answering after 15 s).

@@ -1206,22 +1206,45 @@ static size_t heap_used(void) {
  * server side, and sends one request on each (an idle connection has had traffic). It says 'a'
  * after the first connection, waits for a byte, opens the rest, says 'b', and waits for the
  * parent to close the pipe. */
-static void child_connect(const sip_peer *to, int n, int tls, int wfd, int rfd) {
+/* WebSocket (ws): the Upgrade, its answer read to the end of its head, then REQ in a masked
+ * frame (RFC 6455 §5.3; the key 0 leaves the bytes as they are). */
+static const char WS_UPGRADE[] =
+  "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+  "Sec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+static int child_send(int fd, SSL *s, const void *p, size_t n) {
+  return (s ? SSL_write(s, p, (int)n) : write(fd, p, n)) == (long)n ? 0 : -1;
+}
+
+static int child_upgrade(int fd, SSL *s) {
+  char buf[1024];
+  size_t have = 0;
+  if (child_send(fd, s, WS_UPGRADE, sizeof WS_UPGRADE - 1) < 0) return -1;
+  while (have < 4 || memcmp(buf + have - 4, "\r\n\r\n", 4)) { /* byte by byte: nothing more */
+    if ((s ? SSL_read(s, buf + have, 1) : read(fd, buf + have, 1)) != 1 || ++have == sizeof buf)
+      return -1;
+  }
+  unsigned char frame[8 + sizeof REQ] = {0x81, 0x80 | 126, 0, sizeof REQ - 1, 0, 0, 0, 0};
+  memcpy(frame + 8, REQ, sizeof REQ - 1);
+  return child_send(fd, s, frame, 8 + sizeof REQ - 1);
+}
+
+static void child_connect(const sip_peer *to, int n, int tls, int ws, int wfd, int rfd) {
   SSL_CTX *ctx = tls ? SSL_CTX_new(TLS_client_method()) : NULL;
   char ch;
   int fds[n + 1];
   for (int i = 0; i <= n; i++) {
     int fd = fds[i] = socket(to->addr.ss_family, SOCK_STREAM, 0);
     if (connect(fd, (const struct sockaddr *)&to->addr, to->addrlen) < 0) _exit(1);
+    SSL *s = NULL;
     if (tls) {
-      SSL *s = SSL_new(ctx);
+      s = SSL_new(ctx);
       SSL_set_fd(s, fd);
       if (SSL_connect(s) != 1) _exit(2);
-      if (SSL_write(s, REQ, sizeof REQ - 1) != sizeof REQ - 1) _exit(2);
       /* kept open, never freed: the process exits without close_notify */
-    } else if (write(fd, REQ, sizeof REQ - 1) != sizeof REQ - 1) {
-      _exit(2);
     }
+    if (ws ? child_upgrade(fd, s) < 0 : child_send(fd, s, REQ, sizeof REQ - 1) < 0) _exit(2);
     if (i == 0) {
       if (write(wfd, "a", 1) != 1 || read(rfd, &ch, 1) != 1) _exit(3);
     }
@@ -1240,6 +1263,9 @@ static char child_said;
 static void pipe_cb(struct ev_loop *loop, ev_io *w, int revents) {
   if (read(w->fd, &child_said, 1) != 1) ev_io_stop(loop, w);
 }
+
+/* Bytes per idle connection, as last measured for each transport. */
+static size_t idle_bytes[SIP_PROTO_WSS + 1];
 
 static void idle_memory(sip_proto proto, size_t goal) {
   enum { N = 200 };
@@ -1260,7 +1286,8 @@ static void idle_memory(sip_proto proto, size_t goal) {
   if (pid == 0) {
     close(up[0]);
     close(down[1]);
-    child_connect(&to, N, proto == SIP_PROTO_TLS, up[1], down[0]);
+    child_connect(&to, N, proto == SIP_PROTO_TLS || proto == SIP_PROTO_WSS,
+                  proto == SIP_PROTO_WS || proto == SIP_PROTO_WSS, up[1], down[0]);
   }
   close(up[1]);
   close(down[0]);
@@ -1277,8 +1304,10 @@ static void idle_memory(sip_proto proto, size_t goal) {
   run_for(0.2);
   size_t after = heap_used();
   size_t per = after > before ? (after - before) / N : 0;
+  static const char *const name[] = {"", "UDP", "TCP", "TLS", "WS", "WSS"};
+  idle_bytes[proto] = per;
   printf("# idle %s connection (server side): %zu bytes each (%d connections, heap +%zu)%s\n",
-         proto == SIP_PROTO_TLS ? "TLS" : "TCP", per, N, after - before,
+         name[proto], per, N, after - before,
          __sanitizer_get_current_allocated_bytes ? " [ASan allocator]" : "");
   CHECK(per > 0 && per <= goal);
   CHECK_EQ_INT(s.nev, 0);
@@ -1297,6 +1326,48 @@ static void idle_memory(sip_proto proto, size_t goal) {
 
 TEST(tcp_idle_memory) { idle_memory(SIP_PROTO_TCP, 8192); }
 TEST(tls_idle_memory) { idle_memory(SIP_PROTO_TLS, 40960); }
+/* WebSocket adds its framing's state to the byte stream's: at most 2 KiB beyond TCP or TLS */
+TEST(ws_idle_memory) { idle_memory(SIP_PROTO_WS, idle_bytes[SIP_PROTO_TCP] + 2048); }
+TEST(wss_idle_memory) { idle_memory(SIP_PROTO_WSS, idle_bytes[SIP_PROTO_TLS] + 2048); }
+
+/* RFC 7118 between two transports: our client's Upgrade and masked frames, the server's answer
+ * over the same connection, a request back the other way, over WS and WSS. */
+static void ws_exchange(sip_proto proto) {
+  rec s, c;
+  const char *err = NULL;
+  sip_tp_config scfg = {0}, ccfg = {0};
+  scfg.tls_cert = cert_ok;
+  scfg.tls_key = key_ok;
+  ccfg.tls_ca = cert_ok;
+  rec_tp(&s, &scfg);
+  rec_tp(&c, &ccfg);
+  s.reply = RSP;
+  int ls = sip_tp_listen(s.tp, proto, "127.0.0.1", 0, &err);
+  CHECK(ls > 0 && sip_tp_listen_path(s.tp, (uint32_t)ls, "/") == 0);
+  CHECK(sip_tp_listen_path(s.tp, 99, "/") < 0);
+  sip_peer to = listener_peer(s.tp, ls, proto);
+  uint32_t cid = 0;
+  CHECK(sip_tp_send_conn(c.tp, &to, "localhost", REQ, sizeof REQ - 1, &cid, &err) == 0);
+  CHECK(WAIT(c.nmsg == 1 || c.nev > 0, 3));
+  for (int i = 0; i < c.nev; i++) printf("# client event: %s\n", c.ev_what[i]);
+  if (c.nmsg == 1 && s.nmsg == 1) {
+    CHECK(!strcmp(s.msg[0], REQ) && !strcmp(c.msg[0], RSP));
+    CHECK(c.from[0].conn == cid && c.from[0].proto == proto && s.from[0].proto == proto);
+    s.reply = NULL;
+    CHECK(sip_tp_send(s.tp, &s.from[0], NULL, MSG_BODY, sizeof MSG_BODY - 1, &err) == 0);
+    CHECK(WAIT(c.nmsg == 2, 3));
+    CHECK(c.nmsg == 2 && !strcmp(c.msg[1], MSG_BODY));
+  }
+  CHECK_EQ_INT(stats(s.tp).conns_ws, 1);
+  CHECK(sip_tp_close(c.tp, cid) == 0);
+  CHECK(WAIT(s.nev == 1, 3));
+  rec_done(&s);
+  rec_done(&c);
+  CHECK_LOOP_CLEAN();
+}
+
+TEST(ws_exchange_v4) { ws_exchange(SIP_PROTO_WS); }
+TEST(wss_exchange_v4) { ws_exchange(SIP_PROTO_WSS); }
 
 TEST(tls_cleanup_files) {
   CHECK(unlink(cert_ok) == 0 && unlink(key_ok) == 0);
@@ -1348,6 +1419,10 @@ int main(void) {
   RUN(tls_handshake_deadline);
   RUN(tcp_idle_memory);
   RUN(tls_idle_memory);
+  RUN(ws_exchange_v4);
+  RUN(wss_exchange_v4);
+  RUN(ws_idle_memory);
+  RUN(wss_idle_memory);
   RUN(tls_cleanup_files);
   ev_loop_destroy(L);
   return unit_done();
