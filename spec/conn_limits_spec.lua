@@ -5,8 +5,9 @@
 local sip = require "sip"
 local loop = require "sip.loop"
 local socket = require "socket"
+local peers = require "support.peers"
 
-local dir -- the server's self-signed certificate (IP:127.0.0.1), made once
+local dir, remove_dir -- the server's self-signed certificate (IP:127.0.0.1), made once
 
 local function register(server, proto, extra)
   local l = server.by_proto[proto]
@@ -65,13 +66,9 @@ end
 
 describe("sip.endpoint limits", function()
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
-      "-keyout " .. dir .. "/key.pem -out " .. dir .. "/cert.pem -days 2 -subj /CN=127.0.0.1 " ..
-      "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"))
+    dir, remove_dir = peers.self_signed()
   end)
-  teardown(function() os.execute("rm -rf " .. dir) end)
+  teardown(function() remove_dir() end)
   after_each(function() assert.equal(0, loop.active()) end)
 
   it("refuses unknown limits and values of the wrong type, naming them", function()

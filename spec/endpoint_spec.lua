@@ -182,11 +182,7 @@ describe("sip.endpoint", function()
   end)
 
   it("§26.2 sends over TLS with a verified certificate and SNI/hostname check", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
-      "-keyout " .. dir .. "/key.pem -out " .. dir .. "/cert.pem -days 2 -subj /CN=127.0.0.1 " ..
-      "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"))
+    local dir, remove_dir = require("support.peers").self_signed()
     local seen
     sip.run(function()
       local server = assert(sip.endpoint { listen = { "tls:127.0.0.1:0" }, tls_cert = dir .. "/cert.pem",
@@ -205,7 +201,7 @@ describe("sip.endpoint", function()
       assert.is_true(sip.now() - t0 < 1)
       server:close(); client:close(); other:close()
     end)
-    os.execute("rm -rf " .. dir)
+    remove_dir()
     assert.equal("tls", seen)
   end)
 

@@ -38,6 +38,13 @@ local function connect(server)
   return ws.connect("127.0.0.1", server.listeners[1].port)
 end
 
+-- Connected and upgraded to /sip.
+local function opened(server)
+  local c = connect(server)
+  c:handshake { path = "/sip" }
+  return c
+end
+
 -- A request in a frame, and the response frame: opcode, status line.
 local function ask(c, id, o)
   assert(c:send_frame(o and o.opcode or 1, options(id), o))
@@ -86,8 +93,7 @@ describe("SIP over WebSocket", function()
           if status == 426 then assert.matches("Sec%-WebSocket%-Version: 13", head) end
           assert.is_true(c:closed(), case[1])
         end
-        local ok <close> = connect(server)
-        ok:handshake { path = "/sip" }
+        local ok <close> = opened(server)
         assert.equal("SIP/2.0 200 OK", select(2, ask(ok, "after")))
         assert.equal(#cases, server:stats().framing_errors)
       end)
@@ -110,8 +116,7 @@ describe("SIP over WebSocket", function()
   describe("frames (RFC 6455 §5, RFC 7118 §5)", function()
     it("one SIP message per text or binary frame, several frames in one write", function()
       with_server(nil, function(server, seen)
-        local c <close> = connect(server)
-        c:handshake { path = "/sip" }
+        local c <close> = opened(server)
         assert(c:send(ws.frame(1, options("f1")) .. ws.frame(2, options("f2"))))
         for _ = 1, 2 do
           local op, payload, fin, masked = c:read_frame()
@@ -127,8 +132,7 @@ describe("SIP over WebSocket", function()
 
     it("§5.4: fragments make one message; a ping between them is answered at once (§5.5.2)", function()
       with_server(nil, function(server, seen)
-        local c <close> = connect(server)
-        c:handshake { path = "/sip" }
+        local c <close> = opened(server)
         local m = options("frag")
         assert(c:send(ws.frame(1, m:sub(1, 10), { fin = false }) .. ws.frame(0, m:sub(11, 50), { fin = false })))
         assert(c:send_frame(9, "are you there"))
@@ -146,8 +150,7 @@ describe("SIP over WebSocket", function()
 
     it("RFC 5626 §3.5.1 over WebSocket: a CRLFCRLF frame gets a CRLF frame, and is no message", function()
       with_server(nil, function(server, seen)
-        local c <close> = connect(server)
-        c:handshake { path = "/sip" }
+        local c <close> = opened(server)
         assert(c:send_frame(1, "\r\n\r\n"))
         local op, payload = c:read_frame()
         assert.equal(1, op)
@@ -159,8 +162,7 @@ describe("SIP over WebSocket", function()
 
     it("§5.5.1: a close is answered with its code and the connection ends", function()
       with_server(nil, function(server)
-        local c <close> = connect(server)
-        c:handshake { path = "/sip" }
+        local c <close> = opened(server)
         assert(c:send_frame(8, "\x03\xe8bye"))
         local op, payload = c:read_frame()
         assert.equal(8, op)
@@ -186,11 +188,9 @@ describe("SIP over WebSocket", function()
           ws.frame(1, ("a"):rep(3000), { fin = false }) .. ws.frame(0, ("b"):rep(1500), { fin = false }), 1009 },
       }
       with_server({ max_msg = 4096 }, function(server)
-        local other <close> = connect(server)
-        other:handshake { path = "/sip" }
+        local other <close> = opened(server)
         for _, case in ipairs(cases) do
-          local c <close> = connect(server)
-          c:handshake { path = "/sip" }
+          local c <close> = opened(server)
           assert(c:send(case[2]))
           local op, payload = c:read_frame()
           assert.equal(8, op, case[1])
@@ -204,8 +204,7 @@ describe("SIP over WebSocket", function()
 
     it("a connection that only pings is closed at the first-message deadline", function()
       with_server({ limits = { first_message = 0.4 } }, function(server)
-        local c <close> = connect(server)
-        c:handshake { path = "/sip" }
+        local c <close> = opened(server)
         local t0 = sip.now()
         while not c.eof and sip.now() - t0 < 3 do
           c:send(ws.frame(9, "flood") .. ws.frame(9, "flood"))
@@ -219,14 +218,12 @@ describe("SIP over WebSocket", function()
 
     it("WebSocket has its own cap (limits.ws): a full cap evicts the least recently active", function()
       with_server({ limits = { ws = 2 } }, function(server)
-        local a <close> = connect(server)
-        a:handshake { path = "/sip" }
-        local b <close> = connect(server)
-        b:handshake { path = "/sip" }
-        local c <close> = connect(server)
-        c:handshake { path = "/sip" }
+        local a <close> = opened(server)
+        local b <close> = opened(server)
+        local c <close> = opened(server)
         assert.is_true(a:closed())
-        assert.equal("SIP/2.0 200 OK", select(2, ask(c, "cap")))
+        assert.equal("SIP/2.0 200 OK", select(2, ask(b, "cap-b")))
+        assert.equal("SIP/2.0 200 OK", select(2, ask(c, "cap-c")))
         assert.equal(2, server:stats().conns_ws)
         assert.equal(1, server:stats().evicted)
       end)
@@ -234,15 +231,11 @@ describe("SIP over WebSocket", function()
   end)
 
   describe("our client side", function()
-    local dir
+    local dir, remove_dir
     setup(function()
-      dir = os.tmpname()
-      os.remove(dir)
-      assert(os.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
-        "-keyout " .. dir .. "/key.pem -out " .. dir .. "/cert.pem -days 2 -subj /CN=127.0.0.1 " ..
-        "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"))
+      dir, remove_dir = peers.self_signed()
     end)
-    teardown(function() os.execute("rm -rf " .. dir) end)
+    teardown(function() remove_dir() end)
 
     it("requests to transport=ws and transport=wss open a masked WebSocket (WSS over TLS)", function()
       sip.run(function()

@@ -116,7 +116,7 @@ static size_t one_response(const cl *c) {
 }
 
 static void upgrade(int fd) {
-  char req[512], ans[2048];
+  char req[512], ans[2048] = {0};
   int n = snprintf(req, sizeof req,
                    "GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"

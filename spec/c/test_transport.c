@@ -1104,16 +1104,21 @@ TEST(tls_exchange_v6) {
   tls_exchange("::1");
 }
 
-/* The client's verification fails: reported on the connection, nothing delivered. */
-static void tls_refused(const char *ca, const char *sni, const char *expect) {
-  rec s, c;
-  const char *err = NULL;
+/* A server with the test certificate and a client that verifies against ca. */
+static void tls_pair(rec *s, rec *c, const char *ca) {
   sip_tp_config scfg = {0}, ccfg = {0};
   scfg.tls_cert = cert_ok;
   scfg.tls_key = key_ok;
   ccfg.tls_ca = ca;
-  rec_tp(&s, &scfg);
-  rec_tp(&c, &ccfg);
+  rec_tp(s, &scfg);
+  rec_tp(c, &ccfg);
+}
+
+/* The client's verification fails: reported on the connection, nothing delivered. */
+static void tls_refused(const char *ca, const char *sni, const char *expect) {
+  rec s, c;
+  const char *err = NULL;
+  tls_pair(&s, &c, ca);
   int ls = sip_tp_listen(s.tp, SIP_PROTO_TLS, "127.0.0.1", 0, &err);
   sip_peer to = listener_peer(s.tp, ls, SIP_PROTO_TLS);
   uint32_t cid = 0;
@@ -1335,12 +1340,7 @@ TEST(wss_idle_memory) { idle_memory(SIP_PROTO_WSS, idle_bytes[SIP_PROTO_TLS] + 2
 static void ws_exchange(sip_proto proto) {
   rec s, c;
   const char *err = NULL;
-  sip_tp_config scfg = {0}, ccfg = {0};
-  scfg.tls_cert = cert_ok;
-  scfg.tls_key = key_ok;
-  ccfg.tls_ca = cert_ok;
-  rec_tp(&s, &scfg);
-  rec_tp(&c, &ccfg);
+  tls_pair(&s, &c, cert_ok);
   s.reply = RSP;
   int ls = sip_tp_listen(s.tp, proto, "127.0.0.1", 0, &err);
   CHECK(ls > 0 && sip_tp_listen_path(s.tp, (uint32_t)ls, "/") == 0);

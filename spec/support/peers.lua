@@ -83,6 +83,16 @@ local function rmdir(dir)
   if dir and not KEEP and dir:find("^/tmp/lua%-sip%-peers%.") then os.execute("rm -rf " .. q(dir)) end
 end
 
+--- A self-signed certificate for 127.0.0.1 (EC P-256, IP SAN) in a fresh directory: dir (with
+-- cert.pem and key.pem) and a function that removes it.
+function peers.self_signed()
+  local dir = mkdtemp()
+  assert(os.execute("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " ..
+    q(dir .. "/key.pem") .. " -out " .. q(dir .. "/cert.pem") .. " -days 2 -subj /CN=127.0.0.1 " ..
+    "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"), "openssl req failed")
+  return dir, function() rmdir(dir) end
+end
+
 -- This Lua process: the peers' watchdogs poll it.
 local SELF = tonumber(read_file("/proc/self/stat"):match("^(%d+)"))
 
