@@ -13,18 +13,14 @@ local function account(server, user)
   return { server = server, uri = ("sip:%s@example.com"):format(user), password = PASSWORD[user] }
 end
 
--- A self-signed certificate for 127.0.0.1 and the base64 SHA-256 of its public key (what
--- chromium's --ignore-certificate-errors-spki-list takes), in dir.
-local function certificate(dir)
-  local q = peers.quote
-  assert(os.execute(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s -out %s " ..
-    "-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"):format(q(dir .. "/key.pem"),
-    q(dir .. "/cert.pem"))))
+-- The base64 SHA-256 of a certificate's public key: what chromium's
+-- --ignore-certificate-errors-spki-list takes.
+local function spki_of(cert)
   local p = assert(io.popen(("openssl x509 -in %s -noout -pubkey | openssl pkey -pubin -outform der | " ..
-    "openssl dgst -sha256 -binary | base64"):format(q(dir .. "/cert.pem"))))
+    "openssl dgst -sha256 -binary | base64"):format(peers.quote(cert))))
   local spki = p:read("l")
   p:close()
-  return dir .. "/cert.pem", dir .. "/key.pem", spki
+  return spki
 end
 
 -- examples/proxy.lua listening on UDP, WS (and WSS with cert) on free ports; a handle with
@@ -76,17 +72,16 @@ describe("webphone pages through examples/proxy.lua", function()
     pending("needs " .. missing)
     return
   end
-  local dir, cert, key, spki, px
+  local spki, px, remove_cert
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. peers.quote(dir)))
-    cert, key, spki = certificate(dir)
-    px = start_proxy(cert, key)
+    local dir
+    dir, remove_cert = peers.self_signed()
+    spki = spki_of(dir .. "/cert.pem")
+    px = start_proxy(dir .. "/cert.pem", dir .. "/key.pem")
   end)
   teardown(function()
     if px then px.stop() end
-    os.execute("rm -rf " .. peers.quote(dir))
+    if remove_cert then remove_cert() end
   end)
   local function log() return "proxy.lua:\n" .. px.output():sub(-4000) end
   -- a page registered as alice over WS
