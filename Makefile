@@ -7,6 +7,7 @@
 #   make lint       luacheck, clang-format and cppcheck (also part of make test)
 #   make run        the registrar/proxy on 127.0.0.1:5060 (UDP and TCP)
 #   make demo       alice and bob register, message and call each other through it (a ladder)
+#   make webphone   the browser softphone (examples/webphone/) on http://127.0.0.1:8081/, for make run
 # As root, test/bench/run install missing Debian packages themselves (tools/deps.sh).
 
 LUA        ?= lua5.4
@@ -36,7 +37,7 @@ BUSTED     := $(LUA) /usr/bin/busted --ignore-lua
 LUA_ENV    := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;" \
               LUA_CPATH="$(CURDIR)/build/?.so;;"
 
-.PHONY: all deps test ctest spec lint fuzz-smoke fuzz bench run demo clean docs
+.PHONY: all deps browser-deps test ctest spec lint fuzz-smoke fuzz bench run demo webphone clean docs
 
 all: build/sip/core.so
 
@@ -103,10 +104,17 @@ build/bench-wsload: csrc/bench/bench_wsload.c
 	$(CC) -O2 -g $(WARN) -o $@ $<
 
 deps:
-	@sh tools/deps.sh build test
+	@sh tools/deps.sh build test node
+
+# The npm packages of the browser tests, as spec/browser/package-lock.json pins them; npm ci runs
+# again only when the lockfile changes (npm writes node_modules/.package-lock.json).
+browser-deps: spec/browser/node_modules/.package-lock.json
+spec/browser/node_modules/.package-lock.json: spec/browser/package-lock.json
+	@sh tools/deps.sh node
+	cd spec/browser && npm ci --no-audit --no-fund --loglevel=error
 
 # ---- tests ------------------------------------------------------------------------------------
-test: deps
+test: deps browser-deps
 	@rm -rf build/tap
 	@$(MAKE) --no-print-directory all $(CTESTS) $(CTESTS_SAN) $(FUZZERS)
 	@$(MAKE) --no-print-directory -k lint ctest fuzz-smoke spec; sh tools/summary.sh
@@ -150,6 +158,9 @@ run: all
 demo: all
 	@sh tools/deps.sh build run
 	@$(LUA_ENV) $(LUA) examples/demo.lua
+
+webphone: browser-deps
+	node spec/browser/serve.js --root examples/webphone --port 8081
 
 clean:
 	rm -rf build

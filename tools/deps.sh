@@ -1,13 +1,17 @@
 #!/bin/sh
 # deps.sh SET...: make sure the Debian packages a make target needs are installed.
 # As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
-# Sets: build (compile the module), test (run every suite), bench (the anchors), run (the server).
+# Sets: build (compile the module), test (run every suite), bench (the anchors), run (the server),
+# node (node and npm: the browser tests and make webphone).
 set -e
 pkgs=""
 for set in "$@"; do
   case "$set" in
     build) pkgs="$pkgs gcc make pkg-config lua5.4 liblua5.4-dev libev-dev libssl-dev libc-ares-dev" ;;
-    test)  pkgs="$pkgs lua-busted luarocks clang libclang-rt-14-dev sip-tester kamailio kamailio-lua-modules kamailio-tls-modules kamailio-websocket-modules baresip iproute2 python3 openssl lua-sql-sqlite3 lua-socket sipvicious linphone-cli lua-check clang-format cppcheck dnsmasq lua-ldoc lua-discount" ;;
+    test)  pkgs="$pkgs lua-busted luarocks clang libclang-rt-14-dev sip-tester kamailio kamailio-lua-modules kamailio-tls-modules kamailio-websocket-modules baresip iproute2 python3 openssl lua-sql-sqlite3 lua-socket sipvicious linphone-cli lua-check clang-format cppcheck dnsmasq lua-ldoc lua-discount"
+           pkgs="$pkgs chromium" ;; # and the node set: the browser tests
+    node)  pkgs="$pkgs nodejs" # npm only where no node brought its own (NodeSource's does)
+           command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
     bench) pkgs="$pkgs libosip2-dev libsofia-sip-ua-dev sip-tester kamailio kamailio-lua-modules valgrind python3 iproute2 dnsmasq" ;;
     run)   pkgs="$pkgs" ;;
     *) echo "deps.sh: unknown set $set" >&2; exit 2 ;;
