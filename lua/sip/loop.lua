@@ -117,6 +117,8 @@ function Waiter:wake(...)
   if self.done then return false end
   self.done = true
   if self.waiting then
+    -- a coroutine that run() closed while it waited (close_since) has nothing left to wake
+    if status(self.co) == "dead" then return false end
     resume(self.co, ...)
   else
     self.early = table.pack(...)
