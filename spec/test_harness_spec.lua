@@ -173,6 +173,32 @@ describe("sip.test", function()
     t:run(function() router() end) -- 127.0.0.1:5060 binds again
   end)
 
+  it("a test that fails mid-call leaves nothing to wake or raise in the next", function()
+    local resumed = false
+    local ok, err = pcall(t.run, t, function()
+      router()
+      local alice, carol = phone("alice"), phone("carol", { answer = false })
+      assert(alice:register())
+      assert(carol:register())
+      alice:dial("sip:carol@example.com")
+      sip.spawn(function()
+        t:wait_for("alice", "BYE")
+        resumed = true
+      end)
+      assert(t:wait_for("carol", "INVITE", 1))
+      error("the spec failed mid-call")
+    end)
+    assert.is_false(ok)
+    assert.matches("the spec failed mid%-call", err)
+    assert.equal(0, t:close())
+    assert.is_false(resumed) -- its coroutine was closed with the failed run, not woken by close
+    t = test.new()
+    t:run(function()
+      router()
+      t:advance(100)
+    end)
+  end)
+
   it("says so when the spec waits for what never comes", function()
     local ok, err = pcall(t.run, t, function()
       local w = sip.waiter()
