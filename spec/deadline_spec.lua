@@ -116,4 +116,23 @@ describe("deadlines", function()
       assert.equal(port, again.listeners[1].port)
     end)
   end)
+
+  it("what was opened and spawned before sip.run is that run's: it is closed too", function()
+    local port = peers.free_port()
+    local _ = assert(sip.endpoint { listen = "udp:127.0.0.1:" .. port })
+    local woke = false
+    sip.spawn(function()
+      sip.sleep(5)
+      woke = true
+    end)
+    local ok, err = pcall(sip.run, function() error("boom") end)
+    assert.is_false(ok)
+    assert.matches("boom", err)
+    assert.equal(0, core.active())
+    assert.is_false(woke) -- its coroutine was closed, its sleep's timer with it
+    sip.run(function()
+      local again <close> = assert(sip.endpoint { listen = "udp:127.0.0.1:" .. port })
+      assert.equal(port, again.listeners[1].port)
+    end)
+  end)
 end)

@@ -1,8 +1,9 @@
 -- Documentation that cannot rot: every ```lua block of README.md and doc/*.md runs here, as
 -- written but for its ports (each 127.0.0.1:5xxx becomes a free port, the same one wherever the
--- block repeats it). A whole script runs as it is; a fragment (a block that builds an object for
--- the reader to use) is run by the check below that names it, which then uses the object as the
--- text around the block says. A block that is neither fails here.
+-- block repeats it). A whole script (sip.run, or sip.test's t:run) runs as it is, a spec of
+-- sip.test (doc/testing.md's) under busted in testing_doc_spec; a fragment (a block that builds
+-- an object for the reader to use) is run by the check below that names it, which then uses the
+-- object as the text around the block says. A block that is neither fails here.
 local sip = require "sip"
 local peers = require "support.peers"
 local docs = require "support.docs"
@@ -78,11 +79,16 @@ describe("the examples of README.md and doc/", function()
   for _, b in ipairs(all_blocks()) do
     local name = ("%s:%d"):format(b.file, b.line)
     it(name .. " runs as written", function()
-      local whole = b.text:find("sip.run(", 1, true)
+      if b.text:find("describe(", 1, true) then -- a spec of sip.test: busted runs it there
+        assert.equal("doc/testing.md", b.file, name .. ": a spec in the docs needs its check in testing_doc_spec")
+        return
+      end
+      -- a script runs the loop itself, or sip.test's t:run (on its virtual network) does
+      local whole = b.text:find("sip.run(", 1, true) or b.text:find("t:run(", 1, true)
       for marker, run in pairs(FRAGMENTS) do
         if not whole and b.text:find(marker, 1, true) then return run(b) end
       end
-      assert.truthy(b.text:find("sip.run(", 1, true) or not b.text:find("listen", 1, true),
+      assert.truthy(whole or not b.text:find("listen", 1, true),
         name .. ": a fragment that opens a port needs its check in FRAGMENTS")
       local fn = compile(b)
       fn()

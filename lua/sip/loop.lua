@@ -13,8 +13,9 @@ local M = {}
 local failure      -- the first unhandled error, re-raised by run()
 local on_error     -- a user handler, if set
 -- What run() closes when it ends by an error: the coroutines started and the objects opened
--- (endpoints, user agents, proxies: M.opened) since it began, by the generation of that run.
-local generation = 0
+-- (endpoints, user agents, proxies: M.opened) since the previous run ended, by generation: those
+-- spawned or made before a run (sip.spawn(f); sip.run(), or sip.test's t:run) are that run's too.
+local generation = 0 -- bumped when a run ends
 local live = setmetatable({}, { __mode = "k" })   -- coroutine -> generation
 local opened = setmetatable({}, { __mode = "k" }) -- object with :close() -> generation
 
@@ -117,6 +118,8 @@ function Waiter:wake(...)
   if self.done then return false end
   self.done = true
   if self.waiting then
+    -- a coroutine that run() closed while it waited (close_since) has nothing left to wake
+    if status(self.co) == "dead" then return false end
     resume(self.co, ...)
   else
     self.early = table.pack(...)
@@ -130,9 +133,6 @@ function M.sleep(s)
   M.waiter():block(s)
 end
 
---- Run the loop until nothing is left to do or stop() is called; with fn, spawn it first.
--- An error in any coroutine or callback stops the loop and is raised here with its traceback
--- (unless on_error handles it).
 -- (An error stopped the loop.) Close the coroutines left waiting since generation gen (their
 -- <close> variables, their waits' timers) and the objects opened since then, so nothing of a
 -- failed run holds a port or fires in the next one.
@@ -157,16 +157,17 @@ end
 
 --- Run the loop until nothing is left to do or stop() is called; with fn, spawn it first.
 -- An error in any coroutine or callback stops the loop and is raised here with its traceback
--- (unless on_error handles it), after everything this run started or opened is closed: the
--- coroutines still waiting (with their <close> variables) and every endpoint, UA and proxy.
+-- (unless on_error handles it), after everything started or opened since the previous run ended
+-- is closed: the coroutines still waiting (with their <close> variables) and every endpoint, UA
+-- and proxy.
 function M.run(fn, ...)
-  generation = generation + 1
   local gen = generation
   if fn then M.spawn(fn, ...) end
   if not failure then
     local ok, err = core.run()
     if not ok and not failure then failure = err end
   end
+  generation = gen + 1
   local f = failure
   failure = nil
   if f then

@@ -960,6 +960,7 @@ function Proxy:branch(ctx, req, target, opts)
       end
     end)
   end
+  local _ <close> = br.timer -- closed too when a run() that failed closes this coroutine
   local ropts = {
     dest = dest,
     via = self.via_for, -- §4.3 failover: a new branch of ours
