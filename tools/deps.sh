@@ -8,7 +8,7 @@ for set in "$@"; do
   case "$set" in
     build) pkgs="$pkgs gcc make pkg-config lua5.4 liblua5.4-dev libev-dev libssl-dev libc-ares-dev" ;;
     test)  pkgs="$pkgs lua-busted luarocks clang libclang-rt-14-dev sip-tester kamailio kamailio-lua-modules kamailio-tls-modules kamailio-websocket-modules baresip iproute2 python3 openssl lua-sql-sqlite3 lua-socket sipvicious linphone-cli lua-check clang-format cppcheck dnsmasq lua-ldoc lua-discount" ;;
-    bench) pkgs="$pkgs libosip2-dev libsofia-sip-ua-dev sip-tester kamailio kamailio-lua-modules valgrind python3 iproute2 dnsmasq" ;;
+    bench) pkgs="$pkgs libosip2-dev libsofia-sip-ua-dev libwslay-dev sip-tester kamailio kamailio-lua-modules valgrind python3 iproute2 dnsmasq" ;;
     run)   pkgs="$pkgs" ;;
     *) echo "deps.sh: unknown set $set" >&2; exit 2 ;;
   esac
