@@ -103,6 +103,10 @@ build/bench-stream: csrc/bench/bench_stream.c csrc/bench/bench_util.h build/libs
 build/bench-wsload: csrc/bench/bench_wsload.c
 	$(CC) -O2 -g $(WARN) -o $@ $<
 
+# our WebSocket frame decoder beside wslay's (Debian libwslay-dev; not linked into the library)
+build/compare-ws: csrc/bench/compare_ws.c csrc/bench/bench_util.h build/libsipcore.a
+	$(CC) -O2 -g $(WARN) -Icsrc -o $@ $< build/libsipcore.a $(CORE_LIBS) -lwslay
+
 deps:
 	@sh tools/deps.sh build test node
 

@@ -4,8 +4,10 @@
  * reported with its code (§5.5.1, §7.4). A whole frame is unmasked in place in the transport's
  * receive buffer and handed up from there; only a fragmented message is copied.
  *
- * Memory: an open, idle connection holds one small struct (plus, accepted, its path and
- * Origin); a reassembly buffer only while a fragmented message is incomplete. */
+ * Memory: an open connection with nothing to remember (no fragment pending, no Origin, the
+ * path its listener serves) holds no allocation: its framing slot is a tag saying its role
+ * (WS_TAG). The struct exists during the handshake, while a fragmented message is incomplete,
+ * and for an accepted connection whose path or Origin must be kept. */
 #include "sip_ws.h"
 #include "sip_msg.h"
 #include "sip_rand.h"
@@ -32,7 +34,44 @@ typedef struct ws {
   char *path, *origin; /* server: of the Upgrade request */
 } ws;
 
-static ws *ws_of(sip_conn *c) { return (ws *)*sip_conn_framing(c); }
+/* The framing slot: NULL, a ws *, or WS_TAG | role for an open connection that keeps nothing
+ * (a ws is at least 2-aligned, so bit 0 tells them apart). */
+#define WS_TAG 1u
+#define WS_TAG_SERVER 2u
+static int is_tag(uintptr_t v) { return (v & WS_TAG) != 0; }
+
+/* c's state: its struct, or a tag unfolded into *local. */
+static ws *ws_of(sip_conn *c, ws *local) {
+  uintptr_t v = *sip_conn_framing(c);
+  if (!is_tag(v)) return (ws *)v;
+  memset(local, 0, sizeof *local);
+  local->phase = WS_OPEN;
+  local->server = (v & WS_TAG_SERVER) != 0;
+  return local;
+}
+
+/* Nothing to remember: the struct can go and a tag take its place. */
+static int plain(const ws *w) {
+  return w->phase == WS_OPEN && !w->frag_op && !w->frag && !w->hold && !w->path && !w->origin;
+}
+
+/* After input: w (c's struct or a tag's local copy) stored back in its smallest form. */
+static int ws_store(sip_conn *c, ws *w, ws *local) {
+  uintptr_t *slot = sip_conn_framing(c);
+  if (plain(w)) {
+    uintptr_t tag = WS_TAG | (w->server ? WS_TAG_SERVER : 0);
+    if (w != local) free(w);
+    *slot = tag;
+    return 0;
+  }
+  if (w == local) {
+    ws *h = malloc(sizeof *h);
+    if (!h) return -1;
+    *h = *local;
+    *slot = (uintptr_t)h;
+  }
+  return 0;
+}
 
 /* ---- frame headers (§5.2) ------------------------------------------------------------------- */
 
@@ -210,7 +249,7 @@ static void close_with(sip_conn *c, ws *w, int code, int err, const char *what) 
 }
 
 static int ws_output(sip_conn *c, const char *msg, size_t len, const char **err) {
-  ws *w = ws_of(c);
+  ws local, *w = ws_of(c, &local);
   if (!w || w->phase == WS_CLOSING || (w->server && w->phase != WS_OPEN)) {
     *err = "WebSocket not open";
     return -1;
@@ -253,10 +292,15 @@ static long accept_upgrade(sip_conn *c, ws *w, const char *p, size_t n) {
     sip_conn_framing_error(c, what);
     return -1;
   }
-  w->path = dup_slice(u.path, u.path_len);
+  /* the path its listener serves (or "/" for a listener of any) is not kept: see
+   * sip_ws_request */
+  const char *lp = sip_conn_listen_path(c);
+  if (!lp) lp = "/";
+  int same = u.path_len == strlen(lp) && !memcmp(u.path, lp, u.path_len);
+  if (!same) w->path = dup_slice(u.path, u.path_len);
   if (u.origin) w->origin = dup_slice(u.origin, u.origin_len);
   int k = sip_ws_write_101(&u, out, sizeof out);
-  if (!w->path || (u.origin && !w->origin) || k < 0) {
+  if ((!same && !w->path) || (u.origin && !w->origin) || k < 0) {
     sip_conn_fail(c, ENOMEM, "out of memory");
     return -1;
   }
@@ -329,8 +373,11 @@ static int ws_open(sip_conn *c, const char *name, const char **err) {
 }
 
 static void ws_release(sip_conn *c) {
-  ws *w = ws_of(c);
-  if (!w) return;
+  ws local, *w = ws_of(c, &local);
+  if (!w || w == &local) {
+    *sip_conn_framing(c) = 0;
+    return;
+  }
   free(w->frag);
   free(w->hold);
   free(w->path);
@@ -425,16 +472,11 @@ static int frame(sip_conn *c, ws *w, const sip_ws_frame *f, char *p, size_t n) {
   return r;
 }
 
-static long ws_input(sip_conn *c, const char *in, size_t n) {
-  ws *w = ws_of(c);
+static long frames(sip_conn *c, ws *w, const char *in, size_t n) {
   /* The transport's receive buffer is ours to rewrite up to what we consume: a frame is
    * unmasked in place only once it is whole, so nothing is unmasked twice. */
   char *p = (char *)in;
   size_t off = 0, max = sip_conn_limits(c)->max_msg;
-  if (!w && !(w = ws_new(c, 1))) {
-    sip_conn_fail(c, ENOMEM, "out of memory");
-    return -1;
-  }
   if (w->phase == WS_HANDSHAKE) {
     long m = w->server ? accept_upgrade(c, w, p, n) : take_answer(c, w, p, n);
     if (m <= 0) return m;
@@ -478,6 +520,21 @@ static long ws_input(sip_conn *c, const char *in, size_t n) {
   return (long)off;
 }
 
+static long ws_input(sip_conn *c, const char *in, size_t n) {
+  ws local, *w = ws_of(c, &local);
+  if (!w && !(w = ws_new(c, 1))) {
+    sip_conn_fail(c, ENOMEM, "out of memory");
+    return -1;
+  }
+  long r = frames(c, w, in, n);
+  if (r >= 0 && ws_store(c, w, &local) < 0) {
+    sip_conn_fail(c, ENOMEM, "out of memory");
+    r = -1;
+  }
+  if (r < 0 && w == &local) free(local.frag); /* c is closed; a tag's copy held it */
+  return r;
+}
+
 const sip_framing_ops sip_ws_framing = {
   .name = "websocket",
   .input = ws_input,
@@ -492,9 +549,10 @@ int sip_ws_request(sip_tp *tp, uint32_t conn, const char **path, const char **or
   if (!c || sip_tp_conn_peer(tp, conn, &p) < 0 ||
       (p.proto != SIP_PROTO_WS && p.proto != SIP_PROTO_WSS))
     return -1;
-  ws *w = ws_of(c);
+  ws local, *w = ws_of(c, &local);
   if (!w || !w->server || w->phase == WS_HANDSHAKE) return -1;
-  *path = w->path;
+  const char *lp = sip_conn_listen_path(c);
+  *path = w->path ? w->path : lp ? lp : "/"; /* not kept when it is the listener's */
   *origin = w->origin;
   return 0;
 }

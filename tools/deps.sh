@@ -12,7 +12,7 @@ for set in "$@"; do
            pkgs="$pkgs chromium" ;; # and the node set: the browser tests
     node)  pkgs="$pkgs nodejs" # npm only where no node brought its own (NodeSource's does)
            command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
-    bench) pkgs="$pkgs libosip2-dev libsofia-sip-ua-dev sip-tester kamailio kamailio-lua-modules valgrind python3 iproute2 dnsmasq" ;;
+    bench) pkgs="$pkgs libosip2-dev libsofia-sip-ua-dev libwslay-dev sip-tester kamailio kamailio-lua-modules valgrind python3 iproute2 dnsmasq" ;;
     run)   pkgs="$pkgs" ;;
     *) echo "deps.sh: unknown set $set" >&2; exit 2 ;;
   esac

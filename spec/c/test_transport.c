@@ -1390,9 +1390,11 @@ static void idle_memory(sip_proto proto, size_t goal) {
 
 TEST(tcp_idle_memory) { idle_memory(SIP_PROTO_TCP, 8192); }
 TEST(tls_idle_memory) { idle_memory(SIP_PROTO_TLS, 40960); }
-/* WebSocket adds its framing's state to the byte stream's: at most 2 KiB beyond TCP or TLS */
-TEST(ws_idle_memory) { idle_memory(SIP_PROTO_WS, idle_bytes[SIP_PROTO_TCP] + 2048); }
-TEST(wss_idle_memory) { idle_memory(SIP_PROTO_WSS, idle_bytes[SIP_PROTO_TLS] + 2048); }
+/* An open, idle WebSocket keeps no framing state (sip_ws.c): WS no more than TCP (the goal of
+ * issue #19 is TCP + 2 KiB), WSS no more than TLS, give or take OpenSSL's own spread between
+ * runs (some 30 bytes a connection, the same whether the server has written or not). */
+TEST(ws_idle_memory) { idle_memory(SIP_PROTO_WS, idle_bytes[SIP_PROTO_TCP]); }
+TEST(wss_idle_memory) { idle_memory(SIP_PROTO_WSS, idle_bytes[SIP_PROTO_TLS] + 64); }
 
 /* RFC 7118 between two transports: our client's Upgrade and masked frames, the server's answer
  * over the same connection, a request back the other way, over WS and WSS. */
