@@ -75,7 +75,7 @@ void lsip_run_virtual(lsip_loop *lp, int once);
 int lsip_open_token(lua_State *L); /* sets fields on the table at the top */
 /* sip.core.resolver (lsip_resolve.c): sets fields on the table at the top */
 int lsip_open_resolve(lua_State *L);
-int lsip_open_loc(lua_State *L);   /* sets fields on the table at the top */
+int lsip_open_loc(lua_State *L); /* sets fields on the table at the top */
 
 /* Push a slice as a string (nil when .p is NULL). */
 void lsip_pushstr(lua_State *L, sip_str s);

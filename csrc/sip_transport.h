@@ -85,14 +85,14 @@ typedef struct sip_tp_config {
   double handshake_timeout; /* from accept or connect to the end of the TLS handshake, default 10 */
   /* TLS: the settings of listeners and outbound connections unless they name others
    * (sip_tp_tls_settings). */
-  const char *tls_cert; /* PEM certificate chain: a server's, and a client's when a server asks
+  const char *tls_cert;  /* PEM certificate chain: a server's, and a client's when a server asks
                            (NULL: no TLS server, no client certificate) */
-  const char *tls_key;  /* PEM private key */
-  const char *tls_ca;   /* CA file or hashed directory verifying peers (NULL: system store) */
-  int tls_verify;       /* client side: 0 (default) or 1 verify the server certificate and
+  const char *tls_key;   /* PEM private key */
+  const char *tls_ca;    /* CA file or hashed directory verifying peers (NULL: system store) */
+  int tls_verify;        /* client side: 0 (default) or 1 verify the server certificate and
                            name; -1 don't */
-  int tls_clients;      /* server side: SIP_TLS_CLIENTS_* (default none) */
-  size_t max_queue;     /* bytes queued for sending per connection, default 1 MiB */
+  int tls_clients;       /* server side: SIP_TLS_CLIENTS_* (default none) */
+  size_t max_queue;      /* bytes queued for sending per connection, default 1 MiB */
   struct sip_vnet *vnet; /* tests: listen and send on this virtual network instead of
                            sockets (sip_vnet.h); NULL in service */
 } sip_tp_config;
