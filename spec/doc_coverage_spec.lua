@@ -21,6 +21,12 @@ local function public()
     ["sip.cli"] = { (require "sip.cli") },
     ["sip.test"] = { test, { Harness = test.Harness, Phone = test.Phone, Raw = test.Raw } },
     ["sip.sdp"] = { require "sip.sdp", { Session = require("sip.sdp")._internal.Session } },
+    ["sip.route"] = { require "sip.route" },
+    ["sip.resolver"] = { require "sip.resolver" },
+    ["sip.loop"] = { require "sip.loop", { Waiter = require("sip.loop")._internal.Waiter } },
+    ["sip.egress"] = { require "sip.egress" },
+    ["sip.ua_flow"] = { require "sip.ua_flow" },
+    ["sip.location_sqlite"] = { require "sip.location_sqlite", { SQLite = require("sip.location_sqlite")._internal.SQLite } },
     ["sip.auth"] = { require "sip.auth", { Server = getmetatable(sip.auth.server { realm = "x", users = {} }),
       Client = getmetatable(sip.auth.client { user = "u", password = "p" }) } },
   }

@@ -62,7 +62,7 @@ function M.aor(uri, domain)
   return scheme .. ":" .. host
 end
 
---- Memory backend ------------------------------------------------------------------------------
+-- ---- Memory backend ----------------------------------------------------------------------------
 -- The bindings live in C (sip.core.location_table, csrc/sip_loc.c): one block per AOR, outside
 -- the Lua heap, so the collector never walks a million of them, and an expiry heap that lets a
 -- sweep touch only what is due. get makes fresh tables; the lists last read are kept (HOT of

@@ -3,6 +3,7 @@
 -- synchronous=NORMAL: a committed REGISTER survives the process being killed), and reads come
 -- from the in-memory copy loaded at open. One process owns the file; several proxies sharing
 -- bindings want a networked store behind the same interface (see sip.location).
+-- @module sip.location_sqlite
 local ok_luasql, luasql = pcall(require, "luasql.sqlite3")
 
 local M = {}
@@ -66,7 +67,13 @@ local function row_to_binding(r)
   }
 end
 
---- open(path[, opts]) -> store | nil, err.  opts.clock as in sip.location.
+--- Open (or create) the store in an SQLite file and load its live bindings; usually reached
+-- through `sip.location.open("sqlite:PATH")`.
+-- @tparam string path the file
+-- @tparam[opt] table opts `clock` as in sip.location (default sip.loop.time)
+-- @treturn SQLite the store
+-- @return[2] nil
+-- @treturn[2] string why, naming the file (luasql.sqlite3 missing, cannot open, SQL error)
 function M.open(path, opts)
   opts = opts or {}
   if not ok_luasql then
@@ -115,6 +122,10 @@ local function check(self)
   if not self.conn then error("location store is closed", 3) end
 end
 
+--- The current bindings of an address-of-record (RFC 3261 §10.3), expired ones hidden.
+-- @tparam string aor the canonical AOR (sip.location.aor)
+-- @treturn table the list of bindings, maybe empty (read it, never change it)
+-- @raise when the store is closed
 function SQLite:get(aor)
   check(self)
   local list = self.map[aor]
@@ -132,6 +143,13 @@ function SQLite:get(aor)
   return list
 end
 
+--- Replace every binding of an AOR at once, in one SQL transaction committed before it returns.
+-- @tparam string aor the canonical AOR
+-- @tparam table list the bindings (an empty list removes the AOR)
+-- @return true
+-- @return[2] nil
+-- @treturn[2] string the SQL error (nothing was changed)
+-- @raise when the store is closed or the arguments are not a string and a table
 function SQLite:put(aor, list)
   check(self)
   if type(aor) ~= "string" or type(list) ~= "table" then error("put(aor, list): a string and a table expected", 2) end
@@ -160,6 +178,10 @@ function SQLite:put(aor, list)
   return true
 end
 
+--- Remove the expired bindings, from memory and from the file.
+-- @tparam[opt] number now the time (default: the store's clock)
+-- @treturn int how many bindings were removed
+-- @raise when the store is closed
 function SQLite:sweep(now)
   check(self)
   now = now or self.clock()
@@ -175,6 +197,9 @@ function SQLite:sweep(now)
   return n
 end
 
+--- The AORs that have bindings, sorted.
+-- @treturn {string,...} the AORs
+-- @raise when the store is closed
 function SQLite:aors()
   check(self)
   local out = {}
@@ -183,6 +208,7 @@ function SQLite:aors()
   return out
 end
 
+--- Close the file; idempotent (also the store's __gc and __close).
 function SQLite:close()
   if self.conn then
     self.conn:close()
@@ -196,5 +222,7 @@ function SQLite:close()
 end
 SQLite.__gc = SQLite.close
 SQLite.__close = SQLite.close
+
+M._internal = { SQLite = SQLite }
 
 return M

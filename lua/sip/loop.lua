@@ -1,6 +1,7 @@
 --- sip.loop: coroutines over the libev loop. Application code runs in coroutines started here; a
 -- call that waits yields its coroutine and the loop resumes it. resume() below is the one place
 -- that calls coroutine.resume.
+-- @module sip.loop
 local core = require "sip.core"
 local args = require "sip.args"
 
@@ -60,6 +61,10 @@ end
 
 --- Start fn(...) in a coroutine now; it runs until it first waits. The coroutine of a finished
 -- job may be reused for a later one.
+-- @tparam function fn the job
+-- @param ... its arguments
+-- @treturn thread the coroutine
+-- @raise when fn is not a function
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then args.error(1, "spawn", "function expected") end
   local co
@@ -81,7 +86,7 @@ local function current(what)
   return co
 end
 
---- A waiter: block() yields until wake(...) or the timeout; wake() after that is ignored.
+-- A waiter: block() yields until wake(...) or the timeout; wake() after that is ignored.
 local Waiter = {}
 Waiter.__index = Waiter
 Waiter.__name = "sip.waiter"
@@ -89,6 +94,10 @@ function Waiter:__tostring()
   return "sip.waiter (" .. (self.done and "woken" or self.waiting and "waiting" or "new") .. ")"
 end
 
+--- A waiter for the calling coroutine: `w:block(timeout)` yields until `w:wake(...)` or the
+-- timeout; a wake after that is ignored.
+-- @treturn Waiter the waiter
+-- @raise outside a coroutine started by sip.spawn or sip.run
 function M.waiter()
   -- every field a waiter takes, in its constructor: the table is made at its final size
   return setmetatable({ co = current("a wait"), waiting = false, done = false, early = nil }, Waiter)
@@ -101,6 +110,9 @@ end
 
 --- Yield until woken; returns what wake() passed, or nil, "timeout" after timeout seconds.
 -- A waiter woken before it blocks returns those values at once.
+-- @tparam[opt] number timeout seconds (nil: no limit)
+-- @return what wake() passed, or nil, "timeout"
+-- @raise from a coroutine other than the one that made the waiter
 function Waiter:block(timeout)
   if self.early then
     local r = self.early
@@ -114,6 +126,9 @@ function Waiter:block(timeout)
   return woken(self, yield())
 end
 
+--- Wake the waiter with values for its block(); only the first wake counts.
+-- @param ... what block() returns
+-- @treturn boolean true, or false when it was woken (or timed out) already
 function Waiter:wake(...)
   if self.done then return false end
   self.done = true
@@ -127,7 +142,9 @@ function Waiter:wake(...)
   return true
 end
 
---- Wait s seconds.
+--- Wait s seconds (yields the calling coroutine).
+-- @tparam number s seconds, >= 0
+-- @raise on a negative or missing s, or outside a coroutine
 function M.sleep(s)
   if type(s) ~= "number" or s < 0 then args.error(1, "sleep", "seconds >= 0 expected") end
   M.waiter():block(s)
@@ -184,8 +201,11 @@ function M.opened(obj)
   return obj
 end
 
+--- Stop the loop: run() returns once the current callback ends.
 function M.stop() core.stop() end
 
+--- The loop's clock in seconds (virtual under sip.test); monotonic, updated once per loop turn.
+-- @treturn number seconds
 function M.now() return core.now() end
 
 --- A deadline timeout seconds from now, for a call that waits more than once (challenges,
@@ -215,8 +235,26 @@ end
 --- Number of active watchers held by the library (tests check it returns to 0).
 function M.active() return core.active() end
 
+--- Resume a coroutine of the library (the one place coroutine.resume is called): an error in it
+-- is reported as by report() and the coroutine is closed.
+-- @function resume
+-- @tparam thread co the coroutine
+-- @param ... what its yield returns
+-- @treturn boolean false when it raised
 M.resume = resume
+
+--- Report an error of a callback: to the on_error handler, else it stops the loop and run()
+-- raises it.
+-- @function report
+-- @param err the error
 M.report = report
+
+--- Whether a coroutine has finished (or died by an error).
+-- @function is_dead
+-- @tparam thread co the coroutine
+-- @treturn boolean
 M.is_dead = function(co) return status(co) == "dead" end
+
+M._internal = { Waiter = Waiter }
 
 return M

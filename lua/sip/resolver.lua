@@ -18,6 +18,7 @@
 --       "busy": source (any string, e.g. the address a request came from) already has
 --       per_source lookups in flight, and this one was not asked.
 --   resolver.stats() -> {entries=, inflight=, hits=, misses=, queries=, evicted=}
+-- @module sip.resolver
 local core = require "sip.core"
 local loop = require "sip.loop"
 local argerror = require("sip.args").error
@@ -43,6 +44,12 @@ local function server_text(s, i)
   return s
 end
 
+--- Set the resolver's configuration; lookups in flight finish on the old one.
+-- @tparam table opts `servers` (list of "host:port", default: resolv.conf), `timeout` (seconds
+-- for a query's first try), `tries` (per server), `cache` (names kept), `max_ttl`, `neg_ttl`,
+-- `fail_ttl` (caps in seconds on positive, negative (RFC 2308) and failed answers), `per_source`
+-- (lookups one source may have in flight)
+-- @raise on an unknown key or a value of the wrong type, naming the option
 function M.configure(opts)
   if type(opts) ~= "table" then argerror(1, "resolver", "table expected") end
   for k in pairs(opts) do
@@ -78,6 +85,19 @@ end
 
 local function wake(w, ...) w:wake(...) end
 
+--- Look a name up; yields the calling coroutine unless the cache answers.
+-- @tparam string name the domain name
+-- @tparam string qtype "A", "AAAA" (records: address strings), "SRV" (`{priority, weight, port,
+-- target}`, RFC 2782) or "NAPTR" (`{order, preference, flags, service, replacement}`, RFC 3403)
+-- @tparam[opt] string source who asks (e.g. the address a request came from): at most
+-- `per_source` lookups of one source are in flight
+-- @treturn table the records
+-- @treturn number their TTL in seconds
+-- @return[2] nil
+-- @treturn[2] string what failed, naming the name
+-- @treturn[2] string kind: "noname" (NXDOMAIN), "nodata", "fail" (timeout, server failure,
+-- malformed answer) or "busy" (source has too many lookups in flight; not asked)
+-- @raise on a bad name or type
 function M.query(name, qtype, source)
   local r = get()
   local recs, a, b = r:query(name, qtype)
@@ -109,6 +129,8 @@ function M.query(name, qtype, source)
   return recs, a, b
 end
 
+--- The resolver's counters.
+-- @treturn table `{entries, inflight, hits, misses, queries, evicted}`
 function M.stats() return get():stats() end
 
 return M

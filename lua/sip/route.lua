@@ -27,6 +27,7 @@
 -- coroutine unless the cache answers (then nothing yields); the whole list is cached for the
 -- shortest TTL in it. err names what was looked up ("no SRV or A record for example.com: no such
 -- domain"). A URI that is not sip: or sips: is refused this way, never raised.
+-- @module sip.route
 local core = require "sip.core"
 local resolver = require "sip.resolver"
 
@@ -47,8 +48,12 @@ local MAX_LOOKUPS = 24  -- per resolution: a hostile zone cannot make one reques
 local MAX_DESTS = 16
 local MAX_CACHED = 2048 -- resolutions kept (the resolver caches the records themselves)
 
+--- How long, in seconds, a destination given to `mark_dead` stays remembered (RFC 3263 §4.3).
 M.dead_seconds = 30
 
+--- The port a transport uses when the URI names none (RFC 3261 §19.1.2, RFC 7118 §5).
+-- @tparam string proto "udp", "tcp", "tls", "ws" or "wss"
+-- @treturn ?int 5060 (udp, tcp), 5061 (tls), 80 (ws), 443 (wss), or nil for a transport we lack
 function M.default_port(proto) return DEFAULT_PORT[proto] end
 
 local function strip(host) return (host:gsub("^%[(.*)%]$", "%1")) end
@@ -181,6 +186,10 @@ local dead, ndead = {}, 0
 
 local function dest_key(d) return d.proto .. " " .. d.host .. " " .. d.port end
 
+--- Remember that a destination failed (RFC 3263 §4.3): later lists put it after the live ones
+-- (it is still tried) until `seconds` have passed.
+-- @tparam table d a destination of `resolve` (its proto, host and port are what count)
+-- @tparam[opt=dead_seconds] number seconds how long to remember it
 function M.mark_dead(d, seconds)
   local k = dest_key(d)
   if not dead[k] then
@@ -254,6 +263,15 @@ local function lookup(u, host, proto, secure, opts)
   return chain(w.list), w.ttl
 end
 
+--- The destinations of a URI, in the order to try (RFC 3263 §4: NAPTR, SRV, then A/AAAA).
+-- Yields the calling coroutine while it looks names up, unless the cache answers.
+-- @tparam string|sip.uri uri a sip: or sips: URI
+-- @tparam[opt] table opts `{source = text}` bounds the lookups in flight per source (sip.resolver)
+-- @treturn table the list of destinations `{proto, host, port, target, domain, next}`, shared with
+-- the cache (read it, never change it)
+-- @return[2] nil
+-- @treturn[2] string what was looked up and why it failed; a URI that is not sip: or sips:
+-- is refused this way, never raised
 function M.resolve(uri, opts)
   local u = uri
   if type(uri) == "string" then u = uri_parse(uri) end
@@ -298,12 +316,22 @@ function M.resolve(uri, opts)
   return live_first(list)
 end
 
+--- The first destination of a URI: `resolve(uri, opts)[1]`.
+-- @tparam string|sip.uri uri a sip: or sips: URI
+-- @tparam[opt] table opts as for `resolve`
+-- @treturn table a destination (its `next` is the one to fail over to)
+-- @return[2] nil
+-- @treturn[2] string the error of `resolve`
 function M.hop(uri, opts)
   local list, err = M.resolve(uri, opts)
   if not list then return nil, err end
   return list[1]
 end
 
+--- The URI a request's next hop comes from (RFC 3261 §8.1.2): its first Route if that is a loose
+-- router (`;lr`), else its Request-URI (a strict router already is the Request-URI, §12.2.1.1).
+-- @tparam sip.message req a request
+-- @treturn string the URI text
 function M.target(req)
   local r = req:header("Route") and req:addrs("Route")[1]
   if r then
@@ -314,8 +342,20 @@ function M.target(req)
   return req.uri
 end
 
+--- The destinations of a request: `resolve(target(req), opts)`.
+-- @tparam sip.message req a request
+-- @tparam[opt] table opts as for `resolve`
+-- @treturn table the list of destinations
+-- @return[2] nil
+-- @treturn[2] string the error
 function M.resolve_request(req, opts) return M.resolve(M.target(req), opts) end
 
+--- The first destination of a request: `hop(target(req), opts)`.
+-- @tparam sip.message req a request
+-- @tparam[opt] table opts as for `resolve`
+-- @treturn table a destination
+-- @return[2] nil
+-- @treturn[2] string the error
 function M.next_hop(req, opts) return M.hop(M.target(req), opts) end
 
 return M

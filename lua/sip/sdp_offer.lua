@@ -38,7 +38,7 @@ local DYNAMIC = {
 -- Payload formats that ride along with a codec but are not one (RFC 4733, RFC 3389).
 local AUXILIARY = { ["telephone-event"] = true, cn = true }
 
----------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------
 -- building offers
 
 -- "PCMU", "opus/48000/2" or {name=, rate=, channels=, pt=, fmtp=} -> spec table
@@ -180,7 +180,7 @@ function M.new(opts)
   return s
 end
 
----------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------
 -- offer/answer (RFC 3264 §6)
 
 local function matches(spec, codec)

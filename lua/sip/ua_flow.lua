@@ -8,12 +8,14 @@
 --   flow.track(reg, rsp) -- after each 2xx to a REGISTER of reg
 --   flow.stop(reg)       -- the registration ends (stop, unregister)
 --   flow.wake(t, key, why) -- wakes the waiter kept in t[key] (a sleep cut short), if any
+-- @module sip.ua_flow
 local loop = require "sip.loop"
 
 local M = {}
 
 local random, min = math.random, math.min
 
+--- Seconds a pong may take (RFC 5626 §4.4.1); the wait is at most half the keepalive interval.
 M.PONG_WAIT = 10 -- §4.4.1: a pong not within 10 s means the flow failed
 
 local function failed(reg, conn, why)
@@ -45,6 +47,11 @@ local function pinger(reg, conn, every)
   end
 end
 
+--- Make the connection a 2xx to a REGISTER came on the registration's flow (RFC 5626 §4.2):
+-- held open while the binding lives, watched, and pinged every `ua.keepalive` seconds. A 2xx
+-- over UDP, or one that ends the binding, stops the flow. Called after each 2xx of reg.
+-- @tparam sip.ua.Registration reg the registration
+-- @tparam sip.message rsp the 2xx
 function M.track(reg, rsp)
   local src = rsp.source
   local conn = src and src.proto ~= "udp" and src.conn or nil
@@ -60,6 +67,9 @@ function M.track(reg, rsp)
   if every and every > 0 then loop.spawn(pinger, reg, conn, every) end
 end
 
+--- End the registration's flow (the registration stops or unregisters): the connection is no
+-- longer held nor watched, and its pinger ends.
+-- @tparam sip.ua.Registration reg the registration
 function M.stop(reg)
   local conn = reg.flow
   if not conn then return end
@@ -70,7 +80,11 @@ function M.stop(reg)
   M.wake(reg, "flow_sleeper", "stopped")
 end
 
---- Wake the waiter kept in t[key] (a sleep the registration may cut short), if any.
+--- Wake the waiter kept in t[key] (a sleep the registration may cut short), if any; its block
+-- returns nil, why.
+-- @tparam table t the holder (a registration)
+-- @tparam string key the field holding the waiter (cleared)
+-- @tparam string why the reason block() returns
 function M.wake(t, key, why)
   local w = t[key]
   if w then
