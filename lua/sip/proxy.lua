@@ -800,17 +800,15 @@ function Proxy:lookup(uri)
   if aor then list, err = self.location:get(aor) else list, err = self.registrar:lookup(uri) end
   if not list then return nil, err end
   if #list == 1 and self:reachable(list[1]) then return { binding_target(list[1]) } end
-  local out, gone = {}, false
+  local out, keep = {}, {}
   for _, b in ipairs(list) do
-    if self:reachable(b) then out[#out + 1] = binding_target(b) else gone = true end
-  end
-  if gone and aor then -- the store forgets them too (RFC 5626 §5.3: a dead flow's bindings go)
-    local keep = {}
-    for _, b in ipairs(list) do
-      if self:reachable(b) then keep[#keep + 1] = b end
+    if self:reachable(b) then
+      keep[#keep + 1] = b
+      out[#out + 1] = binding_target(b)
     end
-    self.location:put(aor, keep)
   end
+  -- the store forgets the others too (RFC 5626 §5.3: a dead flow's bindings go)
+  if aor and #keep < #list then self.location:put(aor, keep) end
   return out
 end
 
